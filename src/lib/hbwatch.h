@@ -1,0 +1,52 @@
+/* libhbwatch: publish a per-process heartbeat for the hbwatch watchdog.
+ *
+ * A process registers once under a service name with a timeout, then calls
+ * hb_beat() at least once per timeout.  If it stops, hbwatch signals exactly
+ * this process (after checking who it is) and systemd's Restart= brings the
+ * service back.  One registration per process; the functions are safe to
+ * call from any thread, and hb_beat() takes no lock.
+ *
+ * The table is found at the System V key in $HBWATCH_KEY (hex), else 0x5098.
+ * All functions return 0 or a negative errno value and never print or exit.
+ */
+#ifndef HBWATCH_H
+#define HBWATCH_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest service name, in bytes, without the terminating NUL. */
+#define HB_NAME_MAX 63
+/* Longest timeout accepted by hb_register(): 24 hours. */
+#define HB_TIMEOUT_MAX_MS 86400000u
+
+/* Register the calling process under NAME; it must beat at least every
+ * TIMEOUT_MS milliseconds (hbwatch may cap this per service).  Takes a slot
+ * already holding this pid (a stale record) or the first free one.  Calling
+ * it again while registered updates name and timeout in place.  The record
+ * is removed at normal exit; a child after fork() is not registered.
+ * Errors: -EINVAL bad name (empty, longer than HB_NAME_MAX, or a byte
+ * other than ASCII letters, digits and "-_.:@", the characters of systemd
+ * unit names) or timeout (0 or above HB_TIMEOUT_MAX_MS); -ENOENT no
+ * table at the key (hbwatch is not running); -EACCES not allowed to attach
+ * (not in the hbwatch group); -EPROTO the segment at the key is not an
+ * hbwatch table of this version; -ENOSPC table full; -ETIMEDOUT the table's
+ * semaphore stayed locked for 2 s; other -errno from the system. */
+int hb_register(const char *name, unsigned int timeout_ms);
+
+/* Record a heartbeat now: one atomic store of CLOCK_MONOTONIC, no lock, no
+ * system call.  Errors: -ENOTCONN not registered (or a child after fork());
+ * -ESTALE the slot was reclaimed by hbwatch (register again). */
+int hb_beat(void);
+
+/* Remove this process's registration and detach from the table.
+ * Errors: -ENOTCONN not registered; -ETIMEDOUT semaphore stayed locked (the
+ * record is left for hbwatch to reclaim when the process exits). */
+int hb_unregister(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+#define PF_KTHREAD 0x00200000u
+
+static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t *len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, size - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH ? -ESRCH : -e;
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Field FIELD (1-based, as in proc(5), >= 3) of a stat line.  Fields from
+ * the third on are separated by single spaces after the last ')'. */
+static int stat_field(const char *buf, size_t len, unsigned field, unsigned long long *out)
+{
+	const char *p = NULL, *end = buf + len;
+	unsigned long long v = 0;
+
+	for (const char *q = buf; q < end; q++)
+		if (*q == ')')
+			p = q;
+	if (!p || p + 1 >= end || p[1] != ' ')
+		return -EINVAL;
+	p += 2;
+	for (unsigned f = 3; f < field; f++) {
+		while (p < end && *p != ' ')
+			p++;
+		if (p >= end)
+			return -EINVAL;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (~0ULL - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (p < end && *p != ' ' && *p != '\n')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time)
+{
+	unsigned long long v;
+	int r = stat_field(buf, len, 22, &v);
+
+	if (r < 0)
+		return r;
+	*start_time = v;
+	return 0;
+}
+
+int proc_starttime(pid_t pid, uint64_t *start_time)
+{
+	char buf[1024];
+	size_t len;
+	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
+
+	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
+}
+
+int proc_is_kthread(pid_t pid)
+{
+	char buf[1024];
+	size_t len;
+	unsigned long long flags;
+	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
+
+	if (r < 0)
+		return r;
+	r = stat_field(buf, len, 9, &flags);
+	if (r < 0)
+		return r;
+	return (flags & PF_KTHREAD) != 0;
+}
+
+int proc_uid(pid_t pid, uid_t *uid)
+{
+	char buf[4096];
+	size_t len;
+	int r = read_proc(pid, "status", buf, sizeof(buf), &len);
+
+	if (r < 0)
+		return r;
+	const char *p = strstr(buf, "\nUid:");
+	if (!p)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(p + 5, &end, 10);
+	if (errno || end == p + 5 || v > (uid_t)-2)
+		return -EINVAL;
+	*uid = (uid_t)v;
+	return 0;
+}

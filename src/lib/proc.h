@@ -1,0 +1,25 @@
+/* What /proc tells about a process: the identity that PID reuse cannot
+ * fake (start time) and its owner. */
+#ifndef HBWATCH_PROC_H
+#define HBWATCH_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Parse field 22 (starttime, clock ticks since boot) out of the text of
+ * /proc/PID/stat in BUF (LEN bytes, need not be NUL-terminated).  The comm
+ * field may hold spaces and parentheses: parsing starts after the last ')'.
+ * Pure.  Returns 0 or -EINVAL. */
+int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time);
+
+/* Start time of PID.  Returns 0, -ESRCH (no such process) or -errno. */
+int proc_starttime(pid_t pid, uint64_t *start_time);
+
+/* Real uid of PID from /proc/PID/status.  Returns 0, -ESRCH or -errno. */
+int proc_uid(pid_t pid, uid_t *uid);
+
+/* True if PID is a kernel thread (no address space: PF_KTHREAD). */
+int proc_is_kthread(pid_t pid);
+
+#endif
