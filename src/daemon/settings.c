@@ -1,0 +1,742 @@
+/* The INI loader.  inih (as Debian builds it) has traps that turn typos
+ * into silently wrong settings: an indented line is glued to the previous
+ * key, a line over 199 characters is split in two, '#' after a value is
+ * kept as part of it, and the handler never learns line numbers.  So we
+ * feed inih through our own reader, which counts lines, tracks [sections]
+ * itself and refuses those lines with the right file:line before inih can
+ * misread them. */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "key.h"
+#include "settings.h"
+#include "table.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define NS_MS UINT64_C(1000000)
+#define NS_S  UINT64_C(1000000000)
+#define NS_H  (3600 * NS_S)
+
+#define DROPIN_DIR	      "hbwatch.d"
+#define DROPIN_SUFFIX	      ".ini"
+#define GROUP_DEFAULT	      "hbwatch"
+#define KILL_GRACE_DEFAULT    (5 * NS_S)
+#define KILL_BURST_DEFAULT    5u
+#define KILL_BURST_MAX	      1000u
+#define KILL_INTERVAL_DEFAULT (600 * NS_S)
+#define SYNTAX_ERROR	      "expected 'key = value' or '[section]'"
+
+enum {
+	SECTION_NONE = -2,   /* before the first [section] of a file */
+	SECTION_GLOBAL = -1, /* [hbwatch]; >= 0 is an index into services */
+};
+
+/* A place in a file, for messages.  LINE 0: the file as a whole. */
+struct origin {
+	const char *file;
+	unsigned line;
+};
+
+/* A key met in the current file, to refuse a second one. */
+struct seen {
+	int section;
+	size_t key;
+	unsigned line;
+};
+
+struct loader {
+	struct settings *s;
+	char *err;
+	size_t err_len;
+	int error;	     /* the first error, 0 while none */
+	unsigned error_line; /* its line, to rank it against inih's own */
+
+	const char *file; /* the file being read, and where in it */
+	FILE *f;
+	unsigned line;
+	char *buf;
+	size_t buf_size;
+	int section;
+	struct seen *seen;
+	size_t n_seen;
+
+	/* Groups and users are looked up once every file is read (a drop-in
+	 * may override them), so keep where their final values came from. */
+	struct origin group_at; /* .file NULL: the default */
+	struct origin *user_at; /* parallel to s->services */
+	char **files;		/* every path read; origins point here */
+	size_t n_files;
+};
+
+struct key_def {
+	const char *name;
+	bool global;   /* in [hbwatch], else in a service */
+	bool empty_ok; /* an empty value means something */
+	int (*set)(struct loader *l, struct service *svc, const char *key, const char *value);
+};
+
+static int fail(struct loader *l, struct origin at, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct loader *l, struct origin at, int r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (l->error)
+		return l->error;
+	l->error = r;
+	l->error_line = at.line;
+	if (!l->err_len)
+		return r;
+	if (at.line)
+		n = snprintf(l->err, l->err_len, "%s:%u: ", at.file, at.line);
+	else
+		n = snprintf(l->err, l->err_len, "%s: ", at.file);
+	if (n < 0 || (size_t)n >= l->err_len)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(l->err + n, l->err_len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static struct origin here(const struct loader *l)
+{
+	return (struct origin){l->file, l->line};
+}
+
+static const char *section_label(const struct loader *l)
+{
+	return l->section >= 0 ? l->s->services[l->section].name : "hbwatch";
+}
+
+static int invalid(struct loader *l, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int invalid(struct loader *l, const char *key, const char *value, const char *fmt, ...)
+{
+	char hint[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(hint, sizeof(hint), fmt, ap);
+	va_end(ap);
+	return fail(l, here(l), -EINVAL, "invalid value '%s' for '%s' in [%s]: %s", value, key,
+		    section_label(l), hint);
+}
+
+/* Whitespace as inih's isspace() sees it in the C locale. */
+#define SPACE " \t\n\r\v\f"
+
+static bool is_space(char c)
+{
+	return c && strchr(SPACE, c);
+}
+
+static const char *skip_space(const char *p)
+{
+	return p + strspn(p, SPACE);
+}
+
+/* Strict decimal in [MIN, MAX]: digits only, no sign, space or base prefix. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno || *end || *v < min || *v > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int set_duration(struct loader *l, const char *key, const char *value, uint64_t min,
+			uint64_t max, uint64_t *out)
+{
+	char a[DURATION_FORMAT_MAX], b[DURATION_FORMAT_MAX];
+	uint64_t ns;
+	int r;
+
+	r = duration_parse(value, &ns);
+	if (r == -EINVAL)
+		return invalid(l, key, value, "expected a duration such as 500ms, 30s or 2min");
+	if (r < 0 || ns < min || ns > max) {
+		duration_format(min, a, sizeof(a));
+		duration_format(max, b, sizeof(b));
+		return invalid(l, key, value, "must be between %s and %s", a, b);
+	}
+	*out = ns;
+	return 0;
+}
+
+/* Replace *DST by a copy of VALUE. */
+static int set_string(struct loader *l, char **dst, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int set_key(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (key_parse(value, &l->s->key) < 0)
+		return invalid(l, key, value, "expected a hex System V key such as 0x5098");
+	return 0;
+}
+
+static int set_slots(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 1, HB_SLOTS_MAX, &v) < 0)
+		return invalid(l, key, value, "expected a number from 1 to %u", HB_SLOTS_MAX);
+	l->s->slots = (uint32_t)v;
+	return 0;
+}
+
+static int set_group(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	l->group_at = here(l);
+	return set_string(l, &l->s->group, value);
+}
+
+static int set_kill_grace(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	return set_duration(l, key, value, NS_MS, NS_H, &l->s->kill_grace_ns);
+}
+
+static int set_unit(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	/* Unit-name characters plus fnmatch's; anything else never matches
+	 * a unit, so it is a typo better caught now. */
+	if (value[strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789:-_.\\@*?[]!^")])
+		return invalid(l, key, value,
+			       "expected a systemd unit name or glob such as worker@*.service");
+	return set_string(l, &svc->unit, value);
+}
+
+static int set_user(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	l->user_at[svc - l->s->services] = here(l);
+	return set_string(l, &svc->user, value);
+}
+
+static int set_timeout(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	return set_duration(l, key, value, NS_MS, 24 * NS_H, &svc->timeout_ns);
+}
+
+static int set_action(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	static const enum action actions[] = {ACTION_KILL, ACTION_RESTART_UNIT, ACTION_LOG};
+
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+		if (strcmp(value, action_name(actions[i])) == 0) {
+			svc->action = actions[i];
+			return 0;
+		}
+	return invalid(l, key, value, "expected kill, restart-unit or log");
+}
+
+static int set_signal(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (signal_parse(value, &svc->signal) < 0)
+		return invalid(l, key, value,
+			       "expected a signal that ends a process, such as SIGABRT, SIGTERM "
+			       "or 6 (not SIGSTOP or SIGCONT)");
+	return 0;
+}
+
+static int set_kill_burst(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 1, KILL_BURST_MAX, &v) < 0)
+		return invalid(l, key, value, "expected a number from 1 to %u", KILL_BURST_MAX);
+	svc->kill_burst = (unsigned)v;
+	return 0;
+}
+
+static int set_kill_interval(struct loader *l, struct service *svc, const char *key,
+			     const char *value)
+{
+	return set_duration(l, key, value, NS_MS, 7 * 24 * NS_H, &svc->kill_interval_ns);
+}
+
+static const struct key_def keys[] = {
+    {"key", true, false, set_key},
+    {"slots", true, false, set_slots},
+    {"group", true, true, set_group},
+    {"kill_grace", true, false, set_kill_grace},
+    {"unit", false, false, set_unit},
+    {"user", false, false, set_user},
+    {"timeout", false, false, set_timeout},
+    {"action", false, false, set_action},
+    {"signal", false, false, set_signal},
+    {"kill_burst", false, false, set_kill_burst},
+    {"kill_interval", false, false, set_kill_interval},
+};
+
+static int service_add(struct loader *l, const char *name)
+{
+	struct settings *s = l->s;
+	struct service *svcs;
+	struct origin *at;
+
+	svcs = realloc(s->services, (s->n_services + 1) * sizeof(*svcs));
+	if (!svcs)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	s->services = svcs;
+	at = realloc(l->user_at, (s->n_services + 1) * sizeof(*at));
+	if (!at)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	l->user_at = at;
+	svcs[s->n_services] = (struct service){
+	    .action = ACTION_KILL,
+	    .signal = SIGABRT,
+	    .kill_burst = KILL_BURST_DEFAULT,
+	    .kill_interval_ns = KILL_INTERVAL_DEFAULT,
+	    .file = strdup(l->file),
+	    .line = l->line,
+	};
+	at[s->n_services] = (struct origin){NULL, 0};
+	strcpy(svcs[s->n_services].name, name);
+	if (!svcs[s->n_services].file)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	l->section = (int)s->n_services++;
+	return 0;
+}
+
+/* A "[name]" line, seen by the reader before inih: inih would truncate a
+ * name over 49 bytes and ignore text after ']', and calls no handler for a
+ * section without keys. */
+static int section_begin(struct loader *l, const char *p)
+{
+	const char *end = strchr(p, ']'), *rest;
+	char name[HB_NAME_SIZE];
+	size_t len;
+
+	if (!end)
+		return fail(l, here(l), -EINVAL, "expected ']' at the end of the section name");
+	rest = skip_space(end + 1);
+	if (*rest && *rest != ';')
+		return fail(
+		    l, here(l), -EINVAL,
+		    "unexpected text after ']' (a comment after a section starts with ';')");
+	len = (size_t)(end - p - 1);
+	if (len > HB_NAME_MAX)
+		goto bad_name;
+	memcpy(name, p + 1, len);
+	name[len] = '\0';
+	if (strcmp(name, "hbwatch") == 0) {
+		l->section = SECTION_GLOBAL;
+		return 0;
+	}
+	if (strcmp(name, "legacy") == 0)
+		return fail(l, here(l), -EINVAL, "[legacy] is not supported by this version");
+	if (name_validate(name) < 0)
+		goto bad_name;
+	for (size_t i = 0; i < l->s->n_services; i++)
+		if (strcmp(l->s->services[i].name, name) == 0) {
+			l->section = (int)i;
+			return 0;
+		}
+	return service_add(l, name);
+
+bad_name:
+	return fail(l, here(l), -EINVAL,
+		    "invalid service name '%.*s': use 1 to %d letters, digits and -_.:@", (int)len,
+		    p + 1, HB_NAME_MAX);
+}
+
+/* Refuse what inih would misread; note sections.  LINE has no newline. */
+static int line_check(struct loader *l, const char *line)
+{
+	const char *p = line;
+
+	if (l->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3; /* inih skips a UTF-8 byte order mark */
+	if (is_space(*p)) {
+		p = skip_space(p);
+		if (*p && *p != ';' && *p != '#')
+			return fail(l, here(l), -EINVAL,
+				    "indented line: inih would join it to the previous key; "
+				    "remove the indentation");
+		return 0;
+	}
+	if (*p == '[')
+		return section_begin(l, p);
+	return 0;
+}
+
+/* inih's ini_reader: one whole line per call, so inih's line count is ours
+ * and the handler runs while l->line is the line it came from. */
+static char *line_read(char *str, int num, void *stream)
+{
+	struct loader *l = stream;
+	ssize_t n;
+
+	if (l->error)
+		return NULL;
+	errno = 0;
+	n = getline(&l->buf, &l->buf_size, l->f);
+	if (n < 0) {
+		int e = errno ? errno : EIO;
+
+		if (!feof(l->f))
+			fail(l, (struct origin){l->file, 0}, -e, "%s", strerror(e));
+		return NULL;
+	}
+	l->line++;
+	if (n > 0 && l->buf[n - 1] == '\n')
+		l->buf[--n] = '\0';
+	if (strlen(l->buf) != (size_t)n) {
+		fail(l, here(l), -EINVAL, "line contains a NUL byte");
+		return NULL;
+	}
+	/* inih would read a longer line as two, the second a line of its own. */
+	if (num < 1 || n > num - 1) {
+		fail(l, here(l), -EINVAL, "line too long (max %d characters)", num - 1);
+		return NULL;
+	}
+	if (line_check(l, l->buf) < 0)
+		return NULL;
+	memcpy(str, l->buf, (size_t)n + 1);
+	return str;
+}
+
+static bool has_hash_comment(const char *value)
+{
+	if (value[0] == '#')
+		return true;
+	for (const char *p = value; *p; p++)
+		if (is_space(p[0]) && p[1] == '#')
+			return true;
+	return false;
+}
+
+/* Check and apply one "NAME = VALUE" of the current section. */
+static int key_apply(struct loader *l, const char *name, const char *value)
+{
+	struct service *svc = l->section >= 0 ? &l->s->services[l->section] : NULL;
+	const struct key_def *k = NULL;
+	struct seen *seen;
+
+	if (!*name)
+		return fail(l, here(l), -EINVAL, SYNTAX_ERROR);
+	if (l->section == SECTION_NONE)
+		return fail(l, here(l), -EINVAL,
+			    "key '%s' outside any section: put it under [hbwatch] or a "
+			    "service's [name]",
+			    name);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (keys[i].global == !svc && strcmp(keys[i].name, name) == 0)
+			k = &keys[i];
+	if (!k)
+		return fail(l, here(l), -EINVAL, "unknown key '%s' in [%s]", name,
+			    section_label(l));
+	for (size_t i = 0; i < l->n_seen; i++)
+		if (l->seen[i].section == l->section && l->seen[i].key == (size_t)(k - keys))
+			return fail(l, here(l), -EINVAL,
+				    "duplicate key '%s' in [%s] (first set on line %u)", name,
+				    section_label(l), l->seen[i].line);
+	seen = realloc(l->seen, (l->n_seen + 1) * sizeof(*seen));
+	if (!seen)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	l->seen = seen;
+	seen[l->n_seen++] = (struct seen){l->section, (size_t)(k - keys), l->line};
+	if (!*value && !k->empty_ok)
+		return fail(l, here(l), -EINVAL, "empty value for '%s' in [%s]", name,
+			    section_label(l));
+	if (has_hash_comment(value))
+		return fail(l, here(l), -EINVAL,
+			    "'#' in the value of '%s' in [%s]: '#' starts a comment only at the "
+			    "beginning of a line (use ' ; ' for a comment after a value)",
+			    name, section_label(l));
+	return k->set(l, svc, name, value);
+}
+
+/* inih's handler.  SECTION is inih's copy, truncated past 49 bytes: unused,
+ * l->section is ours. */
+static int key_set(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *l = user;
+
+	if (l->error)
+		return 1; /* reading stops at the next line; keep the first error */
+	return key_apply(l, name, value) == 0;
+}
+
+static int file_load(struct loader *l, const char *path)
+{
+	char **files = realloc(l->files, (l->n_files + 1) * sizeof(*files));
+	int r, e;
+
+	if (!files)
+		return fail(l, (struct origin){path, 0}, -ENOMEM, "out of memory");
+	l->files = files;
+	files[l->n_files] = strdup(path);
+	if (!files[l->n_files])
+		return fail(l, (struct origin){path, 0}, -ENOMEM, "out of memory");
+	l->file = files[l->n_files++];
+	l->f = fopen(path, "re");
+	if (!l->f) {
+		e = errno;
+		return fail(l, (struct origin){l->file, 0}, -e, "%s", strerror(e));
+	}
+	l->line = 0;
+	l->section = SECTION_NONE;
+	l->n_seen = 0;
+	r = ini_parse_stream(line_read, l, key_set, l);
+	fclose(l->f);
+	l->f = NULL;
+	if (r == -2)
+		return fail(l, (struct origin){l->file, 0}, -ENOMEM, "out of memory");
+	/* inih goes on after a line it cannot parse and tells us only at the
+	 * end; an error of ours later in the file must not hide it. */
+	if (r > 0 && (!l->error || (unsigned)r < l->error_line)) {
+		l->error = 0;
+		fail(l, (struct origin){l->file, (unsigned)r}, -EINVAL, SYNTAX_ERROR);
+	}
+	return l->error;
+}
+
+static int dropin_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name), m = strlen(DROPIN_SUFFIX);
+
+	/* Hidden files are editors' and package managers' leftovers. */
+	return d->d_name[0] != '.' && n > m && strcmp(d->d_name + n - m, DROPIN_SUFFIX) == 0;
+}
+
+/* Byte order, not alphasort()'s strcoll(): the order must not depend on
+ * the locale the daemon happens to run in. */
+static int dropin_compare(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int dropins_load(struct loader *l, const char *main_path)
+{
+	const char *slash = strrchr(main_path, '/');
+	struct dirent **names = NULL;
+	char *dir = NULL, *path;
+	int n, e;
+
+	if (asprintf(&dir, "%.*s%s" DROPIN_DIR, slash ? (int)(slash - main_path) : 0, main_path,
+		     slash ? "/" : "") < 0)
+		return fail(l, (struct origin){main_path, 0}, -ENOMEM, "out of memory");
+	n = scandir(dir, &names, dropin_filter, dropin_compare);
+	if (n < 0) {
+		e = errno;
+		if (e != ENOENT)
+			fail(l, (struct origin){dir, 0}, -e, "%s", strerror(e));
+		free(dir);
+		return l->error;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!l->error) {
+			if (asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
+				fail(l, (struct origin){dir, 0}, -ENOMEM, "out of memory");
+			} else {
+				file_load(l, path);
+				free(path);
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	return l->error;
+}
+
+/* Look NAME up as a group (GROUP) or a user.  Returns 0 with *ID set,
+ * -ENOENT if there is no such name, or another -errno. */
+static int id_lookup(const char *name, bool group, unsigned *id)
+{
+	struct passwd pw, *pwr = NULL;
+	struct group gr, *grr = NULL;
+	size_t size = 1024;
+	char *buf = NULL, *nb;
+	int r;
+
+	for (;;) {
+		nb = realloc(buf, size);
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		if (group)
+			r = getgrnam_r(name, &gr, buf, size, &grr);
+		else
+			r = getpwnam_r(name, &pw, buf, size, &pwr);
+		if (r != ERANGE || size >= (1u << 20))
+			break;
+		size *= 2;
+	}
+	free(buf);
+	if (r == 0 && (grr || pwr)) {
+		*id = group ? (unsigned)gr.gr_gid : (unsigned)pw.pw_uid;
+		return 0;
+	}
+	/* getpwnam(3): these mean "not found" on one system or another. */
+	if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
+		return -ENOENT;
+	return -r;
+}
+
+/* Resolve VALUE (a name or a number) for KEY in [SECTION] set at AT. */
+static int id_resolve(struct loader *l, struct origin at, const char *key, const char *section,
+		      const char *value, unsigned *id)
+{
+	unsigned long long v;
+	bool group = strcmp(key, "group") == 0;
+	char how[128];
+	int r;
+
+	/* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2). */
+	if (parse_uint(value, 0, UINT32_MAX - 1, &v) == 0) {
+		*id = (unsigned)v;
+		return 0;
+	}
+	r = id_lookup(value, group, id);
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT)
+		return fail(l, at, r, "cannot look up %s '%s': %s", group ? "group" : "user", value,
+			    strerror(-r));
+	if (!group)
+		return fail(l, at, -EINVAL, "invalid value '%s' for '%s' in [%s]: no such user",
+			    value, key, section);
+	if (strcmp(value, GROUP_DEFAULT) == 0)
+		snprintf(how, sizeof(how), "'systemd-sysusers' or 'groupadd --system %s'", value);
+	else
+		snprintf(how, sizeof(how), "'groupadd --system %s'", value);
+	if (!at.line)
+		return fail(l, at, -EINVAL,
+			    "group '%s' (the default of 'group' in [hbwatch]) does not exist: "
+			    "create it with %s, or set 'group =' (empty) in [hbwatch] to keep the "
+			    "daemon's own group",
+			    value, how);
+	return fail(l, at, -EINVAL,
+		    "invalid value '%s' for 'group' in [hbwatch]: no such group (create it with "
+		    "%s, or leave the value empty to keep the daemon's own group)",
+		    value, how);
+}
+
+static int ids_resolve(struct loader *l)
+{
+	struct settings *s = l->s;
+	struct origin at = l->group_at;
+	unsigned id;
+
+	if (!at.file)
+		at = (struct origin){s->path, 0};
+	if (s->group[0]) {
+		if (id_resolve(l, at, "group", "hbwatch", s->group, &id) < 0)
+			return l->error;
+		s->has_gid = true;
+		s->gid = (gid_t)id;
+	}
+	for (size_t i = 0; i < s->n_services; i++) {
+		struct service *svc = &s->services[i];
+
+		if (!svc->user)
+			continue;
+		if (id_resolve(l, l->user_at[i], "user", svc->name, svc->user, &id) < 0)
+			return l->error;
+		svc->has_user = true;
+		svc->uid = (uid_t)id;
+	}
+	return 0;
+}
+
+static void loader_finish(struct loader *l)
+{
+	if (l->f)
+		fclose(l->f);
+	free(l->buf);
+	free(l->seen);
+	free(l->user_at);
+	for (size_t i = 0; i < l->n_files; i++)
+		free(l->files[i]);
+	free(l->files);
+}
+
+int settings_load(const char *path, struct settings *s, char *err, size_t err_len)
+{
+	struct loader l = {.s = s, .err = err, .err_len = err_len};
+	int r;
+
+	*s = (struct settings){
+	    .key = HB_KEY_DEFAULT,
+	    .slots = HB_SLOTS_DEFAULT,
+	    .kill_grace_ns = KILL_GRACE_DEFAULT,
+	};
+	if (err_len)
+		err[0] = '\0';
+	s->path = strdup(path);
+	s->group = strdup(GROUP_DEFAULT);
+	if (!s->path || !s->group)
+		r = fail(&l, (struct origin){path, 0}, -ENOMEM, "out of memory");
+	else if ((r = file_load(&l, path)) == 0 && (r = dropins_load(&l, path)) == 0)
+		r = ids_resolve(&l);
+	loader_finish(&l);
+	if (r < 0)
+		settings_finish(s);
+	return r;
+}
+
+void settings_finish(struct settings *s)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		free(s->services[i].unit);
+		free(s->services[i].user);
+		free(s->services[i].file);
+	}
+	free(s->services);
+	free(s->path);
+	free(s->group);
+	*s = (struct settings){0};
+}
+
+const struct service *settings_find(const struct settings *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (strcmp(s->services[i].name, name) == 0)
+			return &s->services[i];
+	return NULL;
+}
+
+const char *action_name(enum action a)
+{
+	switch (a) {
+	case ACTION_KILL:
+		return "kill";
+	case ACTION_RESTART_UNIT:
+		return "restart-unit";
+	case ACTION_LOG:
+		return "log";
+	}
+	return "?";
+}

@@ -1,0 +1,72 @@
+/* The daemon's configuration: the main INI file, then every *.ini in the
+ * directory hbwatch.d beside it, in strcmp() order; a later file overrides
+ * an earlier one key by key, and a new section in a drop-in adds a service
+ * (the way systemd drop-ins work).  See hbwatch.ini(5) and DESIGN.md.
+ *
+ * Loading is parse -> validate -> return a whole new struct settings, so a
+ * reload that fails leaves the settings in force untouched: load into a
+ * fresh struct, then swap.  No global state. */
+#ifndef HBWATCH_SETTINGS_H
+#define HBWATCH_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "table.h"
+
+enum action {
+	ACTION_KILL,	     /* send the service's signal, SIGKILL after kill_grace */
+	ACTION_RESTART_UNIT, /* ask systemd to restart the process's unit */
+	ACTION_LOG,	     /* only warn */
+};
+
+/* One watched service: a section other than [hbwatch]. */
+struct service {
+	char name[HB_NAME_SIZE]; /* the heartbeat name processes register under */
+	char *unit;		 /* fnmatch(3) pattern of the unit, or NULL: not checked */
+	char *user;		 /* as written (name or uid), or NULL: any user */
+	bool has_user;		 /* uid is meaningful */
+	uid_t uid;
+	uint64_t timeout_ns; /* cap on the client's timeout; 0: no cap */
+	enum action action;
+	int signal;
+	unsigned kill_burst;	   /* at most kill_burst kills ... */
+	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */
+	char *file;		   /* where the section was first seen */
+	unsigned line;
+};
+
+struct settings {
+	char *path; /* the main file, as given */
+	int key;
+	uint32_t slots;
+	char *group;  /* as written (name or gid); "" keeps the daemon's group */
+	bool has_gid; /* gid is meaningful */
+	gid_t gid;
+	uint64_t kill_grace_ns;
+	struct service *services; /* in order of first appearance */
+	size_t n_services;
+};
+
+/* Load PATH and its drop-ins into *S (its previous contents are ignored,
+ * not freed).  Groups and users are resolved now.  Returns 0; -EINVAL for
+ * a configuration error, with ERR set to "FILE:LINE: message" (first error
+ * wins; "FILE: message" when no line applies); -ENOMEM; or another -errno
+ * for an I/O or name-service error, with ERR "FILE: strerror" or
+ * "FILE:LINE: message".  On failure *S is zeroed and owns nothing.
+ * ERR may be NULL when ERR_LEN is 0. */
+int settings_load(const char *path, struct settings *s, char *err, size_t err_len);
+
+/* Free what *S owns and zero it.  Safe on a zeroed or failed-to-load *S. */
+void settings_finish(struct settings *s);
+
+/* The service whose section is NAME, or NULL.  Valid until S is freed. */
+const struct service *settings_find(const struct settings *s, const char *name);
+
+/* "kill", "restart-unit" or "log" (the configuration spelling); "?" for a
+ * value outside the enum. */
+const char *action_name(enum action a);
+
+#endif
