@@ -19,7 +19,7 @@ static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static struct hb_table client_table;
 static _Atomic(struct hb_slot *) client_slot; /* NULL: not registered */
-static _Atomic uint32_t client_seq;		/* slot.seq of our registration */
+static _Atomic uint32_t client_seq;	      /* slot.seq of our registration */
 static pid_t client_pid;
 
 static void client_reset(void)
@@ -88,6 +88,7 @@ static int do_register(const char *name, unsigned int timeout_ms)
 			(uint64_t)timeout_ms * 1000000u, now_ns(), name);
 	atomic_store(&client_seq, atomic_load(&client_table.slots[i].seq));
 	sem_unlock(client_table.semid);
+	table_ring(&client_table);
 	client_pid = pid;
 	atomic_store_explicit(&client_slot, &client_table.slots[i], memory_order_release);
 	return 0;

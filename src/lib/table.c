@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <linux/futex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,15 +35,16 @@ int name_validate(const char *name)
 		return -EINVAL;
 	for (const char *p = name; *p; p++, n++) {
 		char c = *p;
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  strchr("-_.:@", c);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || strchr("-_.:@", c);
 		if (!ok || n >= HB_NAME_MAX)
 			return -EINVAL;
 	}
 	return n > 0 ? 0 : -EINVAL;
 }
 
-static void why_set(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void why_set(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void why_set(char *why, size_t len, const char *fmt, ...)
 {
@@ -139,7 +142,8 @@ int table_attach(int key, bool readonly, struct hb_table *t, char *why, size_t w
 	t->shmid = shmget(key, 0, 0);
 	if (t->shmid < 0) {
 		r = -errno;
-		why_set(why, why_len, "no heartbeat table at key 0x%x: hbwatch is not running", key);
+		why_set(why, why_len, "no heartbeat table at key 0x%x: hbwatch is not running",
+			key);
 		return r;
 	}
 	r = shm_map(t, readonly, why, why_len);
@@ -167,10 +171,32 @@ static int ipc_set_owner(int shmid, gid_t gid)
 	return shmctl(shmid, IPC_SET, &ds) < 0 ? -errno : 0;
 }
 
+/* Initialise a segment we just created: a new segment is zero-filled, so
+ * every slot is already free; only the header needs writing. */
+static int table_init_new(struct hb_table *t, uint32_t slot_count)
+{
+	struct hb_header *h = shmat(t->shmid, NULL, 0);
+	struct timespec ts;
+
+	if (h == (void *)-1)
+		return -errno;
+	h->version = HB_TABLE_VERSION;
+	h->header_size = sizeof(struct hb_header);
+	h->slot_size = sizeof(struct hb_slot);
+	h->slot_count = slot_count;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	/* Publish the magic last so an attacher never sees half a header. */
+	atomic_thread_fence(memory_order_release);
+	h->magic = HB_TABLE_MAGIC;
+	t->size = table_size(slot_count);
+	table_bind(t, h);
+	return 0;
+}
+
 int table_create(int key, uint32_t slot_count, gid_t gid, struct hb_table *t, bool *adopted,
 		 char *why, size_t why_len)
 {
-	size_t size = table_size(slot_count);
 	int r;
 
 	*t = (struct hb_table){.key = key, .shmid = -1, .semid = -1};
@@ -178,54 +204,36 @@ int table_create(int key, uint32_t slot_count, gid_t gid, struct hb_table *t, bo
 	if (slot_count == 0 || slot_count > HB_SLOTS_MAX)
 		return -EINVAL;
 
-	/* The semaphore first: a segment that exists implies its semaphore. */
-	r = sem_create(key, gid, &t->semid);
-	if (r < 0) {
-		why_set(why, why_len, "cannot create the semaphore at key 0x%x: %s", key,
-			strerror(-r));
-		return r;
-	}
-
-	t->shmid = shmget(key, size, IPC_CREAT | IPC_EXCL | 0600);
-	if (t->shmid < 0 && errno == EEXIST) {
-		t->shmid = shmget(key, 0, 0);
-		if (t->shmid < 0) {
-			r = -errno;
-			why_set(why, why_len, "cannot open the segment at key 0x%x: %s", key,
-				strerror(-r));
-			return r;
-		}
+	/* An existing segment is validated before anything at the key is
+	 * touched: a foreign program's segment and semaphore stay as they are. */
+	t->shmid = shmget(key, 0, 0);
+	if (t->shmid >= 0) {
 		r = shm_map(t, false, why, why_len);
 		if (r < 0)
 			return r;
 		*adopted = true;
-	} else if (t->shmid < 0) {
-		r = -errno;
-		why_set(why, why_len, "cannot create a %zu-byte segment at key 0x%x: %s", size, key,
+	}
+	/* The semaphore before a new segment: a segment implies its semaphore. */
+	r = sem_create(key, gid, &t->semid);
+	if (r < 0) {
+		why_set(why, why_len, "cannot create the semaphore at key 0x%x: %s", key,
 			strerror(-r));
+		table_detach(t);
 		return r;
-	} else {
-		void *mem = shmat(t->shmid, NULL, 0);
-		struct hb_header *h = mem;
-
-		if (mem == (void *)-1) {
+	}
+	if (!*adopted) {
+		t->shmid = shmget(key, table_size(slot_count), IPC_CREAT | IPC_EXCL | 0600);
+		if (t->shmid < 0) {
 			r = -errno;
+			why_set(why, why_len, "cannot create a %zu-byte segment at key 0x%x: %s",
+				table_size(slot_count), key, strerror(-r));
+			return r;
+		}
+		r = table_init_new(t, slot_count);
+		if (r < 0) {
 			shmctl(t->shmid, IPC_RMID, NULL);
 			return r;
 		}
-		/* A new segment is zero-filled: every slot is free already. */
-		h->version = HB_TABLE_VERSION;
-		h->header_size = sizeof(struct hb_header);
-		h->slot_size = sizeof(struct hb_slot);
-		h->slot_count = slot_count;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		h->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-		/* Publish the magic last so an attacher never sees half a header. */
-		atomic_thread_fence(memory_order_release);
-		h->magic = HB_TABLE_MAGIC;
-		t->size = size;
-		table_bind(t, mem);
 	}
 	r = ipc_set_owner(t->shmid, gid);
 	if (r < 0) {
@@ -346,6 +354,22 @@ bool table_slot_clear(struct hb_table *t, uint32_t i, uint32_t seq)
 	slot_write_end(s);
 	atomic_fetch_add(&t->hdr->generation, 1);
 	return true;
+}
+
+void table_ring(struct hb_table *t)
+{
+	atomic_fetch_add_explicit(&t->hdr->doorbell, 1, memory_order_release);
+	/* Not FUTEX_PRIVATE: the waiter is another process mapping the same
+	 * segment, and a shared futex is keyed by the page, not the address. */
+	syscall(SYS_futex, &t->hdr->doorbell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+int table_doorbell_wait(struct hb_table *t, uint32_t seen)
+{
+	if (syscall(SYS_futex, &t->hdr->doorbell, FUTEX_WAIT, seen, NULL, NULL, 0) < 0 &&
+	    errno != EAGAIN && errno != EINTR)
+		return -errno;
+	return 0;
 }
 
 int table_slot_find(const struct hb_table *t, pid_t pid)

@@ -38,7 +38,7 @@ struct hb_header {
 	uint32_t slot_size;
 	uint32_t slot_count;
 	_Atomic int32_t owner_pid;   /* the hbwatch daemon that owns the table */
-	uint32_t reserved0;
+	_Atomic uint32_t doorbell;   /* futex word: bumped and woken on register */
 	_Atomic uint64_t generation; /* bumped by every register/unregister */
 	uint64_t created_ns;	     /* CLOCK_REALTIME at creation */
 	uint8_t reserved[64 - 48];
@@ -49,7 +49,7 @@ struct hb_slot {
 	_Atomic int32_t pid;	     /* 0 = free */
 	_Atomic uint64_t start_time; /* field 22 of /proc/PID/stat, clock ticks */
 	_Atomic uint64_t timeout_ns;
-	_Atomic uint64_t beat_ns;    /* CLOCK_MONOTONIC of the last beat */
+	_Atomic uint64_t beat_ns;	      /* CLOCK_MONOTONIC of the last beat */
 	_Atomic uint64_t name[HB_NAME_WORDS]; /* NUL-terminated, read word-wise */
 	uint8_t reserved[128 - 32 - HB_NAME_SIZE];
 } __attribute__((aligned(HB_CACHELINE)));
@@ -119,6 +119,14 @@ void table_slot_fill(struct hb_table *t, uint32_t i, pid_t pid, uint64_t start_t
 /* Free slot I if it still holds registration SEQ (from a view taken
  * earlier).  Caller holds the semaphore.  Returns true if it was freed. */
 bool table_slot_clear(struct hb_table *t, uint32_t i, uint32_t seq);
+
+/* Tell the daemon a registration changed: bump the doorbell and wake the
+ * futex it sleeps on, so it need not poll for new slots. */
+void table_ring(struct hb_table *t);
+
+/* Block until the doorbell moves past SEEN (or a spurious wake-up).
+ * Returns 0, or -errno from futex(2) other than EAGAIN/EINTR. */
+int table_doorbell_wait(struct hb_table *t, uint32_t seen);
 
 /* Find the slot holding PID, else the first free one.  Caller holds the
  * semaphore.  Returns the index, or -ENOSPC. */
