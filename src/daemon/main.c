@@ -1,4 +1,308 @@
-int main(void)
+/* hbwatch: owns the heartbeat table and kills exactly the process whose
+ * heartbeat is older than its timeout.  Everything happens on one sd-event
+ * loop: signals, the deadline timer, pidfds, escalation timers, D-Bus. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "deadline.h"
+#include "log.h"
+
+static void usage(FILE *out)
 {
+	fprintf(
+	    out,
+	    "Usage: hbwatch [-c FILE] [--check-config]\n"
+	    "Heartbeat watchdog: kills the process whose heartbeat is older than its timeout.\n\n"
+	    "  -c, --config FILE   configuration file (default " HBWATCH_CONFIG ");\n"
+	    "                      drop-ins are read from hbwatch.d/*.ini beside it\n"
+	    "      --check-config  validate the configuration and exit\n"
+	    "  -h, --help          show this help\n"
+	    "      --version       show the version\n\n"
+	    "Exit status: 0 success, 1 configuration or table error, 2 usage error.\n"
+	    "Signals: SIGTERM/SIGINT stop (the table stays), SIGHUP reloads the configuration.\n");
+}
+
+void daemon_set_last_action(struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->last_action, sizeof(d->last_action), fmt, ap);
+	va_end(ap);
+}
+
+static void status_update(struct daemon *d)
+{
+	char status[sizeof(d->status)];
+
+	snprintf(status, sizeof(status), "Watching %u process%s of %zu service%s; %u acted on%s%s",
+		 d->n_active, d->n_active == 1 ? "" : "es", d->settings.n_services,
+		 d->settings.n_services == 1 ? "" : "s", d->n_killed,
+		 d->last_action[0] ? "; last: " : "", d->last_action);
+	if (strcmp(status, d->status) == 0)
+		return;
+	memcpy(d->status, status, sizeof(status));
+	sd_notifyf(0, "STATUS=%s", status);
+}
+
+static uint64_t min_service_timeout(const struct settings *s)
+{
+	uint64_t min = 0;
+
+	for (size_t i = 0; i < s->n_services; i++)
+		if (s->services[i].timeout_ns && (!min || s->services[i].timeout_ns < min))
+			min = s->services[i].timeout_ns;
+	return min;
+}
+
+static void timer_arm(struct daemon *d, uint64_t at_ns)
+{
+	/* 1 µs accuracy: sd-event's default slack (250 ms) would let a hung
+	 * process live a quarter second past its deadline. */
+	int r = sd_event_source_set_time(d->timer, deadline_usec_ceil(at_ns));
+
+	if (r >= 0)
+		r = sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_error("cannot arm the deadline timer: %s", strerror(-r));
+	d->timer_at_ns = at_ns;
+}
+
+static void scan_and_arm(struct daemon *d)
+{
+	d->last_scan_ns = now_ns();
+	timer_arm(d, watch_scan(d));
+	status_update(d);
+}
+
+/* A registration rang the doorbell: scan now, but at most once per
+ * DOORBELL_GAP_NS, so a process ringing in a loop cannot keep the daemon
+ * scanning. */
+#define DOORBELL_GAP_NS (1000u * 1000u)
+
+static int on_doorbell(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t at = d->last_scan_ns + DOORBELL_GAP_NS;
+
+	doorbell_drain(&d->doorbell);
+	if (at < now_ns())
+		scan_and_arm(d);
+	else if (at < d->timer_at_ns)
+		timer_arm(d, at);
 	return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	scan_and_arm(userdata);
+	return 0;
+}
+
+static void warn_unchecked_services(const struct settings *s)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		if (!s->services[i].unit && s->services[i].action != ACTION_LOG)
+			log_warning("%s:%u: [%s] has no unit=: its processes are acted on without "
+				    "checking which systemd unit they run in",
+				    s->services[i].file, s->services[i].line, s->services[i].name);
+}
+
+static void reload(struct daemon *d)
+{
+	struct settings fresh = {0};
+	struct event e = {.kind = EVENT_RELOADED, .slot = -1};
+	char err[512];
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	r = settings_load(d->config_path, &fresh, err, sizeof(err));
+	if (r < 0) {
+		log_error("reload failed, keeping the configuration in force: %s", err);
+	} else {
+		if (fresh.key != d->settings.key || fresh.slots != d->settings.slots ||
+		    fresh.gid != d->settings.gid)
+			log_warning("key, slots and group take effect at the next start; the table "
+				    "in use stays as it is");
+		settings_finish(&d->settings);
+		d->settings = fresh;
+		d->scan_period_ns = deadline_scan_period(min_service_timeout(&d->settings));
+		warn_unchecked_services(&d->settings);
+		/* Re-adopt every registration under the new rules; processes
+		 * already being killed keep their escalation. */
+		watch_reset(d, false);
+		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
+			  d->config_path, d->settings.n_services);
+	}
+	sd_notify(0, "READY=1");
+	d->status[0] = '\0';
+	scan_and_arm(d);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (si->ssi_signo == SIGHUP) {
+		reload(d);
+		return 0;
+	}
+	log_info("received %s, stopping; the table stays for the next start",
+		 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int loop_setup(struct daemon *d)
+{
+	sigset_t mask;
+	int r;
+
+	r = sd_event_default(&d->event);
+	if (r < 0)
+		return r;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
+	if (r >= 0)
+		r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
+	if (r >= 0)
+		r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+	if (r >= 0)
+		r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
+	if (r >= 0)
+		r = doorbell_start(&d->doorbell, &d->table, d->event, on_doorbell, d);
+	if (r >= 0)
+		r = sd_event_set_watchdog(d->event, true);
+	return r < 0 ? r : 0;
+}
+
+static int table_setup(struct daemon *d)
+{
+	struct settings *s = &d->settings;
+	char why[512] = "";
+	bool adopted;
+	int r;
+
+	r = table_create(s->key, s->slots, s->has_gid ? s->gid : (gid_t)-1, &d->table, &adopted,
+			 why, sizeof(why));
+	if (r < 0) {
+		log_error("cannot set up the heartbeat table at key 0x%x: %s", s->key,
+			  why[0] ? why : strerror(-r));
+		return r;
+	}
+	if (adopted && d->table.slot_count != s->slots)
+		log_warning("adopted the existing table at key 0x%x with %u slots (slots=%u in the "
+			    "configuration applies once the table is removed with 'hbctl remove')",
+			    s->key, d->table.slot_count, s->slots);
+	d->watches = calloc(d->table.slot_count, sizeof(*d->watches));
+	if (!d->watches)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->table.slot_count; i++)
+		d->watches[i] = (struct watch){.d = d, .slot = i, .pidfd = -1};
+	struct event e = {.kind = EVENT_STARTED, .slot = -1};
+	log_event(LOG_INFO, &e, "%s the table at key 0x%x: %u slots, %zu watched services",
+		  adopted ? "adopted" : "created", s->key, d->table.slot_count, s->n_services);
+	return 0;
+}
+
+static void daemon_finish(struct daemon *d)
+{
+	doorbell_stop(&d->doorbell);
+	if (d->watches) {
+		watch_reset(d, true);
+		free(d->watches);
+	}
+	d->timer = sd_event_source_disable_unref(d->timer);
+	d->bus = sd_bus_flush_close_unref(d->bus);
+	d->event = sd_event_unref(d->event);
+	table_detach(&d->table);
+	settings_finish(&d->settings);
+	free(d->rates);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
+	};
+	struct daemon d = {.config_path = HBWATCH_CONFIG, .self = getpid(), .doorbell.efd = -1};
+	bool check_only = false;
+	char err[512];
+	int c, r;
+
+	log_init();
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("hbwatch " HBWATCH_VERSION "\n");
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hbwatch: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	r = settings_load(d.config_path, &d.settings, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	warn_unchecked_services(&d.settings);
+	if (check_only) {
+		printf("%s: OK, %zu watched service%s\n", d.config_path, d.settings.n_services,
+		       d.settings.n_services == 1 ? "" : "s");
+		settings_finish(&d.settings);
+		return 0;
+	}
+	d.scan_period_ns = deadline_scan_period(min_service_timeout(&d.settings));
+
+	r = table_setup(&d);
+	if (r >= 0)
+		r = loop_setup(&d);
+	if (r < 0) {
+		if (d.event)
+			log_error("cannot set up the event loop: %s", strerror(-r));
+		sd_notifyf(0, "ERRNO=%d", -r);
+		daemon_finish(&d);
+		return 1;
+	}
+	scan_and_arm(&d);
+	sd_notify(0, "READY=1");
+	r = sd_event_loop(d.event);
+	if (r < 0)
+		log_error("event loop failed: %s", strerror(-r));
+	daemon_finish(&d);
+	return r < 0 ? 1 : 0;
 }

@@ -1,0 +1,31 @@
+/* Deadline arithmetic, pure so it is tested without processes. */
+#ifndef HBWATCH_DEADLINE_H
+#define HBWATCH_DEADLINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Shortest and longest sleep between scans when no deadline is nearer:
+ * the longest bounds how late a new registration is first seen. */
+#define DEADLINE_SCAN_MIN_NS (10u * 1000000u)
+#define DEADLINE_SCAN_MAX_NS (1000u * 1000000u)
+/* A beat stamped this far in the future is not from this boot's clock. */
+#define DEADLINE_FUTURE_NS (1000u * 1000000u)
+
+/* The timeout that applies: the client's, capped by the service's CAP_NS
+ * (0: no cap).  Returns 0 if the client's is out of range (0 or above
+ * HB_TIMEOUT_MAX_MS): such a slot is malformed. */
+uint64_t deadline_timeout(uint64_t client_ns, uint64_t cap_ns);
+
+/* BEAT_NS + TIMEOUT_NS, saturating at UINT64_MAX. */
+uint64_t deadline_at(uint64_t beat_ns, uint64_t timeout_ns);
+
+/* How long the loop may sleep when no deadline is nearer: half the
+ * shortest service timeout cap (MIN_CAP_NS, 0 if none), within
+ * [DEADLINE_SCAN_MIN_NS, DEADLINE_SCAN_MAX_NS]. */
+uint64_t deadline_scan_period(uint64_t min_cap_ns);
+
+/* Round nanoseconds up to microseconds, the unit of sd-event timers. */
+uint64_t deadline_usec_ceil(uint64_t ns);
+
+#endif

@@ -1,0 +1,35 @@
+/* The doorbell: hb_register() bumps a futex word in the table header and
+ * wakes it.  A thread of the daemon sleeps on that futex and turns each
+ * ring into an eventfd event for the loop, so a new registration is seen
+ * within microseconds without any polling. */
+#ifndef HBWATCH_DOORBELL_H
+#define HBWATCH_DOORBELL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "table.h"
+
+struct doorbell {
+	struct hb_table *table;
+	int efd;
+	pthread_t thread;
+	bool running;
+	_Atomic bool stop;
+	sd_event_source *source;
+};
+
+/* Start listening on T's doorbell; CALLBACK runs on EVENT for each batch of
+ * rings.  Returns 0 or -errno. */
+int doorbell_start(struct doorbell *b, struct hb_table *t, sd_event *event,
+		   sd_event_io_handler_t callback, void *userdata);
+
+/* Stop the thread and close the eventfd.  Safe on a zeroed doorbell. */
+void doorbell_stop(struct doorbell *b);
+
+/* Consume the pending rings (call from the callback). */
+void doorbell_drain(struct doorbell *b);
+
+#endif

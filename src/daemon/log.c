@@ -1,0 +1,165 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static bool log_to_journal;
+
+static const struct {
+	const char *name;
+	const char *id;
+} kinds[EVENT_KIND_MAX] = {
+    [EVENT_DEADLINE_MISSED] = {"deadline-missed", "a3e1e2b08efe4f97be2db085ea452ff1"},
+    [EVENT_SIGNAL_SENT] = {"signal-sent", "1c1cbbc12a14442e9494fb5aa67076a7"},
+    [EVENT_ESCALATED] = {"escalated", "b6d1c204c06544eb90dea92ff05fa1d2"},
+    [EVENT_PROCESS_GONE] = {"process-gone", "890115bb3aff42508ef3763d1270cd7d"},
+    [EVENT_STALE_SLOT] = {"stale-slot", "a83e0800df1749b8956afa12e2d65b23"},
+    [EVENT_REFUSED] = {"refused", "47262b2a8caa4797b6269ac0d582ad1f"},
+    [EVENT_RELOADED] = {"reloaded", "1621d1e0e3e2421094bec8dbcc3f5d8b"},
+    [EVENT_RATE_LIMITED] = {"rate-limited", "9c606b8a3cfa413f9f03b19855a65a95"},
+    [EVENT_LOCK_HELD] = {"lock-held", "35d2648897d9455cb70e97a961d8a4db"},
+    [EVENT_RESTART_UNIT] = {"restart-unit", "c9fb70243fe44ac28334a5410930a592"},
+    [EVENT_STARTED] = {"started", "1545d77a0a9f4afb9394ed3d34791d05"},
+};
+
+static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
+					  "warning", "notice", "info", "debug"};
+
+const char *event_kind_name(enum event_kind k)
+{
+	return k < EVENT_KIND_MAX ? kinds[k].name : "unknown";
+}
+
+const char *event_kind_id(enum event_kind k)
+{
+	return k < EVENT_KIND_MAX ? kinds[k].id : "00000000000000000000000000000000";
+}
+
+void log_init(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/* systemd sets JOURNAL_STREAM=DEV:INO for the stream it connected;
+	 * only if it is still our stderr do we talk to the journal directly. */
+	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0)
+		log_to_journal =
+		    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static void log_stderr(int level, const char *tag, const char *msg)
+{
+	if (level < 0 || level > LOG_DEBUG)
+		level = LOG_INFO;
+	if (tag)
+		fprintf(stderr, "hbwatch: %s: %s: %s\n", level_names[level], tag, msg);
+	else
+		fprintf(stderr, "hbwatch: %s: %s\n", level_names[level], msg);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	int saved = errno;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_to_journal)
+		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+				"SYSLOG_IDENTIFIER=hbwatch", NULL);
+	else
+		log_stderr(level, NULL, msg);
+	errno = saved;
+}
+
+#define MAX_FIELDS 14
+
+struct fields {
+	struct iovec iov[MAX_FIELDS];
+	char buf[MAX_FIELDS][160];
+	int n;
+};
+
+static void field_add(struct fields *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void field_add(struct fields *f, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (f->n >= MAX_FIELDS)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(f->buf[f->n], sizeof(f->buf[0]), fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(f->buf[0]))
+		len = sizeof(f->buf[0]) - 1;
+	f->iov[f->n] = (struct iovec){.iov_base = f->buf[f->n], .iov_len = (size_t)len};
+	f->n++;
+}
+
+void log_event(int level, const struct event *e, const char *fmt, ...)
+{
+	int saved = errno;
+	struct fields f = {.n = 0};
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!log_to_journal) {
+		log_stderr(level, event_kind_name(e->kind), msg);
+		errno = saved;
+		return;
+	}
+	/* MESSAGE= may be long; it gets its own iovec rather than a buffer. */
+	struct iovec iov[MAX_FIELDS + 1];
+	char mbuf[1100];
+	int mlen = snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", msg);
+	iov[0] = (struct iovec){
+	    .iov_base = mbuf,
+	    .iov_len = (size_t)(mlen < (int)sizeof(mbuf) ? mlen : (int)sizeof(mbuf) - 1)};
+	field_add(&f, "MESSAGE_ID=%s", event_kind_id(e->kind));
+	field_add(&f, "PRIORITY=%d", level);
+	field_add(&f, "SYSLOG_IDENTIFIER=hbwatch");
+	field_add(&f, "HBWATCH_EVENT=%s", event_kind_name(e->kind));
+	if (e->name)
+		field_add(&f, "HBWATCH_NAME=%s", e->name);
+	if (e->slot >= 0)
+		field_add(&f, "HBWATCH_SLOT=%d", e->slot);
+	if (e->pid > 0) {
+		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
+		field_add(&f, "OBJECT_PID=%d", (int)e->pid);
+	} else if (e->pid != 0) {
+		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
+	}
+	if (e->timeout_ns)
+		field_add(&f, "HBWATCH_TIMEOUT_USEC=%llu",
+			  (unsigned long long)(e->timeout_ns / 1000));
+	if (e->late_ns)
+		field_add(&f, "HBWATCH_LATE_USEC=%llu", (unsigned long long)(e->late_ns / 1000));
+	if (e->signal > 0) {
+		const char *sig = sigabbrev_np(e->signal);
+		field_add(&f, "HBWATCH_SIGNAL=SIG%s", sig ? sig : "?");
+	}
+	if (e->unit)
+		field_add(&f, "HBWATCH_UNIT=%s", e->unit);
+	memcpy(&iov[1], f.iov, sizeof(struct iovec) * (size_t)f.n);
+	sd_journal_sendv(iov, f.n + 1);
+	errno = saved;
+}
