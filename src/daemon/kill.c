@@ -228,11 +228,11 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 			  .pid = w->pid,
 			  .timeout_ns = timeout_ns,
 			  .late_ns = late_ns ? late_ns : 1};
-	char late[32], tmo[32], why[256];
+	char late[32], tmo[DURATION_FORMAT_MAX], why[256];
 	char *unit = NULL;
 
 	fmt_ms(late, sizeof(late), late_ns);
-	fmt_ms(tmo, sizeof(tmo), timeout_ns);
+	duration_format(timeout_ns, tmo, sizeof(tmo));
 	log_event(LOG_WARNING, &e,
 		  "%s (pid %d, slot %u) missed its heartbeat deadline: timeout %s, %s late",
 		  w->name, (int)w->pid, w->slot, tmo, late);

@@ -90,12 +90,23 @@ void watch_free_slot(struct watch *w)
 	w->free_pending = false;
 }
 
+static bool same_registration(const struct watch *w, const struct hb_slot_view *v)
+{
+	return w->seq == v->seq && w->pid == v->pid && w->start_time == v->start_time;
+}
+
 static int on_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct watch *w = userdata;
 	struct event e = watch_event(w, EVENT_PROCESS_GONE);
 	bool was_killing = w->state == WATCH_KILLING;
+	struct hb_slot_view v;
 
+	/* A process that unregistered before exiting has nothing to free. */
+	if (table_slot_read(&w->d->table, w->slot, &v) == 0 && !same_registration(w, &v)) {
+		watch_release(w);
+		return 0;
+	}
 	log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
 		  "%s (pid %d, slot %u) exited%s; slot freed", w->name, (int)w->pid, w->slot,
 		  was_killing ? " after being signalled" : " without unregistering");
@@ -209,11 +220,6 @@ static void watch_adopt(struct daemon *d, struct watch *w, const struct hb_slot_
 	}
 	w->state = WATCH_ACTIVE;
 	d->n_active++;
-}
-
-static bool same_registration(const struct watch *w, const struct hb_slot_view *v)
-{
-	return w->seq == v->seq && w->pid == v->pid && w->start_time == v->start_time;
 }
 
 /* The deadline of an active watch, or UINT64_MAX if it has none. */
