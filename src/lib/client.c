@@ -78,6 +78,11 @@ static int do_register(const char *name, unsigned int timeout_ms)
 	r = sem_lock(client_table.semid, HB_SEM_WAIT_MS);
 	if (r < 0)
 		goto fail;
+	/* Our old slot only if it is still ours: hbwatch may have reclaimed
+	 * it (hb_beat() said -ESTALE) and another process taken it since. */
+	if (mine &&
+	    (atomic_load(&mine->seq) != atomic_load(&client_seq) || atomic_load(&mine->pid) != pid))
+		mine = NULL;
 	i = mine ? (int)(mine - client_table.slots) : table_slot_find(&client_table, pid);
 	if (i < 0) {
 		r = i;

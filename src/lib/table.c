@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,8 +143,13 @@ int table_attach(int key, bool readonly, struct hb_table *t, char *why, size_t w
 	t->shmid = shmget(key, 0, 0);
 	if (t->shmid < 0) {
 		r = -errno;
-		why_set(why, why_len, "no heartbeat table at key 0x%x: hbwatch is not running",
-			key);
+		if (r == -ENOENT)
+			why_set(why, why_len,
+				"no heartbeat table at key 0x%x: hbwatch is not running", key);
+		else
+			why_set(why, why_len, "cannot open the heartbeat table at key 0x%x: %s%s",
+				key, strerror(-r),
+				r == -EACCES ? " (registering needs membership of its group)" : "");
 		return r;
 	}
 	r = shm_map(t, readonly, why, why_len);
@@ -277,16 +283,22 @@ int table_slot_read(const struct hb_table *t, uint32_t i, struct hb_slot_view *v
 		uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 		uint64_t w[HB_NAME_WORDS];
 
-		if (seq & 1u)
+		if (seq & 1u) {
+			/* A writer is inside; registration is short, so yield
+			 * the CPU to it rather than spin out our tries. */
+			sched_yield();
 			continue;
+		}
 		v->pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
 		v->start_time = atomic_load_explicit(&s->start_time, memory_order_relaxed);
 		v->timeout_ns = atomic_load_explicit(&s->timeout_ns, memory_order_relaxed);
 		for (unsigned k = 0; k < HB_NAME_WORDS; k++)
 			w[k] = atomic_load_explicit(&s->name[k], memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq)
+		if (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq) {
+			sched_yield();
 			continue;
+		}
 		v->seq = seq;
 		v->beat_ns = atomic_load_explicit(&s->beat_ns, memory_order_acquire);
 		memcpy(v->name, w, sizeof(v->name));
