@@ -1,4 +1,137 @@
-int main(void)
+/* hbctl: inspect and manage the hbwatch heartbeat table. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "key.h"
+#include "table.h"
+
+static const struct command commands[] = {
+    {"status", "[--json]",
+     "list registered processes: slot, pid, name, timeout, age of the last beat, state",
+     cmd_status},
+    {"remove", "[--force]",
+     "delete the table's segment and semaphore (--force: even if not an hbwatch table)",
+     cmd_remove},
+};
+
+void ctl_error(const char *fmt, ...)
 {
-	return 0;
+	va_list ap;
+
+	fputs("hbctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: hbctl [-k KEY] [-h] [--version] COMMAND [ARGS]\n"
+		"\n"
+		"Inspect and manage the hbwatch heartbeat table.\n"
+		"\n"
+		"Options:\n"
+		"  -k, --key KEY  System V key of the table, in hex (default: $HBWATCH_KEY,\n"
+		"                 else 0x%x)\n"
+		"  -h, --help     show this help and exit\n"
+		"      --version  show the version and exit\n"
+		"\n"
+		"Commands:\n",
+		HB_KEY_DEFAULT);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
+			commands[i].help);
+	fprintf(f, "\n"
+		   "State (status): ok; late (no beat within the timeout); stale (the process\n"
+		   "is gone or its pid was reused); busy (the slot was being rewritten);\n"
+		   "bad-name (the slot holds no valid name).\n"
+		   "\n"
+		   "Exit status:\n"
+		   "  0  success\n"
+		   "  1  the operation failed (no table at the key, not permitted, foreign\n"
+		   "     segment, ...); the reason is printed on stderr\n"
+		   "  2  usage error (unknown command or option, bad key)\n");
+}
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"key", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
+	};
+	const struct command *cmd;
+	const char *key_arg = NULL;
+	struct ctl ctl;
+	int c, r;
+
+	opterr = 0;
+	/* '+': stop at the command, whose own arguments are its business. */
+	while ((c = getopt_long(argc, argv, "+:k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			key_arg = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("hbctl %s\n", HBWATCH_VERSION);
+			return CTL_EXIT_OK;
+		case ':':
+			ctl_error("option '%s' needs an argument (try 'hbctl --help')",
+				  argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		default:
+			/* optopt is set for a short option, 0 for a long one. */
+			if (optopt)
+				ctl_error("unknown option '-%c' (try 'hbctl --help')", optopt);
+			else
+				ctl_error("unknown option '%s' (try 'hbctl --help')",
+					  argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		ctl_error("no command given (try 'hbctl --help')");
+		return CTL_EXIT_USAGE;
+	}
+	cmd = command_find(argv[optind]);
+	if (!cmd) {
+		ctl_error("unknown command '%s' (try 'hbctl --help')", argv[optind]);
+		return CTL_EXIT_USAGE;
+	}
+	if (key_arg) {
+		if (key_parse(key_arg, &ctl.key) < 0) {
+			ctl_error("bad key '%s': expected hex, 1 to 0x7fffffff", key_arg);
+			return CTL_EXIT_USAGE;
+		}
+	} else if (key_from_env(&ctl.key) < 0) {
+		ctl_error("bad key in $HBWATCH_KEY: expected hex, 1 to 0x7fffffff");
+		return CTL_EXIT_USAGE;
+	}
+	r = cmd->run(&ctl, argc - optind, argv + optind);
+	/* Output lost (a full disk, a closed pipe) is a failure, not success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (r == CTL_EXIT_OK)
+			ctl_error("cannot write output: %s", strerror(errno));
+		return CTL_EXIT_FAIL;
+	}
+	return r;
 }

@@ -1,0 +1,293 @@
+/* hbworker: a heartbeat client for tests, using only the public API.
+ *
+ * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
+ *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
+ *          [--ready-fd FD] [--quiet]
+ *
+ * Registers, then beats every --beat-ms (default timeout/4) until
+ * --hang-after-ms (then keeps living without beating) or --exit-after-ms
+ * (then returns from main, so the atexit unregistration runs).
+ *
+ * Exit status: 0 normal exit; 2 usage error; 4 hb_beat() failed; and when
+ * hb_register() fails, the error it returned: 10 -ENOENT, 11 -ENOSPC,
+ * 12 -EINVAL, 13 -ETIMEDOUT, 14 -EPROTO, 3 anything else.  Tests check
+ * specific errnos through this status, so keep the mapping stable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hbwatch.h"
+
+#define EXIT_USAGE    2
+#define EXIT_REGISTER 3
+#define EXIT_BEAT     4
+#define NEVER	      UINT64_MAX
+
+struct opts {
+	const char *name;
+	bool have_timeout;
+	unsigned int timeout_ms;
+	uint64_t beat_ms; /* 0: timeout/4 */
+	uint64_t hang_ms; /* NEVER: do not hang */
+	uint64_t exit_ms; /* NEVER: run until killed */
+	bool reg;
+	int ready_fd; /* -1: none */
+	bool quiet;
+};
+
+static int register_status(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return 10;
+	case -ENOSPC:
+		return 11;
+	case -EINVAL:
+		return 12;
+	case -ETIMEDOUT:
+		return 13;
+	case -EPROTO:
+		return 14;
+	default:
+		return EXIT_REGISTER;
+	}
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A signal by number ("15") or name, with or without "SIG" ("TERM", "SIGABRT"). */
+static int parse_signal(const char *s, int *sig)
+{
+	uint64_t v;
+
+	if (parse_u64(s, (uint64_t)SIGRTMAX, &v) == 0) {
+		*sig = (int)v;
+		return v >= 1 ? 0 : -EINVAL;
+	}
+	if (strncmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int i = 1; i < NSIG; i++) {
+		const char *abbrev = sigabbrev_np(i);
+
+		if (abbrev && strcmp(abbrev, s) == 0) {
+			*sig = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
+		   "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
+		   "                [--ready-fd FD] [--quiet]\n");
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option lopts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"beat-ms", required_argument, NULL, 'b'},
+	    {"hang-after-ms", required_argument, NULL, 'H'},
+	    {"exit-after-ms", required_argument, NULL, 'x'},
+	    {"ignore", required_argument, NULL, 'i'},
+	    {"no-register", no_argument, NULL, 'N'},
+	    {"ready-fd", required_argument, NULL, 'r'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	/* Durations are capped so that adding them to the clock cannot wrap. */
+	const uint64_t max_ms = UINT64_C(1) << 40;
+	uint64_t v;
+	int c, idx, sig;
+
+	*o = (struct opts){.hang_ms = NEVER, .exit_ms = NEVER, .reg = true, .ready_fd = -1};
+	while ((c = getopt_long(argc, argv, "", lopts, &idx)) != -1) {
+		int r = 0;
+
+		switch (c) {
+		case 'n':
+			o->name = optarg;
+			break;
+		case 't':
+			/* 0 and too-large values pass: tests want hb_register() to see them. */
+			r = parse_u64(optarg, UINT_MAX, &v);
+			o->timeout_ms = (unsigned int)v;
+			o->have_timeout = true;
+			break;
+		case 'b':
+			r = parse_u64(optarg, max_ms, &o->beat_ms);
+			if (r == 0 && o->beat_ms == 0)
+				r = -EINVAL;
+			break;
+		case 'H':
+			r = parse_u64(optarg, max_ms, &o->hang_ms);
+			break;
+		case 'x':
+			r = parse_u64(optarg, max_ms, &o->exit_ms);
+			break;
+		case 'i':
+			r = parse_signal(optarg, &sig);
+			if (r == 0 && signal(sig, SIG_IGN) == SIG_ERR)
+				r = -EINVAL; /* SIGKILL, SIGSTOP */
+			break;
+		case 'N':
+			o->reg = false;
+			break;
+		case 'r':
+			r = parse_u64(optarg, INT_MAX, &v);
+			o->ready_fd = (int)v;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "hbworker: bad value '%s' for --%s\n", optarg,
+				lopts[idx].name);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || (o->reg && (!o->name || !o->have_timeout))) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (o->beat_ms == 0)
+		o->beat_ms = o->timeout_ms / 4 ? o->timeout_ms / 4 : 1;
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sleep until monotonic time AT (ms), or for good if AT is NEVER. */
+static void sleep_until(uint64_t at)
+{
+	struct timespec ts;
+
+	if (at == NEVER) {
+		for (;;)
+			pause();
+	}
+	ts.tv_sec = (time_t)(at / 1000u);
+	ts.tv_nsec = (long)(at % 1000u) * 1000000L;
+	/* Restart after a handled signal: only the deadline ends the sleep. */
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int ready(int fd)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "READY %d\n", (int)getpid());
+
+	/* One write below PIPE_BUF: lines of many workers sharing one pipe
+	 * never interleave. */
+	if (write(fd, line, (size_t)n) != n) {
+		fprintf(stderr, "hbworker: cannot write to --ready-fd %d: %s\n", fd,
+			strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	uint64_t start, next, hang_at, exit_at;
+	int r;
+
+	/* Lines must reach a pipe as they happen, not when the buffer fills. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (parse_args(argc, argv, &o) < 0)
+		return EXIT_USAGE;
+	start = mono_ms();
+	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
+	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
+
+	if (o.reg) {
+		r = hb_register(o.name, o.timeout_ms);
+		if (r < 0) {
+			if (!o.quiet)
+				printf("register failed: %s (errno %d)\n", strerror(-r), r);
+			return register_status(r);
+		}
+		if (!o.quiet)
+			printf("registered pid=%d\n", (int)getpid());
+	}
+	if (o.ready_fd >= 0 && ready(o.ready_fd) < 0)
+		return EXIT_USAGE;
+
+	next = start + o.beat_ms;
+	for (;;) {
+		uint64_t wake = next;
+
+		if (!o.reg || hang_at <= next)
+			wake = hang_at; /* no more beats: wait for the end */
+		if (exit_at <= wake)
+			wake = exit_at;
+		if (wake == NEVER)
+			sleep_until(NEVER);
+		sleep_until(wake);
+		if (wake == exit_at)
+			break;
+		if (wake == hang_at) {
+			if (!o.quiet)
+				printf("hanging pid=%d\n", (int)getpid());
+			sleep_until(exit_at);
+			break;
+		}
+		r = hb_beat();
+		if (r < 0) {
+			if (!o.quiet)
+				printf("beat failed: %s (errno %d)\n", strerror(-r), r);
+			return EXIT_BEAT;
+		}
+		/* A fixed cadence from the start, not from each wake-up, so a
+		 * slow wake-up does not push every later beat back. */
+		next += o.beat_ms;
+		if (next < mono_ms())
+			next = mono_ms() + o.beat_ms;
+	}
+	if (!o.quiet)
+		printf("exiting pid=%d\n", (int)getpid());
+	return 0;
+}

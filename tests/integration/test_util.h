@@ -1,0 +1,75 @@
+/* Shared machinery of the integration tests: private keys, tables made
+ * without the daemon, child processes that are always cleaned up, and a
+ * strict JSON syntax check for hbctl's output. */
+#ifndef HBWATCH_TEST_UTIL_H
+#define HBWATCH_TEST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "table.h"
+
+/* Keys of the integration tests: TU_KEY_BASE + a number unique per test,
+ * so tests never meet even outside a private IPC namespace. */
+#define TU_KEY_BASE 0x4b000000
+
+/* Select key TU_KEY_BASE + N for this test: remove whatever a crashed
+ * earlier run left there, export it as $HBWATCH_KEY for the library and
+ * every child, and remember it for tu_cleanup().  Returns the key. */
+int tu_key_use(int n);
+
+/* Create a table of SLOTS slots at the current key, as the daemon would.
+ * Aborts the test on failure. */
+void tu_table_create(uint32_t slots, struct hb_table *t);
+
+/* Kill (SIGKILL) and reap every child started by tu_spawn()/tu_fork(),
+ * then remove the table at the key.  For .fini; safe to call twice. */
+void tu_cleanup(void);
+
+/* Start ARGV[0] with ARGV.  The child gets STDIN from /dev/null, stdout
+ * on OUT_FD and stderr on ERR_FD (-1: /dev/null for stdout, ours for
+ * stderr) and KEEP_FD (>= 0) as fd 3.  Every other fd it inherits is
+ * close-on-exec.  The pid is tracked for tu_cleanup().  Aborts on failure. */
+pid_t tu_spawn(char *const argv[], int keep_fd, int out_fd, int err_fd);
+
+/* fork(), tracking the child like tu_spawn().  The child must _exit(). */
+pid_t tu_fork(void);
+
+/* Path of a helper from the environment ($HBWORKER, $HBCTL, $HBLOCKER). */
+const char *tu_prog(const char *env);
+
+/* Wait up to TIMEOUT_MS for PID to end; returns its wait status, or -1 on
+ * timeout (the child is left running and tracked). */
+int tu_wait(pid_t pid, int timeout_ms);
+
+/* Wait until PID is stopped (after SIGSTOP).  Returns 0 or -1. */
+int tu_wait_stopped(pid_t pid, int timeout_ms);
+
+/* Forget PID (it was reaped by the caller). */
+void tu_untrack(pid_t pid);
+
+/* Read N lines "<WORD> <pid>\n" from FD within TIMEOUT_MS in total, storing
+ * the pids.  Returns how many were read (less than N on EOF or timeout). */
+int tu_read_ready(int fd, const char *word, int n, pid_t *pids, int timeout_ms);
+
+/* Run ARGV to completion (at most TIMEOUT_MS), collecting stdout and stderr
+ * (NUL-terminated, truncated to their sizes).  Returns the wait status. */
+int tu_run(char *const argv[], char *out, size_t out_len, char *err, size_t err_len,
+	   int timeout_ms);
+
+/* Exit code of a wait status, or -1 if the child did not exit normally. */
+int tu_exit_code(int status);
+
+/* True if S is one complete, syntactically valid JSON value (RFC 8259),
+ * optionally surrounded by whitespace. */
+bool tu_json_valid(const char *s);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t tu_now_ms(void);
+
+/* Slots of T that hold a process (pid != 0); -EAGAIN slots count as used. */
+int tu_slots_used(const struct hb_table *t);
+
+#endif
