@@ -1,0 +1,760 @@
+/* Harness for the daemon tests: see harness.h. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "sem.h"
+
+struct hbd H;
+
+uint64_t hbd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void hbd_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static const char *env_path(const char *var)
+{
+	const char *p = getenv(var);
+
+	cr_assert(p && *p, "$%s is not set (run through meson test)", var);
+	return p;
+}
+
+static void kid_add(pid_t pid)
+{
+	cr_assert(H.n_kids < HBD_MAX_KIDS, "too many children");
+	H.kids[H.n_kids++] = pid;
+}
+
+static void kid_reaped(pid_t pid)
+{
+	for (int i = 0; i < H.n_kids; i++)
+		if (H.kids[i] == pid)
+			H.kids[i] = 0;
+}
+
+/* The notify socket is drained all the time by a thread of its own, as
+ * systemd would: a datagram queue left full (net.unix.max_dgram_qlen, 10
+ * by default) blocks the daemon in sd_notify().  Lines are kept in order;
+ * waits consume them up to the one they were waiting for. */
+static struct {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char **lines;
+	size_t n, cap, next; /* next: first line not consumed by a wait */
+	atomic_bool stop;
+} N = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static void notify_add(const char *l)
+{
+	if (N.n == N.cap) {
+		size_t cap = N.cap ? 2 * N.cap : 64;
+		char **p = realloc(N.lines, cap * sizeof(*p));
+		if (!p)
+			return;
+		N.lines = p;
+		N.cap = cap;
+	}
+	N.lines[N.n] = strdup(l);
+	if (N.lines[N.n])
+		N.n++;
+	if (strncmp(l, "STATUS=", 7) == 0)
+		snprintf(H.status, sizeof(H.status), "%s", l + 7);
+}
+
+static void *notify_thread(void *arg)
+{
+	char buf[4096];
+
+	while (!atomic_load(&N.stop)) {
+		struct pollfd p = {.fd = H.notify_fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		while ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			pthread_mutex_lock(&N.lock);
+			for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
+				notify_add(l);
+			pthread_cond_broadcast(&N.cond);
+			pthread_mutex_unlock(&N.lock);
+		}
+	}
+	return NULL;
+}
+
+static void notify_start(void)
+{
+	atomic_store(&N.stop, false);
+	cr_assert(pthread_create(&N.thread, NULL, notify_thread, NULL) == 0);
+	N.running = true;
+}
+
+static void notify_stop(void)
+{
+	if (!N.running)
+		return;
+	atomic_store(&N.stop, true);
+	pthread_join(N.thread, NULL);
+	N.running = false;
+	for (size_t i = 0; i < N.n; i++)
+		free(N.lines[i]);
+	free(N.lines);
+	N.lines = NULL;
+	N.n = N.cap = N.next = 0;
+}
+
+/* Is the condition met?  LINE: an unconsumed line equal to it (consumed
+ * with everything before it); else H.status contains STATUS. */
+static bool notify_check(const char *line, const char *status)
+{
+	if (!line)
+		return strstr(H.status, status) != NULL;
+	for (size_t i = N.next; i < N.n; i++)
+		if (strcmp(N.lines[i], line) == 0) {
+			N.next = i + 1;
+			return true;
+		}
+	return false;
+}
+
+static bool notify_wait(const char *line, const char *status, int timeout_ms)
+{
+	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	bool ok;
+
+	for (;;) {
+		pthread_mutex_lock(&N.lock);
+		ok = notify_check(line, status);
+		if (!ok) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&N.cond, &N.lock, &ts);
+			ok = notify_check(line, status);
+		}
+		pthread_mutex_unlock(&N.lock);
+		if (ok)
+			return true;
+		if (hbd_now_ns() >= end)
+			return false;
+		if (H.daemon && !H.daemon_exited) {
+			int st;
+			if (waitpid(H.daemon, &st, WNOHANG) == H.daemon) {
+				H.daemon_exited = true;
+				H.daemon_status = st;
+			}
+		} else if (H.daemon_exited) {
+			/* Give the reader a moment for what the daemon sent last. */
+			hbd_sleep_ms(50);
+			pthread_mutex_lock(&N.lock);
+			ok = notify_check(line, status);
+			pthread_mutex_unlock(&N.lock);
+			return ok;
+		}
+	}
+}
+
+void hbd_init(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char key[32];
+
+	memset(&H, 0, sizeof(H));
+	H.notify_fd = -1;
+	snprintf(H.dir, sizeof(H.dir), "/tmp/hbwatch-test-XXXXXX");
+	cr_assert(mkdtemp(H.dir), "mkdtemp: %s", strerror(errno));
+	snprintf(H.conf, sizeof(H.conf), "%s/hbwatch.ini", H.dir);
+	snprintf(H.log, sizeof(H.log), "%s/hbwatch.log", H.dir);
+	snprintf(H.wlog, sizeof(H.wlog), "%s/workers.log", H.dir);
+	snprintf(H.sock, sizeof(H.sock), "%s/notify", H.dir);
+	/* A key of its own per test, on top of the private IPC namespace. */
+	H.key = 0x48000000 | ((int)getpid() & 0xffffff);
+	snprintf(key, sizeof(key), "0x%x", (unsigned)H.key);
+	setenv("HBWATCH_KEY", key, 1);
+	unsetenv("JOURNAL_STREAM");
+	unsetenv("NOTIFY_SOCKET");
+
+	H.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cr_assert(H.notify_fd >= 0, "socket: %s", strerror(errno));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", H.sock);
+	cr_assert(bind(H.notify_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s: %s",
+		  H.sock, strerror(errno));
+	notify_start();
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+static void daemon_reap(int timeout_ms)
+{
+	int st;
+
+	if (!H.daemon || H.daemon_exited)
+		return;
+	if (hbd_wait_exit(H.daemon, timeout_ms, &st)) {
+		H.daemon_exited = true;
+		H.daemon_status = st;
+	}
+}
+
+void hbd_fini(void)
+{
+	for (int i = 0; i < H.n_kids; i++) {
+		if (H.kids[i] <= 0)
+			continue;
+		kill(H.kids[i], SIGKILL);
+		waitpid(H.kids[i], NULL, 0);
+		H.kids[i] = 0;
+	}
+	if (H.daemon && !H.daemon_exited) {
+		kill(H.daemon, SIGTERM);
+		daemon_reap(5000);
+		if (!H.daemon_exited) {
+			kill(H.daemon, SIGKILL);
+			waitpid(H.daemon, NULL, 0);
+		}
+	}
+	H.daemon = 0;
+	if (H.attached)
+		table_detach(&H.table);
+	H.attached = false;
+	table_remove(H.key);
+	notify_stop();
+	if (H.notify_fd >= 0)
+		close(H.notify_fd);
+	H.notify_fd = -1;
+	if (H.dir[0])
+		nftw(H.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int hbd_config(const char *fmt, ...)
+{
+	char head[256];
+	int n, lines = 1;
+	FILE *f;
+	va_list ap;
+
+	n = snprintf(head, sizeof(head), "[hbwatch]\nkey = 0x%x\nslots = 128\ngroup =\n",
+		     (unsigned)H.key);
+	for (int i = 0; i < n; i++)
+		lines += head[i] == '\n';
+	f = fopen(H.conf, "w");
+	cr_assert(f, "%s: %s", H.conf, strerror(errno));
+	fputs(head, f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	cr_assert(fclose(f) == 0);
+	return lines;
+}
+
+/* In a child: die with the test process, no core files, default signal
+ * handling whatever the runner set up. */
+static void child_setup(pid_t parent)
+{
+	struct rlimit nocore = {0, 0};
+	sigset_t none;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	setrlimit(RLIMIT_CORE, &nocore);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			signal(s, SIG_DFL);
+}
+
+static void redirect(int fd, const char *path)
+{
+	int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (f < 0 || dup2(f, fd) < 0)
+		_exit(126);
+	close(f);
+}
+
+void hbd_start(void)
+{
+	pid_t parent = getpid();
+	const char *exe = env_path("HBWATCH");
+	pid_t pid;
+
+	cr_assert(!H.daemon || H.daemon_exited, "daemon already running");
+	H.daemon = 0;
+	H.daemon_exited = false;
+	pthread_mutex_lock(&N.lock);
+	H.status[0] = '\0';
+	N.next = N.n; /* what an earlier daemon sent is not this one's */
+	pthread_mutex_unlock(&N.lock);
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup(parent);
+		redirect(STDOUT_FILENO, H.log);
+		redirect(STDERR_FILENO, H.log);
+		setenv("NOTIFY_SOCKET", H.sock, 1);
+		execl(exe, exe, "-c", H.conf, (char *)NULL);
+		_exit(127);
+	}
+	H.daemon = pid;
+	if (!hbd_wait_notify("READY=1", 10000)) {
+		hbd_log_dump();
+		cr_assert_fail("hbwatch (pid %d) not ready within 10 s%s", (int)pid,
+			 H.daemon_exited ? " (it exited)" : "");
+	}
+	hbd_table();
+}
+
+void hbd_reload(void)
+{
+	cr_assert(kill(H.daemon, SIGHUP) == 0);
+	cr_assert(hbd_wait_notify("RELOADING=1", 10000), "no RELOADING=1 after SIGHUP");
+	cr_assert(hbd_wait_notify("READY=1", 10000), "no READY=1 after the reload");
+}
+
+int hbd_stop(void)
+{
+	if (!H.daemon_exited) {
+		cr_assert(kill(H.daemon, SIGTERM) == 0);
+		daemon_reap(10000);
+		cr_assert(H.daemon_exited, "hbwatch did not stop within 10 s of SIGTERM");
+	}
+	return H.daemon_status;
+}
+
+bool hbd_wait_notify(const char *line, int timeout_ms)
+{
+	return notify_wait(line, NULL, timeout_ms);
+}
+
+bool hbd_wait_status(const char *substr, int timeout_ms)
+{
+	return notify_wait(NULL, substr, timeout_ms);
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f;
+	size_t n = 0;
+
+	if (!buf || !len)
+		return;
+	buf[0] = '\0';
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...)
+{
+	pid_t parent = getpid();
+	const char *exe = env_path("HBWATCH");
+	char *argv[16];
+	char opath[160], epath[160];
+	int argc = 0, st;
+	va_list ap;
+	pid_t pid;
+
+	argv[argc++] = (char *)exe;
+	va_start(ap, err_len);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 15;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	snprintf(opath, sizeof(opath), "%s/run.out", H.dir);
+	snprintf(epath, sizeof(epath), "%s/run.err", H.dir);
+	unlink(opath);
+	unlink(epath);
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup(parent);
+		redirect(STDOUT_FILENO, opath);
+		redirect(STDERR_FILENO, epath);
+		setenv("NOTIFY_SOCKET", H.sock, 1);
+		execv(exe, argv);
+		_exit(127);
+	}
+	kid_add(pid);
+	cr_assert(hbd_wait_exit(pid, 10000, &st), "hbwatch %s did not exit within 10 s",
+		  argc > 1 ? argv[1] : "");
+	slurp(opath, out, out_len);
+	slurp(epath, err, err_len);
+	return st;
+}
+
+pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
+{
+	pid_t parent = getpid();
+	const char *exe = env_path("HBWORKER");
+	char tmo[16], line[64];
+	char *argv[32];
+	int argc = 0, fds[2];
+	va_list ap;
+	pid_t pid;
+
+	snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
+	argv[argc++] = (char *)exe;
+	argv[argc++] = "--name";
+	argv[argc++] = (char *)name;
+	argv[argc++] = "--timeout-ms";
+	argv[argc++] = tmo;
+	argv[argc++] = "--ready-fd";
+	argv[argc++] = "3";
+	argv[argc++] = "--quiet";
+	va_start(ap, timeout_ms);
+	for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
+	pid = fork();
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup(parent);
+		redirect(STDOUT_FILENO, H.wlog);
+		redirect(STDERR_FILENO, H.wlog);
+		if (dup2(fds[1], 3) < 0) /* dup2 clears FD_CLOEXEC */
+			_exit(126);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	kid_add(pid);
+
+	struct pollfd p = {.fd = fds[0], .events = POLLIN};
+	ssize_t n = 0;
+	if (poll(&p, 1, 10000) == 1)
+		n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	if (n <= 0) {
+		int st = 0;
+		bool exited = hbd_wait_exit(pid, 1000, &st);
+		cr_assert_fail("hbworker %s did not register (%s, status %d)", name,
+			 exited ? "exited" : "no answer", exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	line[n] = '\0';
+	char expect[32];
+	snprintf(expect, sizeof(expect), "READY %d\n", (int)pid);
+	cr_assert_str_eq(line, expect);
+	return pid;
+}
+
+pid_t hbd_sleeper(void)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup(parent);
+		for (;;)
+			pause();
+	}
+	kid_add(pid);
+	return pid;
+}
+
+bool hbd_alive(pid_t pid)
+{
+	siginfo_t si = {0};
+
+	/* WNOWAIT: look without reaping, so a later wait still sees how. */
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return false;
+	return si.si_pid == 0;
+}
+
+void hbd_kill(pid_t pid, int sig)
+{
+	cr_assert(pid > 1);
+	cr_assert(kill(pid, sig) == 0, "kill %d: %s", (int)pid, strerror(errno));
+}
+
+bool hbd_wait_exit(pid_t pid, int timeout_ms, int *status)
+{
+	struct hbd_death d = {.pid = pid};
+
+	if (hbd_wait_deaths(&d, 1, timeout_ms) != 1)
+		return false;
+	if (status)
+		*status = d.status;
+	return true;
+}
+
+int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
+{
+	struct pollfd p[HBD_MAX_KIDS];
+	int fds[HBD_MAX_KIDS], idx[HBD_MAX_KIDS];
+	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct hb_table *t = NULL;
+	int dead = 0;
+
+	cr_assert(n <= HBD_MAX_KIDS);
+	if (H.attached)
+		t = &H.table;
+	for (int i = 0; i < n; i++) {
+		d[i].dead = false;
+		fds[i] = pidfd_open(d[i].pid, 0);
+		cr_assert(fds[i] >= 0, "pidfd_open %d: %s", (int)d[i].pid, strerror(errno));
+	}
+	for (;;) {
+		/* Beats first: the last one seen before the death is the last. */
+		if (t) {
+			for (uint32_t s = 0; s < t->slot_count; s++) {
+				struct hb_slot_view v;
+				if (table_slot_read(t, s, &v) < 0 || v.pid == 0)
+					continue;
+				for (int i = 0; i < n; i++)
+					if (!d[i].dead && v.pid == d[i].pid &&
+					    v.beat_ns > d[i].last_beat_ns)
+						d[i].last_beat_ns = v.beat_ns;
+			}
+		}
+		if (dead == n || hbd_now_ns() >= end)
+			break;
+		int m = 0;
+		for (int i = 0; i < n; i++)
+			if (!d[i].dead) {
+				p[m] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+				idx[m++] = i;
+			}
+		int r = poll(p, (nfds_t)m, 2);
+		uint64_t now = hbd_now_ns();
+		for (int k = 0; r > 0 && k < m; k++) {
+			struct hbd_death *e = &d[idx[k]];
+			int st;
+
+			if (!(p[k].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (waitpid(e->pid, &st, WNOHANG) != e->pid)
+				continue;
+			e->dead = true;
+			e->status = st;
+			e->died_ns = now;
+			kid_reaped(e->pid);
+			dead++;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return dead;
+}
+
+struct hb_table *hbd_table(void)
+{
+	char why[256] = "";
+	int r;
+
+	if (H.attached)
+		return &H.table;
+	r = table_attach(H.key, false, &H.table, why, sizeof(why));
+	cr_assert(r == 0, "table_attach 0x%x: %s", (unsigned)H.key, why[0] ? why : strerror(-r));
+	H.attached = true;
+	return &H.table;
+}
+
+int hbd_slot_of(pid_t pid)
+{
+	struct hb_table *t = hbd_table();
+
+	for (uint32_t s = 0; s < t->slot_count; s++) {
+		struct hb_slot_view v;
+		if (table_slot_read(t, s, &v) == 0 && v.pid == pid)
+			return (int)s;
+	}
+	return -1;
+}
+
+bool hbd_wait_slot_free(pid_t pid, int timeout_ms)
+{
+	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		if (hbd_slot_of(pid) < 0)
+			return true;
+		if (hbd_now_ns() >= end)
+			return false;
+		hbd_sleep_ms(5);
+	}
+}
+
+int hbd_fill_slot(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		  uint64_t beat_ns)
+{
+	struct hb_table *t = hbd_table();
+	int r, slot;
+
+	r = sem_lock(t->semid, HB_SEM_WAIT_MS);
+	cr_assert(r == 0, "sem_lock: %s", strerror(-r));
+	slot = table_slot_find(t, pid);
+	if (slot >= 0)
+		table_slot_fill(t, (uint32_t)slot, pid, start_time,
+				(uint64_t)timeout_ms * 1000000u, beat_ns, name);
+	sem_unlock(t->semid);
+	cr_assert(slot >= 0, "no free slot");
+	return slot;
+}
+
+/* Does LINE (NUL-terminated) mention "pid PID" as a whole number? */
+static bool mentions_pid(const char *line, pid_t pid)
+{
+	for (const char *p = line; (p = strstr(p, "pid ")); p += 4) {
+		char *end;
+		long v = strtol(p + 4, &end, 10);
+		if (end != p + 4 && v == pid && !(*end >= '0' && *end <= '9'))
+			return true;
+	}
+	return false;
+}
+
+static int log_scan(const char *event, pid_t pid, const char *extra)
+{
+	char tag[64], *line = NULL;
+	size_t cap = 0;
+	int count = 0;
+	FILE *f = fopen(H.log, "r");
+
+	if (!f)
+		return 0;
+	if (event)
+		snprintf(tag, sizeof(tag), ": %s: ", event);
+	while (getline(&line, &cap, f) > 0) {
+		if (event && !strstr(line, tag))
+			continue;
+		if (pid && !mentions_pid(line, pid))
+			continue;
+		if (extra && !strstr(line, extra))
+			continue;
+		count++;
+	}
+	free(line);
+	fclose(f);
+	return count;
+}
+
+int hbd_log_count(const char *event, pid_t pid, const char *extra)
+{
+	return log_scan(event, pid, extra);
+}
+
+bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_ms)
+{
+	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		if (log_scan(event, pid, extra) > 0)
+			return true;
+		if (hbd_now_ns() >= end)
+			break;
+		hbd_sleep_ms(5);
+	}
+	fprintf(stderr, "# no log line with event %s, pid %d, text \"%s\" within %d ms\n",
+		event ? event : "(any)", (int)pid, extra ? extra : "", timeout_ms);
+	hbd_log_dump();
+	return false;
+}
+
+void hbd_figure(const char *fmt, ...)
+{
+	const char *path = getenv("HBD_FIGURES");
+	char msg[512];
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cr_log_info("%s", msg);
+	if (path && (f = fopen(path, "a"))) {
+		fprintf(f, "%s\n", msg);
+		fclose(f);
+	}
+}
+
+int hbd_main(int argc, char **argv)
+{
+	char path[] = "/tmp/hbwatch-figures-XXXXXX";
+	struct criterion_test_set *tests;
+	int fd, result = 0;
+
+	fd = mkstemp(path);
+	if (fd >= 0) {
+		close(fd);
+		setenv("HBD_FIGURES", path, 1);
+	}
+	tests = criterion_initialize();
+	if (criterion_handle_args(argc, argv, true))
+		result = !criterion_run_all_tests(tests);
+	criterion_finalize(tests);
+	if (fd >= 0) {
+		FILE *f = fopen(path, "r");
+		char line[600];
+
+		fflush(stdout);
+		while (f && fgets(line, sizeof(line), f))
+			printf("# %s", line);
+		if (f)
+			fclose(f);
+		fflush(stdout);
+		unlink(path);
+	}
+	return result;
+}
+
+void hbd_log_dump(void)
+{
+	char buf[16384];
+
+	slurp(H.log, buf, sizeof(buf));
+	fprintf(stderr, "# ---- %s ----\n%s# ----\n", H.log, buf);
+}

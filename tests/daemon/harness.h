@@ -1,0 +1,138 @@
+/* Harness for the daemon tests: a private directory with a configuration,
+ * the real hbwatch started in the foreground (stderr to a log file,
+ * READY=1 awaited on a notify socket), hbworker children, and helpers to
+ * wait for deaths, log lines and table states with deadlines.
+ *
+ * One test at a time per process (Criterion forks each test): the state
+ * is the global H.  hbd_init()/hbd_fini() are the .init/.fini fixtures;
+ * hbd_fini() kills every process the test started (by pid), stops the
+ * daemon and removes the table and the directory, also after a failure.
+ * Every child gets PR_SET_PDEATHSIG(SIGKILL), so a test killed on timeout
+ * leaves nothing behind either. */
+#ifndef HBWATCH_TEST_HARNESS_H
+#define HBWATCH_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "table.h"
+
+#define HBD_MAX_KIDS 128
+
+struct hbd {
+	char dir[64];	  /* mkdtemp */
+	char conf[128];	  /* DIR/hbwatch.ini */
+	char log[128];	  /* DIR/hbwatch.log: the daemon's stderr (appended) */
+	char wlog[128];	  /* DIR/workers.log: workers' output */
+	char sock[96];	  /* DIR/notify: NOTIFY_SOCKET */
+	int key;
+	int notify_fd;
+	pid_t daemon;	  /* 0: not running */
+	char status[256]; /* last STATUS= seen */
+	pid_t kids[HBD_MAX_KIDS];
+	int n_kids;
+	struct hb_table table; /* attached by hbd_table() */
+	bool attached;
+	bool daemon_exited; /* reaped while waiting; status below */
+	int daemon_status;
+};
+
+extern struct hbd H;
+
+/* Fixtures. */
+void hbd_init(void);
+void hbd_fini(void);
+
+/* Write H.conf: "[hbwatch]" with this test's key, slots = 128 and group =
+ * (empty), followed by FMT: FMT is still
+ * inside [hbwatch] at its start (so it may set kill_grace) and adds the
+ * service sections.  Returns the line number of FMT's first line. */
+int hbd_config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Start hbwatch -c H.conf and wait for READY=1 (fails the test if it
+ * exits or is not ready within 10 s). */
+void hbd_start(void);
+
+/* SIGHUP the daemon and wait for RELOADING=1 then READY=1. */
+void hbd_reload(void);
+
+/* SIGTERM the daemon and wait for it to exit; returns its wait status. */
+int hbd_stop(void);
+
+/* Wait up to TIMEOUT_MS for a notify message with the line LINE (exact,
+ * e.g. "READY=1").  Records STATUS= lines in H.status. */
+bool hbd_wait_notify(const char *line, int timeout_ms);
+
+/* Wait up to TIMEOUT_MS until H.status contains SUBSTR. */
+bool hbd_wait_status(const char *substr, int timeout_ms);
+
+/* Run hbwatch with ARGS (NULL-terminated) to completion; stdout and
+ * stderr captured into OUT/ERR (may be NULL).  Returns the wait status. */
+int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...);
+
+/* Start an hbworker registered as NAME with TIMEOUT_MS, plus extra
+ * arguments (NULL-terminated), and wait until it has registered.  Its
+ * core dumps are disabled.  Returns its pid (fails the test otherwise). */
+pid_t hbd_worker(const char *name, unsigned timeout_ms, ...);
+
+/* Fork a child that only sleeps (pause()).  Returns its pid. */
+pid_t hbd_sleeper(void);
+
+/* Is child PID still running (not exited, not a zombie)? */
+bool hbd_alive(pid_t pid);
+
+/* How a watched process ended. */
+struct hbd_death {
+	pid_t pid;
+	bool dead;
+	int status;	       /* wait status */
+	uint64_t died_ns;      /* CLOCK_MONOTONIC when the exit was noticed */
+	uint64_t last_beat_ns; /* last beat_ns seen in its slot; 0: never seen */
+};
+
+/* Wait up to TIMEOUT_MS for every one of the N children in D (pid set) to
+ * exit, polling its slot for beats meanwhile.  Reaps them.  Returns the
+ * number that died. */
+int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms);
+
+/* One child: true if it exited within TIMEOUT_MS (then *STATUS is set). */
+bool hbd_wait_exit(pid_t pid, int timeout_ms, int *status);
+
+/* Kill child PID with SIG (no reaping). */
+void hbd_kill(pid_t pid, int sig);
+
+/* The table at H.key, attached on first use. */
+struct hb_table *hbd_table(void);
+
+/* Index of the slot holding PID, or -1. */
+int hbd_slot_of(pid_t pid);
+
+/* Wait up to TIMEOUT_MS until no slot holds PID. */
+bool hbd_wait_slot_free(pid_t pid, int timeout_ms);
+
+/* Write a registration directly (under the semaphore).  Returns the slot. */
+int hbd_fill_slot(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		  uint64_t beat_ns);
+
+/* Log of the daemon: lines "hbwatch: LEVEL: EVENT: message".
+ * A line matches when it has the tag ": EVENT: " (EVENT NULL: any line),
+ * mentions "pid PID" (PID 0: any) and contains EXTRA (NULL: any). */
+int hbd_log_count(const char *event, pid_t pid, const char *extra);
+bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_ms);
+/* Print the daemon's log to stderr (diagnostics after a failure). */
+void hbd_log_dump(void);
+
+/* A measured figure: cr_log_info(), and, in a program whose main() is
+ * hbd_main(), a TAP diagnostic line ("# ...") after the report, where
+ * meson's log keeps it (Criterion sends a test's own stdout to /dev/null
+ * under --tap, so the figures travel through a file). */
+void hbd_figure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Criterion's main() plus the figures above. */
+int hbd_main(int argc, char **argv);
+
+uint64_t hbd_now_ns(void);
+void hbd_sleep_ms(unsigned ms);
+
+#endif

@@ -1,0 +1,174 @@
+/* The daemon kills what misses its deadline, and only that: a hung worker,
+ * escalation to SIGKILL, a beating worker left alone, dead registrations
+ * cleaned up without a signal, 50 hung workers handled in parallel. */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+TestSuite(kill, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
+
+int main(int argc, char **argv)
+{
+	return hbd_main(argc, argv);
+}
+
+static void assert_killed_by(const struct hbd_death *d, int sig)
+{
+	cr_assert(d->dead, "pid %d is still alive", (int)d->pid);
+	cr_assert(WIFSIGNALED(d->status), "pid %d exited with status %d instead of being killed",
+		  (int)d->pid, WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1);
+	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d",
+		     (int)d->pid, WTERMSIG(d->status), sig);
+}
+
+/* 1. A worker that stops beating (alive, asleep) dies by the configured
+ * signal (SIGABRT by default), the log says why, and its slot is freed. */
+Test(kill, hung_worker_is_killed_by_its_signal)
+{
+	hbd_config("kill_grace = 5s\n[t1]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t w = hbd_worker("t1", 300, "--beat-ms", "50", "--hang-after-ms", "500", NULL);
+	int slot = hbd_slot_of(w);
+	cr_assert(slot >= 0, "worker %d has no slot", (int)w);
+
+	struct hbd_death d = {.pid = w};
+	hbd_wait_deaths(&d, 1, 10000);
+	assert_killed_by(&d, SIGABRT);
+	cr_assert(hbd_log_wait("deadline-missed", w, "t1", 5000));
+	cr_assert(hbd_log_wait("signal-sent", w, "sent SIGABRT to t1", 5000));
+	cr_assert(hbd_wait_slot_free(w, 5000), "slot %d still holds pid %d", slot, (int)w);
+	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
+
+	cr_assert(d.last_beat_ns > 0, "never saw a beat of pid %d", (int)w);
+	hbd_figure("hung worker (timeout 300 ms): died %.1f ms after its last beat "
+		    "(%.1f ms after its deadline)",
+		    (double)(d.died_ns - d.last_beat_ns) / 1e6,
+		    ((double)(d.died_ns - d.last_beat_ns) - 300e6) / 1e6);
+}
+
+/* 2. A worker that ignores the configured signal survives it for
+ * kill_grace, then dies by SIGKILL. */
+Test(kill, ignored_signal_escalates_to_sigkill)
+{
+	hbd_config("kill_grace = 300ms\n[t2]\ntimeout = 300ms\nsignal = SIGTERM\n");
+	hbd_start();
+	pid_t w = hbd_worker("t2", 300, "--beat-ms", "50", "--hang-after-ms", "400", "--ignore",
+			     "TERM", NULL);
+
+	cr_assert(hbd_log_wait("signal-sent", w, "sent SIGTERM to t2", 10000));
+	/* Half of kill_grace after SIGTERM went out, it must still be there:
+	 * the escalation waits for kill_grace. */
+	hbd_sleep_ms(150);
+	cr_assert(hbd_alive(w), "pid %d died before kill_grace had passed", (int)w);
+
+	struct hbd_death d = {.pid = w};
+	hbd_wait_deaths(&d, 1, 10000);
+	assert_killed_by(&d, SIGKILL);
+	cr_assert(hbd_log_wait("escalated", w, "sent SIGKILL", 5000));
+	cr_assert(hbd_wait_slot_free(w, 5000));
+}
+
+/* 3. A worker that keeps beating is never killed over 10+ timeouts, while
+ * a hung sibling of the same service is (the daemon is enforcing). */
+Test(kill, beating_worker_is_never_killed)
+{
+	hbd_config("kill_grace = 1s\n[t3]\ntimeout = 200ms\n");
+	hbd_start();
+	pid_t good = hbd_worker("t3", 200, "--beat-ms", "50", NULL);
+	pid_t hung = hbd_worker("t3", 200, "--beat-ms", "50", "--hang-after-ms", "300", NULL);
+
+	struct hbd_death d[2] = {{.pid = good}, {.pid = hung}};
+	int n = hbd_wait_deaths(d, 2, 2500);
+	cr_assert_eq(n, 1, "%d workers died in 2.5 s, expected only the hung one", n);
+	cr_assert(!d[0].dead, "the beating worker died (status %d)", d[0].status);
+	assert_killed_by(&d[1], SIGABRT);
+	cr_assert(hbd_alive(good));
+	cr_assert(hbd_slot_of(good) >= 0, "the beating worker lost its slot");
+	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0, "the beating worker was signalled");
+	cr_assert_eq(hbd_log_count("deadline-missed", good, NULL), 0);
+	cr_assert_eq(hbd_log_count("signal-sent", hung, NULL), 1);
+}
+
+/* 5. Registered processes SIGKILLed by someone else: slots freed, one
+ * process-gone each, and no signal at all. */
+Test(kill, dead_registrations_are_freed_without_a_signal)
+{
+	enum { N = 5 };
+	pid_t w[N];
+
+	hbd_config("kill_grace = 300ms\n[t5]\ntimeout = 300ms\n");
+	hbd_start();
+	for (int i = 0; i < N; i++)
+		w[i] = hbd_worker("t5", 300, "--beat-ms", "50", NULL);
+	/* Adopted (pidfds open) before they die: STATUS= counts them. */
+	cr_assert(hbd_wait_status("Watching 5 processes", 10000), "STATUS: %s", H.status);
+
+	for (int i = 0; i < N; i++)
+		hbd_kill(w[i], SIGKILL);
+	for (int i = 0; i < N; i++) {
+		cr_assert(hbd_wait_exit(w[i], 5000, NULL));
+		cr_assert(hbd_wait_slot_free(w[i], 5000), "slot of pid %d not freed", (int)w[i]);
+		cr_assert(hbd_log_wait("process-gone", w[i], "without unregistering", 5000));
+	}
+	cr_assert(hbd_wait_status("Watching 0 processes", 5000), "STATUS: %s", H.status);
+	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
+	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
+	cr_assert_eq(hbd_log_count("stale-slot", 0, NULL), 0);
+}
+
+/* 7. 50 workers hung at once, all ignoring the signal: all dead by SIGKILL
+ * within timeout + kill_grace + 1.5 s of their last beat.  One after
+ * another would take 50 x kill_grace = 25 s. */
+Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
+{
+	enum { N = 50 };
+	struct hbd_death d[N];
+	const uint64_t ms = 1000000u;
+
+	hbd_config("kill_grace = 500ms\n[t7]\ntimeout = 300ms\nkill_burst = 1000\n");
+	hbd_start();
+	/* They all stop beating at the same moment T0, 2.5 s from now. */
+	uint64_t t0 = hbd_now_ns() + 2500 * ms;
+	for (int i = 0; i < N; i++) {
+		uint64_t now = hbd_now_ns();
+		char hang[24];
+		cr_assert(now + 100 * ms < t0, "spawning 50 workers took over 2.4 s");
+		snprintf(hang, sizeof(hang), "%llu", (unsigned long long)((t0 - now) / ms));
+		d[i] = (struct hbd_death){
+			.pid = hbd_worker("t7", 300, "--beat-ms", "50", "--hang-after-ms", hang,
+					  "--ignore", "ABRT", NULL)};
+	}
+	int n = hbd_wait_deaths(d, N, 30000);
+	if (n != N)
+		hbd_log_dump();
+	cr_assert_eq(n, N, "only %d of %d hung workers died within 30 s", n, N);
+
+	uint64_t last_beat = 0, last_death = 0, worst = 0;
+	for (int i = 0; i < N; i++) {
+		assert_killed_by(&d[i], SIGKILL);
+		cr_assert(d[i].last_beat_ns > 0, "never saw a beat of pid %d", (int)d[i].pid);
+		if (d[i].last_beat_ns > last_beat)
+			last_beat = d[i].last_beat_ns;
+		if (d[i].died_ns > last_death)
+			last_death = d[i].died_ns;
+		if (d[i].died_ns - d[i].last_beat_ns > worst)
+			worst = d[i].died_ns - d[i].last_beat_ns;
+	}
+	hbd_figure("50 hung workers (timeout 300 ms, kill_grace 500 ms): all dead %.1f ms after "
+		    "the last of them stopped beating; worst single worker %.1f ms after its own "
+		    "last beat",
+		    (double)(last_death - last_beat) / 1e6, (double)worst / 1e6);
+	cr_assert(worst <= (300 + 500 + 1500) * ms,
+		  "a worker died %.1f ms after its last beat: escalation is not parallel",
+		  (double)worst / 1e6);
+	cr_assert(last_death - last_beat <= (300 + 500 + 1500) * ms,
+		  "the last worker died %.1f ms after they all stopped beating",
+		  (double)(last_death - last_beat) / 1e6);
+	cr_assert_eq(hbd_log_count("escalated", 0, "sent SIGKILL"), N);
+	for (int i = 0; i < N; i++)
+		cr_assert(hbd_wait_slot_free(d[i].pid, 5000));
+}

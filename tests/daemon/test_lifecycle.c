@@ -1,0 +1,174 @@
+/* The daemon's life: configuration checks, reloads (a broken one keeps the
+ * old configuration, a good one applies), and a restart that adopts the
+ * table and keeps enforcing. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+TestSuite(lifecycle, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
+
+static void assert_killed_by(pid_t w, int sig)
+{
+	int st = 0;
+
+	cr_assert(hbd_wait_exit(w, 10000, &st), "pid %d was not killed within 10 s", (int)w);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == sig, "pid %d: status 0x%x, expected signal %d",
+		  (int)w, st, sig);
+}
+
+static bool table_exists(void)
+{
+	return shmget(H.key, 0, 0) >= 0;
+}
+
+/* 6a. A broken configuration on SIGHUP: the error with file:line, and the
+ * old configuration stays in force. */
+Test(lifecycle, reload_broken_config_keeps_the_old_one)
+{
+	char where[200];
+
+	hbd_config("kill_grace = 1s\n[old]\ntimeout = 300ms\n");
+	hbd_start();
+	/* The same plus a new service, and an unknown key on line first+5. */
+	int first = hbd_config("kill_grace = 1s\n[old]\ntimeout = 300ms\n[new]\ntimeout = 300ms\n"
+			       "bogus = 1\n");
+	snprintf(where, sizeof(where), "%s:%d: ", H.conf, first + 5);
+	hbd_reload();
+	cr_assert(hbd_log_wait(NULL, 0, where, 5000), "no error naming %s", where);
+	cr_assert_eq(hbd_log_count(NULL, 0, "reload failed"), 1);
+	cr_assert_eq(hbd_log_count("reloaded", 0, NULL), 0);
+
+	/* Old rules: "old" is killed, "new" is not a watched service. */
+	pid_t o = hbd_worker("old", 300, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	pid_t n = hbd_worker("new", 300, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	assert_killed_by(o, SIGABRT);
+	cr_assert(hbd_log_wait("signal-sent", o, "to old", 5000));
+	cr_assert(hbd_log_wait("refused", n, "\"new\" is not a watched service", 5000));
+	cr_assert(hbd_alive(n));
+	cr_assert_eq(hbd_log_count("signal-sent", n, NULL), 0);
+}
+
+/* 6b. A good configuration on SIGHUP that adds a service: applied. */
+Test(lifecycle, reload_good_config_applies)
+{
+	hbd_config("kill_grace = 1s\n[old]\ntimeout = 300ms\n");
+	hbd_start();
+	hbd_config("kill_grace = 1s\n[old]\ntimeout = 300ms\n[new]\ntimeout = 300ms\n");
+	hbd_reload();
+	cr_assert(hbd_log_wait("reloaded", 0, "2 services", 5000));
+
+	pid_t n = hbd_worker("new", 300, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	assert_killed_by(n, SIGABRT);
+	cr_assert(hbd_log_wait("signal-sent", n, "to new", 5000));
+	cr_assert_eq(hbd_log_count("refused", n, NULL), 0);
+}
+
+/* 8. --check-config, bad configurations at start, usage errors. */
+Test(lifecycle, check_config_good)
+{
+	char out[1024], err[1024];
+
+	hbd_config("kill_grace = 1s\n[svc]\ntimeout = 1s\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	cr_assert(strstr(out, "OK"), "stdout: %s", out);
+	cr_assert(!table_exists(), "--check-config created the table");
+}
+
+Test(lifecycle, check_config_bad)
+{
+	char out[1024], err[1024], where[200];
+
+	int first = hbd_config("kill_grace = 1s\n[svc]\ntimeout = 1s\nbogus = 1\n");
+	snprintf(where, sizeof(where), "%s:%d:", H.conf, first + 3);
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	cr_assert(strstr(err, where), "stderr lacks %s: %s", where, err);
+	cr_assert(!table_exists());
+}
+
+Test(lifecycle, check_config_bad_dropin)
+{
+	char out[1024], err[1024], dir[160], path[200];
+	FILE *f;
+
+	hbd_config("kill_grace = 1s\n[svc]\ntimeout = 1s\n");
+	snprintf(dir, sizeof(dir), "%s/hbwatch.d", H.dir);
+	cr_assert(mkdir(dir, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/50-bad.ini", dir);
+	f = fopen(path, "w");
+	cr_assert(f);
+	fputs("[svc]\ntimeout = forever\n", f);
+	fclose(f);
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	cr_assert(strstr(err, "50-bad.ini:2:"), "stderr lacks 50-bad.ini:2: %s", err);
+}
+
+Test(lifecycle, bad_config_at_start_exits_1_without_a_table)
+{
+	char out[1024], err[1024], where[200];
+
+	int first = hbd_config("kill_grace = forever\n[svc]\ntimeout = 1s\n");
+	snprintf(where, sizeof(where), "%s:%d:", H.conf, first);
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	cr_assert(strstr(err, where), "stderr lacks %s: %s", where, err);
+	cr_assert(!table_exists(), "a table was created (errno %d)", errno);
+}
+
+Test(lifecycle, unknown_option_exits_2)
+{
+	char out[1024], err[2048];
+
+	hbd_config("[svc]\ntimeout = 1s\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--frobnicate", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status 0x%x", st);
+	cr_assert(strstr(err, "Usage"), "stderr: %s", err);
+	cr_assert(!table_exists());
+}
+
+/* 9. Restart: the table outlives the daemon, the next one adopts it and
+ * its registrations, and enforces their deadlines. */
+Test(lifecycle, restart_adopts_the_table)
+{
+	pid_t w[3];
+
+	hbd_config("kill_grace = 1s\n[svc]\ntimeout = 300ms\n");
+	hbd_start();
+	cr_assert(hbd_log_wait("started", 0, "created the table", 5000));
+	w[0] = hbd_worker("svc", 300, "--beat-ms", "50", NULL);
+	w[1] = hbd_worker("svc", 300, "--beat-ms", "50", NULL);
+	/* Stops beating 4 s from now, well after the restart below. */
+	w[2] = hbd_worker("svc", 300, "--beat-ms", "50", "--hang-after-ms", "4000", NULL);
+	cr_assert(hbd_wait_status("Watching 3 processes", 10000), "STATUS: %s", H.status);
+
+	int st = hbd_stop();
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hbwatch exited with 0x%x", st);
+	cr_assert(table_exists(), "the table went with the daemon");
+	for (int i = 0; i < 3; i++)
+		cr_assert(hbd_slot_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
+
+	hbd_start();
+	cr_assert(hbd_log_wait("started", 0, "adopted the table", 5000));
+	cr_assert(hbd_wait_status("Watching 3 processes", 10000), "STATUS: %s", H.status);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(hbd_slot_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
+		cr_assert(hbd_alive(w[i]));
+	}
+	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0,
+		     "a worker was signalled before the restart was over");
+
+	/* The new daemon enforces the adopted registrations. */
+	assert_killed_by(w[2], SIGABRT);
+	cr_assert(hbd_log_wait("signal-sent", w[2], "to svc", 5000));
+	cr_assert(hbd_alive(w[0]) && hbd_alive(w[1]));
+	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 1);
+}

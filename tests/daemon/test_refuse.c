@@ -1,0 +1,122 @@
+/* What the daemon must never signal, each with its warning: an unlisted
+ * name, the wrong user, pid 1, hbwatch's own pid, a recycled pid (start
+ * time mismatch), the wrong systemd unit. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+#include "proc.h"
+
+TestSuite(refuse, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
+
+/* A CLOCK_MONOTONIC beat well in the past. */
+static uint64_t long_ago(void)
+{
+	uint64_t now = hbd_now_ns();
+
+	return now > 5000000000u ? now - 5000000000u : 1;
+}
+
+/* Worker W must survive MS more milliseconds and never be signalled. */
+static void assert_left_alone(pid_t w, int ms)
+{
+	int st = 0;
+
+	cr_assert(!hbd_wait_exit(w, ms, &st), "pid %d died (status 0x%x)", (int)w, st);
+	cr_assert(hbd_alive(w));
+	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
+	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
+}
+
+/* 4a. A name no section lists: refused at adoption, never signalled. */
+Test(refuse, unlisted_name)
+{
+	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t w = hbd_worker("unlisted", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+
+	cr_assert(hbd_log_wait("refused", w, "\"unlisted\" is not a watched service", 10000));
+	assert_left_alone(w, 3 * 200);
+	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
+	cr_assert(hbd_slot_of(w) >= 0, "the refused registration was dropped");
+}
+
+/* 4b. [svc] user = nobody, but the worker runs as root. */
+Test(refuse, wrong_user)
+{
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\nuser = nobody\n");
+	hbd_start();
+	pid_t w = hbd_worker("svc", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+
+	cr_assert(hbd_log_wait("refused", w, "runs as uid 0, but [svc] requires user nobody", 10000));
+	assert_left_alone(w, 3 * 200);
+}
+
+/* 4c. A slot claiming pid 1 (with its real start time, a watched name and
+ * a beat long ago). */
+Test(refuse, pid_1)
+{
+	uint64_t st1, st1_after;
+
+	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
+	hbd_start();
+	cr_assert_eq(proc_starttime(1, &st1), 0);
+	int slot = hbd_fill_slot(1, st1, "watched", 200, long_ago());
+
+	cr_assert(hbd_log_wait("refused", 1, "pid 1 is never signalled", 10000));
+	hbd_sleep_ms(3 * 200); /* nothing to await: the absence of a signal */
+	cr_assert_eq(proc_starttime(1, &st1_after), 0);
+	cr_assert_eq(st1, st1_after, "pid 1 is another process now");
+	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
+	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
+	cr_assert_eq(hbd_slot_of(1), slot, "the pid 1 slot moved or vanished");
+}
+
+/* 4d. A slot claiming hbwatch's own pid. */
+Test(refuse, own_pid)
+{
+	uint64_t st;
+
+	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
+	hbd_start();
+	cr_assert_eq(proc_starttime(H.daemon, &st), 0);
+	hbd_fill_slot(H.daemon, st, "watched", 200, long_ago());
+
+	cr_assert(hbd_log_wait("refused", H.daemon, "hbwatch's own pid", 10000));
+	hbd_sleep_ms(3 * 200);
+	cr_assert(hbd_alive(H.daemon), "hbwatch died");
+	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
+	/* Still working: it answers a reload. */
+	hbd_reload();
+	cr_assert(hbd_alive(H.daemon));
+}
+
+/* 4e. A recycled pid: the slot's start time is not the process's. */
+Test(refuse, recycled_pid)
+{
+	uint64_t st;
+
+	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t s = hbd_sleeper();
+	cr_assert_eq(proc_starttime(s, &st), 0);
+	cr_assert(st > 0);
+	hbd_fill_slot(s, st - 1, "watched", 200, long_ago());
+
+	cr_assert(hbd_log_wait("stale-slot", s, "start time differs", 10000));
+	cr_assert(hbd_wait_slot_free(s, 5000), "the stale slot was not freed");
+	assert_left_alone(s, 3 * 200);
+	cr_assert_eq(hbd_log_count("deadline-missed", s, NULL), 0);
+}
+
+/* 4f. [svc] unit = nosuch.service: the worker runs in no such unit. */
+Test(refuse, wrong_unit)
+{
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\nunit = nosuch.service\n");
+	hbd_start();
+	pid_t w = hbd_worker("svc", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+
+	cr_assert(hbd_log_wait("refused", w, "requires unit nosuch.service", 10000));
+	assert_left_alone(w, 3 * 200);
+}
