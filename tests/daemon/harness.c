@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +217,8 @@ void hbd_init(void)
 	H.notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	cr_assert(H.notify_fd >= 0, "socket: %s", strerror(errno));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", H.sock);
-	cr_assert(bind(H.notify_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s: %s",
-		  H.sock, strerror(errno));
+	cr_assert(bind(H.notify_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind %s: %s", H.sock,
+		  strerror(errno));
 	notify_start();
 }
 
@@ -345,7 +345,7 @@ void hbd_start(void)
 	if (!hbd_wait_notify("READY=1", 10000)) {
 		hbd_log_dump();
 		cr_assert_fail("hbwatch (pid %d) not ready within 10 s%s", (int)pid,
-			 H.daemon_exited ? " (it exited)" : "");
+			       H.daemon_exited ? " (it exited)" : "");
 	}
 	hbd_table();
 }
@@ -480,7 +480,8 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 		int st = 0;
 		bool exited = hbd_wait_exit(pid, 1000, &st);
 		cr_assert_fail("hbworker %s did not register (%s, status %d)", name,
-			 exited ? "exited" : "no answer", exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			       exited ? "exited" : "no answer",
+			       exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
 	line[n] = '\0';
 	char expect[32];
@@ -638,8 +639,8 @@ int hbd_fill_slot(pid_t pid, uint64_t start_time, const char *name, unsigned tim
 	cr_assert(r == 0, "sem_lock: %s", strerror(-r));
 	slot = table_slot_find(t, pid);
 	if (slot >= 0)
-		table_slot_fill(t, (uint32_t)slot, pid, start_time,
-				(uint64_t)timeout_ms * 1000000u, beat_ns, name);
+		table_slot_fill(t, (uint32_t)slot, pid, start_time, (uint64_t)timeout_ms * 1000000u,
+				beat_ns, name);
 	sem_unlock(t->semid);
 	cr_assert(slot >= 0, "no free slot");
 	return slot;

@@ -21,11 +21,11 @@
 #define HBD_MAX_KIDS 128
 
 struct hbd {
-	char dir[64];	  /* mkdtemp */
-	char conf[128];	  /* DIR/hbwatch.ini */
-	char log[128];	  /* DIR/hbwatch.log: the daemon's stderr (appended) */
-	char wlog[128];	  /* DIR/workers.log: workers' output */
-	char sock[96];	  /* DIR/notify: NOTIFY_SOCKET */
+	char dir[64];	/* mkdtemp */
+	char conf[128]; /* DIR/hbwatch.ini */
+	char log[128];	/* DIR/hbwatch.log: the daemon's stderr (appended) */
+	char wlog[128]; /* DIR/workers.log: workers' output */
+	char sock[96];	/* DIR/notify: NOTIFY_SOCKET */
 	int key;
 	int notify_fd;
 	pid_t daemon;	  /* 0: not running */

@@ -21,8 +21,8 @@ static void assert_killed_by(const struct hbd_death *d, int sig)
 	cr_assert(d->dead, "pid %d is still alive", (int)d->pid);
 	cr_assert(WIFSIGNALED(d->status), "pid %d exited with status %d instead of being killed",
 		  (int)d->pid, WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1);
-	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d",
-		     (int)d->pid, WTERMSIG(d->status), sig);
+	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d", (int)d->pid,
+		     WTERMSIG(d->status), sig);
 }
 
 /* 1. A worker that stops beating (alive, asleep) dies by the configured
@@ -45,9 +45,9 @@ Test(kill, hung_worker_is_killed_by_its_signal)
 
 	cr_assert(d.last_beat_ns > 0, "never saw a beat of pid %d", (int)w);
 	hbd_figure("hung worker (timeout 300 ms): died %.1f ms after its last beat "
-		    "(%.1f ms after its deadline)",
-		    (double)(d.died_ns - d.last_beat_ns) / 1e6,
-		    ((double)(d.died_ns - d.last_beat_ns) - 300e6) / 1e6);
+		   "(%.1f ms after its deadline)",
+		   (double)(d.died_ns - d.last_beat_ns) / 1e6,
+		   ((double)(d.died_ns - d.last_beat_ns) - 300e6) / 1e6);
 }
 
 /* 2. A worker that ignores the configured signal survives it for
@@ -88,7 +88,8 @@ Test(kill, beating_worker_is_never_killed)
 	assert_killed_by(&d[1], SIGABRT);
 	cr_assert(hbd_alive(good));
 	cr_assert(hbd_slot_of(good) >= 0, "the beating worker lost its slot");
-	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0, "the beating worker was signalled");
+	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0,
+		     "the beating worker was signalled");
 	cr_assert_eq(hbd_log_count("deadline-missed", good, NULL), 0);
 	cr_assert_eq(hbd_log_count("signal-sent", hung, NULL), 1);
 }
@@ -138,9 +139,9 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 		char hang[24];
 		cr_assert(now + 100 * ms < t0, "spawning 50 workers took over 2.4 s");
 		snprintf(hang, sizeof(hang), "%llu", (unsigned long long)((t0 - now) / ms));
-		d[i] = (struct hbd_death){
-			.pid = hbd_worker("t7", 300, "--beat-ms", "50", "--hang-after-ms", hang,
-					  "--ignore", "ABRT", NULL)};
+		d[i] = (struct hbd_death){.pid = hbd_worker("t7", 300, "--beat-ms", "50",
+							    "--hang-after-ms", hang, "--ignore",
+							    "ABRT", NULL)};
 	}
 	int n = hbd_wait_deaths(d, N, 30000);
 	if (n != N)
@@ -159,9 +160,9 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 			worst = d[i].died_ns - d[i].last_beat_ns;
 	}
 	hbd_figure("50 hung workers (timeout 300 ms, kill_grace 500 ms): all dead %.1f ms after "
-		    "the last of them stopped beating; worst single worker %.1f ms after its own "
-		    "last beat",
-		    (double)(last_death - last_beat) / 1e6, (double)worst / 1e6);
+		   "the last of them stopped beating; worst single worker %.1f ms after its own "
+		   "last beat",
+		   (double)(last_death - last_beat) / 1e6, (double)worst / 1e6);
 	cr_assert(worst <= (300 + 500 + 1500) * ms,
 		  "a worker died %.1f ms after its last beat: escalation is not parallel",
 		  (double)worst / 1e6);

@@ -49,7 +49,8 @@ Test(refuse, wrong_user)
 	hbd_start();
 	pid_t w = hbd_worker("svc", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
 
-	cr_assert(hbd_log_wait("refused", w, "runs as uid 0, but [svc] requires user nobody", 10000));
+	cr_assert(
+	    hbd_log_wait("refused", w, "runs as uid 0, but [svc] requires user nobody", 10000));
 	assert_left_alone(w, 3 * 200);
 }
 
