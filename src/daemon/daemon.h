@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "doorbell.h"
+#include "notify.h"
 #include "settings.h"
 #include "table.h"
 
@@ -51,7 +52,11 @@ struct daemon {
 	uint64_t timer_at_ns; /* when the timer is armed for */
 	uint64_t last_scan_ns;
 	struct doorbell doorbell;
-	sd_bus *bus; /* opened on first restart-unit */
+	struct notifier notify;
+	sd_event_source *status_timer; /* pending STATUS= retry */
+	uint64_t status_sent_ns;
+	uint64_t watchdog_usec; /* WatchdogSec= of our unit, 0: none */
+	sd_bus *bus;		/* opened on first restart-unit */
 	const char *config_path;
 	struct settings settings;
 	struct hb_table table;

@@ -15,6 +15,11 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "log.h"
+#include "notify.h"
+
+/* How long READY=1, RELOADING=1, STOPPING=1 may wait for room in the
+ * manager's queue; they are rare and systemd acts on them. */
+#define NOTIFY_WAIT_MS 1000u
 
 static void usage(FILE *out)
 {
@@ -40,18 +45,58 @@ void daemon_set_last_action(struct daemon *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+#define STATUS_GAP_NS (1000u * 1000000u)
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* STATUS= at most once per STATUS_GAP_NS, never waiting for the manager:
+ * an update that finds its queue full is retried by the status timer. */
 static void status_update(struct daemon *d)
 {
 	char status[sizeof(d->status)];
+	uint64_t now = now_ns();
 
 	snprintf(status, sizeof(status), "Watching %u process%s of %zu service%s; %u acted on%s%s",
 		 d->n_active, d->n_active == 1 ? "" : "es", d->settings.n_services,
 		 d->settings.n_services == 1 ? "" : "s", d->n_killed,
 		 d->last_action[0] ? "; last: " : "", d->last_action);
-	if (strcmp(status, d->status) == 0)
+	if (strcmp(status, d->status) == 0 || d->notify.fd < 0)
 		return;
-	memcpy(d->status, status, sizeof(status));
-	sd_notifyf(0, "STATUS=%s", status);
+	if (now - d->status_sent_ns >= STATUS_GAP_NS) {
+		char msg[sizeof(status) + 8];
+		snprintf(msg, sizeof(msg), "STATUS=%s", status);
+		if (notify_send(&d->notify, 0, msg) == 0) {
+			memcpy(d->status, status, sizeof(status));
+			d->status_sent_ns = now;
+			return;
+		}
+		d->status_sent_ns = now; /* full: try again after the gap */
+	}
+	if (!d->status_timer &&
+	    sd_event_add_time(d->event, &d->status_timer, CLOCK_MONOTONIC,
+			      deadline_usec_ceil(d->status_sent_ns + STATUS_GAP_NS), 1000,
+			      on_status_timer, d) < 0)
+		d->status_timer = NULL;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	d->status_timer = sd_event_source_disable_unref(d->status_timer);
+	status_update(d);
+	return 0;
+}
+
+/* WATCHDOG=1 from a timer of the loop itself, so a stuck loop stops the
+ * pings; sent without blocking (a missed ping is retried next period). */
+static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	notify_send(&d->notify, 0, "WATCHDOG=1");
+	sd_event_source_set_time(s, usec + d->watchdog_usec / 2);
+	return 0;
 }
 
 static uint64_t min_service_timeout(const struct settings *s)
@@ -124,7 +169,7 @@ static void reload(struct daemon *d)
 	char err[512];
 	int r;
 
-	sd_notify(0, "RELOADING=1");
+	notify_send(&d->notify, NOTIFY_WAIT_MS, "RELOADING=1");
 	r = settings_load(d->config_path, &fresh, err, sizeof(err));
 	if (r < 0) {
 		log_error("reload failed, keeping the configuration in force: %s", err);
@@ -143,7 +188,7 @@ static void reload(struct daemon *d)
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
 			  d->config_path, d->settings.n_services);
 	}
-	sd_notify(0, "READY=1");
+	notify_send(&d->notify, NOTIFY_WAIT_MS, "READY=1");
 	d->status[0] = '\0';
 	scan_and_arm(d);
 }
@@ -158,7 +203,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	}
 	log_info("received %s, stopping; the table stays for the next start",
 		 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-	sd_notify(0, "STOPPING=1");
+	notify_send(&d->notify, NOTIFY_WAIT_MS, "STOPPING=1");
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
@@ -185,8 +230,9 @@ static int loop_setup(struct daemon *d)
 		r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
 	if (r >= 0)
 		r = doorbell_start(&d->doorbell, &d->table, d->event, on_doorbell, d);
-	if (r >= 0)
-		r = sd_event_set_watchdog(d->event, true);
+	if (r >= 0 && sd_watchdog_enabled(false, &d->watchdog_usec) > 0)
+		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC,
+					       d->watchdog_usec / 2, 1000, on_watchdog, d);
 	return r < 0 ? r : 0;
 }
 
@@ -227,11 +273,13 @@ static void daemon_finish(struct daemon *d)
 		free(d->watches);
 	}
 	d->timer = sd_event_source_disable_unref(d->timer);
+	d->status_timer = sd_event_source_disable_unref(d->status_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
 	table_detach(&d->table);
 	settings_finish(&d->settings);
 	free(d->rates);
+	notify_close(&d->notify);
 }
 
 int main(int argc, char **argv)
@@ -243,12 +291,16 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
-	struct daemon d = {.config_path = HBWATCH_CONFIG, .self = getpid(), .doorbell.efd = -1};
+	struct daemon d = {
+	    .config_path = HBWATCH_CONFIG, .self = getpid(), .doorbell.efd = -1, .notify.fd = -1};
 	bool check_only = false;
 	char err[512];
 	int c, r;
 
 	log_init();
+	r = notify_open(&d.notify);
+	if (r < 0)
+		log_warning("ignoring NOTIFY_SOCKET: %s", strerror(-r));
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -294,12 +346,14 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		if (d.event)
 			log_error("cannot set up the event loop: %s", strerror(-r));
-		sd_notifyf(0, "ERRNO=%d", -r);
+		char msg[32];
+		snprintf(msg, sizeof(msg), "ERRNO=%d", -r);
+		notify_send(&d.notify, NOTIFY_WAIT_MS, msg);
 		daemon_finish(&d);
 		return 1;
 	}
 	scan_and_arm(&d);
-	sd_notify(0, "READY=1");
+	notify_send(&d.notify, NOTIFY_WAIT_MS, "READY=1");
 	r = sd_event_loop(d.event);
 	if (r < 0)
 		log_error("event loop failed: %s", strerror(-r));

@@ -76,6 +76,8 @@ static struct {
 	char **lines;
 	size_t n, cap, next; /* next: first line not consumed by a wait */
 	atomic_bool stop;
+	atomic_bool deaf;     /* hbd_notify_deaf(): leave the socket unread */
+	atomic_bool deaf_ack; /* the reader has stopped reading */
 } N = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static void notify_add(const char *l)
@@ -103,9 +105,16 @@ static void *notify_thread(void *arg)
 		struct pollfd p = {.fd = H.notify_fd, .events = POLLIN};
 		ssize_t n;
 
+		if (atomic_load(&N.deaf)) {
+			atomic_store(&N.deaf_ack, true);
+			hbd_sleep_ms(20);
+			continue;
+		}
+		atomic_store(&N.deaf_ack, false);
 		if (poll(&p, 1, 20) <= 0)
 			continue;
-		while ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		while (!atomic_load(&N.deaf) &&
+		       (n = recv(H.notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
 			buf[n] = '\0';
 			pthread_mutex_lock(&N.lock);
 			for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l;
@@ -758,4 +767,29 @@ void hbd_log_dump(void)
 
 	slurp(H.log, buf, sizeof(buf));
 	fprintf(stderr, "# ---- %s ----\n%s# ----\n", H.log, buf);
+}
+
+void hbd_notify_deaf(bool deaf)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, sent = 0;
+
+	atomic_store(&N.deaf, deaf);
+	if (!deaf)
+		return;
+	/* Fill only once the reader has stopped, or it drains the filler. */
+	for (int i = 0; i < 500 && !atomic_load(&N.deaf_ack); i++)
+		hbd_sleep_ms(2);
+	cr_assert(atomic_load(&N.deaf_ack), "the notify reader did not stop");
+	/* Fill the queue the way a busy manager's would be: until the kernel
+	 * refuses another datagram. */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", H.sock);
+	cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	while (send(fd, "X_FILLER=1", 10, MSG_DONTWAIT) == 10)
+		sent++;
+	cr_assert(errno == EAGAIN, "filling the notify socket: %s", strerror(errno));
+	cr_assert(sent > 0, "the notify socket took no datagram");
+	close(fd);
 }

@@ -132,6 +132,10 @@ void hbd_figure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Criterion's main() plus the figures above. */
 int hbd_main(int argc, char **argv);
 
+/* Stop (DEAF) or resume reading the daemon's notify socket.  Stopping also
+ * fills its queue, as a busy service manager's can be. */
+void hbd_notify_deaf(bool deaf);
+
 uint64_t hbd_now_ns(void);
 void hbd_sleep_ms(unsigned ms);
 

@@ -173,3 +173,25 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 	for (int i = 0; i < N; i++)
 		cr_assert(hbd_wait_slot_free(d[i].pid, 5000));
 }
+
+/* systemd's notify queue can fill up (PID 1 busy, chatty services).  A
+ * daemon that blocked sending STATUS= there would stop killing; hbwatch
+ * sends without blocking and keeps acting. */
+Test(kill, full_notify_queue_does_not_stop_kills)
+{
+	enum { N_HUNG = 5 };
+	struct hbd_death d[N_HUNG];
+
+	hbd_config("kill_grace = 5s\n[t7]\ntimeout = 200ms\n");
+	hbd_start();
+	hbd_notify_deaf(true);
+	for (int i = 0; i < N_HUNG; i++) {
+		d[i] = (struct hbd_death){.pid = hbd_worker("t7", 200, "--beat-ms", "50",
+							    "--hang-after-ms", "300", NULL)};
+		hbd_sleep_ms(30); /* each registration changes STATUS= */
+	}
+	hbd_wait_deaths(d, N_HUNG, 10000);
+	for (int i = 0; i < N_HUNG; i++)
+		assert_killed_by(&d[i], SIGABRT);
+	hbd_notify_deaf(false);
+}
