@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit codes, listed in --help and hbctl(1). */
 enum {
@@ -29,6 +30,23 @@ struct command {
 
 int cmd_status(const struct ctl *ctl, int argc, char **argv);
 int cmd_remove(const struct ctl *ctl, int argc, char **argv);
+int cmd_register(const struct ctl *ctl, int argc, char **argv);
+int cmd_beat(const struct ctl *ctl, int argc, char **argv);
+int cmd_unregister(const struct ctl *ctl, int argc, char **argv);
+/* Returns a monitoring-plugin code (0 OK .. 3 UNKNOWN), not CTL_EXIT_*. */
+int cmd_check(const struct ctl *ctl, int argc, char **argv);
+int cmd_metrics(const struct ctl *ctl, int argc, char **argv);
+
+/* Parse a pid for --pid: strict decimal, 2 to INT_MAX.  Returns 0 or -EINVAL. */
+int ctl_parse_pid(const char *s, pid_t *pid);
+
+/* The state "hbctl check" reports for one process: 0 OK, 1 WARNING (beat
+ * older than half of TIMEOUT_NS), 2 CRITICAL (older than TIMEOUT_NS).  Pure. */
+int check_state(uint64_t age_ns, uint64_t timeout_ns);
+
+/* Write NS as seconds with at most three decimals and no trailing zeros
+ * ("15", "0.25", "1.234"), as performance data wants.  Pure. */
+void format_seconds(char *buf, size_t len, uint64_t ns);
 
 /* Print "hbctl: <message>\n" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,6 +17,16 @@ static const struct command commands[] = {
     {"remove", "[--force]",
      "delete the table's segment and semaphore (--force: even if not an hbwatch table)",
      cmd_remove},
+    {"register", "--name NAME --timeout TIME [--pid PID]",
+     "register PID (default: hbctl's parent, the calling shell) for a script's heartbeats",
+     cmd_register},
+    {"beat", "[--pid PID]", "record a heartbeat for PID (default: hbctl's parent)", cmd_beat},
+    {"unregister", "[--pid PID]", "remove the registration of PID (default: hbctl's parent)",
+     cmd_unregister},
+    {"check", "NAME", "monitoring-plugin check of the processes registered as NAME (exit 0/1/2/3)",
+     cmd_check},
+    {"metrics", "[--counters FILE]",
+     "Prometheus text format: slot series, plus the daemon's counters from FILE", cmd_metrics},
 };
 
 void ctl_error(const char *fmt, ...)
@@ -57,7 +67,9 @@ static void usage(FILE *f)
 		   "  0  success\n"
 		   "  1  the operation failed (no table at the key, not permitted, foreign\n"
 		   "     segment, ...); the reason is printed on stderr\n"
-		   "  2  usage error (unknown command or option, bad key)\n");
+		   "  2  usage error (unknown command or option, bad key)\n"
+		   "check exits 0 OK, 1 WARNING (a beat older than half the timeout),\n"
+		   "2 CRITICAL (older than the timeout, or no live process), 3 UNKNOWN.\n");
 }
 
 static const struct command *command_find(const char *name)

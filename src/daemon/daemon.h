@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "doorbell.h"
+#include "log.h"
 #include "notify.h"
 #include "settings.h"
 #include "table.h"
@@ -37,6 +38,28 @@ struct watch {
 	bool free_pending; /* slot must be freed once the lock is free */
 	bool warned_future;
 	bool warned_busy;
+	bool legacy; /* a record of the classic table: never written, slot = record */
+};
+
+/* Events counted per name for the metrics ("hbwatch_kills_total", ...). */
+struct counter {
+	char name[HB_NAME_SIZE];
+	uint64_t n[EVENT_KIND_MAX];
+};
+
+struct legacy_watch;
+
+/* The classic CPActive table of [legacy], attached read-only. */
+struct legacy {
+	int key;	/* attached or looked for; 0: none */
+	int shmid;	/* -1: not attached */
+	int bad_shmid;	/* a segment refused (wrong size), not reported again */
+	int last_errno; /* of the last failed look-up, reported once */
+	const void *mem;
+	struct legacy_watch *recs;
+	uint64_t next_look_ns;
+	int64_t clock_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at the last scan */
+	bool have_offset;
 };
 
 /* Kill rate-limit state of one service, kept across reloads by name. */
@@ -69,6 +92,14 @@ struct daemon {
 	bool lock_warned;
 	unsigned n_active;
 	unsigned n_killed;
+	struct counter *counters;
+	size_t n_counters;
+	struct legacy legacy;
+	sd_event_source *textfile_timer;
+	uint64_t textfile_written_ns;
+	uint64_t textfile_generation;
+	bool textfile_dirty;
+	bool textfile_warned;
 	char last_action[160];
 	char status[256];
 };
@@ -94,6 +125,32 @@ void watch_release(struct watch *w);
  * the service's action. */
 void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
 			  uint64_t late_ns);
+
+/* Refuse W for good (logged once as a possible forgery): it is never
+ * signalled while its registration stays the same. */
+void watch_refuse(struct watch *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "slot" or "legacy record", for messages about W. */
+const char *watch_what(const struct watch *w);
+
+/* Count event K for NAME (a service or a refused name) in the metrics. */
+void daemon_count(struct daemon *d, const char *name, enum event_kind k);
+
+/* The classic table ([legacy]): look for it, adopt its records, act on
+ * missed deadlines.  Returns the CLOCK_MONOTONIC time of its next
+ * deadline, or UINT64_MAX. */
+uint64_t legacy_scan(struct daemon *d);
+
+/* Forget every legacy record except those being killed (after a reload);
+ * ALL: every one, and detach the table. */
+void legacy_reset(struct daemon *d, bool all);
+
+/* The textfile for node_exporter (metrics_dir): rewrite it if something
+ * changed, at most once a second. */
+void textfile_update(struct daemon *d);
+
+/* Stop the textfile's timer. */
+void textfile_finish(struct daemon *d);
 
 /* Record an action for STATUS= and log messages. */
 void daemon_set_last_action(struct daemon *d, const char *fmt, ...)

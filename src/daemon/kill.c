@@ -113,7 +113,8 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 			  .name = w->name,
 			  .slot = (int)w->slot,
 			  .pid = w->pid,
-			  .signal = SIGKILL};
+			  .signal = SIGKILL,
+			  .legacy = w->legacy};
 
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
 	if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0) {
@@ -124,6 +125,7 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	log_event(LOG_WARNING, &e, "%s (pid %d) still there after kill_grace: sent SIGKILL",
 		  w->name, (int)w->pid);
+	daemon_count(w->d, w->name, EVENT_ESCALATED);
 	daemon_set_last_action(w->d, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	return 0;
 }
@@ -135,7 +137,8 @@ static void action_kill(struct watch *w, const struct service *svc)
 			  .name = w->name,
 			  .slot = (int)w->slot,
 			  .pid = w->pid,
-			  .signal = svc->signal};
+			  .signal = svc->signal,
+			  .legacy = w->legacy};
 	int r;
 
 	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0) {
@@ -148,6 +151,7 @@ static void action_kill(struct watch *w, const struct service *svc)
 	}
 	w->state = WATCH_KILLING;
 	d->n_killed++;
+	daemon_count(d, w->name, EVENT_SIGNAL_SENT);
 	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)", sig_name(svc->signal), w->name,
 		  (int)w->pid);
 	daemon_set_last_action(d, "%s to %s (pid %d)", sig_name(svc->signal), w->name, (int)w->pid);
@@ -178,7 +182,8 @@ static void action_restart_unit(struct watch *w, const char *unit)
 			  .name = w->name,
 			  .slot = (int)w->slot,
 			  .pid = w->pid,
-			  .unit = unit};
+			  .unit = unit,
+			  .legacy = w->legacy};
 	char *copy;
 	int r;
 
@@ -213,6 +218,7 @@ static void action_restart_unit(struct watch *w, const char *unit)
 	}
 	w->state = WATCH_KILLING;
 	d->n_killed++;
+	daemon_count(d, w->name, EVENT_RESTART_UNIT);
 	log_event(LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit, w->name,
 		  (int)w->pid);
 	daemon_set_last_action(d, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
@@ -227,23 +233,26 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 			  .slot = (int)w->slot,
 			  .pid = w->pid,
 			  .timeout_ns = timeout_ns,
-			  .late_ns = late_ns ? late_ns : 1};
+			  .late_ns = late_ns ? late_ns : 1,
+			  .legacy = w->legacy};
 	char late[32], tmo[DURATION_FORMAT_MAX], why[256];
 	char *unit = NULL;
 
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	log_event(LOG_WARNING, &e,
-		  "%s (pid %d, slot %u) missed its heartbeat deadline: timeout %s, %s late",
-		  w->name, (int)w->pid, w->slot, tmo, late);
+		  "%s (pid %d, %s %u) missed its heartbeat deadline: timeout %s, %s late", w->name,
+		  (int)w->pid, watch_what(w), w->slot, tmo, late);
+	daemon_count(d, w->name, EVENT_DEADLINE_MISSED);
 
 	if (target_verify(w, svc, &unit, why, sizeof(why)) < 0) {
 		struct event f = e;
 		f.kind = EVENT_REFUSED;
 		f.late_ns = 0;
 		log_event(LOG_WARNING, &f,
-			  "not acting on slot %u (%s, pid %d): %s; possible forged entry", w->slot,
-			  w->name, (int)w->pid, why);
+			  "not acting on %s %u (%s, pid %d): %s; possible forged entry",
+			  watch_what(w), w->slot, w->name, (int)w->pid, why);
+		daemon_count(d, w->name, EVENT_REFUSED);
 		w->state = WATCH_REFUSED;
 		d->n_active--;
 		free(unit);
@@ -255,6 +264,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		log_event(LOG_WARNING, &f,
 			  "not acting on %s (pid %d): [%s] reached kill_burst=%u per kill_interval",
 			  w->name, (int)w->pid, svc->name, svc->kill_burst);
+		daemon_count(d, w->name, EVENT_RATE_LIMITED);
 		w->state = WATCH_LOGGED;
 		free(unit);
 		return;

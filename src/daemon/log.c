@@ -84,7 +84,7 @@ void log_msg(int level, const char *fmt, ...)
 	errno = saved;
 }
 
-#define MAX_FIELDS 14
+#define MAX_FIELDS 15
 
 struct fields {
 	struct iovec iov[MAX_FIELDS];
@@ -142,6 +142,8 @@ void log_event(int level, const struct event *e, const char *fmt, ...)
 		field_add(&f, "HBWATCH_NAME=%s", e->name);
 	if (e->slot >= 0)
 		field_add(&f, "HBWATCH_SLOT=%d", e->slot);
+	if (e->legacy)
+		field_add(&f, "HBWATCH_TABLE=legacy");
 	if (e->pid > 0) {
 		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
 		field_add(&f, "OBJECT_PID=%d", (int)e->pid);

@@ -7,6 +7,7 @@
 #ifndef HBWATCH_LOG_H
 #define HBWATCH_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -36,6 +37,7 @@ struct event {
 	uint64_t late_ns;
 	int signal;
 	const char *unit;
+	bool legacy; /* concerns a record of the classic table ([legacy]) */
 };
 
 /* Choose the sink: the journal if stderr is connected to it. */

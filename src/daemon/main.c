@@ -45,6 +45,34 @@ void daemon_set_last_action(struct daemon *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Distinct names counted; past it, refusals of yet more names (a hostile
+ * table can hold any number) go uncounted rather than grow memory. */
+#define COUNTERS_MAX 256u
+
+void daemon_count(struct daemon *d, const char *name, enum event_kind k)
+{
+	struct counter *c = NULL;
+
+	for (size_t i = 0; i < d->n_counters; i++)
+		if (strcmp(d->counters[i].name, name) == 0)
+			c = &d->counters[i];
+	if (!c) {
+		struct counter *n;
+
+		if (d->n_counters >= COUNTERS_MAX)
+			return;
+		n = realloc(d->counters, (d->n_counters + 1) * sizeof(*n));
+		if (!n)
+			return;
+		d->counters = n;
+		c = &d->counters[d->n_counters++];
+		*c = (struct counter){0};
+		snprintf(c->name, sizeof(c->name), "%s", name);
+	}
+	c->n[k]++;
+	d->textfile_dirty = true;
+}
+
 #define STATUS_GAP_NS (1000u * 1000000u)
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata);
@@ -124,9 +152,14 @@ static void timer_arm(struct daemon *d, uint64_t at_ns)
 
 static void scan_and_arm(struct daemon *d)
 {
+	uint64_t next, legacy_next;
+
 	d->last_scan_ns = now_ns();
-	timer_arm(d, watch_scan(d));
+	next = watch_scan(d);
+	legacy_next = legacy_scan(d);
+	timer_arm(d, legacy_next < next ? legacy_next : next);
 	status_update(d);
+	textfile_update(d);
 }
 
 /* A registration rang the doorbell: scan now, but at most once per
@@ -185,6 +218,8 @@ static void reload(struct daemon *d)
 		/* Re-adopt every registration under the new rules; processes
 		 * already being killed keep their escalation. */
 		watch_reset(d, false);
+		legacy_reset(d, false);
+		d->textfile_dirty = true;
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
 			  d->config_path, d->settings.n_services);
 	}
@@ -272,6 +307,9 @@ static void daemon_finish(struct daemon *d)
 		watch_reset(d, true);
 		free(d->watches);
 	}
+	legacy_reset(d, true);
+	textfile_finish(d);
+	free(d->counters);
 	d->timer = sd_event_source_disable_unref(d->timer);
 	d->status_timer = sd_event_source_disable_unref(d->status_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
@@ -291,8 +329,11 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
-	struct daemon d = {
-	    .config_path = HBWATCH_CONFIG, .self = getpid(), .doorbell.efd = -1, .notify.fd = -1};
+	struct daemon d = {.config_path = HBWATCH_CONFIG,
+			   .self = getpid(),
+			   .doorbell.efd = -1,
+			   .notify.fd = -1,
+			   .legacy = {.shmid = -1, .bad_shmid = -1}};
 	bool check_only = false;
 	char err[512];
 	int c, r;

@@ -37,8 +37,16 @@
 #define SYNTAX_ERROR	      "expected 'key = value' or '[section]'"
 
 enum {
+	SECTION_LEGACY = -3, /* [legacy]: a classic CPActive table to watch too */
 	SECTION_NONE = -2,   /* before the first [section] of a file */
 	SECTION_GLOBAL = -1, /* [hbwatch]; >= 0 is an index into services */
+};
+
+/* Where a key may appear. */
+enum where {
+	IN_GLOBAL,
+	IN_SERVICE,
+	IN_LEGACY,
 };
 
 /* A place in a file, for messages.  LINE 0: the file as a whole. */
@@ -72,7 +80,10 @@ struct loader {
 
 	/* Groups and users are looked up once every file is read (a drop-in
 	 * may override them), so keep where their final values came from. */
-	struct origin group_at; /* .file NULL: the default */
+	struct origin group_at;	 /* .file NULL: the default */
+	struct origin legacy_at; /* first [legacy] line; .file NULL: none */
+	struct origin legacy_key_at;
+	bool legacy_off;	/* enabled = no */
 	struct origin *user_at; /* parallel to s->services */
 	char **files;		/* every path read; origins point here */
 	size_t n_files;
@@ -80,7 +91,7 @@ struct loader {
 
 struct key_def {
 	const char *name;
-	bool global;   /* in [hbwatch], else in a service */
+	enum where where;
 	bool empty_ok; /* an empty value means something */
 	int (*set)(struct loader *l, struct service *svc, const char *key, const char *value);
 };
@@ -118,6 +129,8 @@ static struct origin here(const struct loader *l)
 
 static const char *section_label(const struct loader *l)
 {
+	if (l->section == SECTION_LEGACY)
+		return "legacy";
 	return l->section >= 0 ? l->s->services[l->section].name : "hbwatch";
 }
 
@@ -282,18 +295,66 @@ static int set_kill_interval(struct loader *l, struct service *svc, const char *
 	return set_duration(l, key, value, NS_MS, 7 * 24 * NS_H, &svc->kill_interval_ns);
 }
 
+static int set_metrics_dir(struct loader *l, struct service *svc, const char *key,
+			   const char *value)
+{
+	if (!*value) {
+		free(l->s->metrics_dir);
+		l->s->metrics_dir = NULL;
+		return 0;
+	}
+	/* Relative to what?  The daemon's working directory is not a place. */
+	if (value[0] != '/')
+		return invalid(l, key, value,
+			       "expected an absolute directory such as "
+			       "/var/lib/prometheus/node-exporter, or empty for none");
+	return set_string(l, &l->s->metrics_dir, value);
+}
+
+static int set_legacy_key(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (key_parse(value, &l->s->legacy_key) < 0)
+		return invalid(l, key, value,
+			       "expected the hex System V key of the classic table, such as "
+			       "0x5095");
+	l->legacy_key_at = here(l);
+	return 0;
+}
+
+static int set_legacy_enabled(struct loader *l, struct service *svc, const char *key,
+			      const char *value)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(value, yes[i]) == 0) {
+			l->legacy_off = false;
+			return 0;
+		}
+		if (strcmp(value, no[i]) == 0) {
+			l->legacy_off = true;
+			return 0;
+		}
+	}
+	return invalid(l, key, value, "expected yes or no");
+}
+
 static const struct key_def keys[] = {
-    {"key", true, false, set_key},
-    {"slots", true, false, set_slots},
-    {"group", true, true, set_group},
-    {"kill_grace", true, false, set_kill_grace},
-    {"unit", false, false, set_unit},
-    {"user", false, false, set_user},
-    {"timeout", false, false, set_timeout},
-    {"action", false, false, set_action},
-    {"signal", false, false, set_signal},
-    {"kill_burst", false, false, set_kill_burst},
-    {"kill_interval", false, false, set_kill_interval},
+    {"key", IN_GLOBAL, false, set_key},
+    {"slots", IN_GLOBAL, false, set_slots},
+    {"group", IN_GLOBAL, true, set_group},
+    {"kill_grace", IN_GLOBAL, false, set_kill_grace},
+    {"metrics_dir", IN_GLOBAL, true, set_metrics_dir},
+    {"unit", IN_SERVICE, false, set_unit},
+    {"user", IN_SERVICE, false, set_user},
+    {"timeout", IN_SERVICE, false, set_timeout},
+    {"action", IN_SERVICE, false, set_action},
+    {"signal", IN_SERVICE, false, set_signal},
+    {"kill_burst", IN_SERVICE, false, set_kill_burst},
+    {"kill_interval", IN_SERVICE, false, set_kill_interval},
+    {"key", IN_LEGACY, false, set_legacy_key},
+    {"enabled", IN_LEGACY, false, set_legacy_enabled},
 };
 
 static int service_add(struct loader *l, const char *name)
@@ -351,8 +412,12 @@ static int section_begin(struct loader *l, const char *p)
 		l->section = SECTION_GLOBAL;
 		return 0;
 	}
-	if (strcmp(name, "legacy") == 0)
-		return fail(l, here(l), -EINVAL, "[legacy] is not supported by this version");
+	if (strcmp(name, "legacy") == 0) {
+		if (!l->legacy_at.file)
+			l->legacy_at = here(l);
+		l->section = SECTION_LEGACY;
+		return 0;
+	}
 	if (name_validate(name) < 0)
 		goto bad_name;
 	for (size_t i = 0; i < l->s->n_services; i++)
@@ -438,6 +503,7 @@ static bool has_hash_comment(const char *value)
 static int key_apply(struct loader *l, const char *name, const char *value)
 {
 	struct service *svc = l->section >= 0 ? &l->s->services[l->section] : NULL;
+	enum where where = svc ? IN_SERVICE : l->section == SECTION_LEGACY ? IN_LEGACY : IN_GLOBAL;
 	const struct key_def *k = NULL;
 	struct seen *seen;
 
@@ -449,7 +515,7 @@ static int key_apply(struct loader *l, const char *name, const char *value)
 			    "service's [name]",
 			    name);
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		if (keys[i].global == !svc && strcmp(keys[i].name, name) == 0)
+		if (keys[i].where == where && strcmp(keys[i].name, name) == 0)
 			k = &keys[i];
 	if (!k)
 		return fail(l, here(l), -EINVAL, "unknown key '%s' in [%s]", name,
@@ -671,6 +737,26 @@ static int ids_resolve(struct loader *l)
 	return 0;
 }
 
+/* [legacy] as a whole, once every file is read: a drop-in may add the key. */
+static int legacy_resolve(struct loader *l)
+{
+	struct settings *s = l->s;
+
+	if (!l->legacy_at.file || l->legacy_off)
+		return 0;
+	if (!s->legacy_key)
+		return fail(l, l->legacy_at, -EINVAL,
+			    "[legacy] needs 'key', the hex System V key of the classic table "
+			    "(0x5095 in production, 0x5098 in the lesson code)");
+	if (s->legacy_key == s->key)
+		return fail(l, l->legacy_key_at, -EINVAL,
+			    "'key' in [legacy] is hbwatch's own key 0x%x: give hbwatch's table "
+			    "another key with 'key' in [hbwatch]",
+			    (unsigned)s->key);
+	s->legacy = true;
+	return 0;
+}
+
 static void loader_finish(struct loader *l)
 {
 	if (l->f)
@@ -699,8 +785,9 @@ int settings_load(const char *path, struct settings *s, char *err, size_t err_le
 	s->group = strdup(GROUP_DEFAULT);
 	if (!s->path || !s->group)
 		r = fail(&l, (struct origin){path, 0}, -ENOMEM, "out of memory");
-	else if ((r = file_load(&l, path)) == 0 && (r = dropins_load(&l, path)) == 0)
-		r = ids_resolve(&l);
+	else if ((r = file_load(&l, path)) == 0 && (r = dropins_load(&l, path)) == 0 &&
+		 (r = ids_resolve(&l)) == 0)
+		r = legacy_resolve(&l);
 	loader_finish(&l);
 	if (r < 0)
 		settings_finish(s);
@@ -717,6 +804,7 @@ void settings_finish(struct settings *s)
 	free(s->services);
 	free(s->path);
 	free(s->group);
+	free(s->metrics_dir);
 	*s = (struct settings){0};
 }
 

@@ -46,6 +46,9 @@ struct settings {
 	bool has_gid; /* gid is meaningful */
 	gid_t gid;
 	uint64_t kill_grace_ns;
+	char *metrics_dir;	  /* node_exporter textfile directory, or NULL: none */
+	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
+	int legacy_key;		  /* its System V key */
 	struct service *services; /* in order of first appearance */
 	size_t n_services;
 };

@@ -18,7 +18,16 @@
 
 static struct event watch_event(const struct watch *w, enum event_kind kind)
 {
-	return (struct event){.kind = kind, .name = w->name, .slot = (int)w->slot, .pid = w->pid};
+	return (struct event){.kind = kind,
+			      .name = w->name,
+			      .slot = (int)w->slot,
+			      .pid = w->pid,
+			      .legacy = w->legacy};
+}
+
+const char *watch_what(const struct watch *w)
+{
+	return w->legacy ? "legacy record" : "slot";
 }
 
 /* A copy of a slot's name that is safe to print: hostile tables may hold
@@ -131,10 +140,7 @@ static void watch_stale(struct watch *w, const char *why)
 	w->free_pending = pending;
 }
 
-static void watch_refuse(struct watch *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void watch_refuse(struct watch *w, const char *fmt, ...)
+void watch_refuse(struct watch *w, const char *fmt, ...)
 {
 	struct event e = watch_event(w, EVENT_REFUSED);
 	char why[256];
@@ -144,8 +150,9 @@ static void watch_refuse(struct watch *w, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_event(LOG_WARNING, &e,
-		  "refused slot %u (name \"%s\", pid %d): %s; it will never be signalled", w->slot,
-		  w->name, (int)w->pid, why);
+		  "refused %s %u (name \"%s\", pid %d): %s; it will never be signalled",
+		  watch_what(w), w->slot, w->name, (int)w->pid, why);
+	daemon_count(w->d, w->name, EVENT_REFUSED);
 	if (w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED)
 		w->d->n_active--;
 	w->state = WATCH_REFUSED;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -116,5 +117,29 @@ int proc_uid(pid_t pid, uid_t *uid)
 	if (errno || end == p + 5 || v > (uid_t)-2)
 		return -EINVAL;
 	*uid = (uid_t)v;
+	return 0;
+}
+
+int proc_start_realtime(uint64_t start_time, uint64_t *realtime_ns)
+{
+	struct timespec boot, real;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t since_boot, start_ns, now_real;
+
+	if (hz <= 0)
+		return -EINVAL;
+	/* The kernel counts start_time on CLOCK_BOOTTIME (since 5.5; on the
+	 * monotonic clock before, which differs only across suspends). */
+	if (clock_gettime(CLOCK_BOOTTIME, &boot) < 0 || clock_gettime(CLOCK_REALTIME, &real) < 0)
+		return -errno;
+	since_boot = (uint64_t)boot.tv_sec * 1000000000u + (uint64_t)boot.tv_nsec;
+	now_real = (uint64_t)real.tv_sec * 1000000000u + (uint64_t)real.tv_nsec;
+	start_ns = start_time / (uint64_t)hz * 1000000000u +
+		   start_time % (uint64_t)hz * (1000000000u / (uint64_t)hz);
+	if (start_ns > since_boot)
+		start_ns = since_boot;
+	if (now_real < since_boot - start_ns)
+		return -ERANGE;
+	*realtime_ns = now_real - (since_boot - start_ns);
 	return 0;
 }

@@ -22,4 +22,9 @@ int proc_uid(pid_t pid, uid_t *uid);
 /* True if PID is a kernel thread (no address space: PF_KTHREAD). */
 int proc_is_kthread(pid_t pid);
 
+/* When a process with START_TIME (field 22, clock ticks after boot) started,
+ * in CLOCK_REALTIME nanoseconds as the wall clock reads now (so a clock
+ * step since then moves it too).  Returns 0 or -errno. */
+int proc_start_realtime(uint64_t start_time, uint64_t *realtime_ns);
+
 #endif

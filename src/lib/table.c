@@ -398,3 +398,68 @@ int table_slot_find(const struct hb_table *t, pid_t pid)
 	}
 	return first_free;
 }
+
+int table_register(struct hb_table *t, pid_t pid, uint64_t start_time, uint64_t timeout_ns,
+		   const char *name, uint32_t *seq)
+{
+	int r, i;
+
+	r = sem_lock(t->semid, HB_SEM_WAIT_MS);
+	if (r < 0)
+		return r;
+	i = table_slot_find(t, pid);
+	if (i >= 0) {
+		table_slot_fill(t, (uint32_t)i, pid, start_time, timeout_ns, now_ns(), name);
+		if (seq)
+			*seq = atomic_load(&t->slots[i].seq);
+	}
+	sem_unlock(t->semid);
+	if (i >= 0)
+		table_ring(t);
+	return i;
+}
+
+int table_find_process(const struct hb_table *t, pid_t pid, uint64_t start_time,
+		       struct hb_slot_view *v)
+{
+	struct hb_slot_view tmp;
+
+	if (!v)
+		v = &tmp;
+	for (uint32_t i = 0; i < t->slot_count; i++) {
+		if (atomic_load_explicit(&t->slots[i].pid, memory_order_relaxed) != pid)
+			continue;
+		if (table_slot_read(t, i, v) == 0 && v->pid == pid && v->start_time == start_time)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+int table_beat_process(struct hb_table *t, pid_t pid, uint64_t start_time)
+{
+	struct hb_slot_view v;
+	int i = table_find_process(t, pid, start_time, &v);
+
+	if (i < 0)
+		return i;
+	/* As hb_beat(): the registration is identified by its seq; one that
+	 * changed since the lookup is not ours to beat for. */
+	if (atomic_load_explicit(&t->slots[i].seq, memory_order_acquire) != v.seq)
+		return -ENOENT;
+	atomic_store_explicit(&t->slots[i].beat_ns, now_ns(), memory_order_release);
+	return 0;
+}
+
+int table_unregister_process(struct hb_table *t, pid_t pid, uint64_t start_time)
+{
+	struct hb_slot_view v;
+	int r, i;
+
+	r = sem_lock(t->semid, HB_SEM_WAIT_MS);
+	if (r < 0)
+		return r;
+	i = table_find_process(t, pid, start_time, &v);
+	r = i < 0 ? i : (table_slot_clear(t, (uint32_t)i, v.seq) ? 0 : -ENOENT);
+	sem_unlock(t->semid);
+	return r;
+}

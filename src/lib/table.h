@@ -132,6 +132,29 @@ int table_doorbell_wait(struct hb_table *t, uint32_t seen);
  * semaphore.  Returns the index, or -ENOSPC. */
 int table_slot_find(const struct hb_table *t, pid_t pid);
 
+/* Register PID (whose start time is START_TIME) under NAME with TIMEOUT_NS:
+ * takes the semaphore, reuses a slot holding PID (a re-registration, or a
+ * stale record of an earlier process with that pid) or the first free one,
+ * stamps a beat now and rings the doorbell.  *SEQ (if not NULL) receives
+ * the registration's seq, which identifies it.  Returns the slot index,
+ * -ENOSPC, -ETIMEDOUT, -EIDRM or another -errno from the semaphore. */
+int table_register(struct hb_table *t, pid_t pid, uint64_t start_time, uint64_t timeout_ns,
+		   const char *name, uint32_t *seq);
+
+/* The slot registered by the process PID with START_TIME (both must match,
+ * so a later process reusing the pid is not it), lock-free.  Fills *V if
+ * not NULL.  Returns the index or -ENOENT. */
+int table_find_process(const struct hb_table *t, pid_t pid, uint64_t start_time,
+		       struct hb_slot_view *v);
+
+/* Beat for the process PID with START_TIME: one atomic store into its slot,
+ * no lock.  Returns 0 or -ENOENT (no such registration). */
+int table_beat_process(struct hb_table *t, pid_t pid, uint64_t start_time);
+
+/* Remove the registration of the process PID with START_TIME under the
+ * semaphore.  Returns 0, -ENOENT, or -errno from the semaphore. */
+int table_unregister_process(struct hb_table *t, pid_t pid, uint64_t start_time);
+
 /* Check a service name: 1..HB_NAME_MAX bytes of ASCII letters, digits and
  * "-_.:@".  Returns 0 or -EINVAL. */
 int name_validate(const char *name);

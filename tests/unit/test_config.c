@@ -353,7 +353,12 @@ static const struct error_case error_cases[] = {
     {GLOBAL "[web]\nTimeout = 5s\n", 4, "unknown key 'Timeout' in [web]"},
     {"; first\nslots = 5\n" GLOBAL, 2,
      "key 'slots' outside any section: put it under [hbwatch] or a service's [name]"},
-    {GLOBAL "\n[legacy]\nkey = 0x5098\n", 4, "[legacy] is not supported by this version"},
+    {GLOBAL "\n[legacy]\nkey = 0x5098\n", 5,
+     "'key' in [legacy] is hbwatch's own key 0x5098: give hbwatch's table another key with "
+     "'key' in [hbwatch]"},
+    {GLOBAL "\n[legacy]\nenabled = yes\n", 4,
+     "[legacy] needs 'key', the hex System V key of the classic table (0x5095 in production, "
+     "0x5098 in the lesson code)"},
     {GLOBAL "[we b]\n", 3, "invalid service name 'we b': use 1 to 63 letters, digits and -_.:@"},
     {GLOBAL "[]\n", 3, "invalid service name '': use 1 to 63 letters, digits and -_.:@"},
     {GLOBAL "[web/1]\n", 3, "invalid service name 'web/1': use 1 to 63 letters, digits and -_.:@"},

@@ -1,0 +1,482 @@
+/* The classic heartbeat table ([legacy]): 1000 records of the teaching
+ * code's CPActive class, { int pid; char pname[51]; int timeout; time_t
+ * atime; } as laid out on x86_64 (72 bytes), timeout in seconds and atime
+ * from time(0).  Unchanged programs keep publishing there; hbwatch watches
+ * them with the same checks and actions as its own slots.
+ *
+ * hbwatch never writes that table or touches its semaphore: it attaches
+ * read-only (SHM_RDONLY) and reads records without the lock, keeping a
+ * copy only when two reads agree.  The classic guardian zeroes the record
+ * of a dead process; hbwatch leaves it to its owner (the lesson code reuses
+ * a record by pid, and its destructor clears it at exit), so a dead
+ * record only shows as stale and is never a target.
+ *
+ * Time: atime is wall-clock seconds.  Each new atime is converted once, when
+ * it is first seen, into an age on CLOCK_MONOTONIC, and the deadline runs on
+ * that clock from then on, so stepping the wall clock later moves no
+ * deadline.  An atime in the future, or one first seen in a scan right after
+ * the wall clock jumped, counts from now (re-baselined): a jump costs a hung
+ * process at most one extra timeout and never kills a healthy one. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/shm.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "deadline.h"
+#include "log.h"
+#include "proc.h"
+
+#define LEGACY_RECORDS	   1000u
+#define LEGACY_PNAME	   51
+#define LEGACY_TIMEOUT_MAX 86400 /* seconds, as HB_TIMEOUT_MAX_MS */
+#define NS_S		   UINT64_C(1000000000)
+/* The wall clock moving this much more than the monotonic one between two
+ * scans is a step (settimeofday, NTP), not drift. */
+#define LEGACY_JUMP_NS (NS_S)
+/* Slack of the started-after-its-heartbeat rule: start times are in clock
+ * ticks and are converted to wall time by reading two clocks. */
+#define LEGACY_START_SLACK_NS (100u * 1000000u)
+#define LEGACY_LOOK_NS	      (NS_S) /* how often to look for the segment */
+
+struct legacy_record {
+	int32_t pid;
+	char pname[LEGACY_PNAME];
+	int32_t timeout;
+	int64_t atime;
+};
+
+_Static_assert(offsetof(struct legacy_record, pname) == 4, "classic layout");
+_Static_assert(offsetof(struct legacy_record, timeout) == 56, "classic layout");
+_Static_assert(offsetof(struct legacy_record, atime) == 64, "classic layout");
+_Static_assert(sizeof(struct legacy_record) == 72, "classic layout");
+_Static_assert(LEGACY_RECORDS * sizeof(struct legacy_record) == HB_LEGACY_TABLE_SIZE,
+	       "classic table size");
+
+struct legacy_watch {
+	struct watch w; /* w.slot is the record index, w.legacy is true */
+	int32_t timeout_s;
+	int64_t atime;	       /* the last atime seen */
+	uint64_t base_mono_ns; /* when it was seen ... */
+	uint64_t base_age_ns;  /* ... and how old the beat was then */
+	bool recheck;	       /* stale or gone: look again when atime moves */
+	bool warned_future;
+};
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_S + (uint64_t)ts.tv_nsec;
+}
+
+static struct event lw_event(const struct legacy_watch *lw, enum event_kind kind)
+{
+	return (struct event){.kind = kind,
+			      .name = lw->w.name,
+			      .slot = (int)lw->w.slot,
+			      .pid = lw->w.pid,
+			      .legacy = true};
+}
+
+/* A consistent copy of record I: two reads that agree (the writer holds a
+ * lock we do not take).  Returns false if it kept changing. */
+static bool record_read(const struct legacy *L, uint32_t i, struct legacy_record *out)
+{
+	const struct legacy_record *src = (const struct legacy_record *)L->mem + i;
+	struct legacy_record again;
+
+	for (int tries = 0; tries < 8; tries++) {
+		memcpy(out, src, sizeof(*out));
+		atomic_thread_fence(memory_order_acquire);
+		memcpy(&again, src, sizeof(again));
+		if (memcmp(out, &again, sizeof(again)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A service name out of pname, or false if it holds none. */
+static bool record_name(const struct legacy_record *r, char *name, char *printable)
+{
+	const char *nul = memchr(r->pname, '\0', sizeof(r->pname));
+	size_t i, n = nul ? (size_t)(nul - r->pname) : sizeof(r->pname);
+
+	for (i = 0; i < n && i < HB_NAME_SIZE - 1; i++) {
+		unsigned char c = (unsigned char)r->pname[i];
+		printable[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	printable[i] = '\0';
+	if (!nul)
+		return false;
+	memcpy(name, r->pname, n + 1);
+	return name_validate(name) == 0;
+}
+
+/* Fix where the deadline counts from: the beat of atime A (somewhere in
+ * the second A, as time(0) truncates) is taken at its latest, A + 1 s, so
+ * the age is never overstated; a record is late when time(0) - atime >
+ * timeout, as the classic guardian has it. */
+static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool jumped)
+{
+	uint64_t beat = lw->atime >= 0 ? ((uint64_t)lw->atime + 1) * NS_S : 0;
+
+	lw->base_mono_ns = mono;
+	lw->base_age_ns = 0;
+	if (jumped)
+		return;
+	if (beat > real + NS_S) {
+		if (!lw->warned_future) {
+			struct event e = lw_event(lw, EVENT_REFUSED);
+			log_event(LOG_WARNING, &e,
+				  "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
+				  "future; its deadline counts from now",
+				  lw->w.slot, lw->w.name, (int)lw->w.pid,
+				  (unsigned long long)((beat - real) / NS_S));
+			lw->warned_future = true;
+		}
+		return;
+	}
+	if (real > beat)
+		lw->base_age_ns = real - beat;
+}
+
+static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct legacy_watch *lw = userdata;
+	struct event e = lw_event(lw, EVENT_PROCESS_GONE);
+	bool was_killing = lw->w.state == WATCH_KILLING;
+
+	log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
+		  "%s (pid %d, legacy record %u) exited%s; the record is left to its owner",
+		  lw->w.name, (int)lw->w.pid, lw->w.slot,
+		  was_killing ? " after being signalled" : "");
+	watch_release(&lw->w);
+	/* Keep the identity: the record still names this pid and is stale
+	 * until a process writes it again. */
+	lw->w.state = WATCH_REFUSED;
+	lw->recheck = true;
+	return 0;
+}
+
+/* A record that is not a target now but may become one when it is written
+ * again (a process gone, a pid reused): logged, never signalled. */
+static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+{
+	struct event e = lw_event(lw, EVENT_STALE_SLOT);
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_event(level, &e,
+		  "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
+		  lw->w.slot, lw->w.name, (int)lw->w.pid, why);
+	watch_release(&lw->w);
+	lw->w.state = WATCH_REFUSED;
+	lw->recheck = true;
+}
+
+static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
+		     uint64_t real, uint64_t mono, bool jumped)
+{
+	struct watch *w = &lw->w;
+	char name[HB_NAME_SIZE] = "";
+	uint64_t start_time, start_real;
+	bool name_ok = record_name(r, name, w->name);
+	int rr;
+
+	w->pid = r->pid;
+	w->seq = 0;
+	w->handled_beat = 0;
+	w->state = WATCH_REFUSED;
+	lw->timeout_s = r->timeout;
+	lw->atime = r->atime;
+	lw->recheck = false;
+	lw->warned_future = false;
+	rebase(lw, real, mono, jumped);
+
+	if (!name_ok) {
+		watch_refuse(w, "pname is not a service name (1 to %d letters, digits and -_.:@)",
+			     HB_NAME_MAX);
+		return;
+	}
+	if (r->pid < 0) {
+		watch_refuse(w, "negative pid");
+		return;
+	}
+	if (r->pid == 1) {
+		watch_refuse(w, "pid 1 is never signalled");
+		return;
+	}
+	if (r->pid == d->self) {
+		watch_refuse(w, "it claims hbwatch's own pid");
+		return;
+	}
+	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
+		watch_refuse(w, "timeout %d s is outside 1 s..24 h", (int)r->timeout);
+		return;
+	}
+	w->pidfd = pidfd_open(r->pid, 0);
+	if (w->pidfd < 0) {
+		if (errno == ESRCH)
+			lw_stale(lw, LOG_INFO, "no such process");
+		else
+			watch_refuse(w, "cannot open a pidfd: %s", strerror(errno));
+		return;
+	}
+	/* The record has no start time: pin the process now, through the
+	 * pidfd, and check it was alive when the record was last written. */
+	rr = proc_starttime(r->pid, &start_time);
+	if (rr == -ESRCH) {
+		lw_stale(lw, LOG_INFO, "no such process");
+		return;
+	}
+	if (rr < 0 || (rr = proc_start_realtime(start_time, &start_real)) < 0) {
+		watch_refuse(w, "cannot read its start time: %s", strerror(-rr));
+		return;
+	}
+	if (r->atime < 0 || start_real > ((uint64_t)r->atime + 1) * NS_S + LEGACY_START_SLACK_NS) {
+		lw_stale(lw, LOG_NOTICE,
+			 "the process started after the record's last heartbeat (atime %lld), "
+			 "so its pid belongs to another process now",
+			 (long long)r->atime);
+		return;
+	}
+	w->start_time = start_time;
+	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
+	if (rr < 0) {
+		watch_refuse(w, "cannot watch its pidfd: %s", strerror(-rr));
+		return;
+	}
+	if (proc_is_kthread(r->pid) > 0) {
+		watch_refuse(w, "it is a kernel thread");
+		return;
+	}
+	if (!settings_find(&d->settings, name)) {
+		watch_refuse(w, "\"%s\" is not a watched service in %s", w->name, d->config_path);
+		return;
+	}
+	w->state = WATCH_ACTIVE;
+	d->n_active++;
+}
+
+/* The deadline of an active record, or UINT64_MAX. */
+static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now)
+{
+	struct watch *w = &lw->w;
+	const struct service *svc = settings_find(&d->settings, w->name);
+	uint64_t timeout, deadline;
+
+	if (w->state != WATCH_ACTIVE || !svc)
+		return UINT64_MAX;
+	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);
+	deadline = lw->base_age_ns >= timeout ? lw->base_mono_ns
+					      : lw->base_mono_ns + (timeout - lw->base_age_ns);
+	if (now < deadline)
+		return deadline;
+	kill_deadline_missed(w, svc, timeout, now - deadline);
+	return UINT64_MAX;
+}
+
+static void legacy_detach(struct daemon *d)
+{
+	struct legacy *L = &d->legacy;
+
+	if (L->mem)
+		shmdt(L->mem);
+	L->mem = NULL;
+	L->shmid = -1;
+}
+
+static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
+{
+	*lw = (struct legacy_watch){.w = {.d = d, .slot = i, .pidfd = -1, .legacy = true}};
+}
+
+/* Find the segment (it appears when the first classic program starts, and
+ * may be removed and made again) and attach it read-only. */
+static void legacy_look(struct daemon *d, uint64_t now)
+{
+	struct legacy *L = &d->legacy;
+	struct shmid_ds ds;
+	void *mem;
+	int id;
+
+	if (now < L->next_look_ns)
+		return;
+	L->next_look_ns = now + LEGACY_LOOK_NS;
+	id = shmget(L->key, 0, 0);
+	if (id < 0) {
+		int e = errno;
+
+		if (L->mem) {
+			log_notice("the classic table at key 0x%x is gone", (unsigned)L->key);
+			legacy_reset(d, false);
+			legacy_detach(d);
+		}
+		if (e != L->last_errno) {
+			if (e == ENOENT)
+				log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
+					 "looking every second",
+					 (unsigned)L->key);
+			else
+				log_error(
+				    "cannot open the classic table at key 0x%x ([legacy]): %s",
+				    (unsigned)L->key, strerror(e));
+		}
+		L->last_errno = e;
+		return;
+	}
+	L->last_errno = 0;
+	if (id == L->shmid || id == L->bad_shmid)
+		return;
+	if (L->mem) {
+		log_notice("the classic table at key 0x%x was replaced; watching the new one",
+			   (unsigned)L->key);
+		legacy_reset(d, false);
+		legacy_detach(d);
+	}
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		log_error("cannot inspect the classic table at key 0x%x: %s", (unsigned)L->key,
+			  strerror(errno));
+		L->bad_shmid = id;
+		return;
+	}
+	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
+		log_error("the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is not "
+			  "a classic CPActive table (1000 records of { int pid; char pname[51]; "
+			  "int timeout; time_t atime; }, 72 bytes each on x86_64); not watching it",
+			  (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
+		L->bad_shmid = id;
+		return;
+	}
+	mem = shmat(id, NULL, SHM_RDONLY);
+	if (mem == (void *)-1) {
+		log_error("cannot attach the classic table at key 0x%x read-only: %s",
+			  (unsigned)L->key, strerror(errno));
+		L->bad_shmid = id;
+		return;
+	}
+	if (!L->recs) {
+		L->recs = calloc(LEGACY_RECORDS, sizeof(*L->recs));
+		if (!L->recs) {
+			shmdt(mem);
+			log_error("out of memory for the classic table");
+			return;
+		}
+		for (uint32_t i = 0; i < LEGACY_RECORDS; i++)
+			lw_init(d, &L->recs[i], i);
+	}
+	L->mem = mem;
+	L->shmid = id;
+	L->bad_shmid = -1;
+	log_info("watching the classic heartbeat table at key 0x%x (read-only, 1000 records)",
+		 (unsigned)L->key);
+}
+
+/* Has the wall clock been stepped since the last scan? */
+static bool clock_jumped(struct legacy *L, uint64_t real, uint64_t mono)
+{
+	int64_t off = (int64_t)(real - mono), delta = off - L->clock_offset_ns;
+	bool jumped =
+	    L->have_offset && (delta > (int64_t)LEGACY_JUMP_NS || delta < -(int64_t)LEGACY_JUMP_NS);
+
+	if (jumped)
+		log_notice("the wall clock jumped by %+lld ms: heartbeats of the classic table "
+			   "seen now count from now",
+			   (long long)(delta / 1000000));
+	L->clock_offset_ns = off;
+	L->have_offset = true;
+	return jumped;
+}
+
+uint64_t legacy_scan(struct daemon *d)
+{
+	struct legacy *L = &d->legacy;
+	uint64_t next = UINT64_MAX, now, real;
+	bool jumped;
+
+	if (!d->settings.legacy || L->key != d->settings.legacy_key) {
+		if (L->key) {
+			legacy_reset(d, true);
+			L->key = 0;
+		}
+		if (!d->settings.legacy)
+			return UINT64_MAX;
+		L->key = d->settings.legacy_key;
+		L->next_look_ns = 0;
+		L->last_errno = 0;
+		L->bad_shmid = -1;
+	}
+	now = now_ns();
+	legacy_look(d, now);
+	if (!L->mem)
+		return UINT64_MAX;
+	real = realtime_ns();
+	jumped = clock_jumped(L, real, now);
+	for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
+		struct legacy_watch *lw = &L->recs[i];
+		struct watch *w = &lw->w;
+		struct legacy_record r;
+		char name[HB_NAME_SIZE], printable[HB_NAME_SIZE];
+
+		if (!record_read(L, i, &r))
+			continue;
+		if (w->state == WATCH_KILLING)
+			continue; /* its exit (or the escalation) comes first */
+		if (r.pid == 0) {
+			if (w->state != WATCH_FREE)
+				watch_release(w);
+			continue;
+		}
+		record_name(&r, name, printable);
+		if (w->state != WATCH_FREE &&
+		    (r.pid != w->pid || r.timeout != lw->timeout_s || strcmp(printable, w->name) ||
+		     (lw->recheck && r.atime != lw->atime)))
+			watch_release(w);
+		if (w->state == WATCH_FREE) {
+			lw_adopt(d, lw, &r, real, now, jumped);
+		} else if (r.atime != lw->atime) {
+			lw->atime = r.atime;
+			rebase(lw, real, now, jumped);
+			if (w->state == WATCH_LOGGED)
+				w->state = WATCH_ACTIVE; /* it beat again: watch it afresh */
+		}
+		uint64_t deadline = lw_check(d, lw, now);
+		if (deadline < next)
+			next = deadline;
+	}
+	return next;
+}
+
+void legacy_reset(struct daemon *d, bool all)
+{
+	struct legacy *L = &d->legacy;
+
+	if (L->recs)
+		for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
+			struct watch *w = &L->recs[i].w;
+
+			if (w->state == WATCH_FREE || (!all && w->state == WATCH_KILLING))
+				continue;
+			watch_release(w);
+		}
+	if (all) {
+		legacy_detach(d);
+		free(L->recs);
+		L->recs = NULL;
+	}
+}

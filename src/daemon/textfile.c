@@ -1,0 +1,176 @@
+/* The metrics file for node_exporter's textfile collector: metrics_dir/
+ * hbwatch.prom, the same slot series as "hbctl metrics" plus the counters
+ * only the daemon knows.  Written to a hidden temporary file in the same
+ * directory and renamed over the old one, so the collector never reads half
+ * a file (it ignores names not ending in .prom).  Rewritten when a counter
+ * or a registration changes, at most once a second, and at least every
+ * TEXTFILE_REFRESH_NS so the ages it holds stay roughly current. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "deadline.h"
+#include "log.h"
+#include "metrics.h"
+
+#define TEXTFILE_NAME	    "hbwatch.prom"
+#define TEXTFILE_GAP_NS	    (1000u * 1000000u)
+#define TEXTFILE_REFRESH_NS (UINT64_C(15) * 1000000000u)
+
+static const struct {
+	const char *family;
+	enum event_kind kind;
+	const char *help;
+} families[] = {
+    {"hbwatch_deadlines_missed_total", EVENT_DEADLINE_MISSED, "Heartbeat deadlines missed."},
+    {"hbwatch_kills_total", EVENT_SIGNAL_SENT, "Processes sent the service's signal."},
+    {"hbwatch_escalations_total", EVENT_ESCALATED, "Processes sent SIGKILL after kill_grace."},
+    {"hbwatch_restarts_total", EVENT_RESTART_UNIT, "Unit restarts asked of systemd."},
+    {"hbwatch_refused_total", EVENT_REFUSED,
+     "Registrations refused as possible forgeries (never signalled)."},
+    {"hbwatch_rate_limited_total", EVENT_RATE_LIMITED,
+     "Missed deadlines not acted on because of kill_burst."},
+};
+
+static const struct counter *counter_of(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_counters; i++)
+		if (strcmp(d->counters[i].name, name) == 0)
+			return &d->counters[i];
+	return NULL;
+}
+
+static void write_sample(FILE *f, const char *family, const char *name, uint64_t v)
+{
+	fprintf(f, "%s{service=\"", family);
+	metrics_write_label(f, name);
+	fprintf(f, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* Every watched service gets a sample (0 until something happens, so rate()
+ * works from the start), then every other name something was counted for. */
+static void write_counters(FILE *f, const struct daemon *d)
+{
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", families[k].family,
+			families[k].help, families[k].family);
+		for (size_t i = 0; i < d->settings.n_services; i++) {
+			const struct counter *c = counter_of(d, d->settings.services[i].name);
+
+			write_sample(f, families[k].family, d->settings.services[i].name,
+				     c ? c->n[families[k].kind] : 0);
+		}
+		for (size_t i = 0; i < d->n_counters; i++)
+			if (!settings_find(&d->settings, d->counters[i].name))
+				write_sample(f, families[k].family, d->counters[i].name,
+					     d->counters[i].n[families[k].kind]);
+	}
+}
+
+static int textfile_write(struct daemon *d)
+{
+	const char *dir = d->settings.metrics_dir;
+	char *tmp = NULL, *path = NULL;
+	FILE *f = NULL;
+	int fd = -1, r = 0;
+
+	if (asprintf(&tmp, "%s/." TEXTFILE_NAME ".XXXXXX", dir) < 0) {
+		tmp = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	if (asprintf(&path, "%s/" TEXTFILE_NAME, dir) < 0) {
+		path = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* mkostemp() makes it 0600; the collector may run as another user. */
+	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+		r = -errno;
+		goto out_unlink;
+	}
+	fd = -1;
+	metrics_write_slots(f, &d->table, now_ns());
+	write_counters(f, d);
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0) {
+		r = errno ? -errno : -EIO;
+		goto out_unlink;
+	}
+	r = fclose(f) == 0 ? 0 : -errno;
+	f = NULL;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r == 0)
+		goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(path);
+	return r;
+}
+
+static int on_textfile_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	d->textfile_timer = sd_event_source_disable_unref(d->textfile_timer);
+	textfile_update(d);
+	return 0;
+}
+
+void textfile_update(struct daemon *d)
+{
+	uint64_t now = now_ns(), gen;
+	int r;
+
+	if (!d->settings.metrics_dir || !d->table.hdr)
+		return;
+	gen = atomic_load(&d->table.hdr->generation);
+	if (!d->textfile_dirty && gen == d->textfile_generation && d->textfile_written_ns &&
+	    now - d->textfile_written_ns < TEXTFILE_REFRESH_NS)
+		return;
+	if (d->textfile_written_ns && now - d->textfile_written_ns < TEXTFILE_GAP_NS) {
+		if (!d->textfile_timer &&
+		    sd_event_add_time(d->event, &d->textfile_timer, CLOCK_MONOTONIC,
+				      deadline_usec_ceil(d->textfile_written_ns + TEXTFILE_GAP_NS),
+				      1000, on_textfile_timer, d) < 0)
+			d->textfile_timer = NULL;
+		return;
+	}
+	r = textfile_write(d);
+	/* Written or not, wait the gap: a failing disk is not retried in a loop. */
+	d->textfile_written_ns = now;
+	if (r < 0) {
+		if (!d->textfile_warned)
+			log_warning("cannot write %s/" TEXTFILE_NAME ": %s (retrying every second; "
+				    "said once)",
+				    d->settings.metrics_dir, strerror(-r));
+		d->textfile_warned = true;
+		return;
+	}
+	if (d->textfile_warned)
+		log_notice("wrote %s/" TEXTFILE_NAME " again", d->settings.metrics_dir);
+	d->textfile_warned = false;
+	d->textfile_dirty = false;
+	d->textfile_generation = gen;
+}
+
+void textfile_finish(struct daemon *d)
+{
+	d->textfile_timer = sd_event_source_disable_unref(d->textfile_timer);
+}

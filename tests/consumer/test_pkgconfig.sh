@@ -1,0 +1,91 @@
+#!/bin/sh
+# A program outside the tree, built against the INSTALLED library: the build
+# is installed into a scratch DESTDIR, the program is compiled with
+# "cc $(pkg-config --cflags --libs hbwatch)" (PKG_CONFIG_SYSROOT_DIR maps the
+# installed paths into the DESTDIR), run against a live hbwatch (private IPC
+# namespace, own key), shows in "hbctl status --json", and is killed when it
+# stops beating.  TAP output.
+set -u
+: "${HBWATCH:?run through meson test}" "${HBCTL:?}" "${BUILD_ROOT:?}" "${CONSUMER_SRC:?}"
+for tool in meson pkg-config cc; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "1..0 # SKIP $tool is not installed"
+		exit 77
+	fi
+done
+
+DIR=$(mktemp -d /tmp/hbwatch-consumer-XXXXXX)
+KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
+export HBWATCH_KEY=$KEY
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	"$HBCTL" remove >/dev/null 2>&1
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+wait_for() {
+	end=$(($(date +%s) + $1)); shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s)" -gt "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+echo "1..7"
+DEST="$DIR/dest"
+check "meson install into a DESTDIR" \
+	'meson install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$DEST" >"$DIR/install.log" 2>&1'
+PC=$(find "$DEST" -name hbwatch.pc | head -n 1)
+check "hbwatch.pc is installed ($PC)" '[ -n "$PC" ]'
+export PKG_CONFIG_PATH="$(dirname "$PC")" PKG_CONFIG_SYSROOT_DIR="$DEST"
+FLAGS=$(pkg-config --cflags --libs hbwatch)
+echo "# pkg-config --cflags --libs hbwatch: $FLAGS"
+# shellcheck disable=SC2086 # FLAGS is a list of options
+check "the consumer builds with cc and pkg-config only" \
+	'cc -std=c11 -Wall -Werror -o "$DIR/consumer" "$CONSUMER_SRC" $FLAGS 2>"$DIR/cc.log"'
+# The .pc file lives in LIBDIR/pkgconfig.
+LIBDIR=$(dirname "$(dirname "$PC")")
+check "it links the installed libhbwatch.so.0" \
+	'LD_LIBRARY_PATH="$LIBDIR" ldd "$DIR/consumer" | grep -q "$LIBDIR/libhbwatch.so.0"'
+
+cat >"$DIR/hbwatch.ini" <<INI
+[hbwatch]
+key = $KEY
+slots = 16
+group =
+kill_grace = 300ms
+
+[consumer]
+timeout = 2s
+INI
+"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
+PIDS="$PIDS $!"
+wait_for 5 "$HBCTL" status >/dev/null
+
+mkfifo "$DIR/ready"
+(ulimit -c 0; LD_LIBRARY_PATH="$LIBDIR" exec "$DIR/consumer" consumer 300 600 >"$DIR/ready") &
+C=$!
+PIDS="$PIDS $C"
+read -r word cpid <"$DIR/ready"
+check "it registered" '[ "$word" = registered ] && [ "$cpid" = "$C" ]'
+"$HBCTL" status --json >"$DIR/status.json"
+check "hbctl status --json shows its pid under its name" \
+	'grep -q "\"pid\":$C,\"name\":\"consumer\"" "$DIR/status.json"'
+wait "$C"
+st=$?
+check "hbwatch killed it when it stopped beating (status $st)" \
+	'[ $st -eq 134 ] && grep -q "sent SIGABRT to consumer (pid $C)" "$DIR/hbwatch.log"'
+
+if [ $fails -ne 0 ]; then
+	for f in install.log cc.log hbwatch.log status.json; do
+		[ -f "$DIR/$f" ] && { echo "# $f:"; sed 's/^/#   /' "$DIR/$f"; }
+	done
+fi
+exit $((fails != 0))

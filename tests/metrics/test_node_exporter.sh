@@ -1,0 +1,97 @@
+#!/bin/sh
+# hbwatch's textfile scraped for real: hbwatch writes metrics_dir/hbwatch.prom,
+# Debian's prometheus-node-exporter serves it on loopback through its textfile
+# collector, and the scrape must show a kill counted for the service whose
+# worker hung, the live slot of a healthy worker, and no textfile error.
+# TAP output.  Skipped (77) without node_exporter.  Run through isolate.sh
+# (private IPC namespace), on a key of its own; everything started here is
+# stopped by pid.
+set -u
+NE=$(command -v prometheus-node-exporter || command -v node_exporter || true)
+if [ -z "$NE" ]; then
+	echo "1..0 # SKIP prometheus-node-exporter is not installed"
+	exit 77
+fi
+: "${HBWATCH:?run through meson test}" "${HBWORKER:?}" "${HBCTL:?}"
+
+DIR=$(mktemp -d /tmp/hbwatch-metrics-XXXXXX)
+KEY=$(printf '0x46%06x' $(($$ & 0xffffff)))
+export HBWATCH_KEY=$KEY
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	"$HBCTL" remove >/dev/null 2>&1
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
+# wait_for SECONDS COMMAND...: poll every 50 ms.
+wait_for() {
+	end=$(($(date +%s) + $1)); shift
+	while ! "$@" 2>/dev/null; do
+		[ "$(date +%s)" -gt "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+echo "1..8"
+mkdir "$DIR/textfile"
+cat >"$DIR/hbwatch.ini" <<INI
+[hbwatch]
+key = $KEY
+slots = 16
+group =
+kill_grace = 300ms
+metrics_dir = $DIR/textfile
+
+[x]
+timeout = 2s
+INI
+"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
+PIDS="$PIDS $!"
+check "hbwatch created its table" 'wait_for 5 "$HBCTL" status >/dev/null'
+
+"$HBWORKER" --name x --timeout-ms 2000 --beat-ms 100 --quiet >/dev/null &
+HEALTHY=$!
+PIDS="$PIDS $HEALTHY"
+"$HBWORKER" --name x --timeout-ms 300 --hang-after-ms 200 --quiet >/dev/null &
+HUNG=$!
+PIDS="$PIDS $HUNG"
+wait $HUNG
+check "the hung worker was killed by SIGABRT" '[ $? -eq 134 ]'
+
+prom="$DIR/textfile/hbwatch.prom"
+check "hbwatch.prom counts the kill" \
+	'wait_for 5 grep -qx "hbwatch_kills_total{service=\"x\"} 1" "$prom"'
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$NE" --web.listen-address="127.0.0.1:$PORT" --collector.disable-defaults \
+	--collector.textfile --collector.textfile.directory="$DIR/textfile" \
+	>"$DIR/ne.log" 2>&1 &
+NEPID=$!
+PIDS="$PIDS $NEPID"
+scrape() { curl -fsS "http://127.0.0.1:$PORT/metrics" >"$DIR/scrape"; }
+check "node_exporter answers on 127.0.0.1:$PORT" 'wait_for 10 scrape'
+has() { grep -qx "$1" "$DIR/scrape"; }
+check "scrape: hbwatch_kills_total{service=\"x\"} 1" 'has "hbwatch_kills_total{service=\"x\"} 1"'
+check "scrape: hbwatch_deadlines_missed_total{service=\"x\"} 1" \
+	'has "hbwatch_deadlines_missed_total{service=\"x\"} 1"'
+check "scrape: the healthy worker's timeout series" \
+	'grep -Eq "^hbwatch_heartbeat_timeout_seconds\{name=\"x\",pid=\"$HEALTHY\",slot=\"[0-9]+\"\} 2$" "$DIR/scrape"'
+check "scrape: slots and no textfile error" \
+	'has "hbwatch_slots_total 16" && has "node_textfile_scrape_error 0"'
+
+echo "# scrape excerpt:"
+grep -E '^hbwatch_(kills|deadlines|heartbeat|slots)' "$DIR/scrape" | sed 's/^/#   /'
+if [ $fails -ne 0 ]; then
+	echo "# hbwatch log:"; sed 's/^/#   /' "$DIR/hbwatch.log"
+	echo "# node_exporter log:"; tail -5 "$DIR/ne.log" | sed 's/^/#   /'
+fi
+kill "$NEPID"
+wait "$NEPID" 2>/dev/null
+exit $((fails != 0))
