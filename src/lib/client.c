@@ -58,12 +58,13 @@ static void client_setup(void)
 
 static int do_register(const char *name, unsigned int timeout_ms)
 {
-	struct hb_slot *mine = atomic_load(&client_slot);
+	bool attached = atomic_load(&client_slot) != NULL;
 	uint64_t start_time;
+	uint32_t seq;
 	pid_t pid = getpid();
 	int key, r, i;
 
-	if (!mine) {
+	if (!attached) {
 		r = key_from_env(&key);
 		if (r < 0)
 			return r;
@@ -73,34 +74,21 @@ static int do_register(const char *name, unsigned int timeout_ms)
 			return r;
 	}
 	r = proc_starttime(pid, &start_time);
-	if (r < 0)
-		goto fail;
-	r = sem_lock(client_table.semid, HB_SEM_WAIT_MS);
-	if (r < 0)
-		goto fail;
-	/* Our old slot only if it is still ours: hbwatch may have reclaimed
-	 * it (hb_beat() said -ESTALE) and another process taken it since. */
-	if (mine &&
-	    (atomic_load(&mine->seq) != atomic_load(&client_seq) || atomic_load(&mine->pid) != pid))
-		mine = NULL;
-	i = mine ? (int)(mine - client_table.slots) : table_slot_find(&client_table, pid);
+	/* A slot holding our pid is our registration (updated in place) or a
+	 * stale one of an earlier process with this pid; if hbwatch reclaimed
+	 * ours and another process took it, it no longer holds our pid. */
+	i = r < 0 ? r
+		  : table_register(&client_table, pid, start_time, (uint64_t)timeout_ms * 1000000u,
+				   name, &seq);
 	if (i < 0) {
-		r = i;
-		sem_unlock(client_table.semid);
-		goto fail;
+		if (!attached)
+			table_detach(&client_table);
+		return i;
 	}
-	table_slot_fill(&client_table, (uint32_t)i, pid, start_time,
-			(uint64_t)timeout_ms * 1000000u, now_ns(), name);
-	atomic_store(&client_seq, atomic_load(&client_table.slots[i].seq));
-	sem_unlock(client_table.semid);
-	table_ring(&client_table);
+	atomic_store(&client_seq, seq);
 	client_pid = pid;
 	atomic_store_explicit(&client_slot, &client_table.slots[i], memory_order_release);
 	return 0;
-fail:
-	if (!mine)
-		table_detach(&client_table);
-	return r;
 }
 
 HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
