@@ -714,7 +714,7 @@ static int ids_resolve(struct loader *l)
 {
 	struct settings *s = l->s;
 	struct origin at = l->group_at;
-	unsigned id;
+	unsigned id = 0; /* set by id_resolve() when it returns 0 */
 
 	if (!at.file)
 		at = (struct origin){s->path, 0};

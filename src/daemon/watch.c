@@ -266,6 +266,41 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, const struct hb_s
 	return UINT64_MAX;
 }
 
+/* A slot whose seqlock stays open (odd seq) through every read.  Writers
+ * hold the table lock from opening the seqlock to closing it, so if the
+ * lock can be taken now and the seq is still odd, the writer died inside
+ * its critical section (SEM_UNDO released the lock, nothing closes the
+ * seqlock).  What it left is half a registration, and no reader will ever
+ * see it consistently: free it, or the slot leaks for good (a re-registration
+ * keeps the dead writer's pid in it, so no client reuses it either).
+ * Returns true if the slot was freed. */
+static bool slot_repair(struct daemon *d, struct watch *w)
+{
+	struct hb_slot *s = &d->table.slots[w->slot];
+	uint32_t seq;
+	int32_t pid;
+	bool freed = false;
+
+	if (!table_trylock(d))
+		return false;
+	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
+	if (seq & 1u)
+		freed = table_slot_clear(&d->table, w->slot, seq);
+	sem_unlock(d->table.semid);
+	if (!freed)
+		return false;
+	if (w->state != WATCH_FREE)
+		watch_release(w);
+	w->warned_busy = false;
+	struct event e = {.kind = EVENT_STALE_SLOT, .slot = (int)w->slot, .pid = pid};
+	log_event(LOG_NOTICE, &e,
+		  "stale slot %u (pid %d): left half-written by a writer that died holding "
+		  "the table lock; slot freed",
+		  w->slot, (int)pid);
+	return true;
+}
+
 uint64_t watch_scan(struct daemon *d)
 {
 	uint64_t now = now_ns();
@@ -276,6 +311,8 @@ uint64_t watch_scan(struct daemon *d)
 		struct hb_slot_view v;
 
 		if (table_slot_read(&d->table, i, &v) < 0) {
+			if (slot_repair(d, w))
+				continue;
 			if (!w->warned_busy) {
 				struct event e = watch_event(w, EVENT_REFUSED);
 				e.pid = 0;

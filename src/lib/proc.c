@@ -16,6 +16,7 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t
 	ssize_t n;
 	int fd;
 
+	*len = 0; /* never returns 0 with *LEN unset, even if errno were 0 */
 	if (pid <= 0)
 		return -ESRCH;
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
