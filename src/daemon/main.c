@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -271,6 +272,27 @@ static int loop_setup(struct daemon *d)
 	return r < 0 ? r : 0;
 }
 
+/* Each watched registration holds a pidfd.  systemd gives services a soft
+ * limit of 1024 open files and a hard one of 524288, expecting programs
+ * that need more (and never use select(): sd-event uses epoll) to raise
+ * the soft limit themselves. */
+static void fd_limit_raise(uint32_t slot_count)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)slot_count + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		log_warning("open-file limit %llu is below the %llu needed to watch all %u slots; "
+			    "raise LimitNOFILE= of hbwatch.service",
+			    (unsigned long long)rl.rlim_max, (unsigned long long)need, slot_count);
+}
+
 static int table_setup(struct daemon *d)
 {
 	struct settings *s = &d->settings;
@@ -289,6 +311,7 @@ static int table_setup(struct daemon *d)
 		log_warning("adopted the existing table at key 0x%x with %u slots (slots=%u in the "
 			    "configuration applies once the table is removed with 'hbctl remove')",
 			    s->key, d->table.slot_count, s->slots);
+	fd_limit_raise(d->table.slot_count);
 	d->watches = calloc(d->table.slot_count, sizeof(*d->watches));
 	if (!d->watches)
 		return -ENOMEM;

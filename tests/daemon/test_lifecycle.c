@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -171,4 +172,43 @@ Test(lifecycle, restart_adopts_the_table)
 	cr_assert(hbd_log_wait("signal-sent", w[2], "to svc", 5000));
 	cr_assert(hbd_alive(w[0]) && hbd_alive(w[1]));
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 1);
+}
+
+/* Every watched registration holds a pidfd: a daemon started with a low
+ * soft open-file limit (systemd's default is 1024) raises it to the hard
+ * limit, and watches more registrations than the soft limit allowed. */
+Test(lifecycle, low_soft_fd_limit_is_raised)
+{
+	enum { SOFT = 40, WORKERS = 48 };
+	struct rlimit old, low;
+	pid_t w[WORKERS];
+	char path[64], line[256];
+	FILE *f;
+	long soft = -1, hard = -1;
+
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	cr_assert(old.rlim_max > WORKERS + 64, "hard limit %llu too low for this test",
+		  (unsigned long long)old.rlim_max);
+	low = (struct rlimit){.rlim_cur = SOFT, .rlim_max = old.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	hbd_config("kill_grace = 5s\n[fds]\ntimeout = 1s\n");
+	hbd_start(); /* inherits the low soft limit */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)H.daemon);
+	f = fopen(path, "r");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Max open files %ld %ld", &soft, &hard) == 2)
+			break;
+	fclose(f);
+	cr_assert_eq(soft, hard, "soft limit %ld was not raised to the hard limit %ld", soft, hard);
+
+	for (int i = 0; i < WORKERS; i++)
+		w[i] = hbd_worker("fds", 1000, "--beat-ms", "100", NULL);
+	cr_assert(hbd_wait_status("Watching 48 processes", 10000),
+		  "not all %d registrations were adopted", WORKERS);
+	cr_assert_eq(hbd_log_count("refused", 0, "pidfd"), 0, "a pidfd could not be opened");
+	for (int i = 0; i < WORKERS; i++)
+		cr_assert(hbd_alive(w[i]));
 }
