@@ -161,7 +161,7 @@ Test(duration, format)
 
 Test(duration, format_small_buffer)
 {
-	char buf[8];
+	char buf[9];
 
 	cr_expect_eq(duration_format(90 * SEC, buf, 9), 0); /* "1min 30s" + NUL fits */
 	cr_expect_eq(duration_format(90 * SEC, buf, 8), -ENOBUFS);
