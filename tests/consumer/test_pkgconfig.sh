@@ -17,26 +17,7 @@ done
 DIR=$(mktemp -d /tmp/hbwatch-consumer-XXXXXX)
 KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	"$HBCTL" remove >/dev/null 2>&1
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-wait_for() {
-	end=$(($(date +%s) + $1)); shift
-	while ! "$@" 2>/dev/null; do
-		[ "$(date +%s)" -gt "$end" ] && return 1
-		sleep 0.05
-	done
-}
+. "$TAP_SH"
 
 echo "1..7"
 DEST="$DIR/dest"
