@@ -102,7 +102,11 @@ static int textfile_write(struct daemon *d)
 	fd = -1;
 	metrics_write_slots(f, &d->table, now_ns());
 	write_counters(f, d);
-	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0) {
+	/* No fsync(): the rename alone makes the switch atomic for readers, and
+	 * durability across a crash is worthless for a file rewritten within a
+	 * second of the next start, while fsync() on this loop could block the
+	 * kill path for as long as the disk is busy. */
+	if (fflush(f) != 0 || ferror(f)) {
 		r = errno ? -errno : -EIO;
 		goto out_unlink;
 	}
