@@ -91,15 +91,7 @@ pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		for (int s = 1; s < NSIG; s++)
-			if (s != SIGKILL && s != SIGSTOP)
-				signal(s, SIG_DFL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		hbd_child_setup(parent);
 		if (ignore > 0)
 			signal(ignore, SIG_IGN);
 		if (pgrp && setpgid(0, 0) < 0)

@@ -37,8 +37,8 @@ static pid_t start_helper(const char *var, const char *arg, const char *word, in
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || dup2(p[1], 3) < 0)
+		hbd_child_setup(parent);
+		if (dup2(p[1], 3) < 0)
 			_exit(127);
 		if (arg)
 			execl(exe, exe, arg, "--ready-fd", "3", (char *)NULL);

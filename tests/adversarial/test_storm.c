@@ -49,8 +49,8 @@ static pid_t churn_start(int *out_fd)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || dup2(ready[1], 3) < 0 || dup2(out[1], 1) < 0)
+		hbd_child_setup(parent);
+		if (dup2(ready[1], 3) < 0 || dup2(out[1], 1) < 0)
 			_exit(127);
 		int e = open(H.wlog, O_WRONLY | O_APPEND | O_CREAT, 0644);
 		if (e >= 0)

@@ -246,13 +246,7 @@ Test(ctl, shell_job_killed)
 	pid_t parent = getpid(), sh = fork();
 	cr_assert(sh >= 0);
 	if (sh == 0) {
-		struct rlimit nocore = {0, 0};
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setrlimit(RLIMIT_CORE, &nocore);
-		signal(SIGABRT, SIG_DFL);
+		hbd_child_setup(parent);
 		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
 		_exit(127);
 	}

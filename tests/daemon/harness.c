@@ -302,7 +302,7 @@ int hbd_config(const char *fmt, ...)
 
 /* In a child: die with the test process, no core files, default signal
  * handling whatever the runner set up. */
-static void child_setup(pid_t parent)
+void hbd_child_setup(pid_t parent)
 {
 	struct rlimit nocore = {0, 0};
 	sigset_t none;
@@ -343,7 +343,7 @@ void hbd_start(void)
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		child_setup(parent);
+		hbd_child_setup(parent);
 		redirect(STDOUT_FILENO, H.log);
 		redirect(STDERR_FILENO, H.log);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
@@ -425,7 +425,7 @@ int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...)
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		child_setup(parent);
+		hbd_child_setup(parent);
 		redirect(STDOUT_FILENO, opath);
 		redirect(STDERR_FILENO, epath);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
@@ -469,7 +469,7 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		child_setup(parent);
+		hbd_child_setup(parent);
 		redirect(STDOUT_FILENO, H.wlog);
 		redirect(STDERR_FILENO, H.wlog);
 		if (dup2(fds[1], 3) < 0) /* dup2 clears FD_CLOEXEC */
@@ -506,7 +506,7 @@ pid_t hbd_sleeper(void)
 
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		child_setup(parent);
+		hbd_child_setup(parent);
 		for (;;)
 			pause();
 	}
@@ -792,4 +792,14 @@ void hbd_notify_deaf(bool deaf)
 	cr_assert(errno == EAGAIN, "filling the notify socket: %s", strerror(errno));
 	cr_assert(sent > 0, "the notify socket took no datagram");
 	close(fd);
+}
+
+void hbd_assert_left_alone(pid_t w, int ms)
+{
+	int st = 0;
+
+	cr_assert(!hbd_wait_exit(w, ms, &st), "pid %d died (status 0x%x)", (int)w, st);
+	cr_assert(hbd_alive(w));
+	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
+	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
 }

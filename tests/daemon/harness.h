@@ -132,6 +132,14 @@ void hbd_figure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Criterion's main() plus the figures above. */
 int hbd_main(int argc, char **argv);
 
+/* In a forked child, before exec: die with PARENT (the test process), no
+ * core files, default handling of every signal. */
+void hbd_child_setup(pid_t parent);
+
+/* W must survive MS more milliseconds and never be signalled (no
+ * signal-sent or escalated record for it). */
+void hbd_assert_left_alone(pid_t w, int ms);
+
 /* Stop (DEAF) or resume reading the daemon's notify socket.  Stopping also
  * fills its queue, as a busy service manager's can be. */
 void hbd_notify_deaf(bool deaf);

@@ -18,17 +18,6 @@ static uint64_t long_ago(void)
 	return now > 5000000000u ? now - 5000000000u : 1;
 }
 
-/* Worker W must survive MS more milliseconds and never be signalled. */
-static void assert_left_alone(pid_t w, int ms)
-{
-	int st = 0;
-
-	cr_assert(!hbd_wait_exit(w, ms, &st), "pid %d died (status 0x%x)", (int)w, st);
-	cr_assert(hbd_alive(w));
-	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
-	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
-}
-
 /* 4a. A name no section lists: refused at adoption, never signalled. */
 Test(refuse, unlisted_name)
 {
@@ -37,7 +26,7 @@ Test(refuse, unlisted_name)
 	pid_t w = hbd_worker("unlisted", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
 
 	cr_assert(hbd_log_wait("refused", w, "\"unlisted\" is not a watched service", 10000));
-	assert_left_alone(w, 3 * 200);
+	hbd_assert_left_alone(w, 3 * 200);
 	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
 	cr_assert(hbd_slot_of(w) >= 0, "the refused registration was dropped");
 }
@@ -51,7 +40,7 @@ Test(refuse, wrong_user)
 
 	cr_assert(
 	    hbd_log_wait("refused", w, "runs as uid 0, but [svc] requires user nobody", 10000));
-	assert_left_alone(w, 3 * 200);
+	hbd_assert_left_alone(w, 3 * 200);
 }
 
 /* 4c. A slot claiming pid 1 (with its real start time, a watched name and
@@ -107,7 +96,7 @@ Test(refuse, recycled_pid)
 
 	cr_assert(hbd_log_wait("stale-slot", s, "start time differs", 10000));
 	cr_assert(hbd_wait_slot_free(s, 5000), "the stale slot was not freed");
-	assert_left_alone(s, 3 * 200);
+	hbd_assert_left_alone(s, 3 * 200);
 	cr_assert_eq(hbd_log_count("deadline-missed", s, NULL), 0);
 }
 
@@ -119,5 +108,5 @@ Test(refuse, wrong_unit)
 	pid_t w = hbd_worker("svc", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
 
 	cr_assert(hbd_log_wait("refused", w, "requires unit nosuch.service", 10000));
-	assert_left_alone(w, 3 * 200);
+	hbd_assert_left_alone(w, 3 * 200);
 }

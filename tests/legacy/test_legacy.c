@@ -89,17 +89,7 @@ static pid_t cpactive(const char *name, ...)
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		struct rlimit nocore = {0, 0};
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setrlimit(RLIMIT_CORE, &nocore);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGABRT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
+		hbd_child_setup(parent);
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
@@ -142,17 +132,6 @@ static bool record_of(pid_t pid, struct st_procinfo *out)
 	return found;
 }
 
-/* W must survive MS more milliseconds and never be signalled. */
-static void assert_left_alone(pid_t w, int ms)
-{
-	int st = 0;
-
-	cr_assert(!hbd_wait_exit(w, ms, &st), "pid %d died (status 0x%x)", (int)w, st);
-	cr_assert(hbd_alive(w));
-	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
-	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
-}
-
 Test(legacy, hung_client_killed)
 {
 	struct st_procinfo before, after;
@@ -188,7 +167,7 @@ Test(legacy, beating_client_survives)
 	pid_t c = cpactive("lsvc", "--timeout", "1", "--beat-ms", "100", NULL);
 
 	cr_assert(hbd_log_wait(NULL, 0, "watching the classic heartbeat table", 5000));
-	assert_left_alone(c, 4000);
+	hbd_assert_left_alone(c, 4000);
 	cr_assert_eq(hbd_log_count("deadline-missed", c, NULL), 0);
 }
 
@@ -200,7 +179,7 @@ Test(legacy, unlisted_name_refused)
 
 	cr_assert(hbd_log_wait("refused", c, "\"unlisted\" is not a watched service", 5000));
 	cr_assert(hbd_log_count("refused", c, "legacy record") >= 1);
-	assert_left_alone(c, 3500);
+	hbd_assert_left_alone(c, 3500);
 	cr_assert_eq(hbd_log_count("deadline-missed", c, NULL), 0);
 }
 
@@ -218,7 +197,7 @@ Test(legacy, stale_record_never_signalled)
 	cr_assert(hbd_wait_exit(w, 5000, NULL));
 
 	cr_assert(hbd_log_wait("stale-slot", s, "started after the record's last heartbeat", 5000));
-	assert_left_alone(s, 3000);
+	hbd_assert_left_alone(s, 3000);
 	cr_assert_eq(hbd_log_count("deadline-missed", s, NULL), 0);
 }
 
