@@ -1,15 +1,16 @@
 /* hbctl check NAME: a monitoring-plugin check (Nagios/Icinga exit codes and
  * one line of output with performance data).  Lock-free and read-only, like
- * status.  Only live registrations count: a slot whose process is gone or
- * whose pid now belongs to another process is not a process of NAME. */
+ * status.  CRITICAL while hbwatch is not running. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "census.h"
+#include "clock.h"
 #include "ctl.h"
 #include "proc.h"
-#include "table.h"
+#include <stdlib.h>
 
 enum { CHECK_OK, CHECK_WARNING, CHECK_CRITICAL, CHECK_UNKNOWN };
 
@@ -41,36 +42,43 @@ void format_seconds(char *buf, size_t len, uint64_t ns)
 		buf[--n] = '\0';
 }
 
-static void check_scan(const struct hb_table *t, const char *name, struct check_worst *w)
+/* Only live, trusted registrations of NAME count: a record whose process
+ * is gone, or that is not its owner's word, is not a process of NAME. */
+static int check_scan(const char *name, struct check_worst *w)
 {
-	uint64_t now = now_ns();
+	struct census_entry *e;
+	uint64_t now;
+	size_t n;
+	int r = census_collect(&e, &n);
 
-	for (uint32_t i = 0; i < t->slot_count; i++) {
-		struct hb_slot_view v;
-		uint64_t st, age;
+	if (r < 0)
+		return r;
+	now = now_ns();
+	for (size_t k = 0; k < n; k++) {
+		uint64_t age;
 
-		if (atomic_load_explicit(&t->slots[i].pid, memory_order_relaxed) == 0 ||
-		    table_slot_read(t, i, &v) < 0 || v.pid == 0 || !v.name_ok ||
-		    strcmp(v.name, name) != 0 || v.timeout_ns == 0)
+		if (e[k].busy || !e[k].alive || !e[k].trusted || !e[k].v.name_ok ||
+		    strcmp(e[k].v.name, name) != 0 || e[k].v.timeout_ns == 0)
 			continue;
-		if (proc_starttime(v.pid, &st) < 0 || st != v.start_time)
-			continue;
-		age = v.beat_ns < now ? now - v.beat_ns : 0;
+		age = ctl_entry_age(&e[k], now);
 		/* Nearest its deadline: the largest share of its timeout. */
-		if (w->n == 0 || (double)age / (double)v.timeout_ns >
+		if (w->n == 0 || (double)age / (double)e[k].v.timeout_ns >
 				     (double)w->age_ns / (double)w->timeout_ns) {
 			w->age_ns = age;
-			w->timeout_ns = v.timeout_ns;
+			w->timeout_ns = e[k].v.timeout_ns;
 		}
 		w->n++;
 	}
+	free(e);
+	return 0;
 }
 
 int cmd_check(const struct ctl *ctl, int argc, char **argv)
 {
 	struct check_worst w = {0};
-	struct hb_table t;
-	char why[256] = "", age[32], tmo[32], age_s[32], warn_s[32], crit_s[32];
+	char age[32], tmo[32], age_s[32], warn_s[32], crit_s[32];
+	bool alive;
+	pid_t owner;
 	int r, state;
 
 	if (argc != 2 || argv[1][0] == '-') {
@@ -82,13 +90,24 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
 		       HB_NAME_MAX);
 		return CHECK_UNKNOWN;
 	}
-	r = table_attach(ctl->key, true, &t, why, sizeof(why));
+	/* Heartbeats nobody watches are no comfort: hbwatch must be running. */
+	r = ctl_registry_owner(ctl->key, &owner, &alive);
+	if (r == -ENOENT || (r == 0 && !alive)) {
+		printf("HBWATCH CRITICAL - hbwatch is not running (%s at key 0x%x)\n",
+		       r == -ENOENT ? "no registry" : "its registry has no live owner",
+		       (unsigned)ctl->key);
+		return CHECK_CRITICAL;
+	}
 	if (r < 0) {
-		printf("HBWATCH UNKNOWN - %s\n", why[0] ? why : strerror(-r));
+		printf("HBWATCH UNKNOWN - cannot read the registry at key 0x%x: %s\n",
+		       (unsigned)ctl->key, strerror(-r));
 		return CHECK_UNKNOWN;
 	}
-	check_scan(&t, argv[1], &w);
-	table_detach(&t);
+	r = check_scan(argv[1], &w);
+	if (r < 0) {
+		printf("HBWATCH UNKNOWN - cannot enumerate heartbeat records: %s\n", strerror(-r));
+		return CHECK_UNKNOWN;
+	}
 	if (w.n == 0) {
 		printf("HBWATCH CRITICAL - %s: no live process registered\n", argv[1]);
 		return CHECK_CRITICAL;

@@ -3,6 +3,7 @@
 #ifndef HBCTL_CTL_H
 #define HBCTL_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,19 @@ int cmd_unregister(const struct ctl *ctl, int argc, char **argv);
 /* Returns a monitoring-plugin code (0 OK .. 3 UNKNOWN), not CTL_EXIT_*. */
 int cmd_check(const struct ctl *ctl, int argc, char **argv);
 int cmd_metrics(const struct ctl *ctl, int argc, char **argv);
+
+struct census_entry;
+
+/* Read the pid of the hbwatch owning the registry at KEY, and whether it
+ * runs.  Returns 0 or -errno from registry_attach(). */
+int ctl_registry_owner(int key, pid_t *owner, bool *alive);
+
+/* Time since E's last beat as of NOW. */
+uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now);
+
+/* What status shows for E: "ok", "late", "stale", "untrusted", "busy",
+ * "bad-name". */
+const char *ctl_entry_state(const struct census_entry *e, uint64_t now);
 
 /* Parse a pid for --pid: strict decimal, 2 to INT_MAX.  Returns 0 or -EINVAL. */
 int ctl_parse_pid(const char *s, pid_t *pid);

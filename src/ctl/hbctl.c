@@ -1,4 +1,5 @@
-/* hbctl: inspect and manage the hbwatch heartbeat table. */
+/* hbctl: inspect hbwatch's heartbeat records, register shell jobs, manage
+ * the registry. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -8,14 +9,13 @@
 #include "config.h"
 #include "ctl.h"
 #include "key.h"
-#include "table.h"
+#include "registry.h"
 
 static const struct command commands[] = {
     {"status", "[--json]",
-     "list registered processes: slot, pid, name, timeout, age of the last beat, state",
+     "list registered processes: record, pid, name, timeout, age of the last beat, state",
      cmd_status},
-    {"remove", "[--force]",
-     "delete the table's segment and semaphore (--force: even if not an hbwatch table)",
+    {"remove", "[--force]", "delete the registry at the key (--force: even if it is not hbwatch's)",
      cmd_remove},
     {"register", "--name NAME --timeout TIME [--pid PID]",
      "register PID (default: hbctl's parent, the calling shell) for a script's heartbeats",
@@ -26,7 +26,7 @@ static const struct command commands[] = {
     {"check", "NAME", "monitoring-plugin check of the processes registered as NAME (exit 0/1/2/3)",
      cmd_check},
     {"metrics", "[--counters FILE]",
-     "Prometheus text format: slot series, plus the daemon's counters from FILE", cmd_metrics},
+     "Prometheus text format: process series, plus the daemon's counters from FILE", cmd_metrics},
 };
 
 void ctl_error(const char *fmt, ...)
@@ -45,10 +45,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: hbctl [-k KEY] [-h] [--version] COMMAND [ARGS]\n"
 		"\n"
-		"Inspect and manage the hbwatch heartbeat table.\n"
+		"Inspect hbwatch's heartbeat records and manage its registry.\n"
 		"\n"
 		"Options:\n"
-		"  -k, --key KEY  System V key of the table, in hex (default: $HBWATCH_KEY,\n"
+		"  -k, --key KEY  System V key of the registry, in hex (default: $HBWATCH_KEY,\n"
 		"                 else 0x%x)\n"
 		"  -h, --help     show this help and exit\n"
 		"      --version  show the version and exit\n"
@@ -60,12 +60,13 @@ static void usage(FILE *f)
 			commands[i].help);
 	fprintf(f, "\n"
 		   "State (status): ok; late (no beat within the timeout); stale (the process\n"
-		   "is gone or its pid was reused); busy (the slot was being rewritten);\n"
-		   "bad-name (the slot holds no valid name).\n"
+		   "is gone or its pid was reused); untrusted (others may write the record,\n"
+		   "or its writer could not signal the process: hbwatch never acts on it);\n"
+		   "busy (the record was being rewritten); bad-name (no valid name).\n"
 		   "\n"
 		   "Exit status:\n"
 		   "  0  success\n"
-		   "  1  the operation failed (no table at the key, not permitted, foreign\n"
+		   "  1  the operation failed (hbwatch not running, not permitted, foreign\n"
 		   "     segment, ...); the reason is printed on stderr\n"
 		   "  2  usage error (unknown command or option, bad key)\n"
 		   "check exits 0 OK, 1 WARNING (a beat older than half the timeout),\n"

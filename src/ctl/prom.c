@@ -1,16 +1,17 @@
-/* hbctl metrics: Prometheus text format.  The slot series are read live
- * from the table; the daemon's counters (kills, escalations, refusals) live
- * only in the daemon, which writes them with its own copy of the slot
+/* hbctl metrics: Prometheus text format.  The process series are read live
+ * from the heartbeat records; the daemon's counters (kills, escalations, refusals) live
+ * only in the daemon, which writes them with its own copy of the process
  * series to metrics_dir/hbwatch.prom: --counters FILE merges that file's
- * counter families in, dropping its older copy of the slot series. */
+ * counter families in, dropping its older copy of the process series. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "census.h"
+#include "clock.h"
 #include "ctl.h"
 #include "metrics.h"
-#include "table.h"
 
 static int copy_counters(const char *path)
 {
@@ -22,7 +23,7 @@ static int copy_counters(const char *path)
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) >= 0)
-		if (!metrics_is_slot_line(line))
+		if (!metrics_is_proc_line(line))
 			fputs(line, stdout);
 	if (ferror(f))
 		r = -EIO;
@@ -34,8 +35,10 @@ static int copy_counters(const char *path)
 int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 {
 	const char *counters = NULL;
-	struct hb_table t;
-	char why[256] = "";
+	struct census_entry *e;
+	struct metrics_proc *p;
+	uint64_t now;
+	size_t n, np = 0;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -48,13 +51,27 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	r = table_attach(ctl->key, true, &t, why, sizeof(why));
+	r = census_collect(&e, &n);
 	if (r < 0) {
-		ctl_error("%s", why[0] ? why : strerror(-r));
+		ctl_error("metrics: cannot enumerate heartbeat records: %s", strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
-	metrics_write_slots(stdout, &t, now_ns());
-	table_detach(&t);
+	p = calloc(n ? n : 1, sizeof(*p));
+	if (!p) {
+		free(e);
+		ctl_error("metrics: out of memory");
+		return CTL_EXIT_FAIL;
+	}
+	now = now_ns();
+	for (size_t k = 0; k < n; k++)
+		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok)
+			p[np++] = (struct metrics_proc){.name = e[k].v.name,
+							.pid = e[k].pid,
+							.age_ns = ctl_entry_age(&e[k], now),
+							.timeout_ns = e[k].v.timeout_ns};
+	metrics_write_procs(stdout, p, np);
+	free(p);
+	free(e);
 	if (counters) {
 		r = copy_counters(counters);
 		if (r < 0) {

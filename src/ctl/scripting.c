@@ -2,7 +2,9 @@
  * registration names a process (by default hbctl's parent, the shell that
  * ran it) and records that process's start time, so a later process that
  * reuses the pid is never taken for it: beat and unregister act only on
- * the slot whose pid and start time both match. */
+ * the record whose pid and start time both match.  The record is the
+ * caller's own (its creator is the caller's uid), and hbctl makes one only
+ * for a process the caller could signal itself. */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -13,7 +15,13 @@
 #include "ctl.h"
 #include "duration.h"
 #include "proc.h"
-#include "table.h"
+#include <sys/pidfd.h>
+#include <sys/shm.h>
+
+#include "census.h"
+#include "clock.h"
+#include "record.h"
+#include "registry.h"
 
 struct script_args {
 	const char *name;
@@ -85,30 +93,86 @@ static int args_parse(int argc, char **argv, bool want_reg, struct script_args *
 	return 0;
 }
 
-/* Attach read-write and read the start time of PID.  Prints the error. */
-static int open_for(const struct ctl *ctl, const char *cmd, pid_t pid, struct hb_table *t,
-		    uint64_t *start_time)
+/* The start time of PID, and proof that we could signal it ourselves:
+ * hbctl registers only processes its caller could kill(2) anyway, which is
+ * also all that hbwatch will act on (the pidfd's signal 0 asks the kernel
+ * exactly that, and cannot hit a later process that reused the pid).
+ * Prints the error. */
+static int target_open(const char *cmd, pid_t pid, uint64_t *start_time)
 {
-	char why[256] = "";
-	int r = proc_starttime(pid, start_time);
+	int fd, r;
 
-	if (r < 0) {
-		ctl_error("%s: cannot read the start time of pid %d: %s", cmd, (int)pid,
-			  r == -ESRCH ? "no such process" : strerror(-r));
-		return r;
+	fd = pidfd_open(pid, 0);
+	if (fd < 0) {
+		ctl_error("%s: pid %d: %s", cmd, (int)pid,
+			  errno == ESRCH ? "no such process" : strerror(errno));
+		return -errno;
 	}
-	r = table_attach(ctl->key, false, t, why, sizeof(why));
-	if (r < 0)
-		ctl_error("%s: %s", cmd, why[0] ? why : "cannot attach the heartbeat table");
+	r = proc_starttime(pid, start_time);
+	if (r == 0 && pidfd_send_signal(fd, 0, NULL, 0) < 0)
+		r = -errno;
+	close(fd);
+	if (r == -EPERM)
+		ctl_error("%s: you may not signal pid %d, so you may not register it: hbctl "
+			  "registers only processes its caller could kill itself",
+			  cmd, (int)pid);
+	else if (r < 0)
+		ctl_error("%s: pid %d: %s", cmd, (int)pid,
+			  r == -ESRCH ? "no such process" : strerror(-r));
 	return r;
+}
+
+/* Our own record for the process PID with START_TIME: one that names it,
+ * that we created, and that still carries only our word. */
+struct find {
+	pid_t pid;
+	uint64_t start_time;
+	bool open_only;
+	int shmid;
+};
+
+static int find_one(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	struct find *f = userdata;
+	struct census_entry e;
+
+	if (ds->shm_perm.cuid != geteuid() || census_inspect(shmid, ds, &e) < 0 || e.busy)
+		return 0;
+	if ((e.v.flags & HB_RECORD_SELF) || e.v.pid != f->pid || e.v.start_time != f->start_time)
+		return 0;
+	if (f->open_only && e.v.state != HB_RECORD_OPEN)
+		return 0;
+	f->shmid = shmid;
+	return 1;
+}
+
+static int find_record(pid_t pid, uint64_t start_time, bool open_only)
+{
+	struct find f = {
+	    .pid = pid, .start_time = start_time, .open_only = open_only, .shmid = -ENOENT};
+	int r = census_each(find_one, &f);
+
+	return r < 0 ? r : f.shmid;
+}
+
+static void announce(const struct ctl *ctl, int shmid)
+{
+	struct hb_registry reg;
+
+	if (registry_attach(ctl->key, false, &reg, NULL, 0) == 0) {
+		registry_announce(&reg, shmid);
+		registry_detach(&reg);
+	}
 }
 
 int cmd_register(const struct ctl *ctl, int argc, char **argv)
 {
 	struct script_args a = {0};
-	struct hb_table t;
+	struct hb_registry reg;
+	struct hb_record *rec;
 	uint64_t timeout_ns, start_time;
-	int r;
+	char why[256] = "";
+	int r, shmid;
 
 	if (args_parse(argc, argv, true, &a) < 0)
 		return CTL_EXIT_USAGE;
@@ -128,48 +192,71 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 			  a.timeout);
 		return CTL_EXIT_USAGE;
 	}
-	if (open_for(ctl, "register", a.pid, &t, &start_time) < 0)
+	if (target_open("register", a.pid, &start_time) < 0)
 		return CTL_EXIT_FAIL;
-	r = table_register(&t, a.pid, start_time, timeout_ns, a.name, NULL);
-	table_detach(&t);
+	/* hbwatch must be there, and let us announce, before anything is made. */
+	r = registry_attach(ctl->key, false, &reg, why, sizeof(why));
 	if (r < 0) {
-		ctl_error("register: cannot register pid %d: %s", (int)a.pid,
-			  r == -ENOSPC	    ? "the table is full"
-			  : r == -ETIMEDOUT ? "the table's lock stayed held for 2 s"
-					    : strerror(-r));
+		ctl_error("register: %s", why[0] ? why : strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
+	shmid = find_record(a.pid, start_time, false);
+	if (shmid >= 0)
+		r = record_attach(shmid, false, &rec);
+	else
+		r = record_create(a.pid, start_time, false, &rec, &shmid);
+	if (r < 0) {
+		registry_detach(&reg);
+		ctl_error("register: cannot make a heartbeat record for pid %d: %s", (int)a.pid,
+			  r == -ENOSPC ? "the host's limit of shared-memory segments "
+					 "(kernel.shmmni) is reached"
+				       : strerror(-r));
+		return CTL_EXIT_FAIL;
+	}
+	record_set(rec, HB_RECORD_OPEN, timeout_ns, a.name);
+	record_detach(rec);
+	registry_announce(&reg, shmid);
+	registry_detach(&reg);
 	return CTL_EXIT_OK;
 }
 
-/* beat and unregister: the same lookup, a different action. */
+/* beat and unregister: the same look-up, a different action. */
 static int by_process(const struct ctl *ctl, int argc, char **argv, bool beat)
 {
 	struct script_args a = {0};
-	struct hb_table t;
+	struct hb_record *rec;
+	struct hb_record_view v;
 	uint64_t start_time;
-	int r;
+	int r, shmid;
 
 	if (args_parse(argc, argv, false, &a) < 0)
 		return CTL_EXIT_USAGE;
-	if (open_for(ctl, argv[0], a.pid, &t, &start_time) < 0)
+	if (target_open(argv[0], a.pid, &start_time) < 0)
 		return CTL_EXIT_FAIL;
-	r = beat ? table_beat_process(&t, a.pid, start_time)
-		 : table_unregister_process(&t, a.pid, start_time);
-	table_detach(&t);
-	if (r == -ENOENT) {
-		ctl_error("%s: pid %d is not registered (or hbwatch freed its slot: register "
-			  "again)",
-			  argv[0], (int)a.pid);
+	shmid = find_record(a.pid, start_time, true);
+	if (shmid == -ENOENT) {
+		ctl_error("%s: pid %d is not registered (by you)", argv[0], (int)a.pid);
 		return CTL_EXIT_FAIL;
 	}
+	r = shmid < 0 ? shmid : record_attach(shmid, false, &rec);
 	if (r < 0) {
 		ctl_error("%s: pid %d: %s", argv[0], (int)a.pid, strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
+	if (beat) {
+		record_beat(rec, now_ns());
+		record_detach(rec);
+		return CTL_EXIT_OK;
+	}
+	if (record_read(rec, &v) < 0)
+		v.timeout_ns = 0;
+	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
+	record_detach(rec);
+	/* We created it, so we may remove it; hbwatch detaches on the news. */
+	shmctl(shmid, IPC_RMID, NULL);
+	announce(ctl, shmid);
 	return CTL_EXIT_OK;
 }
-
 int cmd_beat(const struct ctl *ctl, int argc, char **argv)
 {
 	return by_process(ctl, argc, argv, true);

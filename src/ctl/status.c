@@ -1,6 +1,8 @@
-/* hbctl status: a lock-free snapshot of the table.  It attaches read-only
- * and never takes the semaphore, so it works while a lock holder is stuck
- * and cannot disturb registrations. */
+/* hbctl status: every heartbeat record on the host, read-only and without
+ * any lock.  Records are readable by everyone and found by enumerating the
+ * host's segments, so it works for users outside the hbwatch group too, and
+ * it shows each record with the verdict hbwatch reaches on the same kernel
+ * facts (a record that is not its owner's word is "untrusted"). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,187 +10,141 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "census.h"
+#include "clock.h"
 #include "ctl.h"
-#include "proc.h"
-#include "table.h"
+#include "registry.h"
 
-struct entry {
-	uint32_t slot;
-	bool busy; /* table_slot_read() kept racing a writer: nothing else is known */
-	struct hb_slot_view v;
-	uint64_t age_ms;
-	const char *state;
-};
-
-struct snapshot {
-	uint32_t slot_count;
-	int32_t owner_pid;
-	bool owner_alive;
-	struct entry *e;
-	size_t n;
-};
-
-static bool pid_alive(pid_t pid)
+int ctl_registry_owner(int key, pid_t *owner, bool *alive)
 {
+	struct hb_registry reg;
+	int r = registry_attach(key, true, &reg, NULL, 0);
+
+	*owner = 0;
+	*alive = false;
+	if (r < 0)
+		return r;
+	*owner = atomic_load(&reg.hdr->owner_pid);
+	registry_detach(&reg);
 	/* EPERM: it exists but belongs to someone we may not signal. */
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
-/* The order matters: a record whose process is gone is stale even if its
- * last beat is old, since nobody is left to be late. */
-static const char *entry_state(const struct entry *e, uint64_t timeout_ms)
-{
-	uint64_t st;
-	int r;
-
-	if (e->busy)
-		return "busy";
-	if (!e->v.name_ok)
-		return "bad-name";
-	r = proc_starttime(e->v.pid, &st);
-	if (r == -ESRCH || (r == 0 && st != e->v.start_time))
-		return "stale";
-	return e->age_ms > timeout_ms ? "late" : "ok";
-}
-
-static int snapshot_take(const struct hb_table *t, struct snapshot *s)
-{
-	uint64_t now = now_ns();
-	size_t cap = 0;
-
-	*s = (struct snapshot){.slot_count = t->slot_count};
-	s->owner_pid = atomic_load(&t->hdr->owner_pid);
-	s->owner_alive = pid_alive(s->owner_pid);
-	for (uint32_t i = 0; i < t->slot_count; i++) {
-		struct entry e = {.slot = i};
-
-		if (table_slot_read(t, i, &e.v) < 0)
-			e.busy = true;
-		else if (e.v.pid == 0)
-			continue;
-		if (s->n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct entry *ne = realloc(s->e, ncap * sizeof(*ne));
-			if (!ne) {
-				free(s->e);
-				return -ENOMEM;
-			}
-			s->e = ne;
-			cap = ncap;
-		}
-		/* A beat newer than our clock reading raced us: it is fresh. */
-		e.age_ms = e.v.beat_ns < now ? (now - e.v.beat_ns) / 1000000u : 0;
-		e.state = entry_state(&e, e.v.timeout_ns / 1000000u);
-		s->e[s->n++] = e;
-	}
+	*alive = *owner > 0 && (kill(*owner, 0) == 0 || errno == EPERM);
 	return 0;
 }
 
-static void print_json(const struct ctl *ctl, const struct snapshot *s)
+const char *ctl_entry_state(const struct census_entry *e, uint64_t now)
 {
-	printf("{\"key\":\"0x%x\",\"slots\":%u,\"owner_pid\":%d,\"owner_alive\":%s,\"entries\":[",
-	       (unsigned)ctl->key, s->slot_count, (int)s->owner_pid,
-	       s->owner_alive ? "true" : "false");
-	for (size_t k = 0; k < s->n; k++) {
-		const struct entry *e = &s->e[k];
+	if (e->busy)
+		return "busy";
+	if (!e->alive)
+		return "stale";
+	if (!e->trusted)
+		return "untrusted";
+	if (!e->v.name_ok)
+		return "bad-name";
+	return ctl_entry_age(e, now) > e->v.timeout_ns ? "late" : "ok";
+}
 
-		printf("%s{\"slot\":%u,", k ? "," : "", e->slot);
-		if (e->busy) {
-			printf("\"pid\":null,\"name\":null,\"timeout_ms\":null,\"age_ms\":null,"
-			       "\"state\":\"busy\",\"start_time\":null}");
-			continue;
-		}
-		printf("\"pid\":%d,\"name\":\"", (int)e->v.pid);
-		json_write_escaped(stdout, e->v.name, strlen(e->v.name));
+uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now)
+{
+	/* A beat newer than our clock reading raced us: it is fresh. */
+	return e->v.beat_ns < now ? now - e->v.beat_ns : 0;
+}
+
+static void print_json(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
+		       pid_t owner, bool alive, uint64_t now)
+{
+	printf("{\"key\":\"0x%x\",\"registry\":%s,\"owner_pid\":%d,\"owner_alive\":%s,"
+	       "\"entries\":[",
+	       (unsigned)ctl->key, reg_r == 0 ? "true" : "false", (int)owner,
+	       alive ? "true" : "false");
+	for (size_t k = 0; k < n; k++) {
+		printf("%s{\"shmid\":%d,\"pid\":%d,\"uid\":%u,\"name\":\"", k ? "," : "",
+		       e[k].shmid, (int)e[k].pid, (unsigned)e[k].cuid);
+		json_write_escaped(stdout, e[k].v.name, strlen(e[k].v.name));
 		printf(
-		    "\",\"timeout_ms\":%llu,\"age_ms\":%llu,\"state\":\"%s\",\"start_time\":%llu}",
-		    (unsigned long long)(e->v.timeout_ns / 1000000u), (unsigned long long)e->age_ms,
-		    e->state, (unsigned long long)e->v.start_time);
+		    "\",\"timeout_ms\":%llu,\"age_ms\":%llu,\"state\":\"%s\",\"start_time\":%llu,"
+		    "\"trusted\":%s,\"why\":\"",
+		    (unsigned long long)(e[k].v.timeout_ns / 1000000u),
+		    (unsigned long long)(ctl_entry_age(&e[k], now) / 1000000u),
+		    ctl_entry_state(&e[k], now), (unsigned long long)e[k].v.start_time,
+		    e[k].trusted ? "true" : "false");
+		json_write_escaped(stdout, e[k].why, strlen(e[k].why));
+		printf("\"}");
 	}
 	printf("]}\n");
 }
 
-enum { COL_SLOT, COL_PID, COL_NAME, COL_TIMEOUT, COL_AGE, COL_STATE, COL_N };
+enum { COL_SHMID, COL_PID, COL_NAME, COL_TIMEOUT, COL_AGE, COL_STATE, COL_N };
 
 struct row {
-	char slot[16], pid[16], timeout[32], age[32];
+	char shmid[16], pid[16], timeout[32], age[32];
 };
 
-static void row_fill(const struct entry *e, struct row *r)
+static void row_fill(const struct census_entry *e, uint64_t now, struct row *r)
 {
-	snprintf(r->slot, sizeof(r->slot), "%u", e->slot);
-	if (e->busy) {
-		strcpy(r->pid, "-");
-		strcpy(r->timeout, "-");
-		strcpy(r->age, "-");
-		return;
-	}
-	snprintf(r->pid, sizeof(r->pid), "%d", (int)e->v.pid);
+	snprintf(r->shmid, sizeof(r->shmid), "%d", e->shmid);
+	snprintf(r->pid, sizeof(r->pid), "%d", (int)e->pid);
 	format_duration_ms(r->timeout, sizeof(r->timeout), e->v.timeout_ns / 1000000u);
-	format_duration_ms(r->age, sizeof(r->age), e->age_ms);
+	format_duration_ms(r->age, sizeof(r->age), ctl_entry_age(e, now) / 1000000u);
 }
 
-static size_t name_width(const struct entry *e)
+static void print_text(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
+		       pid_t owner, bool alive, uint64_t now)
 {
-	return e->busy ? 1 : text_escaped_len(e->v.name, strlen(e->v.name));
-}
-
-static void print_text(const struct ctl *ctl, const struct snapshot *s)
-{
-	static const char *const head[COL_N] = {"SLOT", "PID", "NAME", "TIMEOUT", "AGE", "STATE"};
+	static const char *const head[COL_N] = {"RECORD", "PID", "NAME", "TIMEOUT", "AGE", "STATE"};
 	int w[COL_N];
 
-	printf("hbwatch table at key 0x%x: %u slots, %zu in use, ", (unsigned)ctl->key,
-	       s->slot_count, s->n);
-	if (s->owner_pid > 0)
-		printf("owner pid %d (%s)\n", (int)s->owner_pid,
-		       s->owner_alive ? "running" : "not running");
+	if (reg_r == 0 && owner > 0)
+		printf("hbwatch at key 0x%x: pid %d (%s); %zu registration%s\n", (unsigned)ctl->key,
+		       (int)owner, alive ? "running" : "not running", n, n == 1 ? "" : "s");
 	else
-		printf("no owner recorded\n");
-	if (s->n == 0)
+		printf("hbwatch at key 0x%x: %s; %zu registration%s\n", (unsigned)ctl->key,
+		       reg_r == -ENOENT ? "not running (no registry)" : "registry unreadable", n,
+		       n == 1 ? "" : "s");
+	if (n == 0)
 		return;
-
 	for (int c = 0; c < COL_N; c++)
 		w[c] = (int)strlen(head[c]);
-	for (size_t k = 0; k < s->n; k++) {
+	for (size_t k = 0; k < n; k++) {
 		struct row r;
 		int len[COL_N] = {0};
 
-		row_fill(&s->e[k], &r);
-		len[COL_SLOT] = (int)strlen(r.slot);
+		row_fill(&e[k], now, &r);
+		len[COL_SHMID] = (int)strlen(r.shmid);
 		len[COL_PID] = (int)strlen(r.pid);
-		len[COL_NAME] = (int)name_width(&s->e[k]);
+		len[COL_NAME] = (int)text_escaped_len(e[k].v.name, strlen(e[k].v.name));
 		len[COL_TIMEOUT] = (int)strlen(r.timeout);
 		len[COL_AGE] = (int)strlen(r.age);
 		for (int c = 0; c < COL_STATE; c++)
 			if (len[c] > w[c])
 				w[c] = len[c];
 	}
-	printf("%*s  %*s  %-*s  %*s  %*s  %s\n", w[COL_SLOT], head[COL_SLOT], w[COL_PID],
+	printf("%*s  %*s  %-*s  %*s  %*s  %s\n", w[COL_SHMID], head[COL_SHMID], w[COL_PID],
 	       head[COL_PID], w[COL_NAME], head[COL_NAME], w[COL_TIMEOUT], head[COL_TIMEOUT],
 	       w[COL_AGE], head[COL_AGE], head[COL_STATE]);
-	for (size_t k = 0; k < s->n; k++) {
-		const struct entry *e = &s->e[k];
+	for (size_t k = 0; k < n; k++) {
+		int nw = (int)text_escaped_len(e[k].v.name, strlen(e[k].v.name));
 		struct row r;
 
-		row_fill(e, &r);
-		printf("%*s  %*s  ", w[COL_SLOT], r.slot, w[COL_PID], r.pid);
-		if (e->busy)
-			fputc('-', stdout);
-		else
-			text_write_escaped(stdout, e->v.name, strlen(e->v.name));
-		printf("%*s  %*s  %*s  %s\n", w[COL_NAME] - (int)name_width(e), "", w[COL_TIMEOUT],
-		       r.timeout, w[COL_AGE], r.age, e->state);
+		row_fill(&e[k], now, &r);
+		printf("%*s  %*s  ", w[COL_SHMID], r.shmid, w[COL_PID], r.pid);
+		text_write_escaped(stdout, e[k].v.name, strlen(e[k].v.name));
+		printf("%*s  %*s  %*s  %s", w[COL_NAME] - nw, "", w[COL_TIMEOUT], r.timeout,
+		       w[COL_AGE], r.age, ctl_entry_state(&e[k], now));
+		if (!e[k].trusted && e[k].alive)
+			printf(" (%s)", e[k].why);
+		putchar('\n');
 	}
 }
 
 int cmd_status(const struct ctl *ctl, int argc, char **argv)
 {
-	struct hb_table t;
-	struct snapshot s;
-	char why[256] = "";
-	bool json = false;
-	int r;
+	struct census_entry *e = NULL;
+	uint64_t now;
+	size_t n = 0;
+	bool json = false, alive;
+	pid_t owner;
+	int r, reg_r;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
@@ -198,25 +154,17 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	r = table_attach(ctl->key, true, &t, why, sizeof(why));
+	reg_r = ctl_registry_owner(ctl->key, &owner, &alive);
+	r = census_collect(&e, &n);
 	if (r < 0) {
-		if (why[0])
-			ctl_error("%s", why);
-		else
-			ctl_error("cannot attach the heartbeat table at key 0x%x: %s",
-				  (unsigned)ctl->key, strerror(-r));
+		ctl_error("cannot enumerate heartbeat records: %s", strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
-	r = snapshot_take(&t, &s);
-	table_detach(&t);
-	if (r < 0) {
-		ctl_error("cannot read the table: %s", strerror(-r));
-		return CTL_EXIT_FAIL;
-	}
+	now = now_ns();
 	if (json)
-		print_json(ctl, &s);
+		print_json(ctl, e, n, reg_r, owner, alive, now);
 	else
-		print_text(ctl, &s);
-	free(s.e);
+		print_text(ctl, e, n, reg_r, owner, alive, now);
+	free(e);
 	return CTL_EXIT_OK;
 }

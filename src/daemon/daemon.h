@@ -1,33 +1,43 @@
-/* The daemon's state: the table it owns, the settings in force, and what
- * it knows about each slot. */
+/* The daemon's state: the registry it owns, the settings in force, and
+ * what it knows about each registration it watches. */
 #ifndef HBWATCH_DAEMON_H
 #define HBWATCH_DAEMON_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/shm.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "doorbell.h"
+#include "idmap.h"
 #include "log.h"
 #include "notify.h"
+#include "ownership.h"
+#include "record.h"
+#include "registry.h"
 #include "settings.h"
-#include "table.h"
 
 enum watch_state {
-	WATCH_FREE,    /* nothing tracked for this slot */
+	WATCH_FREE,    /* nothing tracked */
 	WATCH_ACTIVE,  /* adopted: deadlines are enforced */
-	WATCH_REFUSED, /* never acted on (reason logged once) */
+	WATCH_REFUSED, /* registered under no watched service, or against its section */
 	WATCH_KILLING, /* signalled, waiting for it to exit */
 	WATCH_LOGGED,  /* deadline handled without a kill; rearms on a new beat */
 };
 
-/* One registration, identified by (slot, seq, pid, start time). */
+/* One registration: a heartbeat record (native) or a record of the classic
+ * table (legacy), pinned to its process by a pidfd. */
 struct watch {
 	struct daemon *d;
-	uint32_t slot;
 	enum watch_state state;
-	uint32_t seq;
+	bool legacy;		     /* a record of the classic table: never written */
+	uint32_t slot;		     /* legacy: the record's index; native: index in d->watches */
+	int shmid;		     /* native: the record's segment */
+	const struct hb_record *rec; /* native: attached read-only */
+	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
+	struct hb_record_view v;     /* native: the last consistent view */
+	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;
 	uint64_t handled_beat;	 /* beat_ns of the deadline acted on (LOGGED) */
@@ -35,10 +45,8 @@ struct watch {
 	int pidfd;
 	sd_event_source *exit_source;
 	sd_event_source *escalate_source;
-	bool free_pending; /* slot must be freed once the lock is free */
 	bool warned_future;
-	bool warned_busy;
-	bool legacy; /* a record of the classic table: never written, slot = record */
+	bool warned_timeout;
 };
 
 /* Events counted per name for the metrics ("hbwatch_kills_total", ...). */
@@ -51,10 +59,12 @@ struct legacy_watch;
 
 /* The classic CPActive table of [legacy], attached read-only. */
 struct legacy {
-	int key;	/* attached or looked for; 0: none */
-	int shmid;	/* -1: not attached */
-	int bad_shmid;	/* a segment refused (wrong size), not reported again */
-	int last_errno; /* of the last failed look-up, reported once */
+	int key;		    /* attached or looked for; 0: none */
+	int shmid;		    /* -1: not attached */
+	int bad_shmid;		    /* a segment refused, not reported again */
+	uint64_t bad_ctime;	    /* its shm_ctime then: a change (chmod) is looked at again */
+	int last_errno;		    /* of the last failed look-up, reported once */
+	struct ownership_facts own; /* who may write the attached table */
 	const void *mem;
 	struct legacy_watch *recs;
 	uint64_t next_look_ns;
@@ -69,6 +79,17 @@ struct rate {
 	unsigned count;
 };
 
+/* Finding registrations: the registry's ring of hints, and the census. */
+struct intake {
+	uint64_t head;		 /* next ring entry to read */
+	uint64_t pending_since;	 /* head's entry was not written yet at ... */
+	uint64_t census_next_ns; /* the next periodic census */
+	uint64_t census_last_ns;
+	bool census_soon;	  /* hints were lost: a census as soon as allowed */
+	struct idmap turned_down; /* shmid -> shm_ctime of records refused */
+	bool full_warned;
+};
+
 struct daemon {
 	sd_event *event;
 	sd_event_source *timer;
@@ -77,19 +98,23 @@ struct daemon {
 	struct doorbell doorbell;
 	struct notifier notify;
 	sd_event_source *status_timer; /* pending STATUS= retry */
+	sd_event_source *watchdog_timer;
 	uint64_t status_sent_ns;
 	uint64_t watchdog_usec; /* WatchdogSec= of our unit, 0: none */
 	sd_bus *bus;		/* opened on first restart-unit */
 	const char *config_path;
 	struct settings settings;
-	struct hb_table table;
-	struct watch *watches; /* table.slot_count entries */
+	struct hb_registry reg; /* reg.hdr NULL: none at the moment */
+	uint64_t reg_checked_ns;
+	int reg_errno; /* of the last failed re-creation, reported once */
+	struct intake intake;
+	struct watch **watches; /* native registrations */
+	size_t n_watches, cap_watches;
+	struct idmap by_shmid; /* shmid -> struct watch * */
 	struct rate *rates;
 	size_t n_rates;
 	pid_t self;
 	uint64_t scan_period_ns;
-	uint64_t lock_busy_since_ns; /* 0: the lock was free last time */
-	bool lock_warned;
 	unsigned n_active;
 	unsigned n_killed;
 	struct counter *counters;
@@ -97,41 +122,48 @@ struct daemon {
 	struct legacy legacy;
 	sd_event_source *textfile_timer;
 	uint64_t textfile_written_ns;
-	uint64_t textfile_generation;
 	bool textfile_dirty;
 	bool textfile_warned;
 	char last_action[160];
 	char status[256];
 };
 
-/* Scan the whole table: adopt new slots, drop gone ones, act on missed
- * deadlines.  Returns the CLOCK_MONOTONIC time of the next deadline (or of
- * the next periodic scan, whichever is first). */
+/* Scan every native registration: re-read each record, drop the closed,
+ * act on missed deadlines.  Returns the CLOCK_MONOTONIC time of the next
+ * deadline (or of the next periodic scan, whichever is first). */
 uint64_t watch_scan(struct daemon *d);
 
-/* Forget every registration (pidfds closed, timers dropped) except those
- * being killed; the next scan adopts them again under the settings in
- * force.  Used after a reload. */
-void watch_reset(struct daemon *d, bool all);
+/* Re-evaluate every registration against the settings now in force (after
+ * a reload); processes already being killed keep their escalation. */
+void watch_reevaluate(struct daemon *d);
 
-/* Free slot W->slot in the table if it still holds W's registration.
- * Tries the lock without waiting; if it is held, retried on the next scan. */
-void watch_free_slot(struct watch *w);
+/* Stop watching every native registration and free them. */
+void watch_finish(struct daemon *d);
 
-/* Stop tracking W: close its pidfd and drop its timers. */
+/* Stop tracking W: close its pidfd and drop its timers (W stays allocated). */
 void watch_release(struct watch *w);
+
+/* Set W's state, keeping the count of active registrations right. */
+void watch_set_state(struct watch *w, enum watch_state s);
+
+/* Consider record SHMID (announced, or found by a census): verify it and
+ * watch it, or turn it down.  DS is what IPC_STAT says of it, or NULL. */
+void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds);
+
+/* Read the registry's ring and, when due, take a census of the host's
+ * records.  Returns when the next census is due. */
+uint64_t intake_run(struct daemon *d, uint64_t now);
 
 /* Deadline of W missed by LATE_NS: check W is a legitimate target and apply
  * the service's action. */
 void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
 			  uint64_t late_ns);
 
-/* Refuse W for good (logged once as a possible forgery): it is never
- * signalled while its registration stays the same. */
-void watch_refuse(struct watch *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* "slot" or "legacy record", for messages about W. */
+/* "record" or "legacy record", for messages about W. */
 const char *watch_what(const struct watch *w);
+
+/* The event of kind KIND about W, with its fields filled in. */
+struct event watch_event(const struct watch *w, enum event_kind kind);
 
 /* Count event K for NAME (a service or a refused name) in the metrics. */
 void daemon_count(struct daemon *d, const char *name, enum event_kind k);

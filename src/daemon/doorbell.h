@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
-#include "table.h"
+#include "registry.h"
 
 struct doorbell {
-	struct hb_table *table;
+	struct hb_registry *reg;
 	int efd;
 	pthread_t thread;
 	bool running;
@@ -21,12 +21,14 @@ struct doorbell {
 	sd_event_source *source;
 };
 
-/* Start listening on T's doorbell; CALLBACK runs on EVENT for each batch of
+/* Start listening on REG's doorbell; CALLBACK runs on EVENT for each batch of
  * rings.  Returns 0 or -errno. */
-int doorbell_start(struct doorbell *b, struct hb_table *t, sd_event *event,
+int doorbell_start(struct doorbell *b, struct hb_registry *reg, sd_event *event,
 		   sd_event_io_handler_t callback, void *userdata);
 
-/* Stop the thread and close the eventfd.  Safe on a zeroed doorbell. */
+/* Stop the thread (it notices within a second, since it never waits
+ * longer, whatever a group member does to the futex word) and close the
+ * eventfd.  Safe on a zeroed doorbell. */
 void doorbell_stop(struct doorbell *b);
 
 /* Consume the pending rings (call from the callback). */

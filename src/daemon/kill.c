@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <systemd/sd-login.h>
+#include <sys/shm.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
+#include "identity.h"
 #include "log.h"
 #include "proc.h"
 
@@ -58,64 +60,58 @@ static bool rate_allow(struct daemon *d, const struct service *svc, uint64_t now
 	return true;
 }
 
-/* The checks that must all hold before anything is sent to W's process.
- * On failure, WHY says which one failed.  UNIT receives the process's unit
- * (caller frees) when it has one. */
-static int target_verify(struct watch *w, const struct service *svc, char **unit, char *why,
-			 size_t why_len)
+/* The facts about W's registration that the kernel vouches for, read now:
+ * who created and owns its record, and who may write it.  For the classic
+ * table, the table's.  Returns false if the record is gone. */
+static bool registration_ownership(const struct watch *w, struct ownership_facts *own)
 {
-	uint64_t start_time;
-	int r;
+	struct shmid_ds ds;
+
+	if (w->legacy) {
+		*own = w->d->legacy.own;
+		return true;
+	}
+	if (shmctl(w->shmid, IPC_STAT, &ds) < 0)
+		return false;
+	*own = (struct ownership_facts){
+	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
+	return true;
+}
+
+/* Every check again, on facts read now, before anything is sent to W's
+ * process: the decision at adoption may be old (a record's mode changed,
+ * the process changed its uid, its unit).  On failure, WHY says which
+ * check failed.  UNIT receives the process's unit (caller frees). */
+static enum identity_verdict target_verify(struct watch *w, char **unit, char *why, size_t why_len)
+{
+	struct identity_facts f = {.recorded = w->start_time, .name_ok = true, .name = w->name};
+	const struct service *svc;
+	enum identity_verdict v;
 
 	*unit = NULL;
 	if (w->pid <= 1 || w->pid == w->d->self) {
 		snprintf(why, why_len, "pid %d is never signalled", (int)w->pid);
-		return -EPERM;
+		return IDENTITY_UNTRUSTED;
 	}
-	r = sd_pid_get_unit(w->pid, unit);
-	if (r < 0 && svc->unit) {
-		snprintf(why, why_len, "it runs in no systemd unit (%s), but [%s] requires unit %s",
-			 strerror(-r), svc->name, svc->unit);
-		return -EPERM;
+	f.have_ownership = registration_ownership(w, &f.own);
+	if (!f.have_ownership) {
+		snprintf(why, why_len, "its record is gone");
+		return IDENTITY_STALE;
 	}
-	if (svc->unit && fnmatch(svc->unit, *unit, 0) != 0) {
-		snprintf(why, why_len, "it runs in %s, but [%s] requires unit %s", *unit, svc->name,
-			 svc->unit);
-		return -EPERM;
-	}
-	if (svc->has_user) {
-		uid_t uid;
-		r = proc_uid(w->pid, &uid);
-		if (r < 0 || uid != svc->uid) {
-			if (r < 0)
-				snprintf(why, why_len, "cannot read its user: %s", strerror(-r));
-			else
-				snprintf(why, why_len,
-					 "it runs as uid %u, but [%s] requires user %s",
-					 (unsigned)uid, svc->name, svc->user);
-			return -EPERM;
-		}
-	}
-	/* Last: the unit and uid above were read by pid.  If the start time
-	 * still matches, they were read from the process the pidfd holds. */
-	r = proc_starttime(w->pid, &start_time);
-	if (r < 0 || start_time != w->start_time) {
-		snprintf(why, why_len, "its pid now belongs to another process");
-		return -ESRCH;
-	}
-	return 0;
+	/* Last: the facts were read by pid.  If the start time still matches,
+	 * they were read from the process the pidfd holds. */
+	identity_gather(&f, w->pid);
+	v = identity_decide(&f, &w->d->settings, &svc, why, why_len);
+	*unit = (char *)f.unit;
+	return v;
 }
 
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
-	struct event e = {.kind = EVENT_ESCALATED,
-			  .name = w->name,
-			  .slot = (int)w->slot,
-			  .pid = w->pid,
-			  .signal = SIGKILL,
-			  .legacy = w->legacy};
+	struct event e = watch_event(w, EVENT_ESCALATED);
 
+	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
 	if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0) {
 		if (errno != ESRCH)
@@ -133,23 +129,20 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
-	struct event e = {.kind = EVENT_SIGNAL_SENT,
-			  .name = w->name,
-			  .slot = (int)w->slot,
-			  .pid = w->pid,
-			  .signal = svc->signal,
-			  .legacy = w->legacy};
+	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
 	int r;
+
+	e.signal = svc->signal;
 
 	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0) {
 		if (errno == ESRCH)
 			return; /* already exiting: on_exit frees the slot */
 		log_error("cannot send %s to %s (pid %d): %s", sig_name(svc->signal), w->name,
 			  (int)w->pid, strerror(errno));
-		w->state = WATCH_LOGGED;
+		watch_set_state(w, WATCH_LOGGED);
 		return;
 	}
-	w->state = WATCH_KILLING;
+	watch_set_state(w, WATCH_KILLING);
 	d->n_killed++;
 	daemon_count(d, w->name, EVENT_SIGNAL_SENT);
 	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)", sig_name(svc->signal), w->name,
@@ -178,16 +171,12 @@ static int on_restart_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
 static void action_restart_unit(struct watch *w, const char *unit)
 {
 	struct daemon *d = w->d;
-	struct event e = {.kind = EVENT_RESTART_UNIT,
-			  .name = w->name,
-			  .slot = (int)w->slot,
-			  .pid = w->pid,
-			  .unit = unit,
-			  .legacy = w->legacy};
+	struct event e = watch_event(w, EVENT_RESTART_UNIT);
 	char *copy;
 	int r;
 
-	w->state = WATCH_LOGGED;
+	e.unit = unit;
+	watch_set_state(w, WATCH_LOGGED);
 	if (!unit) {
 		log_error("cannot restart the unit of %s (pid %d): it runs in no systemd unit",
 			  w->name, (int)w->pid);
@@ -216,7 +205,7 @@ static void action_restart_unit(struct watch *w, const char *unit)
 		free(copy);
 		return;
 	}
-	w->state = WATCH_KILLING;
+	watch_set_state(w, WATCH_KILLING);
 	d->n_killed++;
 	daemon_count(d, w->name, EVENT_RESTART_UNIT);
 	log_event(LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit, w->name,
@@ -228,44 +217,47 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 			  uint64_t late_ns)
 {
 	struct daemon *d = w->d;
-	struct event e = {.kind = EVENT_DEADLINE_MISSED,
-			  .name = w->name,
-			  .slot = (int)w->slot,
-			  .pid = w->pid,
-			  .timeout_ns = timeout_ns,
-			  .late_ns = late_ns ? late_ns : 1,
-			  .legacy = w->legacy};
-	char late[32], tmo[DURATION_FORMAT_MAX], why[256];
+	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
+	char late[32], tmo[DURATION_FORMAT_MAX], why[512];
+	enum identity_verdict v;
 	char *unit = NULL;
 
+	e.timeout_ns = timeout_ns;
+	e.late_ns = late_ns ? late_ns : 1;
+	/* A deadline that only leads to a log line may be held back by the
+	 * rate limit; one that leads to a kill is always told. */
+	e.limited = svc->action == ACTION_LOG;
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	log_event(LOG_WARNING, &e,
-		  "%s (pid %d, %s %u) missed its heartbeat deadline: timeout %s, %s late", w->name,
-		  (int)w->pid, watch_what(w), w->slot, tmo, late);
+		  "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late", w->name,
+		  (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo, late);
 	daemon_count(d, w->name, EVENT_DEADLINE_MISSED);
 
-	if (target_verify(w, svc, &unit, why, sizeof(why)) < 0) {
-		struct event f = e;
-		f.kind = EVENT_REFUSED;
-		f.late_ns = 0;
-		log_event(LOG_WARNING, &f,
-			  "not acting on %s %u (%s, pid %d): %s; possible forged entry",
-			  watch_what(w), w->slot, w->name, (int)w->pid, why);
-		daemon_count(d, w->name, EVENT_REFUSED);
-		w->state = WATCH_REFUSED;
-		d->n_active--;
+	v = target_verify(w, &unit, why, sizeof(why));
+	if (v != IDENTITY_OK) {
+		struct event f =
+		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
+		f.verified = false;
+		f.limited = true;
+		log_event(LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s", watch_what(w),
+			  w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
+		daemon_count(d, w->name, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
+		/* Stale or transient: the exit event or the next beat decides. */
+		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
+									      : WATCH_REFUSED);
 		free(unit);
 		return;
 	}
 	if (svc->action != ACTION_LOG && !rate_allow(d, svc, now_ns())) {
 		struct event f = e;
 		f.kind = EVENT_RATE_LIMITED;
+		f.limited = true;
 		log_event(LOG_WARNING, &f,
 			  "not acting on %s (pid %d): [%s] reached kill_burst=%u per kill_interval",
 			  w->name, (int)w->pid, svc->name, svc->kill_burst);
 		daemon_count(d, w->name, EVENT_RATE_LIMITED);
-		w->state = WATCH_LOGGED;
+		watch_set_state(w, WATCH_LOGGED);
 		free(unit);
 		return;
 	}
@@ -277,7 +269,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		action_restart_unit(w, unit);
 		break;
 	case ACTION_LOG:
-		w->state = WATCH_LOGGED;
+		watch_set_state(w, WATCH_LOGGED);
 		daemon_set_last_action(d, "logged missed deadline of %s (pid %d)", w->name,
 				       (int)w->pid);
 		break;

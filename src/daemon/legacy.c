@@ -29,8 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "identity.h"
 #include "log.h"
 #include "proc.h"
 
@@ -68,6 +70,7 @@ struct legacy_watch {
 	uint64_t base_age_ns;  /* ... and how old the beat was then */
 	bool recheck;	       /* stale or gone: look again when atime moves */
 	bool warned_future;
+	bool warned_retry;
 };
 
 static uint64_t realtime_ns(void)
@@ -80,16 +83,12 @@ static uint64_t realtime_ns(void)
 
 static struct event lw_event(const struct legacy_watch *lw, enum event_kind kind)
 {
-	return (struct event){.kind = kind,
-			      .name = lw->w.name,
-			      .slot = (int)lw->w.slot,
-			      .pid = lw->w.pid,
-			      .legacy = true};
+	return watch_event(&lw->w, kind);
 }
 
 /* A consistent copy of record I: two reads that agree (the writer holds a
  * lock we do not take).  Returns false if it kept changing. */
-static bool record_read(const struct legacy *L, uint32_t i, struct legacy_record *out)
+static bool classic_read(const struct legacy *L, uint32_t i, struct legacy_record *out)
 {
 	const struct legacy_record *src = (const struct legacy_record *)L->mem + i;
 	struct legacy_record again;
@@ -136,6 +135,7 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 	if (beat > real + NS_S) {
 		if (!lw->warned_future) {
 			struct event e = lw_event(lw, EVENT_REFUSED);
+			e.limited = true;
 			log_event(LOG_WARNING, &e,
 				  "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
 				  "future; its deadline counts from now",
@@ -176,6 +176,9 @@ static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
 {
 	struct event e = lw_event(lw, EVENT_STALE_SLOT);
 	char why[256];
+
+	e.verified = false;
+	e.limited = true;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -189,88 +192,121 @@ static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
 	lw->recheck = true;
 }
 
+/* A record never acted on while it stays as it is: logged once. */
+static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char *why)
+{
+	struct event e = lw_event(lw, kind);
+
+	e.verified = false;
+	e.limited = true;
+	log_event(LOG_WARNING, &e,
+		  "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
+		  kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
+		  (int)lw->w.pid, why);
+	daemon_count(lw->w.d, lw->w.name, kind);
+	watch_set_state(&lw->w, WATCH_REFUSED);
+}
+
 static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
 		     uint64_t real, uint64_t mono, bool jumped)
 {
 	struct watch *w = &lw->w;
-	char name[HB_NAME_SIZE] = "";
-	uint64_t start_time, start_real;
-	bool name_ok = record_name(r, name, w->name);
+	char name[HB_NAME_SIZE] = "", why[512];
+	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
+	const struct service *svc;
+	uint64_t start_real;
+	enum identity_verdict v;
 	int rr;
 
+	f.name_ok = record_name(r, name, w->name);
+	f.name = name;
 	w->pid = r->pid;
 	w->seq = 0;
 	w->handled_beat = 0;
-	w->state = WATCH_REFUSED;
+	w->state = WATCH_FREE;
 	lw->timeout_s = r->timeout;
 	lw->atime = r->atime;
 	lw->recheck = false;
 	lw->warned_future = false;
 	rebase(lw, real, mono, jumped);
 
-	if (!name_ok) {
-		watch_refuse(w, "pname is not a service name (1 to %d letters, digits and -_.:@)",
-			     HB_NAME_MAX);
-		return;
-	}
-	if (r->pid < 0) {
-		watch_refuse(w, "negative pid");
-		return;
-	}
-	if (r->pid == 1) {
-		watch_refuse(w, "pid 1 is never signalled");
-		return;
-	}
-	if (r->pid == d->self) {
-		watch_refuse(w, "it claims hbwatch's own pid");
-		return;
-	}
 	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
-		watch_refuse(w, "timeout %d s is outside 1 s..24 h", (int)r->timeout);
+		snprintf(why, sizeof(why), "timeout %d s is outside 1 s..24 h", (int)r->timeout);
+		lw_refuse(lw, EVENT_REFUSED, why);
 		return;
 	}
-	w->pidfd = pidfd_open(r->pid, 0);
-	if (w->pidfd < 0) {
-		if (errno == ESRCH)
-			lw_stale(lw, LOG_INFO, "no such process");
-		else
-			watch_refuse(w, "cannot open a pidfd: %s", strerror(errno));
+	if (r->pid > 1 && r->pid != d->self) {
+		w->pidfd = pidfd_open(r->pid, 0);
+		if (w->pidfd < 0 && errno != ESRCH) {
+			/* Transient (EMFILE ...): looked at again next scan. */
+			if (!lw->warned_retry) {
+				struct event e = lw_event(lw, EVENT_REFUSED);
+				e.verified = false;
+				e.limited = true;
+				log_event(
+				    LOG_WARNING, &e,
+				    "cannot watch legacy record %u (pid %d) yet: cannot open a "
+				    "pidfd: %s; trying again",
+				    w->slot, (int)r->pid, strerror(errno));
+				lw->warned_retry = true;
+			}
+			return;
+		}
+	}
+	lw->warned_retry = false;
+	if (w->pidfd >= 0) {
+		identity_gather(&f, r->pid);
+	} else {
+		f.pid = r->pid;
+		f.self = d->self;
+		f.gone = r->pid > 1 && r->pid != d->self;
+	}
+	/* The record has no start time: the process the pidfd pins is the
+	 * one that wrote it if it was alive when the record was last written. */
+	f.recorded = f.start_time;
+	if (!f.gone && f.pid > 1 && f.pid != d->self) {
+		rr = proc_start_realtime(f.start_time, &start_real);
+		if (rr < 0) {
+			free((char *)f.unit);
+			snprintf(why, sizeof(why), "cannot read its start time: %s", strerror(-rr));
+			lw_stale(lw, LOG_NOTICE, "%s", why);
+			return;
+		}
+		if (r->atime < 0 ||
+		    start_real > ((uint64_t)r->atime + 1) * NS_S + LEGACY_START_SLACK_NS) {
+			free((char *)f.unit);
+			lw_stale(lw, LOG_NOTICE,
+				 "the process started after the record's last heartbeat (atime "
+				 "%lld), so its pid belongs to another process now",
+				 (long long)r->atime);
+			return;
+		}
+	}
+	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
+	free((char *)f.unit);
+	switch (v) {
+	case IDENTITY_OK:
+		break;
+	case IDENTITY_STALE:
+	case IDENTITY_RETRY:
+		lw_stale(lw, LOG_INFO, "%s", why);
+		return;
+	case IDENTITY_UNTRUSTED:
+		lw_refuse(lw, EVENT_UNTRUSTED, why);
+		return;
+	case IDENTITY_UNWATCHED:
+	case IDENTITY_MISMATCH:
+		lw_refuse(lw, EVENT_REFUSED, why);
 		return;
 	}
-	/* The record has no start time: pin the process now, through the
-	 * pidfd, and check it was alive when the record was last written. */
-	rr = proc_starttime(r->pid, &start_time);
-	if (rr == -ESRCH) {
-		lw_stale(lw, LOG_INFO, "no such process");
-		return;
-	}
-	if (rr < 0 || (rr = proc_start_realtime(start_time, &start_real)) < 0) {
-		watch_refuse(w, "cannot read its start time: %s", strerror(-rr));
-		return;
-	}
-	if (r->atime < 0 || start_real > ((uint64_t)r->atime + 1) * NS_S + LEGACY_START_SLACK_NS) {
-		lw_stale(lw, LOG_NOTICE,
-			 "the process started after the record's last heartbeat (atime %lld), "
-			 "so its pid belongs to another process now",
-			 (long long)r->atime);
-		return;
-	}
-	w->start_time = start_time;
+	w->start_time = f.start_time;
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
-		watch_refuse(w, "cannot watch its pidfd: %s", strerror(-rr));
+		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
+		lw_stale(lw, LOG_WARNING, "%s", why);
 		return;
 	}
-	if (proc_is_kthread(r->pid) > 0) {
-		watch_refuse(w, "it is a kernel thread");
-		return;
-	}
-	if (!settings_find(&d->settings, name)) {
-		watch_refuse(w, "\"%s\" is not a watched service in %s", w->name, d->config_path);
-		return;
-	}
-	w->state = WATCH_ACTIVE;
-	d->n_active++;
+	watch_set_state(w, WATCH_ACTIVE);
 }
 
 /* The deadline of an active record, or UINT64_MAX. */
@@ -304,6 +340,36 @@ static void legacy_detach(struct daemon *d)
 static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
 {
 	*lw = (struct legacy_watch){.w = {.d = d, .slot = i, .pidfd = -1, .legacy = true}};
+}
+
+/* Who may write the classic table decides whose records count: a table
+ * others may write carries nobody's word, unless the admin opted in with
+ * allow_shared_writers.  Keeps the facts for identity_decide(); false (and
+ * said once) if the table is refused. */
+static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds)
+{
+	struct legacy *L = &d->legacy;
+	unsigned mode = ds->shm_perm.mode & 0777u;
+
+	if ((mode & 0022u) && !d->settings.legacy_shared) {
+		struct event e = {.kind = EVENT_UNTRUSTED, .slot = -1, .legacy = true};
+		log_event(LOG_ERR, &e,
+			  "the classic table at key 0x%x has mode %03o: %s may write it, so its "
+			  "records are nobody's word and could aim hbwatch at any process; not "
+			  "watching it (fix its mode, or set allow_shared_writers = yes in "
+			  "[legacy] to accept that risk)",
+			  (unsigned)L->key, mode,
+			  (mode & 0020u) && (mode & 0002u) ? "its group and everyone"
+			  : (mode & 0020u)		   ? "its group"
+							   : "everyone");
+		return false;
+	}
+	/* Opted in: the group's and others' word is taken as the owner's, and
+	 * a record still needs an owner and creator who could signal it. */
+	L->own = (struct ownership_facts){.cuid = ds->shm_perm.cuid,
+					  .uid = ds->shm_perm.uid,
+					  .mode = d->settings.legacy_shared ? mode & ~0022u : mode};
+	return true;
 }
 
 /* Find the segment (it appears when the first classic program starts, and
@@ -341,28 +407,43 @@ static void legacy_look(struct daemon *d, uint64_t now)
 		return;
 	}
 	L->last_errno = 0;
-	if (id == L->shmid || id == L->bad_shmid)
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		if (id != L->bad_shmid)
+			log_error("cannot inspect the classic table at key 0x%x: %s",
+				  (unsigned)L->key, strerror(errno));
+		L->bad_shmid = id;
+		L->bad_ctime = 0;
 		return;
+	}
+	if (id == L->bad_shmid && (uint64_t)ds.shm_ctime == L->bad_ctime)
+		return;
+	if (id == L->shmid) {
+		/* Watched already: its owner may have opened it to others since. */
+		if (legacy_trust(d, &ds))
+			return;
+		legacy_reset(d, false);
+		legacy_detach(d);
+		L->bad_shmid = id;
+		L->bad_ctime = (uint64_t)ds.shm_ctime;
+		return;
+	}
 	if (L->mem) {
 		log_notice("the classic table at key 0x%x was replaced; watching the new one",
 			   (unsigned)L->key);
 		legacy_reset(d, false);
 		legacy_detach(d);
 	}
-	if (shmctl(id, IPC_STAT, &ds) < 0) {
-		log_error("cannot inspect the classic table at key 0x%x: %s", (unsigned)L->key,
-			  strerror(errno));
-		L->bad_shmid = id;
-		return;
-	}
+	L->bad_shmid = id;
+	L->bad_ctime = (uint64_t)ds.shm_ctime;
 	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
 		log_error("the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is not "
 			  "a classic CPActive table (1000 records of { int pid; char pname[51]; "
 			  "int timeout; time_t atime; }, 72 bytes each on x86_64); not watching it",
 			  (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
-		L->bad_shmid = id;
 		return;
 	}
+	if (!legacy_trust(d, &ds))
+		return;
 	mem = shmat(id, NULL, SHM_RDONLY);
 	if (mem == (void *)-1) {
 		log_error("cannot attach the classic table at key 0x%x read-only: %s",
@@ -383,6 +464,7 @@ static void legacy_look(struct daemon *d, uint64_t now)
 	L->mem = mem;
 	L->shmid = id;
 	L->bad_shmid = -1;
+	L->bad_ctime = 0;
 	log_info("watching the classic heartbeat table at key 0x%x (read-only, 1000 records)",
 		 (unsigned)L->key);
 }
@@ -433,7 +515,7 @@ uint64_t legacy_scan(struct daemon *d)
 		struct legacy_record r;
 		char name[HB_NAME_SIZE], printable[HB_NAME_SIZE];
 
-		if (!record_read(L, i, &r))
+		if (!classic_read(L, i, &r))
 			continue;
 		if (w->state == WATCH_KILLING)
 			continue; /* its exit (or the escalation) comes first */
@@ -453,7 +535,8 @@ uint64_t legacy_scan(struct daemon *d)
 			lw->atime = r.atime;
 			rebase(lw, real, now, jumped);
 			if (w->state == WATCH_LOGGED)
-				w->state = WATCH_ACTIVE; /* it beat again: watch it afresh */
+				watch_set_state(w,
+						WATCH_ACTIVE); /* it beat again: watch it afresh */
 		}
 		uint64_t deadline = lw_check(d, lw, now);
 		if (deadline < next)

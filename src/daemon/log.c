@@ -10,6 +10,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static bool log_to_journal;
@@ -29,7 +30,18 @@ static const struct {
     [EVENT_LOCK_HELD] = {"lock-held", "35d2648897d9455cb70e97a961d8a4db"},
     [EVENT_RESTART_UNIT] = {"restart-unit", "c9fb70243fe44ac28334a5410930a592"},
     [EVENT_STARTED] = {"started", "1545d77a0a9f4afb9394ed3d34791d05"},
+    [EVENT_UNTRUSTED] = {"untrusted", "5e0b8ad2c4a74c0f9b4f0e3f6d2a71c8"},
+    [EVENT_SUPPRESSED] = {"suppressed", "c2f7e1a94d3b4e6a8f05b7d1e9a3c640"},
+    [EVENT_REGISTRY] = {"registry", "7a4d2e9c1b8f4a35a6e0d3c7b2f19e84"},
 };
+
+/* The rate limit of limited events (see log.h). */
+static struct {
+	uint64_t window_start_ns;
+	unsigned used;
+	uint64_t held; /* held back in this window */
+	uint64_t total;
+} limit;
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
 					  "warning", "notice", "info", "debug"};
@@ -112,16 +124,65 @@ static void field_add(struct fields *f, const char *fmt, ...)
 	f->n++;
 }
 
+static void log_event_raw(int level, const struct event *e, const char *msg);
+
+void log_flush_suppressed(void)
+{
+	uint64_t now = now_ns();
+	char msg[160];
+
+	if (now - limit.window_start_ns < LOG_LIMIT_INTERVAL_NS)
+		return;
+	if (limit.held) {
+		struct event e = {.kind = EVENT_SUPPRESSED, .slot = -1};
+		snprintf(msg, sizeof(msg),
+			 "rate limit: %llu warning%s held back in the last %llu s (at most %u per "
+			 "interval; kills are always logged)",
+			 (unsigned long long)limit.held, limit.held == 1 ? " was" : "s were",
+			 (unsigned long long)(LOG_LIMIT_INTERVAL_NS / 1000000000u),
+			 LOG_LIMIT_BURST);
+		log_event_raw(LOG_WARNING, &e, msg);
+	}
+	limit.window_start_ns = now;
+	limit.used = 0;
+	limit.held = 0;
+}
+
+uint64_t log_suppressed_total(void)
+{
+	return limit.total;
+}
+
+static bool limit_allow(void)
+{
+	log_flush_suppressed();
+	if (limit.used < LOG_LIMIT_BURST) {
+		limit.used++;
+		return true;
+	}
+	limit.held++;
+	limit.total++;
+	return false;
+}
+
 void log_event(int level, const struct event *e, const char *fmt, ...)
 {
-	int saved = errno;
-	struct fields f = {.n = 0};
 	char msg[1024];
 	va_list ap;
 
+	if (e->limited && !limit_allow())
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	log_event_raw(level, e, msg);
+}
+
+static void log_event_raw(int level, const struct event *e, const char *msg)
+{
+	int saved = errno;
+	struct fields f = {.n = 0};
+
 	if (!log_to_journal) {
 		log_stderr(level, event_kind_name(e->kind), msg);
 		errno = saved;
@@ -142,14 +203,16 @@ void log_event(int level, const struct event *e, const char *fmt, ...)
 		field_add(&f, "HBWATCH_NAME=%s", e->name);
 	if (e->slot >= 0)
 		field_add(&f, "HBWATCH_SLOT=%d", e->slot);
+	if (e->shmid > 0)
+		field_add(&f, "HBWATCH_SHMID=%d", e->shmid);
 	if (e->legacy)
 		field_add(&f, "HBWATCH_TABLE=legacy");
-	if (e->pid > 0) {
+	if (e->pid != 0)
 		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
+	/* Only for a verified registrant: an unverified record names whatever
+	 * process its writer chose, and must not land in that unit's log. */
+	if (e->pid > 0 && e->verified)
 		field_add(&f, "OBJECT_PID=%d", (int)e->pid);
-	} else if (e->pid != 0) {
-		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
-	}
 	if (e->timeout_ns)
 		field_add(&f, "HBWATCH_TIMEOUT_USEC=%llu",
 			  (unsigned long long)(e->timeout_ns / 1000));

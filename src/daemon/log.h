@@ -24,6 +24,9 @@ enum event_kind {
 	EVENT_LOCK_HELD,
 	EVENT_RESTART_UNIT,
 	EVENT_STARTED,
+	EVENT_UNTRUSTED,  /* a registration that is not the word of one who may signal */
+	EVENT_SUPPRESSED, /* how many records the rate limit held back */
+	EVENT_REGISTRY,	  /* the registry at the key was removed, recreated, refused */
 	EVENT_KIND_MAX,
 };
 
@@ -31,14 +34,24 @@ enum event_kind {
 struct event {
 	enum event_kind kind;
 	const char *name;
-	int slot; /* -1: none */
+	int slot;  /* classic table record index; -1: none */
+	int shmid; /* heartbeat record segment; 0 or -1: none */
 	pid_t pid;
 	uint64_t timeout_ns;
 	uint64_t late_ns;
 	int signal;
 	const char *unit;
-	bool legacy; /* concerns a record of the classic table ([legacy]) */
+	bool legacy;   /* concerns a record of the classic table ([legacy]) */
+	bool verified; /* PID is a verified registrant: OBJECT_PID= may point at it */
+	bool limited;  /* subject to the rate limit (warnings, refusals); records
+			* of kills, signals and restarts never are */
 };
+
+/* The rate limit of limited events: at most LOG_LIMIT_BURST per
+ * LOG_LIMIT_INTERVAL_NS, then one summary per interval, far below
+ * journald's default of 10000 per 30 s for the whole service. */
+#define LOG_LIMIT_BURST	      200u
+#define LOG_LIMIT_INTERVAL_NS (30u * 1000000000ull)
 
 /* Choose the sink: the journal if stderr is connected to it. */
 void log_init(void);
@@ -49,6 +62,13 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Log event E at LEVEL with a message. */
 void log_event(int level, const struct event *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* If limited events were held back and their interval is over, log how
+ * many.  Called from the loop now and then. */
+void log_flush_suppressed(void);
+
+/* Limited events held back since start (for tests and metrics). */
+uint64_t log_suppressed_total(void);
 
 /* The short name of an event kind ("deadline-missed", ...), also the
  * HBWATCH_EVENT= field and the tag of stderr lines. */

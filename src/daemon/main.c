@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "deadline.h"
@@ -113,6 +114,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = userdata;
 
 	d->status_timer = sd_event_source_disable_unref(d->status_timer);
+	d->watchdog_timer = sd_event_source_disable_unref(d->watchdog_timer);
 	status_update(d);
 	return 0;
 }
@@ -124,7 +126,12 @@ static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = userdata;
 
 	notify_send(&d->notify, 0, "WATCHDOG=1");
-	sd_event_source_set_time(s, usec + d->watchdog_usec / 2);
+	/* A time source fires once: move it and enable it again, or the
+	 * pings stop and systemd kills us at WatchdogSec=. */
+	if (sd_event_source_set_time(s, usec + d->watchdog_usec / 2) < 0 ||
+	    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0)
+		log_error("cannot re-arm the watchdog timer: the service manager will restart "
+			  "hbwatch");
 	return 0;
 }
 
@@ -151,14 +158,55 @@ static void timer_arm(struct daemon *d, uint64_t at_ns)
 	d->timer_at_ns = at_ns;
 }
 
+static int registry_setup(struct daemon *d);
+
+/* Once a second: is the registry still there?  Only root (or our uid) can
+ * remove it, but then clients could no longer announce: say so and make a
+ * new one.  Watching goes on meanwhile, records do not need it. */
+#define REGISTRY_CHECK_NS (1000u * 1000000ull)
+
+static void registry_watch(struct daemon *d, uint64_t now)
+{
+	struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
+	int r;
+
+	if (now - d->reg_checked_ns < REGISTRY_CHECK_NS)
+		return;
+	d->reg_checked_ns = now;
+	if (d->reg.hdr) {
+		r = registry_check(&d->reg);
+		if (r != -EIDRM)
+			return;
+		log_event(LOG_WARNING, &e,
+			  "the registry at key 0x%x was removed from under hbwatch; making a new "
+			  "one (watched processes stay watched)",
+			  d->settings.key);
+		doorbell_stop(&d->doorbell);
+		registry_detach(&d->reg);
+	}
+	r = registry_setup(d);
+	if (r < 0)
+		return;
+	log_event(LOG_NOTICE, &e, "made a new registry at key 0x%x", d->settings.key);
+}
+
 static void scan_and_arm(struct daemon *d)
 {
-	uint64_t next, legacy_next;
+	uint64_t next, legacy_next, intake_next, now = now_ns();
 
-	d->last_scan_ns = now_ns();
+	d->last_scan_ns = now;
+	registry_watch(d, now);
+	intake_next = intake_run(d, now);
 	next = watch_scan(d);
 	legacy_next = legacy_scan(d);
-	timer_arm(d, legacy_next < next ? legacy_next : next);
+	log_flush_suppressed();
+	if (legacy_next < next)
+		next = legacy_next;
+	if (intake_next < next)
+		next = intake_next;
+	if (!d->reg.hdr && now + REGISTRY_CHECK_NS < next)
+		next = now + REGISTRY_CHECK_NS;
+	timer_arm(d, next);
 	status_update(d);
 	textfile_update(d);
 }
@@ -216,9 +264,9 @@ static void reload(struct daemon *d)
 		d->settings = fresh;
 		d->scan_period_ns = deadline_scan_period(min_service_timeout(&d->settings));
 		warn_unchecked_services(&d->settings);
-		/* Re-adopt every registration under the new rules; processes
-		 * already being killed keep their escalation. */
-		watch_reset(d, false);
+		/* Re-evaluate every registration under the new rules; what is
+		 * known (late, logged, being killed) keeps its state. */
+		watch_reevaluate(d);
 		legacy_reset(d, false);
 		d->textfile_dirty = true;
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
@@ -265,9 +313,9 @@ static int loop_setup(struct daemon *d)
 	if (r >= 0)
 		r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
 	if (r >= 0)
-		r = doorbell_start(&d->doorbell, &d->table, d->event, on_doorbell, d);
+		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
 	if (r >= 0 && sd_watchdog_enabled(false, &d->watchdog_usec) > 0)
-		r = sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC,
+		r = sd_event_add_time_relative(d->event, &d->watchdog_timer, CLOCK_MONOTONIC,
 					       d->watchdog_usec / 2, 1000, on_watchdog, d);
 	return r < 0 ? r : 0;
 }
@@ -293,51 +341,72 @@ static void fd_limit_raise(uint32_t slot_count)
 			    (unsigned long long)rl.rlim_max, (unsigned long long)need, slot_count);
 }
 
-static int table_setup(struct daemon *d)
+/* Make (or adopt our own) registry at the key.  At start a failure is
+ * fatal; later (re-creation) it is said once per cause and retried. */
+static int registry_setup(struct daemon *d)
 {
 	struct settings *s = &d->settings;
-	char why[512] = "";
+	char why[768] = "";
 	bool adopted;
 	int r;
 
-	r = table_create(s->key, s->slots, s->has_gid ? s->gid : (gid_t)-1, &d->table, &adopted,
-			 why, sizeof(why));
+	r = registry_create(s->key, s->slots, s->has_gid ? s->gid : (gid_t)-1, &d->reg, &adopted,
+			    why, sizeof(why));
 	if (r < 0) {
-		log_error("cannot set up the heartbeat table at key 0x%x: %s", s->key,
-			  why[0] ? why : strerror(-r));
+		if (r != d->reg_errno) {
+			struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
+			log_event(LOG_ERR, &e, "cannot set up the registry at key 0x%x: %s", s->key,
+				  why[0] ? why : strerror(-r));
+		}
+		d->reg_errno = r;
+		registry_detach(&d->reg);
 		return r;
 	}
-	if (adopted && d->table.slot_count != s->slots)
-		log_warning("adopted the existing table at key 0x%x with %u slots (slots=%u in the "
-			    "configuration applies once the table is removed with 'hbctl remove')",
-			    s->key, d->table.slot_count, s->slots);
-	fd_limit_raise(d->table.slot_count);
-	d->watches = calloc(d->table.slot_count, sizeof(*d->watches));
-	if (!d->watches)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < d->table.slot_count; i++)
-		d->watches[i] = (struct watch){.d = d, .slot = i, .pidfd = -1};
+	d->reg_errno = 0;
+	/* Hints older than us are covered by the census that follows. */
+	d->intake.head = atomic_load(&d->reg.hdr->tail);
+	d->intake.pending_since = 0;
+	d->intake.census_soon = true;
+	d->intake.census_last_ns = 0;
+	if (d->event) {
+		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
+		if (r < 0)
+			log_error("cannot listen on the registry's doorbell: %s (new records are "
+				  "found by the census, within seconds)",
+				  strerror(-r));
+	}
 	struct event e = {.kind = EVENT_STARTED, .slot = -1};
-	log_event(LOG_INFO, &e, "%s the table at key 0x%x: %u slots, %zu watched services",
-		  adopted ? "adopted" : "created", s->key, d->table.slot_count, s->n_services);
+	log_event(LOG_INFO, &e,
+		  "%s the registry at key 0x%x; watching up to %u processes of %zu "
+		  "services",
+		  adopted ? "adopted" : "created", s->key, s->slots, s->n_services);
+	return 0;
+}
+
+static int daemon_setup(struct daemon *d)
+{
+	int r = registry_setup(d);
+
+	if (r < 0)
+		return r;
+	fd_limit_raise(d->settings.slots);
 	return 0;
 }
 
 static void daemon_finish(struct daemon *d)
 {
 	doorbell_stop(&d->doorbell);
-	if (d->watches) {
-		watch_reset(d, true);
-		free(d->watches);
-	}
+	watch_finish(d);
+	idmap_free(&d->intake.turned_down);
 	legacy_reset(d, true);
 	textfile_finish(d);
 	free(d->counters);
 	d->timer = sd_event_source_disable_unref(d->timer);
 	d->status_timer = sd_event_source_disable_unref(d->status_timer);
+	d->watchdog_timer = sd_event_source_disable_unref(d->watchdog_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
-	table_detach(&d->table);
+	registry_detach(&d->reg);
 	settings_finish(&d->settings);
 	free(d->rates);
 	notify_close(&d->notify);
@@ -404,7 +473,7 @@ int main(int argc, char **argv)
 	}
 	d.scan_period_ns = deadline_scan_period(min_service_timeout(&d.settings));
 
-	r = table_setup(&d);
+	r = daemon_setup(&d);
 	if (r >= 0)
 		r = loop_setup(&d);
 	if (r < 0) {

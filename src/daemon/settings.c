@@ -18,8 +18,9 @@
 
 #include "duration.h"
 #include "key.h"
+#include "name.h"
+#include "registry.h"
 #include "settings.h"
-#include "table.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -321,23 +322,42 @@ static int set_legacy_key(struct loader *l, struct service *svc, const char *key
 	return 0;
 }
 
-static int set_legacy_enabled(struct loader *l, struct service *svc, const char *key,
-			      const char *value)
+/* A boolean as systemd spells them.  Returns 0 or -EINVAL. */
+static int parse_bool(const char *value, bool *b)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"};
 	static const char *const no[] = {"no", "false", "off", "0"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
 		if (strcmp(value, yes[i]) == 0) {
-			l->legacy_off = false;
+			*b = true;
 			return 0;
 		}
 		if (strcmp(value, no[i]) == 0) {
-			l->legacy_off = true;
+			*b = false;
 			return 0;
 		}
 	}
-	return invalid(l, key, value, "expected yes or no");
+	return -EINVAL;
+}
+
+static int set_legacy_enabled(struct loader *l, struct service *svc, const char *key,
+			      const char *value)
+{
+	bool on;
+
+	if (parse_bool(value, &on) < 0)
+		return invalid(l, key, value, "expected yes or no");
+	l->legacy_off = !on;
+	return 0;
+}
+
+static int set_legacy_shared(struct loader *l, struct service *svc, const char *key,
+			     const char *value)
+{
+	if (parse_bool(value, &l->s->legacy_shared) < 0)
+		return invalid(l, key, value, "expected yes or no");
+	return 0;
 }
 
 static const struct key_def keys[] = {
@@ -355,6 +375,7 @@ static const struct key_def keys[] = {
     {"kill_interval", IN_SERVICE, false, set_kill_interval},
     {"key", IN_LEGACY, false, set_legacy_key},
     {"enabled", IN_LEGACY, false, set_legacy_enabled},
+    {"allow_shared_writers", IN_LEGACY, false, set_legacy_shared},
 };
 
 static int service_add(struct loader *l, const char *name)

@@ -14,7 +14,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "table.h"
+#include "name.h"
+
+/* How many processes hbwatch watches at once (slots=). */
+#define HB_SLOTS_DEFAULT 1024u
+#define HB_SLOTS_MAX	 65536u
 
 enum action {
 	ACTION_KILL,	     /* send the service's signal, SIGKILL after kill_grace */
@@ -49,6 +53,7 @@ struct settings {
 	char *metrics_dir;	  /* node_exporter textfile directory, or NULL: none */
 	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
 	int legacy_key;		  /* its System V key */
+	bool legacy_shared;	  /* watch it even if others may write it */
 	struct service *services; /* in order of first appearance */
 	size_t n_services;
 };

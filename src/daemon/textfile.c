@@ -1,5 +1,5 @@
 /* The metrics file for node_exporter's textfile collector: metrics_dir/
- * hbwatch.prom, the same slot series as "hbctl metrics" plus the counters
+ * hbwatch.prom, the same process series as "hbctl metrics" plus the counters
  * only the daemon knows.  Written to a hidden temporary file in the same
  * directory and renamed over the old one, so the collector never reads half
  * a file (it ignores names not ending in .prom).  Rewritten when a counter
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
 #include "log.h"
@@ -32,7 +33,9 @@ static const struct {
     {"hbwatch_escalations_total", EVENT_ESCALATED, "Processes sent SIGKILL after kill_grace."},
     {"hbwatch_restarts_total", EVENT_RESTART_UNIT, "Unit restarts asked of systemd."},
     {"hbwatch_refused_total", EVENT_REFUSED,
-     "Registrations refused as possible forgeries (never signalled)."},
+     "Registrations not watched: no such service, or against their section."},
+    {"hbwatch_untrusted_total", EVENT_UNTRUSTED,
+     "Registrations not the word of someone who may signal the process (never acted on)."},
     {"hbwatch_rate_limited_total", EVENT_RATE_LIMITED,
      "Missed deadlines not acted on because of kill_burst."},
 };
@@ -72,6 +75,32 @@ static void write_counters(FILE *f, const struct daemon *d)
 	}
 }
 
+/* The series of the registrations hbwatch watches, as it applies them:
+ * the timeout is the effective one (the section's cap applied). */
+static void write_procs(FILE *f, struct daemon *d)
+{
+	struct metrics_proc *p = calloc(d->n_watches ? d->n_watches : 1, sizeof(*p));
+	uint64_t now = now_ns();
+	size_t n = 0;
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < d->n_watches; i++) {
+		const struct watch *w = d->watches[i];
+		const struct service *svc = settings_find(&d->settings, w->v.name);
+
+		if (w->state == WATCH_REFUSED || w->state == WATCH_FREE || !svc)
+			continue;
+		p[n++] = (struct metrics_proc){
+		    .name = w->name,
+		    .pid = w->pid,
+		    .age_ns = w->v.beat_ns < now ? now - w->v.beat_ns : 0,
+		    .timeout_ns = deadline_timeout(w->v.timeout_ns, svc->timeout_ns)};
+	}
+	metrics_write_procs(f, p, n);
+	free(p);
+}
+
 static int textfile_write(struct daemon *d)
 {
 	const char *dir = d->settings.metrics_dir;
@@ -100,7 +129,7 @@ static int textfile_write(struct daemon *d)
 		goto out_unlink;
 	}
 	fd = -1;
-	metrics_write_slots(f, &d->table, now_ns());
+	write_procs(f, d);
 	write_counters(f, d);
 	/* No fsync(): the rename alone makes the switch atomic for readers, and
 	 * durability across a crash is worthless for a file rewritten within a
@@ -139,13 +168,12 @@ static int on_textfile_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 void textfile_update(struct daemon *d)
 {
-	uint64_t now = now_ns(), gen;
+	uint64_t now = now_ns();
 	int r;
 
-	if (!d->settings.metrics_dir || !d->table.hdr)
+	if (!d->settings.metrics_dir)
 		return;
-	gen = atomic_load(&d->table.hdr->generation);
-	if (!d->textfile_dirty && gen == d->textfile_generation && d->textfile_written_ns &&
+	if (!d->textfile_dirty && d->textfile_written_ns &&
 	    now - d->textfile_written_ns < TEXTFILE_REFRESH_NS)
 		return;
 	if (d->textfile_written_ns && now - d->textfile_written_ns < TEXTFILE_GAP_NS) {
@@ -171,7 +199,6 @@ void textfile_update(struct daemon *d)
 		log_notice("wrote %s/" TEXTFILE_NAME " again", d->settings.metrics_dir);
 	d->textfile_warned = false;
 	d->textfile_dirty = false;
-	d->textfile_generation = gen;
 }
 
 void textfile_finish(struct daemon *d)

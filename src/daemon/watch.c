@@ -1,46 +1,48 @@
-/* Tracking the registrations in the table: adoption (pidfd + start time),
- * exit detection, stale slots, and the deadline of each. */
+/* The native registrations: heartbeat records, verified with the kernel
+ * and pinned to their process by a pidfd, and the deadline of each. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
-#include <sys/sem.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "identity.h"
 #include "log.h"
-#include "proc.h"
-#include "sem.h"
 
-/* How long the table lock may be unavailable before the daemon says so. */
-#define LOCK_WARN_NS (1000u * 1000000u)
-
-static struct event watch_event(const struct watch *w, enum event_kind kind)
+struct event watch_event(const struct watch *w, enum event_kind kind)
 {
 	return (struct event){.kind = kind,
 			      .name = w->name,
-			      .slot = (int)w->slot,
+			      .slot = w->legacy ? (int)w->slot : -1,
+			      .shmid = w->legacy ? -1 : w->shmid,
 			      .pid = w->pid,
-			      .legacy = w->legacy};
+			      .legacy = w->legacy,
+			      .verified = w->state != WATCH_FREE};
 }
 
 const char *watch_what(const struct watch *w)
 {
-	return w->legacy ? "legacy record" : "slot";
+	return w->legacy ? "legacy record" : "record";
 }
 
-/* A copy of a slot's name that is safe to print: hostile tables may hold
- * anything, and a newline in a log line could forge another record. */
-static void name_printable(char *dst, const struct hb_slot_view *v)
+static bool counts_active(enum watch_state s)
 {
-	size_t i;
+	return s == WATCH_ACTIVE || s == WATCH_KILLING || s == WATCH_LOGGED;
+}
 
-	for (i = 0; i < HB_NAME_SIZE - 1 && v->name[i]; i++) {
-		unsigned char c = (unsigned char)v->name[i];
-		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	dst[i] = '\0';
+void watch_set_state(struct watch *w, enum watch_state s)
+{
+	if (counts_active(w->state) && !counts_active(s))
+		w->d->n_active--;
+	else if (!counts_active(w->state) && counts_active(s))
+		w->d->n_active++;
+	w->state = s;
+	w->d->textfile_dirty = true;
 }
 
 void watch_release(struct watch *w)
@@ -50,211 +52,308 @@ void watch_release(struct watch *w)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
-	if (w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED)
-		w->d->n_active--;
-	w->state = WATCH_FREE;
-	w->free_pending = false;
+	watch_set_state(w, WATCH_FREE);
 	w->warned_future = false;
-	w->warned_busy = false;
+	w->warned_timeout = false;
 }
 
-/* Take the table lock without waiting; say once if it stays held. */
-static bool table_trylock(struct daemon *d)
+static struct watch *watch_new(struct daemon *d, int shmid)
 {
-	int r = sem_lock(d->table.semid, 0);
+	struct watch *w;
 
-	if (r == 0) {
-		if (d->lock_warned)
-			log_notice("table lock is free again");
-		d->lock_busy_since_ns = 0;
-		d->lock_warned = false;
-		return true;
+	if (d->n_watches == d->cap_watches) {
+		size_t ncap = d->cap_watches ? d->cap_watches * 2 : 64;
+		struct watch **n = realloc(d->watches, ncap * sizeof(*n));
+		if (!n)
+			return NULL;
+		d->watches = n;
+		d->cap_watches = ncap;
 	}
-	uint64_t now = now_ns();
-	if (d->lock_busy_since_ns == 0)
-		d->lock_busy_since_ns = now;
-	if (!d->lock_warned && now - d->lock_busy_since_ns >= LOCK_WARN_NS) {
-		int holder = semctl(d->table.semid, 0, GETPID);
-		struct event e = {
-		    .kind = EVENT_LOCK_HELD, .slot = -1, .pid = holder > 0 ? holder : 0};
-		log_event(LOG_WARNING, &e,
-			  "table lock held for over %llu ms (last taken by pid %d): still "
-			  "watching with lock-free reads, slots are freed once it is released",
-			  (unsigned long long)(LOCK_WARN_NS / 1000000u), holder);
-		d->lock_warned = true;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	*w = (struct watch){.d = d, .shmid = shmid, .pidfd = -1, .slot = (uint32_t)d->n_watches};
+	if (idmap_put(&d->by_shmid, shmid, (uint64_t)(uintptr_t)w) < 0) {
+		free(w);
+		return NULL;
 	}
-	return false;
+	d->watches[d->n_watches++] = w;
+	return w;
 }
 
-void watch_free_slot(struct watch *w)
+/* Forget W entirely.  A record handed to us (hbctl's) is removed too: its
+ * process is gone or it was closed, and nobody else will. */
+static void watch_destroy(struct watch *w)
 {
 	struct daemon *d = w->d;
+	struct watch *last;
 
-	if (!table_trylock(d)) {
-		w->free_pending = true;
-		return;
-	}
-	table_slot_clear(&d->table, w->slot, w->seq);
-	sem_unlock(d->table.semid);
-	w->free_pending = false;
+	watch_release(w);
+	record_detach(w->rec);
+	if (w->remove_when_done)
+		shmctl(w->shmid, IPC_RMID, NULL);
+	idmap_del(&d->by_shmid, w->shmid);
+	last = d->watches[--d->n_watches];
+	d->watches[w->slot] = last;
+	last->slot = w->slot;
+	free(w);
 }
 
-static bool same_registration(const struct watch *w, const struct hb_slot_view *v)
+void watch_finish(struct daemon *d)
 {
-	return w->seq == v->seq && w->pid == v->pid && w->start_time == v->start_time;
+	while (d->n_watches > 0) {
+		struct watch *w = d->watches[d->n_watches - 1];
+		/* Leave hbctl's records be: the next start adopts them. */
+		w->remove_when_done = false;
+		watch_destroy(w);
+	}
+	free(d->watches);
+	d->watches = NULL;
+	d->cap_watches = 0;
+	idmap_free(&d->by_shmid);
 }
 
-static int on_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct watch *w = userdata;
 	struct event e = watch_event(w, EVENT_PROCESS_GONE);
 	bool was_killing = w->state == WATCH_KILLING;
-	struct hb_slot_view v;
+	struct hb_record_view v;
 
-	/* A process that unregistered before exiting has nothing to free. */
-	if (table_slot_read(&w->d->table, w->slot, &v) == 0 && !same_registration(w, &v)) {
-		watch_release(w);
+	/* A process that unregistered before exiting: nothing to say. */
+	if (record_read(w->rec, &v) == 0 && v.state != HB_RECORD_OPEN) {
+		watch_destroy(w);
 		return 0;
 	}
-	log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
-		  "%s (pid %d, slot %u) exited%s; slot freed", w->name, (int)w->pid, w->slot,
-		  was_killing ? " after being signalled" : " without unregistering");
-	watch_free_slot(w);
-	bool pending = w->free_pending;
-	watch_release(w);
-	/* Keep the identity so the retry frees only this registration. */
-	w->free_pending = pending;
+	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED)
+		log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
+			  "%s (pid %d, record %d) exited%s", w->name, (int)w->pid, w->shmid,
+			  was_killing ? " after being signalled" : " without unregistering");
+	watch_destroy(w);
 	return 0;
 }
 
-/* A slot whose process is gone or is another process now: free it. */
-static void watch_stale(struct watch *w, const char *why)
-{
-	struct event e = watch_event(w, EVENT_STALE_SLOT);
-
-	log_event(LOG_NOTICE, &e, "stale slot %u (%s, pid %d): %s; slot freed", w->slot, w->name,
-		  (int)w->pid, why);
-	watch_free_slot(w);
-	bool pending = w->free_pending;
-	watch_release(w);
-	w->free_pending = pending;
-}
-
-void watch_refuse(struct watch *w, const char *fmt, ...)
+/* A transient failure: forget the record for now, the next census finds
+ * it again. */
+static void watch_retry(struct watch *w, const char *why)
 {
 	struct event e = watch_event(w, EVENT_REFUSED);
-	char why[256];
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	log_event(LOG_WARNING, &e,
-		  "refused %s %u (name \"%s\", pid %d): %s; it will never be signalled",
-		  watch_what(w), w->slot, w->name, (int)w->pid, why);
-	daemon_count(w->d, w->name, EVENT_REFUSED);
-	if (w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED)
-		w->d->n_active--;
-	w->state = WATCH_REFUSED;
+	e.verified = false;
+	e.limited = true;
+	log_event(LOG_WARNING, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
+		  w->name, (int)w->pid, w->shmid, why);
+	w->d->intake.census_soon = true;
+	watch_destroy(w);
 }
 
-/* First sight of a registration: pin the process with a pidfd, then check
- * that the process the pidfd refers to is the one that registered. */
-static void watch_adopt(struct daemon *d, struct watch *w, const struct hb_slot_view *v)
+/* Decide W's state from facts gathered now.  FIRST: W was just attached
+ * and has no pidfd yet.  Returns false if W was destroyed. */
+static bool watch_evaluate(struct watch *w, bool first)
 {
-	uint64_t start_time;
+	struct daemon *d = w->d;
+	struct identity_facts f = {.recorded = w->start_time,
+				   .name_ok = w->v.name_ok,
+				   .name = w->v.name,
+				   .have_ownership = true};
+	const struct service *svc;
+	struct shmid_ds ds;
+	char why[512];
+	enum identity_verdict verdict;
 	int r;
 
-	w->seq = v->seq;
-	w->pid = v->pid;
-	w->start_time = v->start_time;
-	w->handled_beat = 0;
-	name_printable(w->name, v);
-	w->state = WATCH_REFUSED;
+	if (shmctl(w->shmid, IPC_STAT, &ds) < 0) {
+		watch_destroy(w);
+		return false;
+	}
+	f.own = (struct ownership_facts){
+	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
+	if (w->pid > 1 && w->pid != d->self && w->pidfd < 0) {
+		w->pidfd = pidfd_open(w->pid, 0);
+		if (w->pidfd < 0 && errno != ESRCH) {
+			char e[96];
+			snprintf(e, sizeof(e), "cannot open a pidfd: %s", strerror(errno));
+			watch_retry(w, e);
+			return false;
+		}
+	}
+	/* Facts about the process after its pidfd: if the start time still
+	 * matches, the pidfd holds the registered process, not a later one. */
+	if (w->pid > 1 && w->pid != d->self && w->pidfd >= 0)
+		identity_gather(&f, w->pid);
+	else {
+		f.pid = w->pid;
+		f.self = d->self;
+		f.gone = w->pid > 1 && w->pid != d->self;
+	}
+	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
+	free((char *)f.unit);
 
-	if (!v->name_ok || name_validate(v->name) < 0) {
-		watch_refuse(w, "malformed name (not a NUL-terminated service name)");
+	switch (verdict) {
+	case IDENTITY_OK:
+		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
+			watch_set_state(w, WATCH_ACTIVE);
+		break;
+	case IDENTITY_UNWATCHED:
+	case IDENTITY_MISMATCH: {
+		bool was = w->state == WATCH_REFUSED;
+		watch_set_state(w, WATCH_REFUSED);
+		if (!was) {
+			struct event e = watch_event(w, EVENT_REFUSED);
+			e.limited = true;
+			log_event(verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
+				  "%s (pid %d, record %d) is not watched: %s", w->name, (int)w->pid,
+				  w->shmid, why);
+			daemon_count(d, w->name, EVENT_REFUSED);
+		}
+		break;
+	}
+	case IDENTITY_STALE: {
+		struct event e = watch_event(w, EVENT_STALE_SLOT);
+		e.verified = false;
+		e.limited = true;
+		log_event(LOG_INFO, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
+			  w->name, (int)w->pid, why);
+		watch_destroy(w);
+		return false;
+	}
+	case IDENTITY_UNTRUSTED: {
+		struct event e = watch_event(w, EVENT_UNTRUSTED);
+		e.verified = false;
+		e.limited = true;
+		log_event(LOG_WARNING, &e,
+			  "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
+			  "%s; never acted on",
+			  w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid,
+			  (int)ds.shm_cpid, why);
+		daemon_count(d, w->name, EVENT_UNTRUSTED);
+		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+		watch_destroy(w);
+		return false;
+	}
+	case IDENTITY_RETRY:
+		watch_retry(w, why);
+		return false;
+	}
+	if (first) {
+		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
+		if (r < 0) {
+			char e[96];
+			snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
+			watch_retry(w, e);
+			return false;
+		}
+	}
+	return true;
+}
+
+void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
+{
+	struct shmid_ds st;
+	struct hb_record *rec;
+	struct hb_record_view v;
+	uint64_t ctime;
+	struct watch *w;
+	int r;
+
+	if (shmid < 0 || idmap_get(&d->by_shmid, shmid, NULL))
+		return;
+	if (!ds) {
+		if (shmctl(shmid, IPC_STAT, &st) < 0)
+			return; /* a hint to nothing */
+		ds = &st;
+	}
+	if (ds->shm_segsz != HB_RECORD_SIZE)
+		return;
+	if (idmap_get(&d->intake.turned_down, shmid, &ctime) && ctime == (uint64_t)ds->shm_ctime)
+		return;
+	if (d->n_watches >= d->settings.slots) {
+		if (!d->intake.full_warned) {
+			struct event e = {.kind = EVENT_REFUSED, .slot = -1, .limited = true};
+			log_event(
+			    LOG_WARNING, &e,
+			    "watching %zu registrations, the limit set by slots=%u: newer ones "
+			    "wait until others end (raise slots= in [hbwatch])",
+			    d->n_watches, d->settings.slots);
+			d->intake.full_warned = true;
+		}
+		d->intake.census_soon = true;
 		return;
 	}
-	if (v->pid < 0) {
-		watch_refuse(w, "negative pid");
+	r = record_attach(shmid, true, &rec);
+	if (r == -EPROTO) {
+		/* Not a heartbeat record: some other program's segment. */
+		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		return;
 	}
-	if (v->pid == 1) {
-		watch_refuse(w, "pid 1 is never signalled");
-		return;
-	}
-	if (v->pid == d->self) {
-		watch_refuse(w, "it claims hbwatch's own pid");
-		return;
-	}
-	w->pidfd = pidfd_open(v->pid, 0);
-	if (w->pidfd < 0) {
-		if (errno == ESRCH)
-			watch_stale(w, "no such process");
+	if (r < 0) {
+		if (r == -EACCES)
+			idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		else
-			watch_refuse(w, "cannot open a pidfd: %s", strerror(errno));
+			d->intake.census_soon = r != -EINVAL && r != -EIDRM;
 		return;
 	}
-	/* Read the start time after opening the pidfd: if it still matches,
-	 * the pidfd refers to the registering process, not a later one that
-	 * reused its pid, and signals through it cannot hit anyone else. */
-	r = proc_starttime(v->pid, &start_time);
-	if (r == -ESRCH) {
-		watch_stale(w, "no such process");
+	if (record_read(rec, &v) < 0) {
+		record_detach(rec);
+		d->intake.census_soon = true;
 		return;
 	}
-	if (r < 0) {
-		watch_refuse(w, "cannot read its start time: %s", strerror(-r));
+	if (v.state != HB_RECORD_OPEN) {
+		record_detach(rec);
 		return;
 	}
-	if (start_time != v->start_time) {
-		watch_stale(w, "start time differs, the pid belongs to another process now");
+	w = watch_new(d, shmid);
+	if (!w) {
+		record_detach(rec);
+		d->intake.census_soon = true;
 		return;
 	}
-	r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit, w);
-	if (r < 0) {
-		watch_refuse(w, "cannot watch its pidfd: %s", strerror(-r));
-		return;
-	}
-	if (proc_is_kthread(v->pid) > 0) {
-		watch_refuse(w, "it is a kernel thread");
-		return;
-	}
-	if (!settings_find(&d->settings, v->name)) {
-		watch_refuse(w, "\"%s\" is not a watched service in %s", w->name, d->config_path);
-		return;
-	}
-	w->state = WATCH_ACTIVE;
-	d->n_active++;
+	w->rec = rec;
+	w->v = v;
+	w->seq = v.seq;
+	w->pid = (v.flags & HB_RECORD_SELF) ? ds->shm_cpid : v.pid;
+	w->start_time = v.start_time;
+	w->remove_when_done = !(v.flags & HB_RECORD_SELF) && ds->shm_perm.uid == geteuid();
+	name_printable(w->name, v.name);
+	watch_evaluate(w, true);
 }
 
 /* The deadline of an active watch, or UINT64_MAX if it has none. */
-static uint64_t watch_check(struct daemon *d, struct watch *w, const struct hb_slot_view *v,
-			    uint64_t now)
+static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 {
+	const struct hb_record_view *v = &w->v;
 	const struct service *svc = settings_find(&d->settings, v->name);
 	uint64_t timeout, deadline;
 
 	if (w->state == WATCH_LOGGED) {
 		if (v->beat_ns == w->handled_beat)
 			return UINT64_MAX;
-		w->state = WATCH_ACTIVE; /* it beat again: watch it afresh */
+		watch_set_state(w, WATCH_ACTIVE); /* it beat again: watch it afresh */
 	}
 	if (w->state != WATCH_ACTIVE || !svc)
 		return UINT64_MAX;
 	timeout = deadline_timeout(v->timeout_ns, svc->timeout_ns);
 	if (timeout == 0) {
-		watch_refuse(w, "timeout %llu ns is outside 1 ms..24 h",
-			     (unsigned long long)v->timeout_ns);
+		/* Only its owner writes it: an owner can exempt only itself. */
+		if (!w->warned_timeout) {
+			struct event e = watch_event(w, EVENT_REFUSED);
+			e.limited = true;
+			log_event(LOG_WARNING, &e,
+				  "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
+				  "1 ms..24 h: not enforced until it registers again",
+				  w->name, (int)w->pid, w->shmid,
+				  (unsigned long long)v->timeout_ns);
+			w->warned_timeout = true;
+		}
 		return UINT64_MAX;
 	}
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
 		struct event e = watch_event(w, EVENT_REFUSED);
+		e.limited = true;
 		log_event(LOG_WARNING, &e,
-			  "slot %u (%s, pid %d) has a heartbeat %llu ms in the future; its "
+			  "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
 			  "deadline counts from there",
-			  w->slot, w->name, (int)w->pid,
+			  w->name, (int)w->pid, w->shmid,
 			  (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
@@ -266,93 +365,44 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, const struct hb_s
 	return UINT64_MAX;
 }
 
-/* A slot whose seqlock stays open (odd seq) through every read.  Writers
- * hold the table lock from opening the seqlock to closing it, so if the
- * lock can be taken now and the seq is still odd, the writer died inside
- * its critical section (SEM_UNDO released the lock, nothing closes the
- * seqlock).  What it left is half a registration, and no reader will ever
- * see it consistently: free it, or the slot leaks for good (a re-registration
- * keeps the dead writer's pid in it, so no client reuses it either).
- * Returns true if the slot was freed. */
-static bool slot_repair(struct daemon *d, struct watch *w)
-{
-	struct hb_slot *s = &d->table.slots[w->slot];
-	uint32_t seq;
-	int32_t pid;
-	bool freed = false;
-
-	if (!table_trylock(d))
-		return false;
-	seq = atomic_load_explicit(&s->seq, memory_order_acquire);
-	pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-	if (seq & 1u)
-		freed = table_slot_clear(&d->table, w->slot, seq);
-	sem_unlock(d->table.semid);
-	if (!freed)
-		return false;
-	if (w->state != WATCH_FREE)
-		watch_release(w);
-	w->warned_busy = false;
-	struct event e = {.kind = EVENT_STALE_SLOT, .slot = (int)w->slot, .pid = pid};
-	log_event(LOG_NOTICE, &e,
-		  "stale slot %u (pid %d): left half-written by a writer that died holding "
-		  "the table lock; slot freed",
-		  w->slot, (int)pid);
-	return true;
-}
-
 uint64_t watch_scan(struct daemon *d)
 {
 	uint64_t now = now_ns();
 	uint64_t next = now + d->scan_period_ns;
 
-	for (uint32_t i = 0; i < d->table.slot_count; i++) {
-		struct watch *w = &d->watches[i];
-		struct hb_slot_view v;
+	for (size_t i = 0; i < d->n_watches;) {
+		struct watch *w = d->watches[i];
+		struct hb_record_view v;
 
-		if (table_slot_read(&d->table, i, &v) < 0) {
-			if (slot_repair(d, w))
+		/* A record its owner keeps writing: the last good copy stands. */
+		if (record_read(w->rec, &v) == 0)
+			w->v = v;
+		if (w->v.state != HB_RECORD_OPEN && w->state != WATCH_KILLING) {
+			watch_destroy(w); /* unregistered */
+			continue;
+		}
+		if (w->v.seq != w->seq && w->state != WATCH_KILLING) {
+			/* Registered again: a new name or timeout. */
+			w->seq = w->v.seq;
+			w->warned_timeout = false;
+			name_printable(w->name, w->v.name);
+			if (!watch_evaluate(w, false))
 				continue;
-			if (!w->warned_busy) {
-				struct event e = watch_event(w, EVENT_REFUSED);
-				e.pid = 0;
-				e.slot = (int)i;
-				log_event(LOG_WARNING, &e,
-					  "slot %u is being written by another process for longer "
-					  "than expected; skipped for now",
-					  i);
-				w->warned_busy = true;
-			}
-			continue;
 		}
-		w->warned_busy = false;
-		if (w->free_pending) {
-			if (v.pid != 0 && v.seq == w->seq)
-				watch_free_slot(w);
-			else
-				w->free_pending = false;
-			continue;
-		}
-		if (w->state != WATCH_FREE && !same_registration(w, &v))
-			watch_release(w);
-		if (v.pid == 0)
-			continue;
-		if (w->state == WATCH_FREE)
-			watch_adopt(d, w, &v);
-		uint64_t deadline = watch_check(d, w, &v, now);
+		uint64_t deadline = watch_check(d, w, now);
 		if (deadline < next)
 			next = deadline;
+		i++;
 	}
 	return next;
 }
 
-void watch_reset(struct daemon *d, bool all)
+void watch_reevaluate(struct daemon *d)
 {
-	for (uint32_t i = 0; i < d->table.slot_count; i++) {
-		struct watch *w = &d->watches[i];
+	for (size_t i = 0; i < d->n_watches;) {
+		struct watch *w = d->watches[i];
 
-		if (w->state == WATCH_FREE || (!all && w->state == WATCH_KILLING))
-			continue;
-		watch_release(w);
+		if (w->state == WATCH_KILLING || watch_evaluate(w, false))
+			i++;
 	}
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Quick start: install what is missing, build, and run hbwatch with the
-# shipped configuration (conf/hbwatch.ini) next to two demo workers, one of
-# which stops beating.  Within seconds hbwatch reports the missed deadline
+# shipped configuration (conf/hbwatch.ini, which watches nothing) plus a
+# drop-in for the demo service, next to two demo workers, one of which
+# stops beating.  Within seconds hbwatch reports the missed deadline
 # and kills exactly that worker; the healthy one keeps running.
 #
 # It runs in a private IPC namespace, so a table already on this host (key
@@ -40,8 +41,12 @@ exec unshare --ipc -- bash -c '
 	ulimit -c 0   # the demo worker is killed with SIGABRT: no core file here
 	pids=()
 	trap "kill \${pids[*]} 2>/dev/null; wait 2>/dev/null" EXIT
-	echo "==> hbwatch -c conf/hbwatch.ini (private IPC namespace)"
-	build/src/daemon/hbwatch -c conf/hbwatch.ini & pids+=($!)
+	conf=$(mktemp -d); trap "kill \${pids[*]} 2>/dev/null; wait 2>/dev/null; rm -rf $conf" EXIT
+	cp conf/hbwatch.ini "$conf"/ && mkdir "$conf"/hbwatch.d
+	# The demo workers run outside systemd, so this drop-in has no unit=.
+	printf "[hbwatch-demo]\ntimeout = 2s\n" >"$conf"/hbwatch.d/70-demo.ini
+	echo "==> hbwatch -c conf/hbwatch.ini + hbwatch.d/70-demo.ini (private IPC namespace)"
+	build/src/daemon/hbwatch -c "$conf"/hbwatch.ini & pids+=($!)
 	for _ in $(seq 50); do build/src/ctl/hbctl status >/dev/null 2>&1 && break; sleep 0.1; done
 	build/src/demo/hbwatch-demo -n hbwatch-demo -t 2000 & pids+=($!)
 	build/src/demo/hbwatch-demo -n hbwatch-demo -t 2000 -H 3000 & hung=$!; pids+=($hung)

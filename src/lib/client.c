@@ -1,31 +1,38 @@
-/* The public client API.  One registration per process: register and
- * unregister are serialised by a mutex; hb_beat() reads the published slot
- * pointer with one atomic load and stores the time with one atomic store. */
+/* The public client API.  A process's registration is a heartbeat record
+ * of its own (record.h), announced through the registry at the key
+ * (registry.h).  Register and unregister are serialised by a mutex;
+ * hb_beat() is one atomic load of the published record and one atomic
+ * store into it: no lock, no system call. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <sys/shm.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hbwatch.h"
 #include "key.h"
 #include "proc.h"
-#include "sem.h"
-#include "table.h"
+#include "record.h"
+#include "registry.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-static struct hb_table client_table;
-static _Atomic(struct hb_slot *) client_slot; /* NULL: not registered */
-static _Atomic uint32_t client_seq;	      /* slot.seq of our registration */
+static _Atomic(struct hb_record *) client_rec; /* published: NULL when not registered */
+/* Our record, kept mapped after hb_unregister() (a beat racing it lands in
+ * a closed record, never in unmapped memory) and reused by the next
+ * hb_register().  Guarded by client_lock. */
+static struct hb_record *client_owned;
+static int client_shmid = -1;
 static pid_t client_pid;
 
 static void client_reset(void)
 {
-	atomic_store(&client_slot, NULL);
-	table_detach(&client_table);
+	atomic_store(&client_rec, NULL);
+	record_detach(client_owned);
+	client_owned = NULL;
+	client_shmid = -1;
 }
 
 static void atfork_prepare(void)
@@ -38,7 +45,8 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&client_lock);
 }
 
-/* The child is a different process: it must not beat for its parent. */
+/* The child is a different process: it inherited its parent's record
+ * mapping and must not beat for it. */
 static void atfork_child(void)
 {
 	client_reset();
@@ -56,38 +64,56 @@ static void client_setup(void)
 	atexit(client_atexit);
 }
 
+/* Tell the daemon to look at our record now.  Best effort: it also finds
+ * records without being told, only later. */
+static int announce(int shmid)
+{
+	struct hb_registry reg;
+	int key, r;
+
+	r = key_from_env(&key);
+	if (r < 0)
+		return r;
+	r = registry_attach(key, false, &reg, NULL, 0);
+	if (r < 0)
+		return r;
+	registry_announce(&reg, shmid);
+	registry_detach(&reg);
+	return 0;
+}
+
 static int do_register(const char *name, unsigned int timeout_ms)
 {
-	bool attached = atomic_load(&client_slot) != NULL;
+	struct hb_record *rec = client_owned;
+	struct hb_registry reg;
 	uint64_t start_time;
-	uint32_t seq;
 	pid_t pid = getpid();
-	int key, r, i;
+	int key, shmid, r;
 
-	if (!attached) {
-		r = key_from_env(&key);
-		if (r < 0)
+	r = key_from_env(&key);
+	if (r < 0)
+		return r;
+	/* hbwatch must be there (and let us announce) before we create
+	 * anything: a registration nobody watches is worse than an error. */
+	r = registry_attach(key, false, &reg, NULL, 0);
+	if (r < 0)
+		return r;
+	if (!rec) {
+		r = proc_starttime(pid, &start_time);
+		if (r >= 0)
+			r = record_create(pid, start_time, true, &rec, &shmid);
+		if (r < 0) {
+			registry_detach(&reg);
 			return r;
-		table_detach(&client_table);
-		r = table_attach(key, false, &client_table, NULL, 0);
-		if (r < 0)
-			return r;
+		}
+		client_owned = rec;
+		client_shmid = shmid;
+		client_pid = pid;
 	}
-	r = proc_starttime(pid, &start_time);
-	/* A slot holding our pid is our registration (updated in place) or a
-	 * stale one of an earlier process with this pid; if hbwatch reclaimed
-	 * ours and another process took it, it no longer holds our pid. */
-	i = r < 0 ? r
-		  : table_register(&client_table, pid, start_time, (uint64_t)timeout_ms * 1000000u,
-				   name, &seq);
-	if (i < 0) {
-		if (!attached)
-			table_detach(&client_table);
-		return i;
-	}
-	atomic_store(&client_seq, seq);
-	client_pid = pid;
-	atomic_store_explicit(&client_slot, &client_table.slots[i], memory_order_release);
+	record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
+	registry_announce(&reg, client_shmid);
+	registry_detach(&reg);
+	atomic_store_explicit(&client_rec, rec, memory_order_release);
 	return 0;
 }
 
@@ -106,38 +132,31 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 
 HB_EXPORT int hb_beat(void)
 {
-	struct hb_slot *s = atomic_load_explicit(&client_slot, memory_order_acquire);
+	struct hb_record *rec = atomic_load_explicit(&client_rec, memory_order_acquire);
 
-	if (!s)
+	if (!rec)
 		return -ENOTCONN;
-	if (atomic_load_explicit(&s->seq, memory_order_relaxed) !=
-	    atomic_load_explicit(&client_seq, memory_order_relaxed))
-		return -ESTALE;
-	atomic_store_explicit(&s->beat_ns, now_ns(), memory_order_release);
+	record_beat(rec, now_ns());
 	return 0;
 }
 
 HB_EXPORT int hb_unregister(void)
 {
-	struct hb_slot *s;
-	int r;
+	struct hb_record *rec;
+	struct hb_record_view v;
 
 	pthread_mutex_lock(&client_lock);
-	s = atomic_load(&client_slot);
-	if (!s || client_pid != getpid()) {
+	rec = client_owned;
+	if (!atomic_load(&client_rec) || client_pid != getpid()) {
 		pthread_mutex_unlock(&client_lock);
 		return -ENOTCONN;
 	}
-	r = sem_lock(client_table.semid, HB_SEM_WAIT_MS);
-	if (r == 0) {
-		table_slot_clear(&client_table, (uint32_t)(s - client_table.slots),
-				 atomic_load(&client_seq));
-		sem_unlock(client_table.semid);
-		client_reset();
-	} else if (r == -EIDRM) {
-		client_reset(); /* the table is gone, and our record with it */
-		r = 0;
-	}
+	/* Stop beats first, then close: the record is ours alone to write. */
+	atomic_store(&client_rec, NULL);
+	if (record_read(rec, &v) < 0)
+		v.timeout_ns = 0;
+	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
+	(void)announce(client_shmid);
 	pthread_mutex_unlock(&client_lock);
-	return r;
+	return 0;
 }

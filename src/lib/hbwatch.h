@@ -22,27 +22,29 @@ extern "C" {
 #define HB_TIMEOUT_MAX_MS 86400000u
 
 /* Register the calling process under NAME; it must beat at least every
- * TIMEOUT_MS milliseconds (hbwatch may cap this per service).  Takes a slot
- * already holding this pid (a stale record) or the first free one.  Calling
- * it again while registered updates name and timeout in place.  The record
- * is removed at normal exit; a child after fork() is not registered.
+ * TIMEOUT_MS milliseconds (hbwatch may cap this per service).  The process
+ * gets a heartbeat record of its own, a small shared-memory segment only
+ * its user may write, which hbwatch reads; the record vanishes with the
+ * process.  Calling it again while registered updates name and timeout in
+ * place.  The registration ends at normal exit; a child after fork() is
+ * not registered.
  * Errors: -EINVAL bad name (empty, longer than HB_NAME_MAX, or a byte
  * other than ASCII letters, digits and "-_.:@", the characters of systemd
  * unit names) or timeout (0 or above HB_TIMEOUT_MAX_MS); -ENOENT no
- * table at the key (hbwatch is not running); -EACCES not allowed to attach
- * (not in the hbwatch group); -EPROTO the segment at the key is not an
- * hbwatch table of this version; -ENOSPC table full; -ETIMEDOUT the table's
- * semaphore stayed locked for 2 s; other -errno from the system. */
+ * registry at the key (hbwatch is not running); -EACCES not allowed to
+ * announce (not in the hbwatch group); -EPROTO the segment at the key is
+ * not an hbwatch registry of this version; -ENOSPC the host's limit of
+ * shared-memory segments (kernel.shmmni) is reached; other -errno from the
+ * system. */
 int hb_register(const char *name, unsigned int timeout_ms);
 
-/* Record a heartbeat now: one atomic store of CLOCK_MONOTONIC, no lock, no
- * system call.  Errors: -ENOTCONN not registered (or a child after fork());
- * -ESTALE the slot was reclaimed by hbwatch (register again). */
+/* Record a heartbeat now: one atomic store of CLOCK_MONOTONIC into the
+ * process's own record, no lock, no system call.
+ * Errors: -ENOTCONN not registered (or a child after fork()). */
 int hb_beat(void);
 
-/* Remove this process's registration and detach from the table.
- * Errors: -ENOTCONN not registered; -ETIMEDOUT semaphore stayed locked (the
- * record is left for hbwatch to reclaim when the process exits). */
+/* End this process's registration.
+ * Errors: -ENOTCONN not registered. */
 int hb_unregister(void);
 
 #ifdef __cplusplus

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "key.h"
-#include "table.h"
+#include "registry.h"
 
 int key_parse(const char *s, int *key)
 {

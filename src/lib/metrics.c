@@ -22,28 +22,20 @@ static void write_seconds(FILE *f, uint64_t ns)
 		(unsigned long long)(ns / 1000000u % 1000u));
 }
 
-static void write_labels(FILE *f, const struct hb_slot_view *v, uint32_t slot)
+static void write_labels(FILE *f, const struct metrics_proc *p)
 {
 	fputs("{name=\"", f);
-	metrics_write_label(f, v->name);
-	fprintf(f, "\",pid=\"%d\",slot=\"%u\"}", (int)v->pid, slot);
+	metrics_write_label(f, p->name);
+	fprintf(f, "\",pid=\"%d\"}", (int)p->pid);
 }
 
-void metrics_write_slots(FILE *f, const struct hb_table *t, uint64_t now)
+void metrics_write_procs(FILE *f, const struct metrics_proc *p, size_t n)
 {
-	uint32_t used = 0;
-
-	for (uint32_t i = 0; i < t->slot_count; i++)
-		if (atomic_load_explicit(&t->slots[i].pid, memory_order_relaxed) != 0)
-			used++;
-	fputs("# HELP hbwatch_slots_total Slots in the heartbeat table.\n"
-	      "# TYPE hbwatch_slots_total gauge\n",
+	fputs("# HELP hbwatch_registered_processes Processes with a live heartbeat "
+	      "registration.\n"
+	      "# TYPE hbwatch_registered_processes gauge\n",
 	      f);
-	fprintf(f, "hbwatch_slots_total %u\n", t->slot_count);
-	fputs("# HELP hbwatch_slots_used Slots holding a registration.\n"
-	      "# TYPE hbwatch_slots_used gauge\n",
-	      f);
-	fprintf(f, "hbwatch_slots_used %u\n", used);
+	fprintf(f, "hbwatch_registered_processes %zu\n", n);
 	/* One family at a time: the format wants a family's samples together. */
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 0)
@@ -52,31 +44,24 @@ void metrics_write_slots(FILE *f, const struct hb_table *t, uint64_t now)
 			      "# TYPE hbwatch_heartbeat_age_seconds gauge\n",
 			      f);
 		else
-			fputs("# HELP hbwatch_heartbeat_timeout_seconds Heartbeat timeout the "
-			      "process registered with.\n"
+			fputs("# HELP hbwatch_heartbeat_timeout_seconds Heartbeat timeout that "
+			      "applies to the process.\n"
 			      "# TYPE hbwatch_heartbeat_timeout_seconds gauge\n",
 			      f);
-		for (uint32_t i = 0; i < t->slot_count; i++) {
-			struct hb_slot_view v;
-
-			if (atomic_load_explicit(&t->slots[i].pid, memory_order_relaxed) == 0 ||
-			    table_slot_read(t, i, &v) < 0 || v.pid == 0 || !v.name_ok)
-				continue;
+		for (size_t i = 0; i < n; i++) {
 			fputs(pass == 0 ? "hbwatch_heartbeat_age_seconds"
 					: "hbwatch_heartbeat_timeout_seconds",
 			      f);
-			write_labels(f, &v, i);
+			write_labels(f, &p[i]);
 			fputc(' ', f);
-			/* A beat newer than our clock reading raced us: age 0. */
-			write_seconds(f, pass == 1 ? v.timeout_ns
-						   : (v.beat_ns < now ? now - v.beat_ns : 0));
+			write_seconds(f, pass == 1 ? p[i].timeout_ns : p[i].age_ns);
 		}
 	}
 }
 
-int metrics_is_slot_line(const char *line)
+int metrics_is_proc_line(const char *line)
 {
-	static const char *const fams[] = {"hbwatch_slots_total", "hbwatch_slots_used",
+	static const char *const fams[] = {"hbwatch_registered_processes",
 					   "hbwatch_heartbeat_age_seconds",
 					   "hbwatch_heartbeat_timeout_seconds"};
 

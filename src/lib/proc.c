@@ -101,7 +101,38 @@ int proc_is_kthread(pid_t pid)
 	return (flags & PF_KTHREAD) != 0;
 }
 
-int proc_uid(pid_t pid, uid_t *uid)
+int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid)
+{
+	const char *p = buf;
+	unsigned long v[3];
+	char *end;
+
+	if (strncmp(buf, "Uid:", 4) == 0) {
+		p += 4;
+	} else {
+		p = strstr(buf, "\nUid:");
+		if (!p)
+			return -EINVAL;
+		p += 5;
+	}
+	for (int k = 0; k < 3; k++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v[k] = strtoul(p, &end, 10);
+		if (errno || end == p || v[k] > (uid_t)-2)
+			return -EINVAL;
+		p = end;
+	}
+	*ruid = (uid_t)v[0];
+	*euid = (uid_t)v[1];
+	*suid = (uid_t)v[2];
+	return 0;
+}
+
+int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid)
 {
 	char buf[4096];
 	size_t len;
@@ -109,16 +140,14 @@ int proc_uid(pid_t pid, uid_t *uid)
 
 	if (r < 0)
 		return r;
-	const char *p = strstr(buf, "\nUid:");
-	if (!p)
-		return -EINVAL;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(p + 5, &end, 10);
-	if (errno || end == p + 5 || v > (uid_t)-2)
-		return -EINVAL;
-	*uid = (uid_t)v;
-	return 0;
+	return proc_parse_uids(buf, ruid, euid, suid);
+}
+
+int proc_uid(pid_t pid, uid_t *uid)
+{
+	uid_t e, s;
+
+	return proc_uids(pid, uid, &e, &s);
 }
 
 int proc_start_realtime(uint64_t start_time, uint64_t *realtime_ns)

@@ -19,6 +19,14 @@ int proc_starttime(pid_t pid, uint64_t *start_time);
 /* Real uid of PID from /proc/PID/status.  Returns 0, -ESRCH or -errno. */
 int proc_uid(pid_t pid, uid_t *uid);
 
+/* Real, effective and saved uids of PID from /proc/PID/status.  Returns 0,
+ * -ESRCH or -errno. */
+int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid);
+
+/* Parse the "Uid:" line out of the text of /proc/PID/status in BUF (NUL-
+ * terminated).  Pure.  Returns 0 or -EINVAL. */
+int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid);
+
 /* True if PID is a kernel thread (no address space: PF_KTHREAD). */
 int proc_is_kthread(pid_t pid);
 

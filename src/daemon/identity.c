@@ -1,0 +1,126 @@
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-login.h>
+#include <unistd.h>
+
+#include "identity.h"
+#include "proc.h"
+
+const char *identity_verdict_name(enum identity_verdict v)
+{
+	static const char *const names[] = {
+	    [IDENTITY_OK] = "ok",
+	    [IDENTITY_STALE] = "stale",
+	    [IDENTITY_UNTRUSTED] = "untrusted",
+	    [IDENTITY_UNWATCHED] = "unwatched",
+	    [IDENTITY_MISMATCH] = "mismatch",
+	    [IDENTITY_RETRY] = "retry",
+	};
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+static void origin(char *buf, size_t len, const struct service *svc)
+{
+	snprintf(buf, len, "[%s] (%s:%u)", svc->name, svc->file ? svc->file : "?", svc->line);
+}
+
+enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
+				      const struct service **svc, char *why, size_t why_len)
+{
+	const struct service *sv;
+	char at[HB_NAME_SIZE + 300];
+
+	*svc = NULL;
+	if (f->pid <= 0) {
+		snprintf(why, why_len, "it names pid %d", (int)f->pid);
+		return IDENTITY_UNTRUSTED;
+	}
+	if (f->pid == 1 || f->pid == f->self) {
+		snprintf(why, why_len, "pid %d (%s) is never signalled", (int)f->pid,
+			 f->pid == 1 ? "init" : "hbwatch itself");
+		return IDENTITY_UNTRUSTED;
+	}
+	if (f->gone) {
+		snprintf(why, why_len, "no such process");
+		return IDENTITY_STALE;
+	}
+	if (f->start_time != f->recorded) {
+		snprintf(why, why_len,
+			 "start time differs, the pid belongs to another process now");
+		return IDENTITY_STALE;
+	}
+	if (f->kthread) {
+		snprintf(why, why_len, "it is a kernel thread");
+		return IDENTITY_UNTRUSTED;
+	}
+	if (f->uids_err) {
+		snprintf(why, why_len, "cannot read its user: %s", strerror(-f->uids_err));
+		return IDENTITY_RETRY;
+	}
+	if (f->have_ownership) {
+		struct ownership_facts own = f->own;
+
+		own.ruid = f->ruid;
+		own.suid = f->suid;
+		if (ownership_check(&own, why, why_len) != OWNERSHIP_OK)
+			return IDENTITY_UNTRUSTED;
+	}
+	if (!f->name_ok) {
+		snprintf(why, why_len,
+			 "its name is not a service name (1 to %d letters, digits and "
+			 "-_.:@)",
+			 HB_NAME_MAX);
+		return IDENTITY_UNWATCHED;
+	}
+	sv = settings_find(s, f->name);
+	if (!sv) {
+		snprintf(why, why_len, "\"%s\" is not a watched service in %s", f->name,
+			 s->path ? s->path : "the configuration");
+		return IDENTITY_UNWATCHED;
+	}
+	*svc = sv;
+	origin(at, sizeof(at), sv);
+	if (sv->unit && !f->unit) {
+		snprintf(why, why_len, "it runs in no systemd unit (%s), but %s requires unit %s",
+			 strerror(f->unit_err ? -f->unit_err : ENODATA), at, sv->unit);
+		return IDENTITY_MISMATCH;
+	}
+	if (sv->unit && fnmatch(sv->unit, f->unit, 0) != 0) {
+		snprintf(why, why_len, "it runs in %s, but %s requires unit %s", f->unit, at,
+			 sv->unit);
+		return IDENTITY_MISMATCH;
+	}
+	if (sv->has_user && f->ruid != sv->uid) {
+		snprintf(why, why_len, "it runs as uid %u, but %s requires user %s",
+			 (unsigned)f->ruid, at, sv->user);
+		return IDENTITY_MISMATCH;
+	}
+	snprintf(why, why_len, "ok");
+	return IDENTITY_OK;
+}
+
+void identity_gather(struct identity_facts *f, pid_t pid)
+{
+	uid_t euid;
+	char *unit = NULL;
+	int r;
+
+	f->pid = pid;
+	f->self = getpid();
+	f->gone = false;
+	r = proc_starttime(pid, &f->start_time);
+	if (r < 0) {
+		f->gone = true;
+		return;
+	}
+	f->kthread = proc_is_kthread(pid) > 0;
+	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
+	if (f->uids_err == -ESRCH)
+		f->gone = true;
+	r = sd_pid_get_unit(pid, &unit);
+	f->unit = r >= 0 ? unit : NULL;
+	f->unit_err = r >= 0 ? 0 : r;
+}

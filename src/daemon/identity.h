@@ -1,0 +1,56 @@
+/* Who may be acted on: the one place that decides whether a registration
+ * (a heartbeat record or a classic table record) is a legitimate target.
+ * Pure: the facts are gathered elsewhere (identity_gather() reads /proc and
+ * asks systemd for the unit), so every refusal is unit-tested. */
+#ifndef HBWATCH_IDENTITY_H
+#define HBWATCH_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ownership.h"
+#include "settings.h"
+
+/* Everything the decision looks at. */
+struct identity_facts {
+	pid_t pid;		    /* the process named (in our PID namespace) */
+	pid_t self;		    /* hbwatch's own pid */
+	bool gone;		    /* no such process */
+	uint64_t start_time;	    /* its start time now (when not gone) */
+	uint64_t recorded;	    /* the start time the registration recorded */
+	bool kthread;		    /* a kernel thread */
+	int uids_err;		    /* 0, or -errno reading its uids */
+	uid_t ruid, suid;	    /* its real and saved uids */
+	bool have_ownership;	    /* OWN describes who wrote the registration */
+	struct ownership_facts own; /* ruid/suid are filled in by identity_decide() */
+	bool name_ok;		    /* NAME is a valid service name */
+	const char *name;
+	const char *unit; /* its systemd unit, NULL if none */
+	int unit_err;	  /* -errno of the unit look-up, 0 if found */
+};
+
+enum identity_verdict {
+	IDENTITY_OK,	    /* watch it: deadlines are enforced */
+	IDENTITY_STALE,	    /* its process is gone or is another one now */
+	IDENTITY_UNTRUSTED, /* not the word of someone who may signal it: never acted on */
+	IDENTITY_UNWATCHED, /* its name is no watched service */
+	IDENTITY_MISMATCH,  /* its section's unit= or user= does not match */
+	IDENTITY_RETRY,	    /* a transient failure: look again later */
+};
+
+/* Decide about F under settings S.  *SVC gets the matching section (for
+ * OK and MISMATCH), WHY a sentence for the log (always set).  Pure. */
+enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
+				      const struct service **svc, char *why, size_t why_len);
+
+/* The verdict's short name ("ok", "stale", "untrusted", ...). */
+const char *identity_verdict_name(enum identity_verdict v);
+
+/* Fill the process facts of F for PID: start time, kernel thread, uids and
+ * unit (the caller frees F->unit).  Leaves the registration's own facts
+ * (recorded, ownership, name) alone. */
+void identity_gather(struct identity_facts *f, pid_t pid);
+
+#endif

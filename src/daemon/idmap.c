@@ -1,0 +1,102 @@
+#include <errno.h>
+#include <stdlib.h>
+
+#include "idmap.h"
+
+#define IDMAP_EMPTY (-1)
+#define IDMAP_GONE  (-2)
+
+static size_t slot_of(const struct idmap *m, int key)
+{
+	return ((uint32_t)key * UINT32_C(2654435761)) & (m->cap - 1);
+}
+
+static int grow(struct idmap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 64;
+	struct idmap_slot *old = m->s;
+	size_t ocap = m->cap;
+
+	/* Only tombstones: rehash at the same size. */
+	if (m->cap && m->n * 4 < m->cap)
+		ncap = m->cap;
+	m->s = malloc(ncap * sizeof(*m->s));
+	if (!m->s) {
+		m->s = old;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ncap; i++)
+		m->s[i].key = IDMAP_EMPTY;
+	m->cap = ncap;
+	m->n = m->used = 0;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].key >= 0)
+			idmap_put(m, old[i].key, old[i].val);
+	free(old);
+	return 0;
+}
+
+int idmap_put(struct idmap *m, int key, uint64_t val)
+{
+	size_t i, tomb = SIZE_MAX;
+
+	if (key < 0)
+		return -EINVAL;
+	if ((m->used + 1) * 4 > m->cap * 3 && grow(m) < 0)
+		return -ENOMEM;
+	for (i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
+		if (m->s[i].key == key) {
+			m->s[i].val = val;
+			return 0;
+		}
+		if (m->s[i].key == IDMAP_GONE && tomb == SIZE_MAX)
+			tomb = i;
+		if (m->s[i].key == IDMAP_EMPTY)
+			break;
+	}
+	if (tomb != SIZE_MAX)
+		i = tomb;
+	else
+		m->used++;
+	m->s[i] = (struct idmap_slot){.key = key, .val = val};
+	m->n++;
+	return 0;
+}
+
+static struct idmap_slot *find(const struct idmap *m, int key)
+{
+	if (!m->cap || key < 0)
+		return NULL;
+	for (size_t i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
+		if (m->s[i].key == key)
+			return &m->s[i];
+		if (m->s[i].key == IDMAP_EMPTY)
+			return NULL;
+	}
+}
+
+bool idmap_get(const struct idmap *m, int key, uint64_t *val)
+{
+	struct idmap_slot *s = find(m, key);
+
+	if (s && val)
+		*val = s->val;
+	return s != NULL;
+}
+
+bool idmap_del(struct idmap *m, int key)
+{
+	struct idmap_slot *s = find(m, key);
+
+	if (!s)
+		return false;
+	s->key = IDMAP_GONE;
+	m->n--;
+	return true;
+}
+
+void idmap_free(struct idmap *m)
+{
+	free(m->s);
+	*m = (struct idmap){0};
+}

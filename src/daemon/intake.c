@@ -1,0 +1,100 @@
+/* Finding registrations.  Two ways, because the registry is only a hint:
+ *  - the ring: each announcement names one record, read at once (the
+ *    doorbell wakes us), so the work per registration is constant;
+ *  - the census: every record on the host, enumerated with SHM_STAT_ANY,
+ *    at start (a restart loses nothing), when hints were lost or forged
+ *    (an overrun ring, an entry never written), and every few seconds.
+ * A group member who rewrites the ring can delay discovery by at most one
+ * census period; it cannot hide a record for good or make one up. */
+#include <errno.h>
+#include <string.h>
+#include <sys/shm.h>
+
+#include "census.h"
+#include "clock.h"
+#include "daemon.h"
+#include "log.h"
+
+#define RING_BUDGET	 4096u		      /* entries read per pass */
+#define PENDING_NS	 (10u * 1000000u)     /* an entry not filled after this is lost */
+#define CENSUS_PERIOD_NS (5000u * 1000000ull) /* the safety net */
+#define CENSUS_GAP_NS	 (1000u * 1000000ull) /* at most one census a second */
+
+static void ring_read(struct daemon *d, uint64_t now)
+{
+	struct intake *in = &d->intake;
+	uint64_t tail = atomic_load_explicit(&d->reg.hdr->tail, memory_order_acquire);
+	unsigned n = 0;
+
+	if (tail - in->head > d->reg.ring_size) {
+		/* Overrun, or a tail moved by hand: what the ring held is lost,
+		 * the census finds it. */
+		in->head = tail;
+		in->pending_since = 0;
+		in->census_soon = true;
+		return;
+	}
+	for (; in->head != tail && n < RING_BUDGET; n++) {
+		int shmid = registry_entry(&d->reg, in->head);
+
+		if (shmid < 0) {
+			/* Taken but not yet filled; a writer that never fills
+			 * it (killed in between, or hostile) costs a census. */
+			if (!in->pending_since)
+				in->pending_since = now;
+			if (now - in->pending_since < PENDING_NS)
+				return;
+			in->census_soon = true;
+		} else {
+			watch_consider(d, shmid, NULL);
+		}
+		in->head++;
+		in->pending_since = 0;
+	}
+}
+
+static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	watch_consider(userdata, shmid, ds);
+	return 0;
+}
+
+static void census(struct daemon *d, uint64_t now)
+{
+	struct intake *in = &d->intake;
+	int r;
+
+	in->census_last_ns = now;
+	in->census_next_ns = now + CENSUS_PERIOD_NS;
+	in->census_soon = false;
+	in->full_warned = false;
+	/* Records turned down stay turned down while unchanged; the memory
+	 * of them is dropped now and then so it cannot grow without bound. */
+	if (in->turned_down.n > 4096u + 4u * d->n_watches)
+		idmap_free(&in->turned_down);
+	r = census_each(census_one, d);
+	if (r < 0)
+		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
+}
+
+uint64_t intake_run(struct daemon *d, uint64_t now)
+{
+	struct intake *in = &d->intake;
+	uint64_t next;
+
+	if (d->reg.hdr)
+		ring_read(d, now);
+	if (now >= in->census_next_ns ||
+	    (in->census_soon && now - in->census_last_ns >= CENSUS_GAP_NS))
+		census(d, now);
+	next = in->census_next_ns;
+	if (in->census_soon && in->census_last_ns + CENSUS_GAP_NS < next)
+		next = in->census_last_ns + CENSUS_GAP_NS;
+	if (in->pending_since && in->pending_since + PENDING_NS < next)
+		next = in->pending_since + PENDING_NS;
+	if (d->reg.hdr &&
+	    atomic_load_explicit(&d->reg.hdr->tail, memory_order_relaxed) != in->head &&
+	    !in->pending_since && now + 1000000u < next)
+		next = now + 1000000u; /* more than one pass's worth: soon */
+	return next;
+}

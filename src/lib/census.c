@@ -1,0 +1,119 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "census.h"
+#include "ownership.h"
+#include "proc.h"
+
+int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata)
+{
+	struct shm_info info;
+	struct shmid_ds ds;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+
+	if (max < 0)
+		return -errno;
+	for (int idx = 0; idx <= max; idx++) {
+		int id = shmctl(idx, SHM_STAT_ANY, &ds);
+		int r;
+
+		if (id < 0 || ds.shm_segsz != HB_RECORD_SIZE)
+			continue;
+		r = fn(id, &ds, userdata);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
+{
+	struct hb_record *rec;
+	uint64_t st;
+	uid_t ruid, euid, suid;
+	int r;
+
+	*e = (struct census_entry){
+	    .shmid = shmid, .cuid = ds->shm_perm.cuid, .uid = ds->shm_perm.uid};
+	r = record_attach(shmid, true, &rec);
+	if (r < 0)
+		return r;
+	if (record_read(rec, &e->v) < 0) {
+		e->busy = true;
+		e->v.flags = rec->flags;
+		e->v.pid = rec->pid;
+		e->v.start_time = rec->start_time;
+	}
+	record_detach(rec);
+	e->pid = (e->v.flags & HB_RECORD_SELF) ? ds->shm_cpid : e->v.pid;
+	if (e->pid <= 0) {
+		snprintf(e->why, sizeof(e->why), "it names no process");
+		return 0;
+	}
+	r = proc_starttime(e->pid, &st);
+	if (r < 0 || st != e->v.start_time) {
+		snprintf(e->why, sizeof(e->why), "its process is gone");
+		return 0;
+	}
+	e->alive = true;
+	r = proc_uids(e->pid, &ruid, &euid, &suid);
+	if (r < 0) {
+		snprintf(e->why, sizeof(e->why), "cannot read the user of pid %d: %s", (int)e->pid,
+			 strerror(-r));
+		return 0;
+	}
+	struct ownership_facts f = {.cuid = ds->shm_perm.cuid,
+				    .uid = ds->shm_perm.uid,
+				    .mode = ds->shm_perm.mode,
+				    .ruid = ruid,
+				    .suid = suid};
+	e->trusted = ownership_check(&f, e->why, sizeof(e->why)) == OWNERSHIP_OK;
+	return 0;
+}
+
+struct collect {
+	struct census_entry *e;
+	size_t n, cap;
+	int error;
+};
+
+static int collect_one(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	struct collect *c = userdata;
+	struct census_entry e;
+
+	if (census_inspect(shmid, ds, &e) < 0)
+		return 0; /* not a record, or gone meanwhile */
+	if (!e.busy && e.v.state != HB_RECORD_OPEN)
+		return 0;
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		struct census_entry *ne = realloc(c->e, ncap * sizeof(*ne));
+		if (!ne) {
+			c->error = -ENOMEM;
+			return 1;
+		}
+		c->e = ne;
+		c->cap = ncap;
+	}
+	c->e[c->n++] = e;
+	return 0;
+}
+
+int census_collect(struct census_entry **out, size_t *n)
+{
+	struct collect c = {0};
+	int r = census_each(collect_one, &c);
+
+	if (c.error)
+		r = c.error;
+	if (r < 0) {
+		free(c.e);
+		return r;
+	}
+	*out = c.e;
+	*n = c.n;
+	return 0;
+}

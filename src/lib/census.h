@@ -1,0 +1,41 @@
+/* Every heartbeat record on the host, found without the registry: the
+ * kernel enumerates all System V segments of the IPC namespace to anyone
+ * (shmctl SHM_STAT_ANY, as /proc/sysvipc/shm shows them).  The daemon uses
+ * it at start (so a restart loses no registration), when hints were lost,
+ * and periodically; hbctl uses it to show and find records. */
+#ifndef HBWATCH_CENSUS_H
+#define HBWATCH_CENSUS_H
+
+#include <stdint.h>
+#include <sys/shm.h>
+#include <sys/types.h>
+
+#include "record.h"
+
+/* Call FN for every segment of HB_RECORD_SIZE bytes, with its shmid and what
+ * IPC_STAT says of it.  FN returns 0 to go on, anything else to stop (and
+ * census_each() returns it).  Returns 0 or -errno. */
+int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata);
+
+/* A record as anyone may inspect it, with the verdict the daemon reaches
+ * on the same facts. */
+struct census_entry {
+	int shmid;
+	pid_t pid;	 /* the process, in our PID namespace (shm_cpid if SELF) */
+	uid_t cuid, uid; /* creator and owner of the segment */
+	struct hb_record_view v;
+	bool busy;     /* the owner was writing during every read */
+	bool alive;    /* PID is alive with the recorded start time */
+	bool trusted;  /* ownership_check() passed */
+	char why[160]; /* why it is not trusted, or not alive */
+};
+
+/* Inspect the record SHMID (attach read-only, read, detach).  Returns 0,
+ * -EPROTO (not a heartbeat record) or -errno. */
+int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e);
+
+/* Every record of the host that is registered (state OPEN), in *OUT (caller
+ * frees) and *N.  Returns 0 or -errno. */
+int census_collect(struct census_entry **out, size_t *n);
+
+#endif

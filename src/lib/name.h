@@ -1,0 +1,18 @@
+/* Service names: what a heartbeat is registered under. */
+#ifndef HBWATCH_NAME_H
+#define HBWATCH_NAME_H
+
+#include "hbwatch.h"
+
+#define HB_NAME_SIZE (HB_NAME_MAX + 1)
+
+/* Check a service name: 1..HB_NAME_MAX bytes of ASCII letters, digits and
+ * "-_.:@" (the characters of systemd unit names).  Returns 0 or -EINVAL. */
+int name_validate(const char *name);
+
+/* Copy up to HB_NAME_SIZE - 1 bytes of SRC into DST (HB_NAME_SIZE bytes),
+ * every byte outside printable ASCII replaced by '?', so that a hostile
+ * name cannot forge a log line or a terminal sequence. */
+void name_printable(char *dst, const char *src);
+
+#endif
