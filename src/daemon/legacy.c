@@ -174,7 +174,7 @@ static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
 
 static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
 {
-	struct event e = lw_event(lw, EVENT_STALE_SLOT);
+	struct event e = lw_event(lw, EVENT_STALE_RECORD);
 	char why[256];
 
 	e.verified = false;

@@ -23,7 +23,7 @@ static const struct {
     [EVENT_SIGNAL_SENT] = {"signal-sent", "1c1cbbc12a14442e9494fb5aa67076a7"},
     [EVENT_ESCALATED] = {"escalated", "b6d1c204c06544eb90dea92ff05fa1d2"},
     [EVENT_PROCESS_GONE] = {"process-gone", "890115bb3aff42508ef3763d1270cd7d"},
-    [EVENT_STALE_SLOT] = {"stale-slot", "a83e0800df1749b8956afa12e2d65b23"},
+    [EVENT_STALE_RECORD] = {"stale-record", "a83e0800df1749b8956afa12e2d65b23"},
     [EVENT_REFUSED] = {"refused", "47262b2a8caa4797b6269ac0d582ad1f"},
     [EVENT_RELOADED] = {"reloaded", "1621d1e0e3e2421094bec8dbcc3f5d8b"},
     [EVENT_RATE_LIMITED] = {"rate-limited", "9c606b8a3cfa413f9f03b19855a65a95"},

@@ -144,6 +144,7 @@ static void watch_retry(struct watch *w, const char *why)
 	log_event(LOG_WARNING, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
 		  w->name, (int)w->pid, w->shmid, why);
 	w->d->intake.census_soon = true;
+	w->remove_when_done = false; /* it is looked at again */
 	watch_destroy(w);
 }
 
@@ -209,7 +210,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 		break;
 	}
 	case IDENTITY_STALE: {
-		struct event e = watch_event(w, EVENT_STALE_SLOT);
+		struct event e = watch_event(w, EVENT_STALE_RECORD);
 		e.verified = false;
 		e.limited = true;
 		log_event(LOG_INFO, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
@@ -228,6 +229,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 			  (int)ds.shm_cpid, why);
 		daemon_count(d, w->name, EVENT_UNTRUSTED);
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+		w->remove_when_done = false; /* not ours to clean up: evidence */
 		watch_destroy(w);
 		return false;
 	}

@@ -7,7 +7,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "../daemon/harness.h"
+#include "harness.h"
 #include "adv.h"
 #include "proc.h"
 #include "sem.h"

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../daemon/harness.h"
+#include "harness.h"
 #include "adv.h"
 #include "sem.h"
 
@@ -135,8 +135,8 @@ Test(crash, client_killed_mid_reregistration)
 		hbd_log_dump();
 	cr_assert(freed, "slot %d, left mid-write by dead pid %d, was never reclaimed (leak)", slot,
 		  (int)torn);
-	cr_assert(hbd_log_wait("stale-slot", torn, NULL, 1000),
-		  "reclaimed without a stale-slot event");
+	cr_assert(hbd_log_wait("stale-record", torn, NULL, 1000),
+		  "reclaimed without a stale-record event");
 	/* And it is usable. */
 	pid_t w = hbd_worker("svc", 60000, NULL);
 	cr_assert_geq(hbd_slot_of(w), 0);

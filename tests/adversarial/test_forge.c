@@ -6,7 +6,7 @@
  * was never signalled) and that the warning of the right kind was logged.
  * Outside the journal (as here) each event line carries the event kind's
  * name ("hbwatch: warning: refused: ..."); src/daemon/log.c maps each kind
- * to exactly one MESSAGE_ID (refused = 47262b2a..., stale-slot =
+ * to exactly one MESSAGE_ID (refused = 47262b2a..., stale-record =
  * a83e0800..., lock-held = 35d26488...), so asserting the kind on the
  * stderr line asserts the MESSAGE_ID journald would carry. */
 #include <criterion/criterion.h>
@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../daemon/harness.h"
+#include "harness.h"
 #include "adv.h"
 #include "proc.h"
 #include "sem.h"
@@ -55,7 +55,7 @@ Test(forge, pid_0_is_a_free_slot)
 	cr_assert_eq(hbd_log_count("refused", 0, NULL), 0, "a free slot was reported");
 	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
-	cr_assert_eq(hbd_log_count("stale-slot", 0, NULL), 0);
+	cr_assert_eq(hbd_log_count("stale-record", 0, NULL), 0);
 	/* It is free: the next registration takes it (and is watched). */
 	pid_t w = hbd_worker("watched", 60000, NULL);
 	cr_assert_eq(hbd_slot_of(w), (int)slot, "the pid-0 slot was not reused");

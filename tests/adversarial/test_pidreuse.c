@@ -4,7 +4,7 @@
  * and beats; hbwatch is stopped; the worker is SIGKILLed (its slot stays:
  * nobody unregistered it); a new, innocent process is made to get the very
  * same pid; hbwatch starts again.  The slot's start time belongs to the
- * earlier process: a stale slot (event stale-slot, MESSAGE_ID a83e0800...,
+ * earlier process: a stale slot (event stale-record, MESSAGE_ID a83e0800...,
  * see test_forge.c on event kinds), freed, and the new process is never
  * signalled. */
 #include <criterion/criterion.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../daemon/harness.h"
+#include "harness.h"
 #include "adv.h"
 #include "proc.h"
 
@@ -72,7 +72,7 @@ Test(pidreuse, recycled_pid_is_a_stale_slot)
 		   (unsigned long long)st_old, (unsigned long long)st_new);
 
 	hbd_start();
-	cr_assert(hbd_log_wait("stale-slot", n, "start time differs", 10000));
+	cr_assert(hbd_log_wait("stale-record", n, "start time differs", 10000));
 	cr_assert(hbd_wait_slot_free(n, 5000), "the stale slot was not freed");
 	adv_left_alone(n, 3 * 300);
 	cr_assert_eq(hbd_log_count("refused", n, NULL), 0);

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../daemon/harness.h"
+#include "harness.h"
 #include "adv.h"
 #include "proc.h"
 

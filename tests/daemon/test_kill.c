@@ -32,7 +32,7 @@ Test(kill, hung_worker_is_killed_by_its_signal)
 	hbd_config("kill_grace = 5s\n[t1]\ntimeout = 300ms\n");
 	hbd_start();
 	pid_t w = hbd_worker("t1", 300, "--beat-ms", "50", "--hang-after-ms", "500", NULL);
-	int slot = hbd_slot_of(w);
+	int slot = hbd_record_of(w);
 	cr_assert(slot >= 0, "worker %d has no slot", (int)w);
 
 	struct hbd_death d = {.pid = w};
@@ -40,7 +40,7 @@ Test(kill, hung_worker_is_killed_by_its_signal)
 	assert_killed_by(&d, SIGABRT);
 	cr_assert(hbd_log_wait("deadline-missed", w, "t1", 5000));
 	cr_assert(hbd_log_wait("signal-sent", w, "sent SIGABRT to t1", 5000));
-	cr_assert(hbd_wait_slot_free(w, 5000), "slot %d still holds pid %d", slot, (int)w);
+	cr_assert(hbd_wait_record_gone(w, 5000), "slot %d still holds pid %d", slot, (int)w);
 	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
 
 	cr_assert(d.last_beat_ns > 0, "never saw a beat of pid %d", (int)w);
@@ -69,7 +69,7 @@ Test(kill, ignored_signal_escalates_to_sigkill)
 	hbd_wait_deaths(&d, 1, 10000);
 	assert_killed_by(&d, SIGKILL);
 	cr_assert(hbd_log_wait("escalated", w, "sent SIGKILL", 5000));
-	cr_assert(hbd_wait_slot_free(w, 5000));
+	cr_assert(hbd_wait_record_gone(w, 5000));
 }
 
 /* 3. A worker that keeps beating is never killed over 10+ timeouts, while
@@ -87,7 +87,7 @@ Test(kill, beating_worker_is_never_killed)
 	cr_assert(!d[0].dead, "the beating worker died (status %d)", d[0].status);
 	assert_killed_by(&d[1], SIGABRT);
 	cr_assert(hbd_alive(good));
-	cr_assert(hbd_slot_of(good) >= 0, "the beating worker lost its slot");
+	cr_assert(hbd_record_of(good) >= 0, "the beating worker lost its slot");
 	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0,
 		     "the beating worker was signalled");
 	cr_assert_eq(hbd_log_count("deadline-missed", good, NULL), 0);
@@ -112,13 +112,13 @@ Test(kill, dead_registrations_are_freed_without_a_signal)
 		hbd_kill(w[i], SIGKILL);
 	for (int i = 0; i < N; i++) {
 		cr_assert(hbd_wait_exit(w[i], 5000, NULL));
-		cr_assert(hbd_wait_slot_free(w[i], 5000), "slot of pid %d not freed", (int)w[i]);
+		cr_assert(hbd_wait_record_gone(w[i], 5000), "slot of pid %d not freed", (int)w[i]);
 		cr_assert(hbd_log_wait("process-gone", w[i], "without unregistering", 5000));
 	}
 	cr_assert(hbd_wait_status("Watching 0 processes", 5000), "STATUS: %s", H.status);
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
 	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
-	cr_assert_eq(hbd_log_count("stale-slot", 0, NULL), 0);
+	cr_assert_eq(hbd_log_count("stale-record", 0, NULL), 0);
 }
 
 /* 7. 50 workers hung at once, all ignoring the signal: all dead by SIGKILL
@@ -171,7 +171,7 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 		  (double)(last_death - last_beat) / 1e6);
 	cr_assert_eq(hbd_log_count("escalated", 0, "sent SIGKILL"), N);
 	for (int i = 0; i < N; i++)
-		cr_assert(hbd_wait_slot_free(d[i].pid, 5000));
+		cr_assert(hbd_wait_record_gone(d[i].pid, 5000));
 }
 
 /* systemd's notify queue can fill up (PID 1 busy, chatty services).  A

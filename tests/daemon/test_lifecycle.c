@@ -144,7 +144,7 @@ Test(lifecycle, restart_adopts_the_table)
 
 	hbd_config("kill_grace = 1s\n[svc]\ntimeout = 300ms\n");
 	hbd_start();
-	cr_assert(hbd_log_wait("started", 0, "created the table", 5000));
+	cr_assert(hbd_log_wait("started", 0, "created the registry", 5000));
 	w[0] = hbd_worker("svc", 300, "--beat-ms", "50", NULL);
 	w[1] = hbd_worker("svc", 300, "--beat-ms", "50", NULL);
 	/* Stops beating 4 s from now, well after the restart below. */
@@ -155,13 +155,13 @@ Test(lifecycle, restart_adopts_the_table)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hbwatch exited with 0x%x", st);
 	cr_assert(table_exists(), "the table went with the daemon");
 	for (int i = 0; i < 3; i++)
-		cr_assert(hbd_slot_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
+		cr_assert(hbd_record_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
 
 	hbd_start();
-	cr_assert(hbd_log_wait("started", 0, "adopted the table", 5000));
+	cr_assert(hbd_log_wait("started", 0, "adopted the registry", 5000));
 	cr_assert(hbd_wait_status("Watching 3 processes", 10000), "STATUS: %s", H.status);
 	for (int i = 0; i < 3; i++) {
-		cr_assert(hbd_slot_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
+		cr_assert(hbd_record_of(w[i]) >= 0, "pid %d lost its slot", (int)w[i]);
 		cr_assert(hbd_alive(w[i]));
 	}
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0,

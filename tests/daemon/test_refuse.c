@@ -3,6 +3,7 @@
  * time mismatch), the wrong systemd unit. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -28,18 +29,25 @@ Test(refuse, unlisted_name)
 	cr_assert(hbd_log_wait("refused", w, "\"unlisted\" is not a watched service", 10000));
 	hbd_assert_left_alone(w, 3 * 200);
 	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
-	cr_assert(hbd_slot_of(w) >= 0, "the refused registration was dropped");
+	cr_assert(hbd_record_of(w) >= 0, "the refused registration was dropped");
 }
 
 /* 4b. [svc] user = nobody, but the worker runs as root. */
 Test(refuse, wrong_user)
 {
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\nuser = nobody\n");
+	char want[300];
+	int line = hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\nuser = nobody\n");
+
 	hbd_start();
 	pid_t w = hbd_worker("svc", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
 
-	cr_assert(
-	    hbd_log_wait("refused", w, "runs as uid 0, but [svc] requires user nobody", 10000));
+	/* Refused when it registers, not at its first deadline, naming the
+	 * section's file:line, and not called a forgery. */
+	snprintf(want, sizeof(want), "runs as uid 0, but [svc] (%s:%d) requires user nobody",
+		 H.conf, line + 1);
+	cr_assert(hbd_log_wait("refused", w, want, 10000));
+	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
+	cr_assert_eq(hbd_log_count(NULL, w, "forg"), 0);
 	hbd_assert_left_alone(w, 3 * 200);
 }
 
@@ -52,15 +60,15 @@ Test(refuse, pid_1)
 	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
 	hbd_start();
 	cr_assert_eq(proc_starttime(1, &st1), 0);
-	int slot = hbd_fill_slot(1, st1, "watched", 200, long_ago());
+	int slot = hbd_make_record(1, st1, "watched", 200, long_ago());
 
-	cr_assert(hbd_log_wait("refused", 1, "pid 1 is never signalled", 10000));
+	cr_assert(hbd_log_wait("untrusted", 1, "pid 1 (init) is never signalled", 10000));
 	hbd_sleep_ms(3 * 200); /* nothing to await: the absence of a signal */
 	cr_assert_eq(proc_starttime(1, &st1_after), 0);
 	cr_assert_eq(st1, st1_after, "pid 1 is another process now");
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
 	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
-	cr_assert_eq(hbd_slot_of(1), slot, "the pid 1 slot moved or vanished");
+	cr_assert_eq(hbd_record_of(1), slot, "the record naming pid 1 vanished");
 }
 
 /* 4d. A slot claiming hbwatch's own pid. */
@@ -71,9 +79,9 @@ Test(refuse, own_pid)
 	hbd_config("kill_grace = 300ms\n[watched]\ntimeout = 300ms\n");
 	hbd_start();
 	cr_assert_eq(proc_starttime(H.daemon, &st), 0);
-	hbd_fill_slot(H.daemon, st, "watched", 200, long_ago());
+	hbd_make_record(H.daemon, st, "watched", 200, long_ago());
 
-	cr_assert(hbd_log_wait("refused", H.daemon, "hbwatch's own pid", 10000));
+	cr_assert(hbd_log_wait("untrusted", H.daemon, "hbwatch itself", 10000));
 	hbd_sleep_ms(3 * 200);
 	cr_assert(hbd_alive(H.daemon), "hbwatch died");
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 0);
@@ -92,10 +100,10 @@ Test(refuse, recycled_pid)
 	pid_t s = hbd_sleeper();
 	cr_assert_eq(proc_starttime(s, &st), 0);
 	cr_assert(st > 0);
-	hbd_fill_slot(s, st - 1, "watched", 200, long_ago());
+	hbd_make_record(s, st - 1, "watched", 200, long_ago());
 
-	cr_assert(hbd_log_wait("stale-slot", s, "start time differs", 10000));
-	cr_assert(hbd_wait_slot_free(s, 5000), "the stale slot was not freed");
+	cr_assert(hbd_log_wait("stale-record", s, "start time differs", 10000));
+	cr_assert(hbd_wait_record_gone(s, 5000), "the stale record was not removed");
 	hbd_assert_left_alone(s, 3 * 200);
 	cr_assert_eq(hbd_log_count("deadline-missed", s, NULL), 0);
 }

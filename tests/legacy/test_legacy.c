@@ -196,7 +196,7 @@ Test(legacy, stale_record_never_signalled)
 	pid_t w = cpactive("lsvc", "--timeout", "1", "--pid", pid, "--atime-offset", "-100", NULL);
 	cr_assert(hbd_wait_exit(w, 5000, NULL));
 
-	cr_assert(hbd_log_wait("stale-slot", s, "started after the record's last heartbeat", 5000));
+	cr_assert(hbd_log_wait("stale-record", s, "started after the record's last heartbeat", 5000));
 	hbd_assert_left_alone(s, 3000);
 	cr_assert_eq(hbd_log_count("deadline-missed", s, NULL), 0);
 }

@@ -15,6 +15,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,7 +24,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "sem.h"
+#include "record.h"
+#include "util.h"
 
 struct hbd H;
 
@@ -267,10 +269,10 @@ void hbd_fini(void)
 		}
 	}
 	H.daemon = 0;
-	if (H.attached)
-		table_detach(&H.table);
-	H.attached = false;
-	table_remove(H.key);
+	for (int i = 0; i < H.n_made; i++)
+		shmctl(H.made[i], IPC_RMID, NULL);
+	H.n_made = 0;
+	registry_remove(H.key);
 	notify_stop();
 	if (H.notify_fd >= 0)
 		close(H.notify_fd);
@@ -356,7 +358,6 @@ void hbd_start(void)
 		cr_assert_fail("hbwatch (pid %d) not ready within 10 s%s", (int)pid,
 			       H.daemon_exited ? " (it exited)" : "");
 	}
-	hbd_table();
 }
 
 void hbd_reload(void)
@@ -546,29 +547,30 @@ int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
 	struct pollfd p[HBD_MAX_KIDS];
 	int fds[HBD_MAX_KIDS], idx[HBD_MAX_KIDS];
 	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	struct hb_table *t = NULL;
+	struct hb_record *rec[HBD_MAX_KIDS];
 	int dead = 0;
 
 	cr_assert(n <= HBD_MAX_KIDS);
-	if (H.attached)
-		t = &H.table;
 	for (int i = 0; i < n; i++) {
+		int shmid = tu_record_of(d[i].pid);
+
 		d[i].dead = false;
 		fds[i] = pidfd_open(d[i].pid, 0);
 		cr_assert(fds[i] >= 0, "pidfd_open %d: %s", (int)d[i].pid, strerror(errno));
+		/* Its record, kept attached: the last beat survives the process. */
+		rec[i] = NULL;
+		if (shmid >= 0 && record_attach(shmid, true, &rec[i]) < 0)
+			rec[i] = NULL;
 	}
 	for (;;) {
 		/* Beats first: the last one seen before the death is the last. */
-		if (t) {
-			for (uint32_t s = 0; s < t->slot_count; s++) {
-				struct hb_slot_view v;
-				if (table_slot_read(t, s, &v) < 0 || v.pid == 0)
-					continue;
-				for (int i = 0; i < n; i++)
-					if (!d[i].dead && v.pid == d[i].pid &&
-					    v.beat_ns > d[i].last_beat_ns)
-						d[i].last_beat_ns = v.beat_ns;
-			}
+		for (int i = 0; i < n; i++) {
+			uint64_t b;
+			if (d[i].dead || !rec[i])
+				continue;
+			b = atomic_load_explicit(&rec[i]->beat_ns, memory_order_acquire);
+			if (b > d[i].last_beat_ns)
+				d[i].last_beat_ns = b;
 		}
 		if (dead == n || hbd_now_ns() >= end)
 			break;
@@ -595,42 +597,24 @@ int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
 			dead++;
 		}
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		close(fds[i]);
+		record_detach(rec[i]);
+	}
 	return dead;
 }
 
-struct hb_table *hbd_table(void)
+int hbd_record_of(pid_t pid)
 {
-	char why[256] = "";
-	int r;
-
-	if (H.attached)
-		return &H.table;
-	r = table_attach(H.key, false, &H.table, why, sizeof(why));
-	cr_assert(r == 0, "table_attach 0x%x: %s", (unsigned)H.key, why[0] ? why : strerror(-r));
-	H.attached = true;
-	return &H.table;
+	return tu_record_of(pid);
 }
 
-int hbd_slot_of(pid_t pid)
-{
-	struct hb_table *t = hbd_table();
-
-	for (uint32_t s = 0; s < t->slot_count; s++) {
-		struct hb_slot_view v;
-		if (table_slot_read(t, s, &v) == 0 && v.pid == pid)
-			return (int)s;
-	}
-	return -1;
-}
-
-bool hbd_wait_slot_free(pid_t pid, int timeout_ms)
+bool hbd_wait_record_gone(pid_t pid, int timeout_ms)
 {
 	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (;;) {
-		if (hbd_slot_of(pid) < 0)
+		if (hbd_record_of(pid) < 0)
 			return true;
 		if (hbd_now_ns() >= end)
 			return false;
@@ -638,21 +622,25 @@ bool hbd_wait_slot_free(pid_t pid, int timeout_ms)
 	}
 }
 
-int hbd_fill_slot(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
-		  uint64_t beat_ns)
+int hbd_make_record(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		    uint64_t beat_ns)
 {
-	struct hb_table *t = hbd_table();
-	int r, slot;
+	struct hb_registry reg;
+	struct hb_record *rec;
+	int r, shmid;
 
-	r = sem_lock(t->semid, HB_SEM_WAIT_MS);
-	cr_assert(r == 0, "sem_lock: %s", strerror(-r));
-	slot = table_slot_find(t, pid);
-	if (slot >= 0)
-		table_slot_fill(t, (uint32_t)slot, pid, start_time, (uint64_t)timeout_ms * 1000000u,
-				beat_ns, name);
-	sem_unlock(t->semid);
-	cr_assert(slot >= 0, "no free slot");
-	return slot;
+	cr_assert(H.n_made < HBD_MAX_KIDS, "too many records");
+	r = record_create(pid, start_time, false, &rec, &shmid);
+	cr_assert(r == 0, "record_create: %s", strerror(-r));
+	H.made[H.n_made++] = shmid;
+	record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
+	record_beat(rec, beat_ns);
+	record_detach(rec);
+	r = registry_attach(H.key, false, &reg, NULL, 0);
+	cr_assert(r == 0, "registry_attach 0x%x: %s", (unsigned)H.key, strerror(-r));
+	registry_announce(&reg, shmid);
+	registry_detach(&reg);
+	return shmid;
 }
 
 /* Does LINE (NUL-terminated) mention "pid PID" as a whole number? */

@@ -1,14 +1,16 @@
 /* Harness for the daemon tests: a private directory with a configuration,
  * the real hbwatch started in the foreground (stderr to a log file,
  * READY=1 awaited on a notify socket), hbworker children, and helpers to
- * wait for deaths, log lines and table states with deadlines.
+ * wait for deaths, log lines and heartbeat records with deadlines.
  *
  * One test at a time per process (Criterion forks each test): the state
  * is the global H.  hbd_init()/hbd_fini() are the .init/.fini fixtures;
  * hbd_fini() kills every process the test started (by pid), stops the
- * daemon and removes the table and the directory, also after a failure.
+ * daemon and removes the registry, the records it made and the directory,
+ * also after a failure.
  * Every child gets PR_SET_PDEATHSIG(SIGKILL), so a test killed on timeout
- * leaves nothing behind either. */
+ * leaves nothing behind either.  The general helpers of util.h are part of
+ * the same library (tests/lib). */
 #ifndef HBWATCH_TEST_HARNESS_H
 #define HBWATCH_TEST_HARNESS_H
 
@@ -16,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "table.h"
+#include "registry.h"
 
 #define HBD_MAX_KIDS 128
 
@@ -32,8 +34,8 @@ struct hbd {
 	char status[256]; /* last STATUS= seen */
 	pid_t kids[HBD_MAX_KIDS];
 	int n_kids;
-	struct hb_table table; /* attached by hbd_table() */
-	bool attached;
+	int made[HBD_MAX_KIDS]; /* records made by hbd_make_record() */
+	int n_made;
 	bool daemon_exited; /* reaped while waiting; status below */
 	int daemon_status;
 };
@@ -88,11 +90,11 @@ struct hbd_death {
 	bool dead;
 	int status;	       /* wait status */
 	uint64_t died_ns;      /* CLOCK_MONOTONIC when the exit was noticed */
-	uint64_t last_beat_ns; /* last beat_ns seen in its slot; 0: never seen */
+	uint64_t last_beat_ns; /* last beat_ns seen in its record; 0: never seen */
 };
 
 /* Wait up to TIMEOUT_MS for every one of the N children in D (pid set) to
- * exit, polling its slot for beats meanwhile.  Reaps them.  Returns the
+ * exit, polling its record for beats meanwhile.  Reaps them.  Returns the
  * number that died. */
 int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms);
 
@@ -102,18 +104,18 @@ bool hbd_wait_exit(pid_t pid, int timeout_ms, int *status);
 /* Kill child PID with SIG (no reaping). */
 void hbd_kill(pid_t pid, int sig);
 
-/* The table at H.key, attached on first use. */
-struct hb_table *hbd_table(void);
+/* The shmid of the registered record of PID, or -1. */
+int hbd_record_of(pid_t pid);
 
-/* Index of the slot holding PID, or -1. */
-int hbd_slot_of(pid_t pid);
+/* Wait up to TIMEOUT_MS until no registered record names PID. */
+bool hbd_wait_record_gone(pid_t pid, int timeout_ms);
 
-/* Wait up to TIMEOUT_MS until no slot holds PID. */
-bool hbd_wait_slot_free(pid_t pid, int timeout_ms);
-
-/* Write a registration directly (under the semaphore).  Returns the slot. */
-int hbd_fill_slot(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
-		  uint64_t beat_ns);
+/* Make a record naming PID (as hbctl does for shell jobs: not the creator,
+ * handed to root) with START_TIME, NAME, TIMEOUT_MS and a beat at BEAT_NS,
+ * and announce it.  As the test's uid (root), so it is trusted.  Removed
+ * by hbd_fini().  Returns the shmid. */
+int hbd_make_record(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		    uint64_t beat_ns);
 
 /* Log of the daemon: lines "hbwatch: LEVEL: EVENT: message".
  * A line matches when it has the tag ": EVENT: " (EVENT NULL: any line),

@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "census.h"
+#include "util.h"
 
 #define TRACK_MAX 1024
 
@@ -35,21 +36,21 @@ int tu_key_use(int n)
 	char buf[32];
 
 	current_key = TU_KEY_BASE + n;
-	(void)table_remove(current_key);
+	(void)registry_remove(current_key);
 	snprintf(buf, sizeof(buf), "0x%x", (unsigned)current_key);
 	setenv("HBWATCH_KEY", buf, 1);
 	return current_key;
 }
 
-void tu_table_create(uint32_t slots, struct hb_table *t)
+void tu_registry_create(uint32_t slots, struct hb_registry *r)
 {
-	char why[256] = "";
+	char why[512] = "";
 	bool adopted;
-	int r = table_create(current_key, slots, (gid_t)-1, t, &adopted, why, sizeof(why));
+	int rc = registry_create(current_key, slots, (gid_t)-1, r, &adopted, why, sizeof(why));
 
-	cr_assert_eq(r, 0, "table_create(0x%x, %u): %s (%s)", (unsigned)current_key, slots,
-		     strerror(-r), why);
-	cr_assert(!adopted, "a table was already at key 0x%x", (unsigned)current_key);
+	cr_assert_eq(rc, 0, "registry_create(0x%x, %u): %s (%s)", (unsigned)current_key, slots,
+		     strerror(-rc), why);
+	cr_assert(!adopted, "a registry was already at key 0x%x", (unsigned)current_key);
 }
 
 static void track(pid_t pid)
@@ -78,7 +79,7 @@ void tu_cleanup(void)
 			;
 	ntracked = 0;
 	if (current_key)
-		(void)table_remove(current_key);
+		(void)registry_remove(current_key);
 }
 
 const char *tu_prog(const char *env)
@@ -299,17 +300,48 @@ int tu_exit_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int tu_slots_used(const struct hb_table *t)
+static int count_one(int shmid, const struct shmid_ds *ds, void *userdata)
 {
-	int used = 0;
+	struct census_entry e;
+	int *n = userdata;
 
-	for (uint32_t i = 0; i < t->slot_count; i++) {
-		struct hb_slot_view v;
+	if (census_inspect(shmid, ds, &e) == 0 && (e.busy || e.v.state == HB_RECORD_OPEN))
+		(*n)++;
+	return 0;
+}
 
-		if (table_slot_read(t, i, &v) < 0 || v.pid != 0)
-			used++;
-	}
-	return used;
+int tu_records_count(void)
+{
+	int n = 0;
+
+	cr_assert_eq(census_each(count_one, &n), 0);
+	return n;
+}
+
+struct find_pid {
+	pid_t pid;
+	int shmid;
+};
+
+static int find_one(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	struct find_pid *f = userdata;
+	struct census_entry e;
+
+	if (census_inspect(shmid, ds, &e) < 0 || e.pid != f->pid)
+		return 0;
+	if (!e.busy && e.v.state != HB_RECORD_OPEN)
+		return 0;
+	f->shmid = shmid;
+	return 1;
+}
+
+int tu_record_of(pid_t pid)
+{
+	struct find_pid f = {.pid = pid, .shmid = -1};
+
+	census_each(find_one, &f);
+	return f.shmid;
 }
 
 /* A strict recursive-descent JSON checker: enough to prove that hbctl's

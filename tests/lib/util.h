@@ -1,6 +1,7 @@
-/* Shared machinery of the integration tests: private keys, tables made
- * without the daemon, child processes that are always cleaned up, and a
- * strict JSON syntax check for hbctl's output. */
+/* Shared machinery of the tests (tests/lib): private keys, registries made
+ * without the daemon, records found by pid, child processes that are always
+ * cleaned up, running a program to completion, and a strict JSON syntax
+ * check for hbctl's output. */
 #ifndef HBWATCH_TEST_UTIL_H
 #define HBWATCH_TEST_UTIL_H
 
@@ -9,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "table.h"
+#include "registry.h"
 
 /* Keys of the integration tests: TU_KEY_BASE + a number unique per test,
  * so tests never meet even outside a private IPC namespace. */
@@ -20,12 +21,12 @@
  * every child, and remember it for tu_cleanup().  Returns the key. */
 int tu_key_use(int n);
 
-/* Create a table of SLOTS slots at the current key, as the daemon would.
- * Aborts the test on failure. */
-void tu_table_create(uint32_t slots, struct hb_table *t);
+/* Create a registry for SLOTS processes at the current key, as the daemon
+ * would.  Aborts the test on failure. */
+void tu_registry_create(uint32_t slots, struct hb_registry *r);
 
 /* Kill (SIGKILL) and reap every child started by tu_spawn()/tu_fork(),
- * then remove the table at the key.  For .fini; safe to call twice. */
+ * then remove the registry at the key.  For .fini; safe to call twice. */
 void tu_cleanup(void);
 
 /* Start ARGV[0] with ARGV.  The child gets STDIN from /dev/null, stdout
@@ -69,7 +70,12 @@ bool tu_json_valid(const char *s);
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t tu_now_ms(void);
 
-/* Slots of T that hold a process (pid != 0); -EAGAIN slots count as used. */
-int tu_slots_used(const struct hb_table *t);
+/* Heartbeat records on the host that are registered (OPEN); records being
+ * rewritten count too. */
+int tu_records_count(void);
+
+/* The shmid of the registered record naming PID (its creator, or the pid
+ * it names), or -1. */
+int tu_record_of(pid_t pid);
 
 #endif
