@@ -4,19 +4,27 @@
  *
  * cpactive --key HEX --name NAME --timeout SECONDS [--beat-ms N]
  *          [--hang-after-ms N] [--pid PID --atime-offset SECONDS]
+ *          [--mode OCTAL] [--parent PID]
  *
  * Registers (under the semaphore: the first record holding our pid, else
  * the first free one), writes "registered PID" on stdout, then beats
  * (atime = time(0), no lock, as the lesson code) every --beat-ms (default
  * 200) until --hang-after-ms, then lives on without beating.  With --pid
  * it writes a record for that other process, with atime now plus
- * --atime-offset, and exits. */
+ * --atime-offset, and exits.
+ *
+ * The first client creates the table with mode 0666, as the lesson code
+ * does, or with --mode.  --parent PID: die with PID (the test), also when
+ * started through setpriv as another user, which clears the parent-death
+ * signal the test set. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <time.h>
@@ -82,10 +90,13 @@ int main(int argc, char **argv)
 	    {"hang-after-ms", required_argument, NULL, 'H'},
 	    {"pid", required_argument, NULL, 'p'},
 	    {"atime-offset", required_argument, NULL, 'o'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"parent", required_argument, NULL, 'P'},
 	    {0},
 	};
 	const char *name = NULL;
-	long key = 0, timeout = 0, beat_ms = 200, hang_ms = -1, offset = 0;
+	long key = 0, timeout = 0, beat_ms = 200, hang_ms = -1, offset = 0, mode = 0666;
+	long parent = 0;
 	int pid = getpid(), c, shmid, semid, pos = -1;
 	struct st_procinfo *shm;
 
@@ -112,6 +123,12 @@ int main(int argc, char **argv)
 		case 'o':
 			offset = num(optarg);
 			break;
+		case 'm':
+			mode = num(optarg);
+			break;
+		case 'P':
+			parent = num(optarg);
+			break;
 		default:
 			return 2;
 		}
@@ -120,8 +137,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cpactive: --key and --name (at most 50 bytes) are required\n");
 		return 2;
 	}
+	if (parent > 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != (pid_t)parent)
+			return 1;
+	}
 	/* As the lesson code: whoever comes first creates both. */
-	shmid = shmget((key_t)key, MAXNUMP * sizeof(struct st_procinfo), 0666 | IPC_CREAT);
+	shmid = shmget((key_t)key, MAXNUMP * sizeof(struct st_procinfo),
+		       (int)(mode & 0777) | IPC_CREAT);
 	if (shmid < 0) {
 		perror("cpactive: shmget");
 		return 1;

@@ -463,6 +463,20 @@ static const struct error_case error_cases[] = {
      "invalid value 'no-such-user-hbw' for 'user' in [web]: no such user"},
     {GLOBAL "[web]\nuser = 4294967295\n", 4,
      "invalid value '4294967295' for 'user' in [web]: no such user"},
+    /* [legacy] allow_shared_writers: a boolean, and only there. */
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = maybe\n", 5,
+     "invalid value 'maybe' for 'allow_shared_writers' in [legacy]: expected yes or no"},
+    {GLOBAL "[legacy]\nallow_shared_writers = Yes\nkey = 0x5095\n", 4,
+     "invalid value 'Yes' for 'allow_shared_writers' in [legacy]: expected yes or no"},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = 2\n", 5,
+     "invalid value '2' for 'allow_shared_writers' in [legacy]: expected yes or no"},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers =\n", 5,
+     "empty value for 'allow_shared_writers' in [legacy]"},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = no\nallow_shared_writers = yes\n", 6,
+     "duplicate key 'allow_shared_writers' in [legacy] (first set on line 5)"},
+    {GLOBAL "allow_shared_writers = yes\n", 3, "unknown key 'allow_shared_writers' in [hbwatch]"},
+    {GLOBAL "[web]\nallow_shared_writers = yes\n", 4,
+     "unknown key 'allow_shared_writers' in [web]"},
     /* The first error wins. */
     {GLOBAL "[web]\ntimeout = 0\nsignal = 0\n", 4,
      "invalid value '0' for 'timeout' in [web]: must be between 1ms and 1d"},
@@ -474,6 +488,51 @@ Test(config, errors)
 		put("hbwatch.ini", error_cases[i].text);
 		expect_error(load(), -EINVAL, "hbwatch.ini", error_cases[i].line,
 			     error_cases[i].msg);
+		settings_finish(&s);
+	}
+}
+
+struct shared_case {
+	const char *main, *dropin; /* hbwatch.ini, hbwatch.d/10-x.ini (NULL: none) */
+	bool legacy, shared;
+};
+
+/* allow_shared_writers: off unless said, the booleans inih users expect,
+ * and a drop-in's word over the main file's. */
+static const struct shared_case shared_cases[] = {
+    {GLOBAL "[legacy]\nkey = 0x5095\n", NULL, true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = yes\n", NULL, true, true},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = true\n", NULL, true, true},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = on\n", NULL, true, true},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = 1 ; accepted\n", NULL, true, true},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = no\n", NULL, true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = false\n", NULL, true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = off\n", NULL, true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = 0\n", NULL, true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\nallow_shared_writers = yes\n",
+     "[legacy]\nallow_shared_writers = no\n", true, false},
+    {GLOBAL "[legacy]\nkey = 0x5095\n", "[legacy]\nallow_shared_writers = yes\n", true, true},
+    {GLOBAL, "[legacy]\nkey = 0x5095\nallow_shared_writers = yes\n", true, true},
+    {GLOBAL "[legacy]\nkey = 0x5095\nenabled = no\n", NULL, false, false},
+};
+
+Test(config, legacy_allow_shared_writers)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/hbwatch.d/10-x.ini", dir);
+	for (size_t i = 0; i < ARRAY_SIZE(shared_cases); i++) {
+		const struct shared_case *c = &shared_cases[i];
+
+		put("hbwatch.ini", c->main);
+		remove(path);
+		if (c->dropin)
+			put("hbwatch.d/10-x.ini", c->dropin);
+		cr_assert_eq(load(), 0, "case %zu: %s", i, err);
+		cr_expect_eq(s.legacy, c->legacy, "case %zu", i);
+		cr_expect_eq(s.legacy_shared, c->shared, "case %zu", i);
+		if (c->legacy)
+			cr_expect_eq(s.legacy_key, 0x5095, "case %zu", i);
 		settings_finish(&s);
 	}
 }
@@ -671,8 +730,9 @@ static void copy(const char *src, const char *rel)
 	put_bytes(rel, buf, n);
 }
 
-/* The shipped configuration loads, and has the demo section the quick
- * start uses; with no group hbwatch its one error is at its group line. */
+/* The shipped configuration loads and watches nothing: a service is only
+ * ever watched because a drop-in names it.  With no group hbwatch its one
+ * error is at its group line. */
 Test(config, shipped_config)
 {
 	copy(SHIPPED_CONFIG, "hbwatch.ini");
@@ -696,12 +756,11 @@ Test(config, shipped_config)
 	cr_expect_eq(s.key, 0x5098);
 	cr_expect_eq(s.slots, 1024);
 	cr_expect_eq(s.kill_grace_ns, 5 * SEC);
-	cr_assert_eq(s.n_services, 1);
-	const struct service *d = find("hbwatch-demo");
-	cr_expect_null(d->unit, "the demo runs outside systemd: no unit check");
-	cr_expect_eq(d->timeout_ns, 2 * SEC);
-	cr_expect_eq(d->action, ACTION_KILL);
-	cr_expect_eq(d->signal, SIGABRT);
+	cr_expect_eq(s.n_services, 0, "the shipped file watches [%s]",
+		     s.n_services ? s.services[0].name : "");
+	cr_expect_null(settings_find(&s, "hbwatch-demo"));
+	cr_expect_not(s.legacy, "the shipped file watches a classic table");
+	cr_expect_not(s.legacy_shared);
 }
 
 /* The example drop-in, once renamed to .ini, is a valid drop-in. */

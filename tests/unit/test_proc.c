@@ -1,11 +1,13 @@
+/* /proc parsing, keys and names: pure, or about the test process itself. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "key.h"
+#include "name.h"
 #include "proc.h"
-#include "table.h"
 
 static int parse(const char *s, uint64_t *v)
 {
@@ -105,64 +107,107 @@ Test(name, validate)
 	cr_assert_eq(name_validate("caf\xc3\xa9"), -EINVAL);
 }
 
-/* A table image in ordinary memory, for the validator. */
-static void *image(uint32_t slots, size_t *size)
-{
-	struct hb_header *h;
+/* /proc/PID/status of a process started by uid 1000 from a set-user-ID
+ * root program, as the kernel writes it (recorded; the fields around Uid:
+ * matter only in that the parser must find the right line). */
+#define STATUS_HEAD                                                                                \
+	"Name:\tpasswd\n"                                                                          \
+	"Umask:\t0022\n"                                                                           \
+	"State:\tS (sleeping)\n"                                                                   \
+	"Tgid:\t31337\n"                                                                           \
+	"Ngid:\t0\n"                                                                               \
+	"Pid:\t31337\n"                                                                            \
+	"PPid:\t31300\n"                                                                           \
+	"TracerPid:\t0\n"
+#define STATUS_TAIL                                                                                \
+	"Gid:\t1000\t1000\t1000\t1000\n"                                                           \
+	"FDSize:\t64\n"                                                                            \
+	"Groups:\t24 27 1000 \n"                                                                   \
+	"NStgid:\t31337\n"                                                                         \
+	"NSpid:\t31337\n"                                                                          \
+	"Kthread:\t0\n"                                                                            \
+	"VmPeak:\t   10588 kB\n"                                                                   \
+	"Threads:\t1\n"                                                                            \
+	"SigQ:\t0/62869\n"                                                                         \
+	"CapEff:\t0000000000000000\n"                                                              \
+	"voluntary_ctxt_switches:\t3\n"                                                            \
+	"nonvoluntary_ctxt_switches:\t1\n"
 
-	*size = table_size(slots);
-	h = aligned_alloc(64, *size);
-	memset(h, 0, *size);
-	h->magic = HB_TABLE_MAGIC;
-	h->version = HB_TABLE_VERSION;
-	h->header_size = sizeof(struct hb_header);
-	h->slot_size = sizeof(struct hb_slot);
-	h->slot_count = slots;
-	return h;
+struct uids_case {
+	const char *text;
+	int r; /* 0 or -EINVAL */
+	uid_t ruid, euid, suid;
+};
+
+static const struct uids_case uids_cases[] = {
+    /* As the kernel writes it: real, effective, saved, filesystem. */
+    {STATUS_HEAD "Uid:\t1000\t0\t0\t0\n" STATUS_TAIL, 0, 1000, 0, 0},
+    {STATUS_HEAD "Uid:\t0\t0\t0\t0\n" STATUS_TAIL, 0, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\t1001\t1002\t1003\n" STATUS_TAIL, 0, 1000, 1001, 1002},
+    /* The line first, last without a newline, spaces for tabs. */
+    {"Uid:\t5\t6\t7\t8\n" STATUS_TAIL, 0, 5, 6, 7},
+    {STATUS_HEAD "Uid:\t5\t6\t7", 0, 5, 6, 7},
+    {STATUS_HEAD "Uid: 5  6 \t 7 8\n", 0, 5, 6, 7},
+    /* The largest uid there is; (uid_t)-1 means "no uid" and is none. */
+    {STATUS_HEAD "Uid:\t4294967294\t4294967294\t4294967294\t4294967294\n", 0, 4294967294u,
+     4294967294u, 4294967294u},
+    /* A comm of "Uid: 0 0 0" is on the Name: line, not a Uid: line of its
+     * own (the kernel escapes newlines in comm). */
+    {"Name:\tUid:\t0\t0\t0\t0\nUmask:\t0022\nUid:\t1000\t1000\t1000\t1000\n", 0, 1000, 1000, 1000},
+    {"Name:\tx\\nUid:\t0\t0\t0\nUid:\t1000\t1000\t1000\t1000\n", 0, 1000, 1000, 1000},
+    /* No Uid: line at all. */
+    {"", -EINVAL, 0, 0, 0},
+    {STATUS_HEAD STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "uid:\t0\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD " Uid:\t0\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "NSUid:\t0\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    /* Garbage where the numbers should be. */
+    {STATUS_HEAD "Uid:\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:", -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\t1000\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\t1000", -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\tabc\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000x\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t-1\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\t-0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t+1000\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t0x10\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\n\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    /* Numbers no uid_t holds are refused, never cut down to one (2^32
+     * would otherwise become uid 0, root). */
+    {STATUS_HEAD "Uid:\t4294967295\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t4294967296\t4294967296\t4294967296\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t1000\t1000\t4294967296\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t18446744073709551615\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t18446744073709551616\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+    {STATUS_HEAD "Uid:\t99999999999999999999999999999\t0\t0\t0\n" STATUS_TAIL, -EINVAL, 0, 0, 0},
+};
+
+Test(proc, parse_uids)
+{
+	for (size_t i = 0; i < sizeof(uids_cases) / sizeof(uids_cases[0]); i++) {
+		const struct uids_case *c = &uids_cases[i];
+		uid_t r = 77, e = 77, s = 77;
+		int rc = proc_parse_uids(c->text, &r, &e, &s);
+
+		cr_expect_eq(rc, c->r, "case %zu: returned %d, want %d", i, rc, c->r);
+		if (c->r == 0 && rc == 0) {
+			cr_expect_eq(r, c->ruid, "case %zu: ruid %u", i, (unsigned)r);
+			cr_expect_eq(e, c->euid, "case %zu: euid %u", i, (unsigned)e);
+			cr_expect_eq(s, c->suid, "case %zu: suid %u", i, (unsigned)s);
+		}
+	}
 }
 
-Test(table, validate_accepts_good)
+/* The live file agrees with getresuid(). */
+Test(proc, uids_of_self)
 {
-	size_t size;
-	void *m = image(16, &size);
+	uid_t r, e, s, pr = 77, pe = 77, ps = 77;
 
-	cr_assert_eq(table_validate(m, size, NULL, 0), 0);
-	free(m);
-}
-
-Test(table, validate_refuses_each_field)
-{
-	char why[256];
-	size_t size;
-	struct hb_header *h = image(16, &size);
-
-	h->version = 2;
-	cr_assert_eq(table_validate(h, size, why, sizeof(why)), -EPROTO);
-	cr_assert(strstr(why, "version 2"), "%s", why);
-	h->version = HB_TABLE_VERSION;
-	h->slot_size = 64;
-	cr_assert_eq(table_validate(h, size, why, sizeof(why)), -EPROTO);
-	h->slot_size = sizeof(struct hb_slot);
-	h->slot_count = 17;
-	cr_assert_eq(table_validate(h, size, why, sizeof(why)), -EPROTO);
-	cr_assert(strstr(why, "too small"), "%s", why);
-	h->slot_count = 0;
-	cr_assert_eq(table_validate(h, size, why, sizeof(why)), -EPROTO);
-	h->slot_count = 16;
-	cr_assert_eq(table_validate(h, 10, why, sizeof(why)), -EPROTO);
-	h->magic = 0;
-	cr_assert_eq(table_validate(h, size, why, sizeof(why)), -EPROTO);
-	cr_assert(strstr(why, "no hbwatch header"), "%s", why);
-	free(h);
-}
-
-Test(table, validate_names_legacy_layout)
-{
-	char why[512];
-	void *m = calloc(1, HB_LEGACY_TABLE_SIZE);
-
-	cr_assert_eq(table_validate(m, HB_LEGACY_TABLE_SIZE, why, sizeof(why)), -EPROTO);
-	cr_assert(strstr(why, "CPActive"), "%s", why);
-	cr_assert(strstr(why, "[legacy]"), "%s", why);
-	free(m);
+	cr_assert_eq(getresuid(&r, &e, &s), 0);
+	cr_assert_eq(proc_uids(getpid(), &pr, &pe, &ps), 0);
+	cr_expect_eq(pr, r);
+	cr_expect_eq(pe, e);
+	cr_expect_eq(ps, s);
+	cr_expect_eq(proc_uids(-1, &pr, &pe, &ps), -ESRCH);
 }

@@ -1,0 +1,118 @@
+/* Fuzz target: arbitrary bytes taken as a whole segment image, read the
+ * three ways the daemon reads segments it did not make:
+ *  - as the registry at the key (registry_validate(), then ring entries
+ *    through registry_entry(), bounded by the validated copy only);
+ *  - as a heartbeat record behind an announced shmid (record_validate());
+ *  - through record_read(), on any image the size of the layout: its owner
+ *    may rewrite a record with anything after it was validated, so the
+ *    reader must hold up on bytes that were never checked.
+ * The image is copied into a cache-line aligned buffer of exactly the
+ * input's size, so ASan sees any read past the segment. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deadline.h"
+#include "fuzz.h"
+#include "hbwatch.h"
+#include "name.h"
+#include "record.h"
+#include "registry.h"
+
+/* A refusal always says why, in a terminated string. */
+static void check_why(int r, const char *why, size_t len)
+{
+	FUZZ_CHECK(r == 0 || r == -EPROTO);
+	FUZZ_CHECK(memchr(why, '\0', len) != NULL);
+	FUZZ_CHECK(r == 0 || why[0] != '\0');
+}
+
+static void as_registry(void *mem, size_t size)
+{
+	struct hb_registry_header copy;
+	struct hb_registry reg;
+	char why[512] = "";
+	int r = registry_validate(mem, size, &copy, why, sizeof(why));
+
+	check_why(r, why, sizeof(why));
+	FUZZ_CHECK(registry_validate(mem, size, NULL, NULL, 0) == r);
+	if (r < 0)
+		return;
+	FUZZ_CHECK(memcmp(&copy, mem, sizeof(copy)) == 0);
+	FUZZ_CHECK(copy.ring_size >= HB_RING_MIN && copy.ring_size <= HB_RING_MAX);
+	FUZZ_CHECK((copy.ring_size & (copy.ring_size - 1)) == 0);
+	FUZZ_CHECK(registry_size(copy.ring_size) <= size);
+
+	/* As registry_attach() binds it: indexing from the copy only. */
+	reg = (struct hb_registry){.key = 0, .shmid = -1, .size = size, .hdr = mem};
+	reg.ring = (_Atomic uint64_t *)(void *)((char *)mem + sizeof(struct hb_registry_header));
+	reg.ring_size = copy.ring_size;
+	reg.hdr_copy = copy;
+
+	/* The daemon walks from where it stopped to the shared tail, which
+	 * anyone may have set to anything: every index must stay inside. */
+	uint64_t tail = atomic_load(&reg.hdr->tail);
+	const uint64_t starts[] = {0, tail, tail - 1, tail - reg.ring_size, UINT64_MAX - 7};
+	for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++)
+		for (uint64_t i = starts[s], n = 0; n < 8; i++, n++) {
+			int e = registry_entry(&reg, i);
+			FUZZ_CHECK(e >= 0 || e == -EAGAIN);
+		}
+	for (uint32_t i = 0; i < reg.ring_size; i++) {
+		int e = registry_entry(&reg, i);
+		FUZZ_CHECK(e >= 0 || e == -EAGAIN);
+	}
+}
+
+static void read_record(const void *mem)
+{
+	struct hb_record_view v;
+	int r;
+
+	memset(&v, 0xa5, sizeof(v));
+	r = record_read(mem, &v);
+	FUZZ_CHECK(r == 0 || r == -EAGAIN);
+	if (r < 0)
+		return;
+	FUZZ_CHECK(v.seq % 2 == 0);
+	FUZZ_CHECK(memchr(v.name, '\0', sizeof(v.name)) != NULL);
+	if (v.name_ok) {
+		FUZZ_CHECK(name_validate(v.name) == 0);
+		FUZZ_CHECK(strlen(v.name) <= HB_NAME_MAX);
+	}
+	/* The deadline arithmetic the daemon applies to what it read. */
+	uint64_t tmo = deadline_timeout(v.timeout_ns, UINT64_C(30000000000));
+	FUZZ_CHECK(tmo <= (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u);
+	FUZZ_CHECK(deadline_at(v.beat_ns, tmo) >= v.beat_ns);
+}
+
+static void as_record(const void *mem, size_t size)
+{
+	char why[512] = "";
+	int r = record_validate(mem, size, why, sizeof(why));
+
+	check_why(r, why, sizeof(why));
+	FUZZ_CHECK(record_validate(mem, size, NULL, 0) == r);
+	if (r == 0)
+		FUZZ_CHECK(size >= HB_RECORD_SIZE);
+	if (size >= sizeof(struct hb_record))
+		read_record(mem);
+	else
+		FUZZ_CHECK(r == -EPROTO);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	void *mem;
+
+	/* Exactly SIZE bytes (aligned_alloc() would round up to the
+	 * alignment and hide reads past the end from ASan). */
+	if (posix_memalign(&mem, HB_CACHELINE, size ? size : 1) != 0)
+		return 0;
+	memcpy(mem, data, size);
+	as_registry(mem, size);
+	as_record(mem, size);
+	free(mem);
+	return 0;
+}
