@@ -48,7 +48,9 @@ timeout = 2s
 INI
 "$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
 PIDS="$PIDS $!"
-wait_for 5 "$HBCTL" status >/dev/null
+# status answers without a registry too: wait for one with a live owner.
+running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
+wait_for 5 running
 
 mkfifo "$DIR/ready"
 (ulimit -c 0; LD_LIBRARY_PATH="$LIBDIR" exec "$DIR/consumer" consumer 300 600 >"$DIR/ready") &
@@ -57,8 +59,8 @@ PIDS="$PIDS $C"
 read -r word cpid <"$DIR/ready"
 check "it registered" '[ "$word" = registered ] && [ "$cpid" = "$C" ]'
 "$HBCTL" status --json >"$DIR/status.json"
-check "hbctl status --json shows its pid under its name" \
-	'grep -q "\"pid\":$C,\"name\":\"consumer\"" "$DIR/status.json"'
+check "hbctl status --json shows its pid under its name, ok" \
+	'grep -Eq "\"pid\":$C,\"uid\":[0-9]+,\"name\":\"consumer\",[^}]*\"state\":\"ok\"" "$DIR/status.json"'
 wait "$C"
 st=$?
 check "hbwatch killed it when it stopped beating (status $st)" \

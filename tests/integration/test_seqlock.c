@@ -1,84 +1,165 @@
-/* The lock-free reader against a writer rewriting the same slot without
- * pause: every snapshot it returns must be one the writer wrote whole. */
+/* The lock-free record_read() against its owner re-registering without
+ * pause: every copy it returns must be one registration written whole,
+ * never the name of one with the timeout or state of another. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "table.h"
-#include "test_util.h"
+#include "hbwatch.h"
+#include "record.h"
+#include "util.h"
 
 TestSuite(seqlock, .fini = tu_cleanup, .timeout = 60);
 
-/* Successful reads wanted, and a cap on attempts in case the writer keeps
- * the slot odd most of the time (it is inside the seqlock most of its loop). */
-#define READS	 100000
-#define ATTEMPTS 5000000
-
-struct writer {
-	struct hb_table *t;
-	atomic_bool stop;
-	unsigned long writes;
-};
+/* Successful reads wanted, and a cap on the time spent reading (the VM
+ * may give the reader little of it). */
+#define READS	100000
+#define READ_MS 10000
 
 /* Two registrations of different name lengths, each with a timeout that
- * encodes its name, so a torn read shows as a mismatch. */
+ * encodes its name (and a state of its own), so a torn read shows as a
+ * mismatch. */
 static const char name_a[] = "aaaaaaaaaa";
 static const char name_b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+struct writer {
+	struct hb_record *rec; /* NULL: through hb_register() */
+	atomic_bool stop;
+	unsigned long writes;
+	int error;
+};
 
 static void *writer_run(void *arg)
 {
 	struct writer *w = arg;
 
-	/* One writer, so the semaphore that serialises writers is not needed. */
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		bool a = w->writes++ % 2 == 0;
+		const char *name = a ? name_a : name_b;
+		size_t len = strlen(name);
 
-		table_slot_fill(w->t, 1, a ? 1111 : 2222, a ? 11 : 22,
-				a ? sizeof(name_a) - 1 : sizeof(name_b) - 1, 0,
-				a ? name_a : name_b);
+		if (w->rec) {
+			record_set(w->rec, a ? HB_RECORD_OPEN : HB_RECORD_CLOSED, len, name);
+			/* A pause of varying length outside the seqlock: without it
+			 * the writer is inside nearly all the time and the reader
+			 * may starve; with it, reads start at every phase of a
+			 * write, which is what a torn read needs. */
+			for (volatile unsigned k = 0; k < w->writes % 97; k++)
+				;
+		} else {
+			/* The public path: the same record rewritten in place. */
+			int r = hb_register(name, (unsigned)len);
+			if (r < 0) {
+				w->error = r;
+				break;
+			}
+		}
 	}
 	return NULL;
 }
 
-Test(seqlock, reader_never_sees_a_torn_slot)
+struct tally {
+	unsigned long ok, again, a;
+};
+
+/* Read SHMID through a read-only attachment of our own (as the daemon does)
+ * until READS copies were had, checking each; BY_API: the writer uses
+ * hb_register(), so the timeout is in milliseconds and always OPEN. */
+static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
 {
-	struct hb_table t;
-	struct writer w = {.t = &t};
-	pthread_t th;
-	unsigned long ok = 0, again = 0, a = 0;
+	struct hb_record *rec;
+	uint64_t last_beat = 0;
+	const uint64_t unit = by_api ? 1000000u : 1u;
 
-	tu_key_use(60);
-	tu_table_create(4, &t);
-	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);
-	for (int i = 0; i < ATTEMPTS && ok < READS; i++) {
-		struct hb_slot_view v;
+	cr_assert_eq(record_attach(shmid, true, &rec), 0);
+	int64_t deadline = tu_now_ms() + READ_MS;
 
-		if (table_slot_read(&t, 1, &v) < 0) {
-			again++;
+	for (unsigned long i = 0; t->ok < READS && !w->error; i++) {
+		struct hb_record_view v;
+
+		if (i % 1024 == 0 && tu_now_ms() > deadline)
+			break;
+		if (record_read(rec, &v) < 0) {
+			t->again++;
 			continue;
 		}
-		if (v.pid == 0)
+		if (v.timeout_ns == 0)
 			continue; /* before the first write */
-		ok++;
-		cr_assert(v.name_ok);
-		cr_assert_eq(v.timeout_ns, strlen(v.name), "name '%s' with timeout %llu", v.name,
-			     (unsigned long long)v.timeout_ns);
-		if (v.pid == 1111) {
-			a++;
-			cr_assert_str_eq(v.name, name_a);
-			cr_assert_eq(v.start_time, 11);
+		t->ok++;
+		cr_assert(v.name_ok, "not a name: '%s'", v.name);
+		cr_assert_eq(v.timeout_ns, strlen(v.name) * unit, "name '%s' with timeout %llu",
+			     v.name, (unsigned long long)v.timeout_ns);
+		if (strcmp(v.name, name_a) == 0) {
+			t->a++;
+			cr_assert_eq(v.state, HB_RECORD_OPEN);
 		} else {
-			cr_assert_eq(v.pid, 2222);
 			cr_assert_str_eq(v.name, name_b);
-			cr_assert_eq(v.start_time, 22);
+			cr_assert_eq(v.state, by_api ? HB_RECORD_OPEN : HB_RECORD_CLOSED);
 		}
+		cr_assert_eq(v.seq % 2, 0, "a copy taken inside the seqlock");
+		/* Every write beats; a copy never shows time going back. */
+		cr_assert_geq(v.beat_ns, last_beat, "beat went back");
+		last_beat = v.beat_ns;
 	}
+	record_detach(rec);
+}
+
+Test(seqlock, reader_never_sees_a_torn_record)
+{
+	struct writer w = {0};
+	struct tally t = {0};
+	struct hb_registry reg;
+	pthread_t th;
+	int shmid;
+
+	tu_key_use(60);
+	tu_registry_create(64, &reg);
+	/* The record the library makes, written by its owner's own code. */
+	cr_assert_eq(hb_register("setup", 1000), 0);
+	shmid = tu_record_of(getpid());
+	cr_assert_geq(shmid, 0);
+	cr_assert_eq(record_attach(shmid, false, &w.rec), 0);
+	record_set(w.rec, HB_RECORD_OPEN, 0, name_a);
+
+	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);
+	read_all(shmid, false, &w, &t);
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
-	cr_log_info("%lu consistent reads (%lu of a), %lu -EAGAIN, %lu writes", ok, a, again,
+	cr_log_info("%lu consistent reads (%lu of a), %lu -EAGAIN, %lu writes", t.ok, t.a, t.again,
 		    w.writes);
-	cr_assert_gt(ok, 0, "no read succeeded");
-	table_detach(&t);
+	cr_assert_gt(t.ok, 0, "no read succeeded");
+	record_detach(w.rec);
+	registry_detach(&reg);
+}
+
+Test(seqlock, reregistering_through_the_api_is_never_torn)
+{
+	struct writer w = {0};
+	struct tally t = {0};
+	struct hb_registry reg;
+	pthread_t th;
+	int shmid;
+
+	tu_key_use(61);
+	tu_registry_create(64, &reg);
+	cr_assert_eq(hb_register(name_a, sizeof(name_a) - 1), 0);
+	shmid = tu_record_of(getpid());
+	cr_assert_geq(shmid, 0);
+
+	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);
+	read_all(shmid, true, &w, &t);
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	cr_assert_eq(w.error, 0, "hb_register() failed: %d", w.error);
+	cr_log_info("%lu consistent reads (%lu of a), %lu -EAGAIN, %lu registrations", t.ok, t.a,
+		    t.again, w.writes);
+	cr_assert_gt(t.ok, 0, "no read succeeded");
+	/* Still one record: re-registering never made another. */
+	cr_assert_eq(tu_record_of(getpid()), shmid);
+	cr_assert_eq(tu_records_count(), 1, "%d records", tu_records_count());
+	cr_assert_eq(hb_unregister(), 0);
+	registry_detach(&reg);
 }

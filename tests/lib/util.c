@@ -499,3 +499,111 @@ bool tu_json_valid(const char *s)
 	json_ws(&j);
 	return *j.p == '\0';
 }
+
+int tu_segments_count(void)
+{
+	struct shm_info info;
+	int r = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+
+	cr_assert_geq(r, 0, "shmctl(SHM_INFO): %s", strerror(errno));
+	return info.used_ids;
+}
+
+int tu_record_view(int shmid, struct hb_record_view *v)
+{
+	struct hb_record *rec;
+	int r = record_attach(shmid, true, &rec);
+
+	if (r < 0)
+		return r;
+	r = record_read(rec, v);
+	record_detach(rec);
+	return r;
+}
+
+/* Records of tu_record_make(), attached until the test process ends: they
+ * are marked for removal, so that is also when they go. */
+static struct hb_record *made[TRACK_MAX];
+static int nmade;
+
+int tu_record_make(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		   uint64_t beat_ns, struct hb_record **rec)
+{
+	struct hb_registry reg;
+	struct hb_record *r;
+	int shmid, rc;
+
+	cr_assert_lt(nmade, TRACK_MAX, "too many records");
+	rc = record_create(pid, start_time, false, &r, &shmid);
+	cr_assert_eq(rc, 0, "record_create(pid %d): %s", (int)pid, strerror(-rc));
+	cr_assert_eq(shmctl(shmid, IPC_RMID, NULL), 0, "IPC_RMID: %s", strerror(errno));
+	made[nmade++] = r;
+	record_set(r, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
+	record_beat(r, beat_ns);
+	if (current_key && registry_attach(current_key, false, &reg, NULL, 0) == 0) {
+		registry_announce(&reg, shmid);
+		registry_detach(&reg);
+	}
+	if (rec)
+		*rec = r;
+	return shmid;
+}
+
+bool tu_read_until(int fd, const char *needle, char *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = tu_now_ms() + timeout_ms;
+	size_t have = strlen(buf);
+
+	cr_assert_gt(len, have);
+	while (!strstr(buf, needle)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - tu_now_ms();
+		int r;
+
+		if (left <= 0)
+			return false;
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || !drain(fd, buf, len, &have))
+			return strstr(buf, needle) != NULL;
+	}
+	return true;
+}
+
+const char *tu_setpriv(void)
+{
+	static char found[512];
+	const char *path = getenv("PATH");
+
+	if (!path)
+		path = "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && n + sizeof("/setpriv") < sizeof(found)) {
+			snprintf(found, sizeof(found), "%.*s/setpriv", (int)n, path);
+			if (access(found, X_OK) == 0)
+				return found;
+		}
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+bool tu_can_become(uid_t uid)
+{
+	char out[256], err[256], id[16], want[32];
+	const char *setpriv = tu_setpriv();
+	int status;
+
+	if (!setpriv)
+		return false;
+	snprintf(id, sizeof(id), "%u", (unsigned)uid);
+	/* Ask the kernel what we became, not only whether setpriv exited 0. */
+	status = tu_run((char *[]){(char *)setpriv, "--reuid", id, "--regid", id, "--clear-groups",
+				   "--", "/bin/sh", "-c", "echo $(id -u) $(id -G)", NULL},
+			out, sizeof(out), err, sizeof(err), 20000);
+	snprintf(want, sizeof(want), "%u %u\n", (unsigned)uid, (unsigned)uid);
+	return tu_exit_code(status) == 0 && strcmp(out, want) == 0;
+}

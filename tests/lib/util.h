@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "record.h"
 #include "registry.h"
 
 /* Keys of the integration tests: TU_KEY_BASE + a number unique per test,
@@ -77,5 +78,35 @@ int tu_records_count(void);
 /* The shmid of the registered record naming PID (its creator, or the pid
  * it names), or -1. */
 int tu_record_of(pid_t pid);
+
+/* Heartbeat-record helpers of the suites that run without the daemon. */
+
+/* System V segments in our IPC namespace, of any kind (SHM_INFO): proof
+ * that a refused call created nothing. */
+int tu_segments_count(void);
+
+/* A consistent copy of record SHMID, read through a read-only attachment
+ * of our own (as hbctl or the daemon would).  Returns 0 or -errno. */
+int tu_record_view(int shmid, struct hb_record_view *v);
+
+/* Make a record naming PID with START_TIME as hbctl does for a shell job
+ * (not its creator's, handed to root), registered (OPEN) under NAME with
+ * TIMEOUT_MS and a beat at BEAT_NS, and announce it if a registry is at the
+ * current key.  It is marked for removal at once and stays attached (*REC,
+ * may be NULL), so it vanishes with the test process whatever happens.
+ * Aborts the test on failure.  Returns the shmid. */
+int tu_record_make(pid_t pid, uint64_t start_time, const char *name, unsigned timeout_ms,
+		   uint64_t beat_ns, struct hb_record **rec);
+
+/* Read FD into BUF (LEN bytes, kept NUL-terminated) until it holds NEEDLE,
+ * EOF or TIMEOUT_MS.  Returns true if NEEDLE was seen. */
+bool tu_read_until(int fd, const char *needle, char *buf, size_t len, int timeout_ms);
+
+/* Path of setpriv(1) found in $PATH, or NULL. */
+const char *tu_setpriv(void);
+
+/* Could we run programs as UID (setpriv --reuid/--regid UID, no groups)?
+ * False without setpriv, or where UID is not mapped (a user namespace). */
+bool tu_can_become(uid_t uid);
 
 #endif
