@@ -91,7 +91,7 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
 		return CHECK_UNKNOWN;
 	}
 	/* Heartbeats nobody watches are no comfort: hbwatch must be running. */
-	r = ctl_registry_owner(ctl->key, &owner, &alive);
+	r = ctl_registry_owner(ctl->key, &owner, &alive, NULL, 0);
 	if (r == -ENOENT || (r == 0 && !alive)) {
 		printf("HBWATCH CRITICAL - hbwatch is not running (%s at key 0x%x)\n",
 		       r == -ENOENT ? "no registry" : "its registry has no live owner",

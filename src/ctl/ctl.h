@@ -41,8 +41,9 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv);
 struct census_entry;
 
 /* Read the pid of the hbwatch owning the registry at KEY, and whether it
- * runs.  Returns 0 or -errno from registry_attach(). */
-int ctl_registry_owner(int key, pid_t *owner, bool *alive);
+ * runs.  Returns 0 or -errno from registry_attach(), with the reason in
+ * WHY (may be NULL). */
+int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len);
 
 /* Time since E's last beat as of NOW. */
 uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now);

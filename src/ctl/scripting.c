@@ -113,9 +113,9 @@ static int target_open(const char *cmd, pid_t pid, uint64_t *start_time)
 		r = -errno;
 	close(fd);
 	if (r == -EPERM)
-		ctl_error("%s: you may not signal pid %d, so you may not register it: hbctl "
-			  "registers only processes its caller could kill itself",
-			  cmd, (int)pid);
+		ctl_error("%s: you may not signal pid %d, so you may not %s it: hbctl acts only "
+			  "for processes its caller could kill itself",
+			  cmd, (int)pid, strcmp(cmd, "beat") == 0 ? "beat for" : cmd);
 	else if (r < 0)
 		ctl_error("%s: pid %d: %s", cmd, (int)pid,
 			  r == -ESRCH ? "no such process" : strerror(-r));

@@ -15,10 +15,10 @@
 #include "ctl.h"
 #include "registry.h"
 
-int ctl_registry_owner(int key, pid_t *owner, bool *alive)
+int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
 {
 	struct hb_registry reg;
-	int r = registry_attach(key, true, &reg, NULL, 0);
+	int r = registry_attach(key, true, &reg, why, why_len);
 
 	*owner = 0;
 	*alive = false;
@@ -89,7 +89,7 @@ static void row_fill(const struct census_entry *e, uint64_t now, struct row *r)
 }
 
 static void print_text(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
-		       pid_t owner, bool alive, uint64_t now)
+		       const char *reg_why, pid_t owner, bool alive, uint64_t now)
 {
 	static const char *const head[COL_N] = {"RECORD", "PID", "NAME", "TIMEOUT", "AGE", "STATE"};
 	int w[COL_N];
@@ -98,9 +98,9 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 		printf("hbwatch at key 0x%x: pid %d (%s); %zu registration%s\n", (unsigned)ctl->key,
 		       (int)owner, alive ? "running" : "not running", n, n == 1 ? "" : "s");
 	else
-		printf("hbwatch at key 0x%x: %s; %zu registration%s\n", (unsigned)ctl->key,
-		       reg_r == -ENOENT ? "not running (no registry)" : "registry unreadable", n,
-		       n == 1 ? "" : "s");
+		printf("hbwatch at key 0x%x: %s%s; %zu registration%s\n", (unsigned)ctl->key,
+		       reg_r == -ENOENT ? "not running (no registry)" : "registry unreadable: ",
+		       reg_r == -ENOENT ? "" : reg_why, n, n == 1 ? "" : "s");
 	if (n == 0)
 		return;
 	for (int c = 0; c < COL_N; c++)
@@ -143,6 +143,7 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 	uint64_t now;
 	size_t n = 0;
 	bool json = false, alive;
+	char reg_why[512] = "";
 	pid_t owner;
 	int r, reg_r;
 
@@ -154,7 +155,9 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	reg_r = ctl_registry_owner(ctl->key, &owner, &alive);
+	reg_r = ctl_registry_owner(ctl->key, &owner, &alive, reg_why, sizeof(reg_why));
+	if (reg_r < 0 && !reg_why[0])
+		snprintf(reg_why, sizeof(reg_why), "%s", strerror(-reg_r));
 	r = census_collect(&e, &n);
 	if (r < 0) {
 		ctl_error("cannot enumerate heartbeat records: %s", strerror(-r));
@@ -164,7 +167,7 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 	if (json)
 		print_json(ctl, e, n, reg_r, owner, alive, now);
 	else
-		print_text(ctl, e, n, reg_r, owner, alive, now);
+		print_text(ctl, e, n, reg_r, reg_why, owner, alive, now);
 	free(e);
 	return CTL_EXIT_OK;
 }

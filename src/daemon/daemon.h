@@ -62,7 +62,7 @@ struct legacy {
 	int key;		    /* attached or looked for; 0: none */
 	int shmid;		    /* -1: not attached */
 	int bad_shmid;		    /* a segment refused, not reported again */
-	uint64_t bad_ctime;	    /* its shm_ctime then: a change (chmod) is looked at again */
+	uint64_t bad_sig;	    /* its size, mode and owners then: said again on a change */
 	int last_errno;		    /* of the last failed look-up, reported once */
 	struct ownership_facts own; /* who may write the attached table */
 	const void *mem;
@@ -100,8 +100,10 @@ struct daemon {
 	sd_event_source *status_timer; /* pending STATUS= retry */
 	sd_event_source *watchdog_timer;
 	uint64_t status_sent_ns;
-	uint64_t watchdog_usec; /* WatchdogSec= of our unit, 0: none */
-	sd_bus *bus;		/* opened on first restart-unit */
+	uint64_t watchdog_usec;		 /* WatchdogSec= of our unit, 0: none */
+	uint64_t watchdog_failing_since; /* first ping not delivered, 0: they are */
+	bool watchdog_warned;
+	sd_bus *bus; /* opened on first restart-unit */
 	const char *config_path;
 	struct settings settings;
 	struct hb_registry reg; /* reg.hdr NULL: none at the moment */

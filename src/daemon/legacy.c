@@ -346,22 +346,24 @@ static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
  * others may write carries nobody's word, unless the admin opted in with
  * allow_shared_writers.  Keeps the facts for identity_decide(); false (and
  * said once) if the table is refused. */
-static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds)
+static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds, bool quiet)
 {
 	struct legacy *L = &d->legacy;
 	unsigned mode = ds->shm_perm.mode & 0777u;
 
 	if ((mode & 0022u) && !d->settings.legacy_shared) {
 		struct event e = {.kind = EVENT_UNTRUSTED, .slot = -1, .legacy = true};
-		log_event(LOG_ERR, &e,
-			  "the classic table at key 0x%x has mode %03o: %s may write it, so its "
-			  "records are nobody's word and could aim hbwatch at any process; not "
-			  "watching it (fix its mode, or set allow_shared_writers = yes in "
-			  "[legacy] to accept that risk)",
-			  (unsigned)L->key, mode,
-			  (mode & 0020u) && (mode & 0002u) ? "its group and everyone"
-			  : (mode & 0020u)		   ? "its group"
-							   : "everyone");
+		if (!quiet)
+			log_event(
+			    LOG_ERR, &e,
+			    "the classic table at key 0x%x has mode %03o: %s may write it, so its "
+			    "records are nobody's word and could aim hbwatch at any process; not "
+			    "watching it (fix its mode, or set allow_shared_writers = yes in "
+			    "[legacy] to accept that risk)",
+			    (unsigned)L->key, mode,
+			    (mode & 0020u) && (mode & 0002u) ? "its group and everyone"
+			    : (mode & 0020u)		     ? "its group"
+							     : "everyone");
 		return false;
 	}
 	/* Opted in: the group's and others' word is taken as the owner's, and
@@ -372,12 +374,21 @@ static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds)
 	return true;
 }
 
+/* What decides whether a segment is watched: its size, mode and owners. */
+static uint64_t table_signature(const struct shmid_ds *ds)
+{
+	return ((uint64_t)(ds->shm_perm.mode & 0777u) << 48) ^ ((uint64_t)ds->shm_perm.uid << 16) ^
+	       ((uint64_t)ds->shm_perm.cuid << 32) ^ (uint64_t)ds->shm_segsz;
+}
+
 /* Find the segment (it appears when the first classic program starts, and
  * may be removed and made again) and attach it read-only. */
 static void legacy_look(struct daemon *d, uint64_t now)
 {
 	struct legacy *L = &d->legacy;
 	struct shmid_ds ds;
+	uint64_t sig;
+	bool quiet;
 	void *mem;
 	int id;
 
@@ -412,19 +423,22 @@ static void legacy_look(struct daemon *d, uint64_t now)
 			log_error("cannot inspect the classic table at key 0x%x: %s",
 				  (unsigned)L->key, strerror(errno));
 		L->bad_shmid = id;
-		L->bad_ctime = 0;
+		L->bad_sig = 0;
 		return;
 	}
-	if (id == L->bad_shmid && (uint64_t)ds.shm_ctime == L->bad_ctime)
-		return;
+	/* Judged again at every look (a mode can be fixed within the second
+	 * that shm_ctime counts in); said again only when what is judged
+	 * changes: the segment, its size, mode or owners. */
+	sig = table_signature(&ds);
+	quiet = id == L->bad_shmid && sig == L->bad_sig;
 	if (id == L->shmid) {
 		/* Watched already: its owner may have opened it to others since. */
-		if (legacy_trust(d, &ds))
+		if (legacy_trust(d, &ds, false))
 			return;
 		legacy_reset(d, false);
 		legacy_detach(d);
 		L->bad_shmid = id;
-		L->bad_ctime = (uint64_t)ds.shm_ctime;
+		L->bad_sig = sig;
 		return;
 	}
 	if (L->mem) {
@@ -434,15 +448,18 @@ static void legacy_look(struct daemon *d, uint64_t now)
 		legacy_detach(d);
 	}
 	L->bad_shmid = id;
-	L->bad_ctime = (uint64_t)ds.shm_ctime;
+	L->bad_sig = sig;
 	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
-		log_error("the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is not "
-			  "a classic CPActive table (1000 records of { int pid; char pname[51]; "
-			  "int timeout; time_t atime; }, 72 bytes each on x86_64); not watching it",
-			  (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
+		if (!quiet)
+			log_error(
+			    "the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is "
+			    "not a classic CPActive table (1000 records of { int pid; char "
+			    "pname[51]; int timeout; time_t atime; }, 72 bytes each on x86_64); "
+			    "not watching it",
+			    (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
 		return;
 	}
-	if (!legacy_trust(d, &ds))
+	if (!legacy_trust(d, &ds, quiet))
 		return;
 	mem = shmat(id, NULL, SHM_RDONLY);
 	if (mem == (void *)-1) {
@@ -464,7 +481,7 @@ static void legacy_look(struct daemon *d, uint64_t now)
 	L->mem = mem;
 	L->shmid = id;
 	L->bad_shmid = -1;
-	L->bad_ctime = 0;
+	L->bad_sig = 0;
 	log_info("watching the classic heartbeat table at key 0x%x (read-only, 1000 records)",
 		 (unsigned)L->key);
 }
@@ -557,6 +574,10 @@ void legacy_reset(struct daemon *d, bool all)
 				continue;
 			watch_release(w);
 		}
+	/* Look at a refused table afresh: the settings that refused it may
+	 * have changed (allow_shared_writers). */
+	L->bad_shmid = -1;
+	L->next_look_ns = 0;
 	if (all) {
 		legacy_detach(d);
 		free(L->recs);

@@ -120,15 +120,41 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 /* WATCHDOG=1 from a timer of the loop itself, so a stuck loop stops the
- * pings; sent without blocking (a missed ping is retried next period). */
+ * pings.  Sent without blocking (the kill path must never wait on PID 1),
+ * four times per WatchdogSec=, and a ping that finds the manager's queue
+ * full is retried within WATCHDOG_RETRY_USEC: a busy boot can fill that
+ * queue for seconds, and two lost pings in a row would get us killed. */
+#define WATCHDOG_RETRY_USEC 50000u
+
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
+	uint64_t next = d->watchdog_usec / 4, now = now_ns();
+	int r = notify_send(&d->notify, 0, "WATCHDOG=1");
 
-	notify_send(&d->notify, 0, "WATCHDOG=1");
+	if (r == 0) {
+		if (d->watchdog_failing_since && d->watchdog_warned)
+			log_notice("watchdog pings reach the service manager again");
+		d->watchdog_failing_since = 0;
+		d->watchdog_warned = false;
+	} else {
+		if (!d->watchdog_failing_since)
+			d->watchdog_failing_since = now;
+		if (!d->watchdog_warned &&
+		    now - d->watchdog_failing_since >= d->watchdog_usec * 1000u / 4) {
+			log_warning(
+			    "watchdog pings have not reached the service manager for %llu "
+			    "ms (%s); retrying every %u ms",
+			    (unsigned long long)((now - d->watchdog_failing_since) / 1000000u),
+			    strerror(-r), WATCHDOG_RETRY_USEC / 1000u);
+			d->watchdog_warned = true;
+		}
+		if (next > WATCHDOG_RETRY_USEC)
+			next = WATCHDOG_RETRY_USEC;
+	}
 	/* A time source fires once: move it and enable it again, or the
 	 * pings stop and systemd kills us at WatchdogSec=. */
-	if (sd_event_source_set_time(s, usec + d->watchdog_usec / 2) < 0 ||
+	if (sd_event_source_set_time(s, usec + next) < 0 ||
 	    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0)
 		log_error("cannot re-arm the watchdog timer: the service manager will restart "
 			  "hbwatch");
@@ -316,7 +342,7 @@ static int loop_setup(struct daemon *d)
 		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
 	if (r >= 0 && sd_watchdog_enabled(false, &d->watchdog_usec) > 0)
 		r = sd_event_add_time_relative(d->event, &d->watchdog_timer, CLOCK_MONOTONIC,
-					       d->watchdog_usec / 2, 1000, on_watchdog, d);
+					       d->watchdog_usec / 4, 1000, on_watchdog, d);
 	return r < 0 ? r : 0;
 }
 

@@ -5,7 +5,7 @@
 #
 # Environment (set by tests/e2e/meson.build):
 #   HBWATCH_BUILD_ROOT   the meson build directory to install into the guest
-# Without root or the tools the test is skipped (exit 77).
+# Without root or the tools the test is skipped (a TAP plan of 0).
 
 set -u
 
@@ -44,9 +44,10 @@ wait_for() {
 	done
 }
 
+# A TAP plan of 0 with a reason, exit 0: meson counts the file as skipped.
 skip_all() {
 	echo "1..0 # SKIP $*"
-	exit 77
+	exit 0
 }
 
 done_testing() {

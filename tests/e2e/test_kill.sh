@@ -39,7 +39,7 @@ check "e2e-abrt: killed and restarted by systemd (NRestarts >= 1)" \
 second=$(main_pid e2e-abrt.service)
 check "e2e-abrt: the new process ($second) registers and beats" \
 	wait_for 5 eval '[ "$second" != "${first[e2e-abrt]}" ] && hb_has e2e-abrt "$second"'
-check "e2e-abrt: the killed process's slot was freed" \
+check "e2e-abrt: the killed process's record is gone" \
 	eval '! hb_entries e2e-abrt | grep -q "^${first[e2e-abrt]} "'
 check "e2e-abrt: systemd saw it die of SIGABRT" \
 	gsh "journalctl -u e2e-abrt.service --no-pager | grep -q 'status=6/ABRT'"

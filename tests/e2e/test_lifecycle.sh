@@ -1,6 +1,7 @@
 #!/bin/bash
 # hbwatch's own life under systemd: a reload with a broken configuration
-# keeps the old one, stop leaves the table and a later start adopts every
+# keeps the old one, stop leaves every registration in place and a later
+# start finds them all
 # registration, and after SIGKILL systemd restarts it and it keeps watching.
 . "$(dirname "$0")/harness.sh"
 
@@ -51,17 +52,17 @@ check "a valid reload succeeds (reloaded record, MESSAGE_ID 1621d1e0...)" \
 	eval 'g systemctl reload hbwatch.service &&
 	      wait_for 5 journal_has "r.get(\"HBWATCH_EVENT\") == \"reloaded\"" MESSAGE_ID=1621d1e0e3e2421094bec8dbcc3f5d8b'
 
-# Stop: the table stays, the workers keep beating into it.
+# Stop: the registry stays, the workers keep beating into their records.
 check "systemctl stop hbwatch" g systemctl stop hbwatch.service
 check "hbwatch is inactive" is_inactive hbwatch.service
-check "the table is still there (ipcs -m: key 0x00005098)" gsh "ipcs -m | grep -q '^0x00005098 '"
+check "the registry is still there (ipcs -m: key 0x00005098)" gsh "ipcs -m | grep -q '^0x00005098 '"
 check "hbctl status still lists the steady workers" \
 	eval '[ "$(hb_entries e2e-steady | cut -d" " -f1 | sort -n | xargs)" = "$steady" ]'
 check "systemctl start hbwatch again" g systemctl start hbwatch.service
-check "hbwatch adopted the table" \
-	gsh "journalctl -u hbwatch.service --no-pager -n 20 | grep -q 'adopted the table at key 0x5098'"
+check "hbwatch adopted the registry" \
+	gsh "journalctl -u hbwatch.service --no-pager -n 20 | grep -q 'adopted the registry at key 0x5098'"
 newpid=$(main_pid hbwatch.service)
-check "the table records the new daemon (owner_pid $newpid)" \
+check "the registry records the new daemon (owner_pid $newpid)" \
 	eval 'g "$HBCTL" status --json | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)[\"owner_pid\"] != $newpid)"'
 check "every registration is intact ($steady beating)" \
 	wait_for 5 eval '[ "$(beating e2e-steady)" = "$steady" ]'

@@ -18,8 +18,8 @@ guest_start
 
 check "systemctl start hbwatch" g systemctl start hbwatch.service
 check "hbwatch.service is active" wait_for 5 g systemctl is-active hbwatch.service
-check "the table belongs to group hbwatch, mode 0660" \
-	gsh "ipcs -m -c | grep -E '^[0-9]+ +660 +root +root +root +hbwatch'"
+check "the registry belongs to group hbwatch, mode 0664" \
+	gsh "ipcs -m -c | grep -E '^[0-9]+ +664 +root +root +root +hbwatch'"
 check "hbwatch has CAP_KILL and no other capability" \
 	gsh "grep -q '^CapEff:.*0000000000000020' /proc/\$(systemctl show -P MainPID hbwatch)/status"
 check "hbwatch cannot reach the system bus" \
