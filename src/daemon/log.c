@@ -27,7 +27,6 @@ static const struct {
     [EVENT_REFUSED] = {"refused", "47262b2a8caa4797b6269ac0d582ad1f"},
     [EVENT_RELOADED] = {"reloaded", "1621d1e0e3e2421094bec8dbcc3f5d8b"},
     [EVENT_RATE_LIMITED] = {"rate-limited", "9c606b8a3cfa413f9f03b19855a65a95"},
-    [EVENT_LOCK_HELD] = {"lock-held", "35d2648897d9455cb70e97a961d8a4db"},
     [EVENT_RESTART_UNIT] = {"restart-unit", "c9fb70243fe44ac28334a5410930a592"},
     [EVENT_STARTED] = {"started", "1545d77a0a9f4afb9394ed3d34791d05"},
     [EVENT_UNTRUSTED] = {"untrusted", "5e0b8ad2c4a74c0f9b4f0e3f6d2a71c8"},

@@ -21,7 +21,6 @@ enum event_kind {
 	EVENT_REFUSED,
 	EVENT_RELOADED,
 	EVENT_RATE_LIMITED,
-	EVENT_LOCK_HELD,
 	EVENT_RESTART_UNIT,
 	EVENT_STARTED,
 	EVENT_UNTRUSTED,  /* a registration that is not the word of one who may signal */

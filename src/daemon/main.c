@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -362,9 +363,27 @@ static void fd_limit_raise(uint32_t slot_count)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
-		log_warning("open-file limit %llu is below the %llu needed to watch all %u slots; "
-			    "raise LimitNOFILE= of hbwatch.service",
+		log_warning("open-file limit %llu is below the %llu needed to watch %u processes "
+			    "(slots=); raise LimitNOFILE= of hbwatch.service",
 			    (unsigned long long)rl.rlim_max, (unsigned long long)need, slot_count);
+}
+
+/* Each registered process needs a System V segment of its own, and the
+ * kernel allows kernel.shmmni segments per IPC namespace (4096 by default,
+ * shared with every other program).  Read through shmctl(IPC_INFO), which
+ * the unit's ProcSubset=pid does not hide.  Said once, with the setting. */
+static void shm_limit_check(uint32_t slots)
+{
+	struct shminfo si;
+
+	if (shmctl(0, IPC_INFO, (struct shmid_ds *)(void *)&si) < 0)
+		return;
+	if (si.shmmni < (unsigned long)slots + 64)
+		log_warning(
+		    "kernel.shmmni is %lu: fewer processes than slots=%u can register "
+		    "(each needs a segment; hb_register() then fails with ENOSPC); "
+		    "install hbwatch's sysctl.d file or run 'sysctl -w kernel.shmmni=32768'",
+		    si.shmmni, slots);
 }
 
 /* Make (or adopt our own) registry at the key.  At start a failure is
@@ -416,6 +435,7 @@ static int daemon_setup(struct daemon *d)
 	if (r < 0)
 		return r;
 	fd_limit_raise(d->settings.slots);
+	shm_limit_check(d->settings.slots);
 	return 0;
 }
 
