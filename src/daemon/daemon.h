@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "settings.h"
+#include "stats.h"
 
 enum watch_state {
 	WATCH_FREE,    /* nothing tracked */
@@ -47,12 +48,6 @@ struct watch {
 	sd_event_source *escalate_source;
 	bool warned_future;
 	bool warned_timeout;
-};
-
-/* Events counted per name for the metrics ("hbwatch_kills_total", ...). */
-struct counter {
-	char name[HB_NAME_SIZE];
-	uint64_t n[EVENT_KIND_MAX];
 };
 
 struct legacy_watch;
@@ -118,76 +113,12 @@ struct daemon {
 	pid_t self;
 	uint64_t scan_period_ns;
 	unsigned n_active;
-	unsigned n_killed;
-	struct counter *counters;
-	size_t n_counters;
+	struct stats stats;
 	struct legacy legacy;
 	sd_event_source *textfile_timer;
 	uint64_t textfile_written_ns;
-	bool textfile_dirty;
 	bool textfile_warned;
-	char last_action[160];
 	char status[256];
 };
-
-/* Scan every native registration: re-read each record, drop the closed,
- * act on missed deadlines.  Returns the CLOCK_MONOTONIC time of the next
- * deadline (or of the next periodic scan, whichever is first). */
-uint64_t watch_scan(struct daemon *d);
-
-/* Re-evaluate every registration against the settings now in force (after
- * a reload); processes already being killed keep their escalation. */
-void watch_reevaluate(struct daemon *d);
-
-/* Stop watching every native registration and free them. */
-void watch_finish(struct daemon *d);
-
-/* Stop tracking W: close its pidfd and drop its timers (W stays allocated). */
-void watch_release(struct watch *w);
-
-/* Set W's state, keeping the count of active registrations right. */
-void watch_set_state(struct watch *w, enum watch_state s);
-
-/* Consider record SHMID (announced, or found by a census): verify it and
- * watch it, or turn it down.  DS is what IPC_STAT says of it, or NULL. */
-void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds);
-
-/* Read the registry's ring and, when due, take a census of the host's
- * records.  Returns when the next census is due. */
-uint64_t intake_run(struct daemon *d, uint64_t now);
-
-/* Deadline of W missed by LATE_NS: check W is a legitimate target and apply
- * the service's action. */
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns);
-
-/* "record" or "legacy record", for messages about W. */
-const char *watch_what(const struct watch *w);
-
-/* The event of kind KIND about W, with its fields filled in. */
-struct event watch_event(const struct watch *w, enum event_kind kind);
-
-/* Count event K for NAME (a service or a refused name) in the metrics. */
-void daemon_count(struct daemon *d, const char *name, enum event_kind k);
-
-/* The classic table ([legacy]): look for it, adopt its records, act on
- * missed deadlines.  Returns the CLOCK_MONOTONIC time of its next
- * deadline, or UINT64_MAX. */
-uint64_t legacy_scan(struct daemon *d);
-
-/* Forget every legacy record except those being killed (after a reload);
- * ALL: every one, and detach the table. */
-void legacy_reset(struct daemon *d, bool all);
-
-/* The textfile for node_exporter (metrics_dir): rewrite it if something
- * changed, at most once a second. */
-void textfile_update(struct daemon *d);
-
-/* Stop the textfile's timer. */
-void textfile_finish(struct daemon *d);
-
-/* Record an action for STATUS= and log messages. */
-void daemon_set_last_action(struct daemon *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 #endif

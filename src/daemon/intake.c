@@ -13,7 +13,9 @@
 #include "census.h"
 #include "clock.h"
 #include "daemon.h"
+#include "intake.h"
 #include "log.h"
+#include "watch.h"
 
 #define RING_BUDGET	 4096u		      /* entries read per pass */
 #define PENDING_NS	 (10u * 1000000u)     /* an entry not filled after this is lost */

@@ -16,8 +16,11 @@
 #include "deadline.h"
 #include "duration.h"
 #include "identity.h"
+#include "kill.h"
 #include "log.h"
 #include "proc.h"
+#include "signame.h"
+#include "state.h"
 
 static const char *sig_name(int sig)
 {
@@ -121,8 +124,8 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	log_event(LOG_WARNING, &e, "%s (pid %d) still there after kill_grace: sent SIGKILL",
 		  w->name, (int)w->pid);
-	daemon_count(w->d, w->name, EVENT_ESCALATED);
-	daemon_set_last_action(w->d, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
+	stats_count(&w->d->stats, w->name, EVENT_ESCALATED);
+	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	return 0;
 }
 
@@ -143,11 +146,11 @@ static void action_kill(struct watch *w, const struct service *svc)
 		return;
 	}
 	watch_set_state(w, WATCH_KILLING);
-	d->n_killed++;
-	daemon_count(d, w->name, EVENT_SIGNAL_SENT);
+	stats_count(&d->stats, w->name, EVENT_SIGNAL_SENT);
 	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)", sig_name(svc->signal), w->name,
 		  (int)w->pid);
-	daemon_set_last_action(d, "%s to %s (pid %d)", sig_name(svc->signal), w->name, (int)w->pid);
+	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
+		     (int)w->pid);
 	if (svc->signal == SIGKILL)
 		return;
 	r = sd_event_add_time_relative(d->event, &w->escalate_source, CLOCK_MONOTONIC,
@@ -206,11 +209,10 @@ static void action_restart_unit(struct watch *w, const char *unit)
 		return;
 	}
 	watch_set_state(w, WATCH_KILLING);
-	d->n_killed++;
-	daemon_count(d, w->name, EVENT_RESTART_UNIT);
+	stats_count(&d->stats, w->name, EVENT_RESTART_UNIT);
 	log_event(LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit, w->name,
 		  (int)w->pid);
-	daemon_set_last_action(d, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
+	stats_action(&d->stats, true, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
 }
 
 void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
@@ -232,7 +234,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	log_event(LOG_WARNING, &e,
 		  "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late", w->name,
 		  (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo, late);
-	daemon_count(d, w->name, EVENT_DEADLINE_MISSED);
+	stats_count(&d->stats, w->name, EVENT_DEADLINE_MISSED);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
@@ -242,7 +244,8 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		f.limited = true;
 		log_event(LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s", watch_what(w),
 			  w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
-		daemon_count(d, w->name, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
+		stats_count(&d->stats, w->name,
+			    v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 		/* Stale or transient: the exit event or the next beat decides. */
 		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
 									      : WATCH_REFUSED);
@@ -256,7 +259,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		log_event(LOG_WARNING, &f,
 			  "not acting on %s (pid %d): [%s] reached kill_burst=%u per kill_interval",
 			  w->name, (int)w->pid, svc->name, svc->kill_burst);
-		daemon_count(d, w->name, EVENT_RATE_LIMITED);
+		stats_count(&d->stats, w->name, EVENT_RATE_LIMITED);
 		watch_set_state(w, WATCH_LOGGED);
 		free(unit);
 		return;
@@ -270,8 +273,8 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		break;
 	case ACTION_LOG:
 		watch_set_state(w, WATCH_LOGGED);
-		daemon_set_last_action(d, "logged missed deadline of %s (pid %d)", w->name,
-				       (int)w->pid);
+		stats_action(&d->stats, false, "logged missed deadline of %s (pid %d)", w->name,
+			     (int)w->pid);
 		break;
 	}
 	free(unit);

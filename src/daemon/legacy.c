@@ -33,8 +33,11 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "identity.h"
+#include "kill.h"
+#include "legacy.h"
 #include "log.h"
 #include "proc.h"
+#include "state.h"
 
 #define LEGACY_RECORDS	   1000u
 #define LEGACY_PNAME	   51
@@ -134,7 +137,7 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 		return;
 	if (beat > real + NS_S) {
 		if (!lw->warned_future) {
-			struct event e = lw_event(lw, EVENT_REFUSED);
+			struct event e = lw_event(lw, EVENT_ODD);
 			e.limited = true;
 			log_event(LOG_WARNING, &e,
 				  "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
@@ -203,7 +206,7 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 		  "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
 		  kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
 		  (int)lw->w.pid, why);
-	daemon_count(lw->w.d, lw->w.name, kind);
+	stats_count(&lw->w.d->stats, lw->w.name, kind);
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
@@ -240,7 +243,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		if (w->pidfd < 0 && errno != ESRCH) {
 			/* Transient (EMFILE ...): looked at again next scan. */
 			if (!lw->warned_retry) {
-				struct event e = lw_event(lw, EVENT_REFUSED);
+				struct event e = lw_event(lw, EVENT_ODD);
 				e.verified = false;
 				e.limited = true;
 				log_event(

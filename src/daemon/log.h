@@ -26,6 +26,7 @@ enum event_kind {
 	EVENT_UNTRUSTED,  /* a registration that is not the word of one who may signal */
 	EVENT_SUPPRESSED, /* how many records the rate limit held back */
 	EVENT_REGISTRY,	  /* the registry at the key was removed, recreated, refused */
+	EVENT_ODD,	  /* a registration looks wrong (future beat, bad timeout) or waits */
 	EVENT_KIND_MAX,
 };
 

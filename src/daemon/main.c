@@ -17,8 +17,12 @@
 #include "config.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "intake.h"
+#include "legacy.h"
 #include "log.h"
 #include "notify.h"
+#include "textfile.h"
+#include "watch.h"
 
 /* How long READY=1, RELOADING=1, STOPPING=1 may wait for room in the
  * manager's queue; they are rare and systemd acts on them. */
@@ -39,43 +43,6 @@ static void usage(FILE *out)
 	    "Signals: SIGTERM/SIGINT stop (the table stays), SIGHUP reloads the configuration.\n");
 }
 
-void daemon_set_last_action(struct daemon *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->last_action, sizeof(d->last_action), fmt, ap);
-	va_end(ap);
-}
-
-/* Distinct names counted; past it, refusals of yet more names (a hostile
- * table can hold any number) go uncounted rather than grow memory. */
-#define COUNTERS_MAX 256u
-
-void daemon_count(struct daemon *d, const char *name, enum event_kind k)
-{
-	struct counter *c = NULL;
-
-	for (size_t i = 0; i < d->n_counters; i++)
-		if (strcmp(d->counters[i].name, name) == 0)
-			c = &d->counters[i];
-	if (!c) {
-		struct counter *n;
-
-		if (d->n_counters >= COUNTERS_MAX)
-			return;
-		n = realloc(d->counters, (d->n_counters + 1) * sizeof(*n));
-		if (!n)
-			return;
-		d->counters = n;
-		c = &d->counters[d->n_counters++];
-		*c = (struct counter){0};
-		snprintf(c->name, sizeof(c->name), "%s", name);
-	}
-	c->n[k]++;
-	d->textfile_dirty = true;
-}
-
 #define STATUS_GAP_NS (1000u * 1000000u)
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata);
@@ -89,8 +56,8 @@ static void status_update(struct daemon *d)
 
 	snprintf(status, sizeof(status), "Watching %u process%s of %zu service%s; %u acted on%s%s",
 		 d->n_active, d->n_active == 1 ? "" : "es", d->settings.n_services,
-		 d->settings.n_services == 1 ? "" : "s", d->n_killed,
-		 d->last_action[0] ? "; last: " : "", d->last_action);
+		 d->settings.n_services == 1 ? "" : "s", d->stats.n_acted,
+		 d->stats.last_action[0] ? "; last: " : "", d->stats.last_action);
 	if (strcmp(status, d->status) == 0 || d->notify.fd < 0)
 		return;
 	if (now - d->status_sent_ns >= STATUS_GAP_NS) {
@@ -295,7 +262,7 @@ static void reload(struct daemon *d)
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
 		legacy_reset(d, false);
-		d->textfile_dirty = true;
+		d->stats.dirty = true;
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
 			  d->config_path, d->settings.n_services);
 	}
@@ -446,7 +413,7 @@ static void daemon_finish(struct daemon *d)
 	idmap_free(&d->intake.turned_down);
 	legacy_reset(d, true);
 	textfile_finish(d);
-	free(d->counters);
+	stats_finish(&d->stats);
 	d->timer = sd_event_source_disable_unref(d->timer);
 	d->status_timer = sd_event_source_disable_unref(d->status_timer);
 	d->watchdog_timer = sd_event_source_disable_unref(d->watchdog_timer);

@@ -21,6 +21,7 @@
 #include "name.h"
 #include "registry.h"
 #include "settings.h"
+#include "signame.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

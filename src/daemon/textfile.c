@@ -18,6 +18,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "metrics.h"
+#include "textfile.h"
 
 #define TEXTFILE_NAME	    "hbwatch.prom"
 #define TEXTFILE_GAP_NS	    (1000u * 1000000u)
@@ -40,14 +41,6 @@ static const struct {
      "Missed deadlines not acted on because of kill_burst."},
 };
 
-static const struct counter *counter_of(const struct daemon *d, const char *name)
-{
-	for (size_t i = 0; i < d->n_counters; i++)
-		if (strcmp(d->counters[i].name, name) == 0)
-			return &d->counters[i];
-	return NULL;
-}
-
 static void write_sample(FILE *f, const char *family, const char *name, uint64_t v)
 {
 	fprintf(f, "%s{service=\"", family);
@@ -63,15 +56,16 @@ static void write_counters(FILE *f, const struct daemon *d)
 		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", families[k].family,
 			families[k].help, families[k].family);
 		for (size_t i = 0; i < d->settings.n_services; i++) {
-			const struct counter *c = counter_of(d, d->settings.services[i].name);
+			const struct counter *c =
+			    stats_find(&d->stats, d->settings.services[i].name);
 
 			write_sample(f, families[k].family, d->settings.services[i].name,
 				     c ? c->n[families[k].kind] : 0);
 		}
-		for (size_t i = 0; i < d->n_counters; i++)
-			if (!settings_find(&d->settings, d->counters[i].name))
-				write_sample(f, families[k].family, d->counters[i].name,
-					     d->counters[i].n[families[k].kind]);
+		for (size_t i = 0; i < d->stats.n_counters; i++)
+			if (!settings_find(&d->settings, d->stats.counters[i].name))
+				write_sample(f, families[k].family, d->stats.counters[i].name,
+					     d->stats.counters[i].n[families[k].kind]);
 	}
 }
 
@@ -173,7 +167,7 @@ void textfile_update(struct daemon *d)
 
 	if (!d->settings.metrics_dir)
 		return;
-	if (!d->textfile_dirty && d->textfile_written_ns &&
+	if (!d->stats.dirty && d->textfile_written_ns &&
 	    now - d->textfile_written_ns < TEXTFILE_REFRESH_NS)
 		return;
 	if (d->textfile_written_ns && now - d->textfile_written_ns < TEXTFILE_GAP_NS) {
@@ -198,7 +192,7 @@ void textfile_update(struct daemon *d)
 	if (d->textfile_warned)
 		log_notice("wrote %s/" TEXTFILE_NAME " again", d->settings.metrics_dir);
 	d->textfile_warned = false;
-	d->textfile_dirty = false;
+	d->stats.dirty = false;
 }
 
 void textfile_finish(struct daemon *d)

@@ -12,50 +12,10 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "identity.h"
+#include "kill.h"
 #include "log.h"
-
-struct event watch_event(const struct watch *w, enum event_kind kind)
-{
-	return (struct event){.kind = kind,
-			      .name = w->name,
-			      .slot = w->legacy ? (int)w->slot : -1,
-			      .shmid = w->legacy ? -1 : w->shmid,
-			      .pid = w->pid,
-			      .legacy = w->legacy,
-			      .verified = w->state != WATCH_FREE};
-}
-
-const char *watch_what(const struct watch *w)
-{
-	return w->legacy ? "legacy record" : "record";
-}
-
-static bool counts_active(enum watch_state s)
-{
-	return s == WATCH_ACTIVE || s == WATCH_KILLING || s == WATCH_LOGGED;
-}
-
-void watch_set_state(struct watch *w, enum watch_state s)
-{
-	if (counts_active(w->state) && !counts_active(s))
-		w->d->n_active--;
-	else if (!counts_active(w->state) && counts_active(s))
-		w->d->n_active++;
-	w->state = s;
-	w->d->textfile_dirty = true;
-}
-
-void watch_release(struct watch *w)
-{
-	w->exit_source = sd_event_source_disable_unref(w->exit_source);
-	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
-	if (w->pidfd >= 0)
-		close(w->pidfd);
-	w->pidfd = -1;
-	watch_set_state(w, WATCH_FREE);
-	w->warned_future = false;
-	w->warned_timeout = false;
-}
+#include "state.h"
+#include "watch.h"
 
 static struct watch *watch_new(struct daemon *d, int shmid)
 {
@@ -137,7 +97,7 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
  * it again. */
 static void watch_retry(struct watch *w, const char *why)
 {
-	struct event e = watch_event(w, EVENT_REFUSED);
+	struct event e = watch_event(w, EVENT_ODD);
 
 	e.verified = false;
 	e.limited = true;
@@ -205,7 +165,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 			log_event(verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
 				  "%s (pid %d, record %d) is not watched: %s", w->name, (int)w->pid,
 				  w->shmid, why);
-			daemon_count(d, w->name, EVENT_REFUSED);
+			stats_count(&d->stats, w->name, EVENT_REFUSED);
 		}
 		break;
 	}
@@ -227,7 +187,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 			  "%s; never acted on",
 			  w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid,
 			  (int)ds.shm_cpid, why);
-		daemon_count(d, w->name, EVENT_UNTRUSTED);
+		stats_count(&d->stats, w->name, EVENT_UNTRUSTED);
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 		w->remove_when_done = false; /* not ours to clean up: evidence */
 		watch_destroy(w);
@@ -271,7 +231,7 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 		return;
 	if (d->n_watches >= d->settings.slots) {
 		if (!d->intake.full_warned) {
-			struct event e = {.kind = EVENT_REFUSED, .slot = -1, .limited = true};
+			struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
 			log_event(
 			    LOG_WARNING, &e,
 			    "watching %zu registrations, the limit set by slots=%u: newer ones "
@@ -338,7 +298,7 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	if (timeout == 0) {
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
-			struct event e = watch_event(w, EVENT_REFUSED);
+			struct event e = watch_event(w, EVENT_ODD);
 			e.limited = true;
 			log_event(LOG_WARNING, &e,
 				  "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
@@ -350,7 +310,7 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		return UINT64_MAX;
 	}
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
-		struct event e = watch_event(w, EVENT_REFUSED);
+		struct event e = watch_event(w, EVENT_ODD);
 		e.limited = true;
 		log_event(LOG_WARNING, &e,
 			  "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "

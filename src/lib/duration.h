@@ -1,5 +1,5 @@
-/* Pure parsers and formatters for values written by people: time spans in
- * systemd's syntax and signal names.  Shared by the daemon's configuration
+/* Pure parsers and formatters for time spans written by people, in
+ * systemd's syntax.  Shared by the daemon's configuration
  * and hbctl; no state, no allocation, no output. */
 #ifndef HBWATCH_DURATION_H
 #define HBWATCH_DURATION_H
@@ -23,16 +23,5 @@ int duration_parse(const char *s, uint64_t *ns);
  * 0, or -ENOBUFS if it does not fit (BUF then holds a truncated string when
  * LEN > 0).  DURATION_FORMAT_MAX bytes always suffice. */
 int duration_format(uint64_t ns, char *buf, size_t len);
-
-/* Parse a signal that can end a process: a name with or without "SIG" in
- * any case ("SIGTERM", "term"), "RTMIN+N"/"RTMAX-N", or a decimal number.
- * Returns 0, or -EINVAL for garbage, 0, a number with no name on this
- * system, and SIGSTOP and SIGCONT (they stop or resume, never end).
- * SIGKILL is allowed.  *SIG is set only on success. */
-int signal_parse(const char *s, int *sig);
-
-/* The name of SIG ("SIGTERM", "SIGRTMIN+2"), a static string, or NULL if
- * it has none.  Every signal signal_parse() accepts has one. */
-const char *signal_name(int sig);
 
 #endif

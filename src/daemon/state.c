@@ -1,0 +1,51 @@
+/* A watch's state and what is said about it: the one place that moves a
+ * watch from state to state (and keeps the count of active ones), and
+ * builds the journal event describing it.  Shared by the native and the
+ * classic paths and by the actions, and calls none of them. */
+#include <unistd.h>
+
+#include "daemon.h"
+#include "state.h"
+
+struct event watch_event(const struct watch *w, enum event_kind kind)
+{
+	return (struct event){.kind = kind,
+			      .name = w->name,
+			      .slot = w->legacy ? (int)w->slot : -1,
+			      .shmid = w->legacy ? -1 : w->shmid,
+			      .pid = w->pid,
+			      .legacy = w->legacy,
+			      .verified = w->state != WATCH_FREE};
+}
+
+const char *watch_what(const struct watch *w)
+{
+	return w->legacy ? "legacy record" : "record";
+}
+
+static bool counts_active(enum watch_state s)
+{
+	return s == WATCH_ACTIVE || s == WATCH_KILLING || s == WATCH_LOGGED;
+}
+
+void watch_set_state(struct watch *w, enum watch_state s)
+{
+	if (counts_active(w->state) && !counts_active(s))
+		w->d->n_active--;
+	else if (!counts_active(w->state) && counts_active(s))
+		w->d->n_active++;
+	w->state = s;
+	w->d->stats.dirty = true;
+}
+
+void watch_release(struct watch *w)
+{
+	w->exit_source = sd_event_source_disable_unref(w->exit_source);
+	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
+	if (w->pidfd >= 0)
+		close(w->pidfd);
+	w->pidfd = -1;
+	watch_set_state(w, WATCH_FREE);
+	w->warned_future = false;
+	w->warned_timeout = false;
+}
