@@ -15,6 +15,7 @@
 #include "duration.h"
 #include "fuzz.h"
 #include "settings.h"
+#include "signame.h"
 
 static char dir[64], main_path[96], dropin[2][128];
 

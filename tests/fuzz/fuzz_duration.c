@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "fuzz.h"
 #include "proc.h"
+#include "signame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

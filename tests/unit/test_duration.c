@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "signame.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
