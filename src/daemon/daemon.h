@@ -42,6 +42,7 @@ struct watch {
 	pid_t pid;
 	uint64_t start_time;
 	uint64_t handled_beat;	 /* beat_ns of the deadline acted on (LOGGED) */
+	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;
 	sd_event_source *exit_source;
@@ -67,12 +68,16 @@ struct legacy {
 	bool have_offset;
 };
 
-/* Kill rate-limit state of one service, kept across reloads by name. */
+/* Kill rate-limit state of one unit instance (or of one service for
+ * processes in no unit), kept across reloads by key: "SERVICE UNIT". */
 struct rate {
-	char name[HB_NAME_SIZE];
+	char key[HB_NAME_SIZE + 256];
 	uint64_t window_start_ns;
 	unsigned count;
 };
+
+/* How often a failed action (no bus, EMFILE ...) is tried again. */
+#define ACTION_RETRY_NS (1000u * 1000000ull)
 
 /* Finding registrations: the registry's ring of hints, and the census. */
 struct intake {

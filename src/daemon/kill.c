@@ -35,14 +35,19 @@ static void fmt_ms(char *buf, size_t len, uint64_t ns)
 		 (unsigned long long)(ns / 1000u % 1000u));
 }
 
-/* Count one kill of SVC; false if that would exceed its kill_burst per
- * kill_interval. */
-static bool rate_allow(struct daemon *d, const struct service *svc, uint64_t now)
+/* Count one action on a process of SVC in UNIT (NULL: none); false if
+ * that would exceed the section's kill_burst per kill_interval for that
+ * unit instance, and then *REOPENS gets the end of the window.  Per
+ * instance: one flapping worker@1 must not use up worker@2's budget. */
+static bool rate_allow(struct daemon *d, const struct service *svc, const char *unit, uint64_t now,
+		       uint64_t *reopens)
 {
 	struct rate *r = NULL;
+	char key[sizeof(r->key)];
 
+	snprintf(key, sizeof(key), "%s %s", svc->name, unit ? unit : "");
 	for (size_t i = 0; i < d->n_rates; i++)
-		if (strcmp(d->rates[i].name, svc->name) == 0)
+		if (strcmp(d->rates[i].key, key) == 0)
 			r = &d->rates[i];
 	if (!r) {
 		struct rate *n = realloc(d->rates, (d->n_rates + 1) * sizeof(*n));
@@ -51,16 +56,26 @@ static bool rate_allow(struct daemon *d, const struct service *svc, uint64_t now
 		d->rates = n;
 		r = &d->rates[d->n_rates++];
 		*r = (struct rate){.window_start_ns = now};
-		snprintf(r->name, sizeof(r->name), "%s", svc->name);
+		snprintf(r->key, sizeof(r->key), "%s", key);
 	}
 	if (now - r->window_start_ns >= svc->kill_interval_ns) {
 		r->window_start_ns = now;
 		r->count = 0;
 	}
-	if (r->count >= svc->kill_burst)
+	if (r->count >= svc->kill_burst) {
+		*reopens = r->window_start_ns + svc->kill_interval_ns;
 		return false;
+	}
 	r->count++;
 	return true;
+}
+
+/* An action that could not be taken: look at W again in a while, and act
+ * then if it still has not beaten. */
+static void retry_later(struct watch *w, uint64_t at)
+{
+	watch_set_state(w, WATCH_LOGGED);
+	w->retry_at_ns = at;
 }
 
 /* The facts about W's registration that the kernel vouches for, read now:
@@ -140,9 +155,10 @@ static void action_kill(struct watch *w, const struct service *svc)
 	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0) {
 		if (errno == ESRCH)
 			return; /* already exiting: on_exit frees the slot */
-		log_error("cannot send %s to %s (pid %d): %s", sig_name(svc->signal), w->name,
-			  (int)w->pid, strerror(errno));
-		watch_set_state(w, WATCH_LOGGED);
+		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
+			  sig_name(svc->signal), w->name, (int)w->pid, strerror(errno),
+			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
 		return;
 	}
 	watch_set_state(w, WATCH_KILLING);
@@ -179,7 +195,7 @@ static void action_restart_unit(struct watch *w, const char *unit)
 	int r;
 
 	e.unit = unit;
-	watch_set_state(w, WATCH_LOGGED);
+	retry_later(w, now_ns() + ACTION_RETRY_NS);
 	if (!unit) {
 		log_error("cannot restart the unit of %s (pid %d): it runs in no systemd unit",
 			  w->name, (int)w->pid);
@@ -222,6 +238,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
 	char late[32], tmo[DURATION_FORMAT_MAX], why[512];
 	enum identity_verdict v;
+	uint64_t now, reopens = 0;
 	char *unit = NULL;
 
 	e.timeout_ns = timeout_ns;
@@ -252,18 +269,22 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		free(unit);
 		return;
 	}
-	if (svc->action != ACTION_LOG && !rate_allow(d, svc, now_ns())) {
+	now = now_ns();
+	if (svc->action != ACTION_LOG && !rate_allow(d, svc, unit, now, &reopens)) {
 		struct event f = e;
 		f.kind = EVENT_RATE_LIMITED;
 		f.limited = true;
 		log_event(LOG_WARNING, &f,
-			  "not acting on %s (pid %d): [%s] reached kill_burst=%u per kill_interval",
-			  w->name, (int)w->pid, svc->name, svc->kill_burst);
+			  "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
+			  "kill_interval; looking again in %llu ms",
+			  w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
+			  (unsigned long long)((reopens - now) / 1000000u));
 		stats_count(&d->stats, w->name, EVENT_RATE_LIMITED);
-		watch_set_state(w, WATCH_LOGGED);
+		retry_later(w, reopens);
 		free(unit);
 		return;
 	}
+	w->retry_at_ns = 0;
 	switch (svc->action) {
 	case ACTION_KILL:
 		action_kill(w, svc);
@@ -272,6 +293,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		action_restart_unit(w, unit);
 		break;
 	case ACTION_LOG:
+		/* Said once per missed beat: looked at again when it beats. */
 		watch_set_state(w, WATCH_LOGGED);
 		stats_action(&d->stats, false, "logged missed deadline of %s (pid %d)", w->name,
 			     (int)w->pid);

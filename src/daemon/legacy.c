@@ -319,6 +319,13 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	const struct service *svc = settings_find(&d->settings, w->name);
 	uint64_t timeout, deadline;
 
+	/* Rate-limited or a failed action: act again when the retry is due. */
+	if (w->state == WATCH_LOGGED && w->retry_at_ns) {
+		if (now < w->retry_at_ns)
+			return w->retry_at_ns;
+		watch_set_state(w, WATCH_ACTIVE);
+		w->retry_at_ns = 0;
+	}
 	if (w->state != WATCH_ACTIVE || !svc)
 		return UINT64_MAX;
 	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);

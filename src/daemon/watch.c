@@ -288,9 +288,12 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	uint64_t timeout, deadline;
 
 	if (w->state == WATCH_LOGGED) {
-		if (v->beat_ns == w->handled_beat)
-			return UINT64_MAX;
-		watch_set_state(w, WATCH_ACTIVE); /* it beat again: watch it afresh */
+		/* Still silent: wait for the retry (a rate-limit window that
+		 * reopens, a failed action), or for ever (action=log). */
+		if (v->beat_ns == w->handled_beat && (!w->retry_at_ns || now < w->retry_at_ns))
+			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
+		watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
+		w->retry_at_ns = 0;
 	}
 	if (w->state != WATCH_ACTIVE || !svc)
 		return UINT64_MAX;

@@ -195,3 +195,31 @@ Test(kill, full_notify_queue_does_not_stop_kills)
 		assert_killed_by(&d[i], SIGABRT);
 	hbd_notify_deaf(false);
 }
+
+/* 8. A hung process held back by the rate limit is not forgotten: with
+ * kill_burst = 1 per 2 s, the second hung worker is only logged at its
+ * deadline, and killed as soon as the window reopens (it never beats
+ * again, so nothing else would bring it back). */
+Test(kill, rate_limited_hang_is_killed_when_the_window_reopens)
+{
+	hbd_config("kill_grace = 500ms\n[t8]\ntimeout = 300ms\nkill_burst = 1\n"
+		   "kill_interval = 2s\n");
+	hbd_start();
+	pid_t a = hbd_worker("t8", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	int st;
+
+	cr_assert(hbd_wait_exit(a, 5000, &st), "the first hung worker was not killed");
+	uint64_t first_kill = hbd_now_ns();
+	pid_t b = hbd_worker("t8", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+
+	cr_assert(hbd_log_wait("rate-limited", b, "looking again in", 5000));
+	cr_assert(hbd_alive(b), "the rate limit let the second kill through");
+	cr_assert(hbd_wait_exit(b, 6000, &st), "the rate-limited worker was never killed");
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
+	uint64_t waited = hbd_now_ns() - first_kill;
+	cr_assert(waited >= 1500u * 1000000u, "killed after %llu ms, inside the 2 s window",
+		  (unsigned long long)(waited / 1000000u));
+	cr_assert_eq(hbd_log_count("signal-sent", b, NULL), 1);
+	hbd_figure("rate-limited hang killed %llu ms after the window's first kill",
+		   (unsigned long long)(waited / 1000000u));
+}
