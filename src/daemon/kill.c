@@ -161,10 +161,16 @@ static void action_kill(struct watch *w, const struct service *svc)
 		retry_later(w, now_ns() + ACTION_RETRY_NS);
 		return;
 	}
+	/* As systemd does after its kill signal: a stopped process would keep
+	 * the signal pending until the SIGKILL escalation, and SIGABRT would
+	 * leave no core dump of where it hung.  After the signal, so that the
+	 * process never runs on between the two. */
+	if (svc->signal != SIGKILL)
+		(void)pidfd_send_signal(w->pidfd, SIGCONT, NULL, 0);
 	watch_set_state(w, WATCH_KILLING);
 	stats_count(&d->stats, w->name, EVENT_SIGNAL_SENT);
-	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)", sig_name(svc->signal), w->name,
-		  (int)w->pid);
+	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)%s", sig_name(svc->signal), w->name,
+		  (int)w->pid, svc->signal != SIGKILL ? ", then SIGCONT" : "");
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
 	if (svc->signal == SIGKILL)

@@ -223,3 +223,22 @@ Test(kill, rate_limited_hang_is_killed_when_the_window_reopens)
 	hbd_figure("rate-limited hang killed %llu ms after the window's first kill",
 		   (unsigned long long)(waited / 1000000u));
 }
+
+/* 9. A process that is stopped (SIGSTOP) when it misses its deadline dies
+ * of the service's signal, not of the SIGKILL escalation: hbwatch sends
+ * SIGCONT after it, as systemd does, so SIGABRT's core dump is not lost. */
+Test(kill, stopped_process_dies_of_its_signal_not_sigkill)
+{
+	hbd_config("kill_grace = 3s\n[t9]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t w = hbd_worker("t9", 200, "--beat-ms", "50", NULL);
+	int st;
+
+	hbd_kill(w, SIGSTOP);
+	cr_assert(hbd_wait_exit(w, 2500, &st),
+		  "the stopped worker was still there 2.5 s later (waiting for SIGKILL?)");
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+		  "status 0x%x: expected death by SIGABRT, not by the escalation", st);
+	cr_assert(hbd_log_wait("signal-sent", w, ", then SIGCONT", 1000));
+	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
+}
