@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "proc.h"
+#include "status.h"
 #include <stdlib.h>
 
 enum { CHECK_OK, CHECK_WARNING, CHECK_CRITICAL, CHECK_UNKNOWN };
@@ -19,6 +20,8 @@ static const char *const check_label[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"
 struct check_worst {
 	unsigned n;
 	uint64_t age_ns, timeout_ns; /* of the process nearest its deadline */
+	bool refused;		     /* a process of NAME that hbwatch does not watch */
+	char why[HB_STATUS_REASON];
 };
 
 int check_state(uint64_t age_ns, uint64_t timeout_ns)
@@ -44,7 +47,11 @@ void format_seconds(char *buf, size_t len, uint64_t ns)
 
 /* Only live, trusted registrations of NAME count: a record whose process
  * is gone, or that is not its owner's word, is not a process of NAME. */
-static int check_scan(const char *name, struct check_worst *w)
+/* Only live, trusted registrations that hbwatch watches count: a record
+ * whose process is gone, that is not its owner's word, or that hbwatch
+ * refused is not a watched process of NAME.  The timeout is the one
+ * hbwatch applies (the section's cap). */
+static int check_scan(const char *name, const struct ctl_view *view, struct check_worst *w)
 {
 	struct census_entry *e;
 	uint64_t now;
@@ -55,17 +62,28 @@ static int check_scan(const char *name, struct check_worst *w)
 		return r;
 	now = now_ns();
 	for (size_t k = 0; k < n; k++) {
-		uint64_t age;
+		const struct hb_status_entry *d = ctl_view_find(view, e[k].shmid);
+		uint64_t age, timeout;
 
 		if (e[k].busy || !e[k].alive || !e[k].trusted || !e[k].v.name_ok ||
-		    strcmp(e[k].v.name, name) != 0 || e[k].v.timeout_ns == 0)
+		    strcmp(e[k].v.name, name) != 0)
+			continue;
+		if (!ctl_watched(&e[k], view)) {
+			if (!w->refused) {
+				snprintf(w->why, sizeof(w->why), "%s", d->reason);
+				w->refused = true;
+			}
+			continue;
+		}
+		timeout = ctl_entry_timeout(&e[k], view);
+		if (timeout == 0)
 			continue;
 		age = ctl_entry_age(&e[k], now);
 		/* Nearest its deadline: the largest share of its timeout. */
-		if (w->n == 0 || (double)age / (double)e[k].v.timeout_ns >
-				     (double)w->age_ns / (double)w->timeout_ns) {
+		if (w->n == 0 ||
+		    (double)age / (double)timeout > (double)w->age_ns / (double)w->timeout_ns) {
 			w->age_ns = age;
-			w->timeout_ns = e[k].v.timeout_ns;
+			w->timeout_ns = timeout;
 		}
 		w->n++;
 	}
@@ -77,8 +95,7 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
 {
 	struct check_worst w = {0};
 	char age[32], tmo[32], age_s[32], warn_s[32], crit_s[32];
-	bool alive;
-	pid_t owner;
+	struct ctl_view view;
 	int r, state;
 
 	if (argc != 2 || argv[1][0] == '-') {
@@ -91,8 +108,9 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
 		return CHECK_UNKNOWN;
 	}
 	/* Heartbeats nobody watches are no comfort: hbwatch must be running. */
-	r = ctl_registry_owner(ctl->key, &owner, &alive, NULL, 0);
-	if (r == -ENOENT || (r == 0 && !alive)) {
+	r = ctl_view_load(ctl->key, &view, NULL, 0);
+	if (r == -ENOENT || (r == 0 && !view.alive)) {
+		ctl_view_free(&view);
 		printf("HBWATCH CRITICAL - hbwatch is not running (%s at key 0x%x)\n",
 		       r == -ENOENT ? "no registry" : "its registry has no live owner",
 		       (unsigned)ctl->key);
@@ -103,10 +121,16 @@ int cmd_check(const struct ctl *ctl, int argc, char **argv)
 		       (unsigned)ctl->key, strerror(-r));
 		return CHECK_UNKNOWN;
 	}
-	r = check_scan(argv[1], &w);
+	r = check_scan(argv[1], &view, &w);
+	ctl_view_free(&view);
 	if (r < 0) {
 		printf("HBWATCH UNKNOWN - cannot enumerate heartbeat records: %s\n", strerror(-r));
 		return CHECK_UNKNOWN;
+	}
+	if (w.n == 0 && w.refused) {
+		printf("HBWATCH CRITICAL - %s: registered but not watched by hbwatch: %s\n",
+		       argv[1], w.why);
+		return CHECK_CRITICAL;
 	}
 	if (w.n == 0) {
 		printf("HBWATCH CRITICAL - %s: no live process registered\n", argv[1]);

@@ -40,17 +40,50 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv);
 
 struct census_entry;
 
+/* What hbwatch says of its registrations (status.h), as hbctl reads it. */
+struct hb_status_entry;
+struct ctl_view {
+	pid_t owner;		   /* the registry's owner pid, 0 if none */
+	bool alive;		   /* it runs */
+	bool have;		   /* its verdicts were read */
+	bool unreadable;	   /* it published verdicts we could not trust or read */
+	struct hb_status_entry *e; /* N of them */
+	uint32_t n;
+};
+
+/* Load the view of the hbwatch at KEY.  Returns 0, or -errno from
+ * registry_attach() with the reason in WHY (may be NULL); *V is always
+ * set (empty on error) and must be freed. */
+int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len);
+
+/* Free what *V holds. */
+void ctl_view_free(struct ctl_view *v);
+
+/* hbwatch's entry for record SHMID, or NULL. */
+const struct hb_status_entry *ctl_view_find(const struct ctl_view *v, int shmid);
+
 /* Read the pid of the hbwatch owning the registry at KEY, and whether it
  * runs.  Returns 0 or -errno from registry_attach(), with the reason in
  * WHY (may be NULL). */
 int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len);
 
+/* Does hbwatch watch E?  False only if it refused E; true when its
+ * verdicts are unknown or it has not seen E yet. */
+bool ctl_watched(const struct census_entry *e, const struct ctl_view *v);
+
 /* Time since E's last beat as of NOW. */
 uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now);
 
-/* What status shows for E: "ok", "late", "stale", "untrusted", "busy",
- * "bad-name". */
-const char *ctl_entry_state(const struct census_entry *e, uint64_t now);
+/* The timeout hbwatch applies to E (the section's cap applied), or the
+ * one E asked for when hbwatch's verdict is not known. */
+uint64_t ctl_entry_timeout(const struct census_entry *e, const struct ctl_view *v);
+
+/* What status shows for E: "ok", "late", "acted-on", "logged",
+ * "rate-limited", "refused", "untrusted", "unseen" (hbwatch has not picked
+ * it up yet), "stale", "busy", "bad-name".  *WHY gets the reason for
+ * refused and untrusted (else NULL). */
+const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view *v, uint64_t now,
+			    const char **why);
 
 /* Parse a pid for --pid: strict decimal, 2 to INT_MAX.  Returns 0 or -EINVAL. */
 int ctl_parse_pid(const char *s, pid_t *pid);

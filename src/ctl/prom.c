@@ -36,6 +36,7 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 {
 	const char *counters = NULL;
 	struct census_entry *e;
+	struct ctl_view view;
 	struct metrics_proc *p;
 	uint64_t now;
 	size_t n, np = 0;
@@ -51,27 +52,33 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
+	(void)ctl_view_load(ctl->key, &view, NULL, 0);
 	r = census_collect(&e, &n);
 	if (r < 0) {
+		ctl_view_free(&view);
 		ctl_error("metrics: cannot enumerate heartbeat records: %s", strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
 	p = calloc(n ? n : 1, sizeof(*p));
 	if (!p) {
+		ctl_view_free(&view);
 		free(e);
 		ctl_error("metrics: out of memory");
 		return CTL_EXIT_FAIL;
 	}
 	now = now_ns();
 	for (size_t k = 0; k < n; k++)
-		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok)
-			p[np++] = (struct metrics_proc){.name = e[k].v.name,
-							.pid = e[k].pid,
-							.age_ns = ctl_entry_age(&e[k], now),
-							.timeout_ns = e[k].v.timeout_ns};
+		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok &&
+		    ctl_watched(&e[k], &view))
+			p[np++] =
+			    (struct metrics_proc){.name = e[k].v.name,
+						  .pid = e[k].pid,
+						  .age_ns = ctl_entry_age(&e[k], now),
+						  .timeout_ns = ctl_entry_timeout(&e[k], &view)};
 	metrics_write_procs(stdout, p, np);
 	free(p);
 	free(e);
+	ctl_view_free(&view);
 	if (counters) {
 		r = copy_counters(counters);
 		if (r < 0) {

@@ -14,34 +14,104 @@
 #include "clock.h"
 #include "ctl.h"
 #include "registry.h"
+#include "status.h"
 
 int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
 {
+	struct ctl_view v;
+	int r = ctl_view_load(key, &v, why, why_len);
+
+	*owner = v.owner;
+	*alive = v.alive;
+	ctl_view_free(&v);
+	return r;
+}
+
+int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
+{
 	struct hb_registry reg;
+	struct hb_status st;
 	int r = registry_attach(key, true, &reg, why, why_len);
 
-	*owner = 0;
-	*alive = false;
+	*v = (struct ctl_view){0};
 	if (r < 0)
 		return r;
-	*owner = atomic_load(&reg.hdr->owner_pid);
-	registry_detach(&reg);
+	v->owner = atomic_load(&reg.hdr->owner_pid);
 	/* EPERM: it exists but belongs to someone we may not signal. */
-	*alive = *owner > 0 && (kill(*owner, 0) == 0 || errno == EPERM);
+	v->alive = v->owner > 0 && (kill(v->owner, 0) == 0 || errno == EPERM);
+	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
+	/* Published but not hbwatch's own (or not of this layout): say so. */
+	v->unreadable = r < 0 && r != -ENOENT;
+	if (r == 0) {
+		v->e = calloc(st.capacity ? st.capacity : 1, sizeof(*v->e));
+		if (v->e) {
+			int n = status_read(&st, v->e, st.capacity);
+			v->n = n > 0 ? (uint32_t)n : 0;
+			v->have = n >= 0;
+		}
+		status_detach(&st);
+	}
+	registry_detach(&reg);
 	return 0;
 }
 
-const char *ctl_entry_state(const struct census_entry *e, uint64_t now)
+const struct hb_status_entry *ctl_view_find(const struct ctl_view *v, int shmid)
 {
+	for (uint32_t i = 0; i < v->n; i++)
+		if (v->e[i].shmid == shmid)
+			return &v->e[i];
+	return NULL;
+}
+
+void ctl_view_free(struct ctl_view *v)
+{
+	free(v->e);
+	*v = (struct ctl_view){0};
+}
+
+bool ctl_watched(const struct census_entry *e, const struct ctl_view *v)
+{
+	const struct hb_status_entry *d = ctl_view_find(v, e->shmid);
+
+	/* Not seen yet (it registered a moment ago): counts as watched. */
+	return !v->have || !d || d->state != HB_STATUS_REFUSED;
+}
+
+uint64_t ctl_entry_timeout(const struct census_entry *e, const struct ctl_view *v)
+{
+	const struct hb_status_entry *d = ctl_view_find(v, e->shmid);
+
+	return d && d->timeout_ns ? d->timeout_ns : e->v.timeout_ns;
+}
+
+const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view *v, uint64_t now,
+			    const char **why)
+{
+	const struct hb_status_entry *d;
+
+	*why = NULL;
 	if (e->busy)
 		return "busy";
 	if (!e->alive)
 		return "stale";
-	if (!e->trusted)
+	if (!e->trusted) {
+		*why = e->why;
 		return "untrusted";
-	if (!e->v.name_ok)
-		return "bad-name";
-	return ctl_entry_age(e, now) > e->v.timeout_ns ? "late" : "ok";
+	}
+	if (!v->have)
+		return !e->v.name_ok				 ? "bad-name"
+		       : ctl_entry_age(e, now) > e->v.timeout_ns ? "late"
+								 : "ok";
+	d = ctl_view_find(v, e->shmid);
+	if (!d)
+		return "unseen"; /* registered, not picked up by hbwatch yet */
+	if (d->state == HB_STATUS_REFUSED) {
+		*why = d->reason;
+		return "refused";
+	}
+	if (d->state == HB_STATUS_OK)
+		return ctl_entry_age(e, now) > d->timeout_ns ? "late" : "ok";
+	return status_state_name(d->state);
 }
 
 uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now)
@@ -51,24 +121,27 @@ uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now)
 }
 
 static void print_json(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
-		       pid_t owner, bool alive, uint64_t now)
+		       const struct ctl_view *view, uint64_t now)
 {
 	printf("{\"key\":\"0x%x\",\"registry\":%s,\"owner_pid\":%d,\"owner_alive\":%s,"
-	       "\"entries\":[",
-	       (unsigned)ctl->key, reg_r == 0 ? "true" : "false", (int)owner,
-	       alive ? "true" : "false");
+	       "\"verdicts\":%s,\"entries\":[",
+	       (unsigned)ctl->key, reg_r == 0 ? "true" : "false", (int)view->owner,
+	       view->alive ? "true" : "false", view->have ? "true" : "false");
 	for (size_t k = 0; k < n; k++) {
+		const char *why, *state = ctl_entry_state(&e[k], view, now, &why);
+
 		printf("%s{\"shmid\":%d,\"pid\":%d,\"uid\":%u,\"name\":\"", k ? "," : "",
 		       e[k].shmid, (int)e[k].pid, (unsigned)e[k].cuid);
 		json_write_escaped(stdout, e[k].v.name, strlen(e[k].v.name));
-		printf(
-		    "\",\"timeout_ms\":%llu,\"age_ms\":%llu,\"state\":\"%s\",\"start_time\":%llu,"
-		    "\"trusted\":%s,\"why\":\"",
-		    (unsigned long long)(e[k].v.timeout_ns / 1000000u),
-		    (unsigned long long)(ctl_entry_age(&e[k], now) / 1000000u),
-		    ctl_entry_state(&e[k], now), (unsigned long long)e[k].v.start_time,
-		    e[k].trusted ? "true" : "false");
-		json_write_escaped(stdout, e[k].why, strlen(e[k].why));
+		printf("\",\"timeout_ms\":%llu,\"requested_timeout_ms\":%llu,\"age_ms\":%llu,"
+		       "\"state\":\"%s\",\"start_time\":%llu,\"trusted\":%s,\"why\":\"",
+		       (unsigned long long)(ctl_entry_timeout(&e[k], view) / 1000000u),
+		       (unsigned long long)(e[k].v.timeout_ns / 1000000u),
+		       (unsigned long long)(ctl_entry_age(&e[k], now) / 1000000u), state,
+		       (unsigned long long)e[k].v.start_time, e[k].trusted ? "true" : "false");
+		if (!why)
+			why = e[k].why; /* stale: why (the census's word) */
+		json_write_escaped(stdout, why, strlen(why));
 		printf("\"}");
 	}
 	printf("]}\n");
@@ -80,27 +153,38 @@ struct row {
 	char shmid[16], pid[16], timeout[32], age[32];
 };
 
-static void row_fill(const struct census_entry *e, uint64_t now, struct row *r)
+static void row_fill(const struct census_entry *e, const struct ctl_view *view, uint64_t now,
+		     struct row *r)
 {
 	snprintf(r->shmid, sizeof(r->shmid), "%d", e->shmid);
 	snprintf(r->pid, sizeof(r->pid), "%d", (int)e->pid);
-	format_duration_ms(r->timeout, sizeof(r->timeout), e->v.timeout_ns / 1000000u);
+	format_duration_ms(r->timeout, sizeof(r->timeout), ctl_entry_timeout(e, view) / 1000000u);
 	format_duration_ms(r->age, sizeof(r->age), ctl_entry_age(e, now) / 1000000u);
 }
 
+static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char *reg_why,
+			 const struct ctl_view *view)
+{
+	printf("hbwatch at key 0x%x: ", (unsigned)ctl->key);
+	if (reg_r == -ENOENT)
+		printf("not running (no registry)");
+	else if (reg_r < 0)
+		printf("registry unreadable: %s", reg_why);
+	else if (view->owner <= 0)
+		printf("no owner recorded");
+	else
+		printf("pid %d (%s)", (int)view->owner, view->alive ? "running" : "not running");
+	printf("; %zu registration%s%s\n", n, n == 1 ? "" : "s",
+	       view->unreadable ? " (its verdicts are not readable)" : "");
+}
+
 static void print_text(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
-		       const char *reg_why, pid_t owner, bool alive, uint64_t now)
+		       const char *reg_why, const struct ctl_view *view, uint64_t now)
 {
 	static const char *const head[COL_N] = {"RECORD", "PID", "NAME", "TIMEOUT", "AGE", "STATE"};
 	int w[COL_N];
 
-	if (reg_r == 0 && owner > 0)
-		printf("hbwatch at key 0x%x: pid %d (%s); %zu registration%s\n", (unsigned)ctl->key,
-		       (int)owner, alive ? "running" : "not running", n, n == 1 ? "" : "s");
-	else
-		printf("hbwatch at key 0x%x: %s%s; %zu registration%s\n", (unsigned)ctl->key,
-		       reg_r == -ENOENT ? "not running (no registry)" : "registry unreadable: ",
-		       reg_r == -ENOENT ? "" : reg_why, n, n == 1 ? "" : "s");
+	print_header(ctl, n, reg_r, reg_why, view);
 	if (n == 0)
 		return;
 	for (int c = 0; c < COL_N; c++)
@@ -109,7 +193,7 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 		struct row r;
 		int len[COL_N] = {0};
 
-		row_fill(&e[k], now, &r);
+		row_fill(&e[k], view, now, &r);
 		len[COL_SHMID] = (int)strlen(r.shmid);
 		len[COL_PID] = (int)strlen(r.pid);
 		len[COL_NAME] = (int)text_escaped_len(e[k].v.name, strlen(e[k].v.name));
@@ -124,15 +208,19 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 	       w[COL_AGE], head[COL_AGE], head[COL_STATE]);
 	for (size_t k = 0; k < n; k++) {
 		int nw = (int)text_escaped_len(e[k].v.name, strlen(e[k].v.name));
+		const char *why, *state = ctl_entry_state(&e[k], view, now, &why);
 		struct row r;
 
-		row_fill(&e[k], now, &r);
+		row_fill(&e[k], view, now, &r);
 		printf("%*s  %*s  ", w[COL_SHMID], r.shmid, w[COL_PID], r.pid);
 		text_write_escaped(stdout, e[k].v.name, strlen(e[k].v.name));
 		printf("%*s  %*s  %*s  %s", w[COL_NAME] - nw, "", w[COL_TIMEOUT], r.timeout,
-		       w[COL_AGE], r.age, ctl_entry_state(&e[k], now));
-		if (!e[k].trusted && e[k].alive)
-			printf(" (%s)", e[k].why);
+		       w[COL_AGE], r.age, state);
+		if (why && *why) {
+			printf(" (");
+			text_write_escaped(stdout, why, strlen(why));
+			printf(")");
+		}
 		putchar('\n');
 	}
 }
@@ -140,11 +228,11 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 int cmd_status(const struct ctl *ctl, int argc, char **argv)
 {
 	struct census_entry *e = NULL;
+	struct ctl_view view;
+	char reg_why[512] = "";
 	uint64_t now;
 	size_t n = 0;
-	bool json = false, alive;
-	char reg_why[512] = "";
-	pid_t owner;
+	bool json = false;
 	int r, reg_r;
 
 	for (int i = 1; i < argc; i++) {
@@ -155,19 +243,21 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
-	reg_r = ctl_registry_owner(ctl->key, &owner, &alive, reg_why, sizeof(reg_why));
+	reg_r = ctl_view_load(ctl->key, &view, reg_why, sizeof(reg_why));
 	if (reg_r < 0 && !reg_why[0])
 		snprintf(reg_why, sizeof(reg_why), "%s", strerror(-reg_r));
 	r = census_collect(&e, &n);
 	if (r < 0) {
+		ctl_view_free(&view);
 		ctl_error("cannot enumerate heartbeat records: %s", strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
 	now = now_ns();
 	if (json)
-		print_json(ctl, e, n, reg_r, owner, alive, now);
+		print_json(ctl, e, n, reg_r, &view, now);
 	else
-		print_text(ctl, e, n, reg_r, reg_why, owner, alive, now);
+		print_text(ctl, e, n, reg_r, reg_why, &view, now);
 	free(e);
+	ctl_view_free(&view);
 	return CTL_EXIT_OK;
 }

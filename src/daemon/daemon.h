@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "settings.h"
 #include "stats.h"
+#include "status.h"
 
 enum watch_state {
 	WATCH_FREE,    /* nothing tracked */
@@ -49,6 +50,7 @@ struct watch {
 	sd_event_source *escalate_source;
 	bool warned_future;
 	bool warned_timeout;
+	char why[HB_STATUS_REASON]; /* REFUSED: why it is not watched */
 };
 
 struct legacy_watch;
@@ -119,6 +121,8 @@ struct daemon {
 	uint64_t scan_period_ns;
 	unsigned n_active;
 	struct stats stats;
+	struct hb_status view; /* what hbctl reads of our decisions (view.c) */
+	bool view_dirty;
 	struct legacy legacy;
 	sd_event_source *textfile_timer;
 	uint64_t textfile_written_ns;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notify.h"
 #include "textfile.h"
+#include "view.h"
 #include "watch.h"
 
 /* How long READY=1, RELOADING=1, STOPPING=1 may wait for room in the
@@ -194,6 +195,7 @@ static void scan_and_arm(struct daemon *d)
 	next = watch_scan(d);
 	legacy_next = legacy_scan(d);
 	log_flush_suppressed();
+	view_update(d, now);
 	if (legacy_next < next)
 		next = legacy_next;
 	if (intake_next < next)
@@ -375,6 +377,7 @@ static int registry_setup(struct daemon *d)
 		return r;
 	}
 	d->reg_errno = 0;
+	view_announce(d);
 	/* Hints older than us are covered by the census that follows. */
 	d->intake.head = atomic_load(&d->reg.hdr->tail);
 	d->intake.pending_since = 0;
@@ -403,12 +406,15 @@ static int daemon_setup(struct daemon *d)
 		return r;
 	fd_limit_raise(d->settings.slots);
 	shm_limit_check(d->settings.slots);
+	if (view_setup(d) == 0)
+		view_announce(d);
 	return 0;
 }
 
 static void daemon_finish(struct daemon *d)
 {
 	doorbell_stop(&d->doorbell);
+	view_finish(d);
 	watch_finish(d);
 	idmap_free(&d->intake.turned_down);
 	legacy_reset(d, true);

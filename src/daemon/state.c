@@ -36,6 +36,7 @@ void watch_set_state(struct watch *w, enum watch_state s)
 		w->d->n_active++;
 	w->state = s;
 	w->d->stats.dirty = true;
+	w->d->view_dirty = true;
 }
 
 void watch_release(struct watch *w)

@@ -1,6 +1,7 @@
 /* The native registrations: heartbeat records, verified with the kernel
  * and pinned to their process by a pidfd, and the deadline of each. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -152,12 +153,17 @@ static bool watch_evaluate(struct watch *w, bool first)
 
 	switch (verdict) {
 	case IDENTITY_OK:
+		w->why[0] = '\0';
 		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
 			watch_set_state(w, WATCH_ACTIVE);
 		break;
 	case IDENTITY_UNWATCHED:
 	case IDENTITY_MISMATCH: {
 		bool was = w->state == WATCH_REFUSED;
+		/* Cut to the entry's size: hbctl shows the start of the reason. */
+		size_t n = strnlen(why, sizeof(w->why) - 1);
+		memcpy(w->why, why, n);
+		w->why[n] = '\0';
 		watch_set_state(w, WATCH_REFUSED);
 		if (!was) {
 			struct event e = watch_event(w, EVENT_REFUSED);
@@ -349,6 +355,7 @@ uint64_t watch_scan(struct daemon *d)
 		if (w->v.seq != w->seq && w->state != WATCH_KILLING) {
 			/* Registered again: a new name or timeout. */
 			w->seq = w->v.seq;
+			d->view_dirty = true;
 			w->warned_timeout = false;
 			name_printable(w->name, w->v.name);
 			if (!watch_evaluate(w, false))

@@ -296,7 +296,7 @@ Test(ctl, register_refuses_a_process_the_caller_may_not_signal)
 	    1, "exit %d: %s", r.code, r.err);
 	snprintf(want, sizeof(want),
 		 "hbctl: register: you may not signal pid %d, so you may not register it: hbctl "
-		 "registers only processes its caller could kill itself\n",
+		 "acts only for processes its caller could kill itself\n",
 		 (int)other);
 	cr_assert_str_eq(r.err, want);
 	pid_t mine = hbd_sleeper();
@@ -487,4 +487,41 @@ Test(ctl, shell_job_killed)
 	cr_assert_eq(hbd_log_count("deadline-missed", sh, NULL), 1);
 	/* hbctl handed the record to root so that hbwatch could do this. */
 	cr_assert(wait_no_record_naming(sh, 5000), "the killed job's record was left behind");
+}
+
+/* hbctl tells what hbwatch does, not only what a record asks for: the
+ * effective timeout (the section's cap), a registration hbwatch refused and
+ * why, and one held back by the rate limit; check agrees, and says why a
+ * refused name is CRITICAL. */
+Test(ctl, status_shows_the_daemons_verdicts)
+{
+	struct ctl_result r;
+	char want[200];
+
+	hbd_config("kill_grace = 300ms\n[capped]\ntimeout = 400ms\nkill_burst = 1\n"
+		   "kill_interval = 1h\n");
+	hbd_start();
+	pid_t a = hbd_worker("capped", 60000, "--beat-ms", "50", NULL);
+	pid_t b = hbd_worker("unlisted", 1000, NULL);
+	pid_t c = hbd_worker("capped", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	cr_assert(hbd_wait_exit(c, 5000, NULL), "the first hung worker was not killed");
+	pid_t h = hbd_worker("capped", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	cr_assert(hbd_log_wait("rate-limited", h, NULL, 5000));
+
+	cr_assert_eq(ctl(&r, "status", NULL), 0, "%s", r.err);
+	snprintf(want, sizeof(want), " %d  capped ", (int)a);
+	const char *line = strstr(r.out, want);
+	cr_assert(line, "%s", r.out);
+	cr_assert(strstr(line, "400ms") && strstr(line, "400ms") < strchr(line, '\n'),
+		  "the 60 s registration should show the 400ms cap:\n%s", r.out);
+	cr_assert(strstr(r.out, "refused (\"unlisted\" is not a watched service in "), "%s", r.out);
+	cr_assert(strstr(r.out, "rate-limited"), "%s", r.out);
+	cr_assert_eq(ctl(&r, "status", "--json", NULL), 0, "%s", r.err);
+	cr_assert(tu_json_valid(r.out), "%s", r.out);
+	cr_assert(strstr(r.out, "\"timeout_ms\":400,\"requested_timeout_ms\":60000"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"state\":\"rate-limited\""), "%s", r.out);
+
+	cr_assert_eq(ctl(&r, "check", "unlisted", NULL), 2, "%s", r.out);
+	cr_assert(strstr(r.out, "registered but not watched by hbwatch"), "%s", r.out);
+	(void)b;
 }

@@ -268,7 +268,7 @@ Test(hbctl, status_shows_every_state)
 	cr_assert(tu_json_valid(r.out), "invalid JSON: %s", r.out);
 	snprintf(want, sizeof(want),
 		 "{\"key\":\"0x%x\",\"registry\":true,\"owner_pid\":%d,\"owner_alive\":true,"
-		 "\"entries\":[",
+		 "\"verdicts\":false,\"entries\":[",
 		 (unsigned)key, (int)getpid());
 	cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
 	json_entry(r.out, s.r_ok, obj, sizeof(obj));

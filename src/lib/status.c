@@ -1,0 +1,155 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "status.h"
+
+#define STATUS_READ_TRIES 8
+
+static size_t status_size(uint32_t capacity)
+{
+	return sizeof(struct hb_status_header) + (size_t)capacity * sizeof(struct hb_status_entry);
+}
+
+static void bind(struct hb_status *s, void *mem, uint32_t capacity)
+{
+	s->hdr = mem;
+	s->e = (struct hb_status_entry *)(void *)((char *)mem + sizeof(struct hb_status_header));
+	s->capacity = capacity;
+}
+
+int status_create(uint32_t capacity, struct hb_status *s)
+{
+	void *mem;
+	int e;
+
+	*s = (struct hb_status){.shmid = -1};
+	s->shmid = shmget(IPC_PRIVATE, status_size(capacity), IPC_CREAT | IPC_EXCL | 0644);
+	if (s->shmid < 0)
+		return -errno;
+	mem = shmat(s->shmid, NULL, 0);
+	if (mem == (void *)-1) {
+		e = -errno;
+		shmctl(s->shmid, IPC_RMID, NULL);
+		return e;
+	}
+	/* Marked for removal now: it goes with the daemon, and readers can
+	 * still attach it by id while the daemon holds it. */
+	shmctl(s->shmid, IPC_RMID, NULL);
+	bind(s, mem, capacity);
+	s->hdr->version = HB_STATUS_VERSION;
+	s->hdr->entry_size = sizeof(struct hb_status_entry);
+	s->hdr->capacity = capacity;
+	s->hdr->daemon_pid = (int32_t)getpid();
+	atomic_thread_fence(memory_order_release);
+	s->hdr->magic = HB_STATUS_MAGIC;
+	return 0;
+}
+
+void status_destroy(struct hb_status *s)
+{
+	if (s->hdr)
+		shmdt(s->hdr);
+	*s = (struct hb_status){.shmid = -1};
+}
+
+void status_write_begin(struct hb_status *s)
+{
+	uint32_t seq = atomic_load_explicit(&s->hdr->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&s->hdr->seq, seq | 1u, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+void status_write_end(struct hb_status *s, uint32_t count, uint64_t now)
+{
+	uint32_t seq = atomic_load_explicit(&s->hdr->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&s->hdr->count, count, memory_order_relaxed);
+	atomic_store_explicit(&s->hdr->written_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&s->hdr->seq, seq + 1u, memory_order_release);
+}
+
+int status_attach(const struct hb_registry *reg, struct hb_status *s)
+{
+	struct shmid_ds rds, ds;
+	struct hb_status_header h;
+	int id = atomic_load(&reg->hdr->status_shmid);
+	void *mem;
+
+	*s = (struct hb_status){.shmid = -1};
+	if (id <= 0)
+		return -ENOENT;
+	if (shmctl(reg->shmid, IPC_STAT, &rds) < 0 || shmctl(id, IPC_STAT, &ds) < 0)
+		return -errno;
+	/* Only the daemon's word: made by the registry's owner process, owned
+	 * by the registry's owner, writable by nobody else. */
+	if (ds.shm_cpid != atomic_load(&reg->hdr->owner_pid) ||
+	    ds.shm_perm.cuid != rds.shm_perm.uid || ds.shm_perm.uid != rds.shm_perm.uid ||
+	    (ds.shm_perm.mode & 0022))
+		return -EPERM;
+	if (ds.shm_segsz < sizeof(h))
+		return -EPROTO;
+	mem = shmat(id, NULL, SHM_RDONLY);
+	if (mem == (void *)-1)
+		return -errno;
+	memcpy(&h, mem, sizeof(h));
+	if (h.magic != HB_STATUS_MAGIC || h.version != HB_STATUS_VERSION ||
+	    h.entry_size != sizeof(struct hb_status_entry) ||
+	    ds.shm_segsz < status_size(h.capacity)) {
+		shmdt(mem);
+		return -EPROTO;
+	}
+	s->shmid = id;
+	bind(s, mem, h.capacity);
+	return 0;
+}
+
+void status_detach(struct hb_status *s)
+{
+	status_destroy(s);
+}
+
+int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t max)
+{
+	for (int tries = 0; tries < STATUS_READ_TRIES; tries++) {
+		uint32_t seq = atomic_load_explicit(&s->hdr->seq, memory_order_acquire);
+		uint32_t n = atomic_load_explicit(&s->hdr->count, memory_order_relaxed);
+
+		if (seq & 1u) {
+			usleep(1000);
+			continue;
+		}
+		if (n > s->capacity)
+			n = s->capacity;
+		if (n > max)
+			n = max;
+		memcpy(out, s->e, (size_t)n * sizeof(*out));
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->hdr->seq, memory_order_relaxed) != seq)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			out[i].reason[HB_STATUS_REASON - 1] = '\0';
+		return (int)n;
+	}
+	return -EAGAIN;
+}
+
+const char *status_state_name(uint32_t state)
+{
+	switch (state) {
+	case HB_STATUS_OK:
+		return "ok";
+	case HB_STATUS_ACTED:
+		return "acted-on";
+	case HB_STATUS_LOGGED:
+		return "logged";
+	case HB_STATUS_RATE_LIMITED:
+		return "rate-limited";
+	case HB_STATUS_REFUSED:
+		return "refused";
+	}
+	return "?";
+}

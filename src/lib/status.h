@@ -1,0 +1,93 @@
+/* The daemon's view of its registrations, for hbctl: a System V segment
+ * that hbwatch alone writes (mode 0644, created by the daemon), whose shmid
+ * it publishes in the registry header.  Each entry says what hbwatch does
+ * with one heartbeat record: the effective timeout (the section's cap
+ * applied) and its state, with the reason when it is not watched.
+ *
+ * The registry is writable by its group, so the shmid found there is a
+ * hint: a reader trusts the segment only if the kernel says it was created
+ * by the registry's owner pid and is owned and only writable by the
+ * registry's owner (status_attach() checks). */
+#ifndef HBWATCH_STATUS_H
+#define HBWATCH_STATUS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "registry.h"
+
+#define HB_STATUS_MAGIC	  UINT64_C(0x3130415453574248) /* "HBWSTA01", little endian */
+#define HB_STATUS_VERSION 1u
+#define HB_STATUS_REASON  88
+
+enum hb_status_state {
+	HB_STATUS_OK = 1,	/* watched, deadline enforced */
+	HB_STATUS_ACTED,	/* signalled or restarted; waiting for it to go */
+	HB_STATUS_LOGGED,	/* deadline missed, only logged (action=log) */
+	HB_STATUS_RATE_LIMITED, /* deadline missed, held back by kill_burst */
+	HB_STATUS_REFUSED,	/* not watched: no such service, or against its section */
+};
+
+struct hb_status_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t entry_size;
+	uint32_t capacity;
+	_Atomic uint32_t seq;	/* odd while the daemon rewrites the entries */
+	_Atomic uint32_t count; /* entries in use */
+	int32_t daemon_pid;
+	_Atomic uint64_t written_ns; /* CLOCK_MONOTONIC of the last rewrite */
+	uint8_t reserved[64 - 40];
+};
+
+struct hb_status_entry {
+	int32_t shmid;	/* the heartbeat record */
+	int32_t pid;	/* its process, in the daemon's PID namespace */
+	uint32_t state; /* enum hb_status_state */
+	uint32_t reserved;
+	uint64_t timeout_ns;	       /* effective: the section's cap applied; 0 if refused */
+	uint64_t since_ns;	       /* CLOCK_MONOTONIC when it entered STATE (acted, limited) */
+	char reason[HB_STATUS_REASON]; /* why, for REFUSED; NUL-terminated */
+};
+
+_Static_assert(sizeof(struct hb_status_header) == 64, "status header layout");
+_Static_assert(sizeof(struct hb_status_entry) == 120, "status entry layout");
+
+/* A status segment being written (daemon) or read (hbctl). */
+struct hb_status {
+	int shmid;
+	struct hb_status_header *hdr;
+	struct hb_status_entry *e;
+	uint32_t capacity;
+};
+
+/* Create a status segment for CAPACITY entries, mode 0644.  Returns 0 or
+ * -errno. */
+int status_create(uint32_t capacity, struct hb_status *s);
+
+/* Remove and detach S.  Safe on a zeroed S. */
+void status_destroy(struct hb_status *s);
+
+/* Begin and end a rewrite (the seqlock). */
+void status_write_begin(struct hb_status *s);
+void status_write_end(struct hb_status *s, uint32_t count, uint64_t now);
+
+/* Attach, read-only, the status segment REG points at, if it is the
+ * daemon's own (see above).  Returns 0, -ENOENT (none published), -EPERM
+ * (not the daemon's: ignored) or another -errno. */
+int status_attach(const struct hb_registry *reg, struct hb_status *s);
+
+/* Detach.  Safe on a zeroed S. */
+void status_detach(struct hb_status *s);
+
+/* Copy the entries (at most MAX) consistently into OUT.  Returns the
+ * number copied, or -EAGAIN if the daemon kept rewriting them. */
+int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t max);
+
+/* "ok", "acted-on", "logged", "rate-limited", "refused". */
+const char *status_state_name(uint32_t state);
+
+#endif
