@@ -21,6 +21,7 @@
 #include "legacy.h"
 #include "log.h"
 #include "notify.h"
+#include "precheck.h"
 #include "textfile.h"
 #include "view.h"
 #include "watch.h"
@@ -485,8 +486,9 @@ int main(int argc, char **argv)
 	}
 	warn_unchecked_services(&d.settings);
 	if (check_only) {
-		printf("%s: OK, %zu watched service%s\n", d.config_path, d.settings.n_services,
-		       d.settings.n_services == 1 ? "" : "s");
+		unsigned w = precheck_settings(&d.settings);
+		printf("%s: OK, %zu watched service%s%s\n", d.config_path, d.settings.n_services,
+		       d.settings.n_services == 1 ? "" : "s", w ? " (see the warnings above)" : "");
 		settings_finish(&d.settings);
 		return 0;
 	}

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include "harness.h"
 
 TestSuite(lifecycle, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
@@ -81,6 +83,28 @@ Test(lifecycle, check_config_good)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
 	cr_assert(strstr(out, "OK"), "stdout: %s", out);
 	cr_assert(!table_exists(), "--check-config created the table");
+}
+
+/* --check-config names mistakes that would otherwise show up only when
+ * hbwatch first needs the thing: a metrics_dir it cannot write, and
+ * restart-unit where the system bus is not reachable (no bus here).  They
+ * are warnings: the file is valid, exit 0. */
+Test(lifecycle, check_config_warns_about_late_mistakes)
+{
+	char out[1024], err[2048], want[300];
+
+	int first = hbd_config("metrics_dir = /proc/hbwatch-no-such-dir\n"
+			       "[svc]\ntimeout = 1s\naction = restart-unit\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	cr_assert(strstr(out, "OK, 1 watched service (see the warnings above)"), "stdout: %s", out);
+	cr_assert(strstr(err, "metrics_dir /proc/hbwatch-no-such-dir is not writable here"), "%s",
+		  err);
+	snprintf(want, sizeof(want),
+		 "%s:%d: [svc] has action = restart-unit, but the system bus is not reachable",
+		 H.conf, first + 1);
+	if (access("/run/dbus/system_bus_socket", F_OK) != 0)
+		cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
 }
 
 Test(lifecycle, check_config_bad)

@@ -48,6 +48,13 @@ check "SIGHUP sent directly: the daemon keeps the configuration in force" \
 	      [ "$(g systemctl is-active hbwatch.service)" = active ]'
 check "the old configuration is in force: a hang is still killed and restarted" hang_is_killed
 rm -f "$M$CONFD/90-broken.ini"
+# A unit= typo is valid syntax, but hbwatch --check-config asks systemd.
+printf '[e2e-typo]\nunit = e2e-tpyo.service\n' >"$M$CONFD/95-typo.ini"
+check "--check-config warns about a unit= that matches no unit (95-typo.ini:2)" \
+	gsh "$HBWATCH --check-config 2>&1 | grep -q '95-typo.ini:2: \[e2e-typo\] unit = e2e-tpyo.service matches no unit known to systemd'"
+check "--check-config does not warn about the units that exist" \
+	eval '! gsh "$HBWATCH --check-config 2>&1" | grep "matches no unit" | grep -v e2e-tpyo'
+rm -f "$M$CONFD/95-typo.ini"
 check "a valid reload succeeds (reloaded record, MESSAGE_ID 1621d1e0...)" \
 	eval 'g systemctl reload hbwatch.service &&
 	      wait_for 5 journal_has "r.get(\"HBWATCH_EVENT\") == \"reloaded\"" MESSAGE_ID=1621d1e0e3e2421094bec8dbcc3f5d8b'
