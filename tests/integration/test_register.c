@@ -188,7 +188,7 @@ Test(register, normal_exit_removes_the_record)
 	tu_key_use(2);
 	tu_registry_create(64, &reg);
 	segments = tu_segments_count();
-	start_workers(N, pids, "60000", "1500");
+	start_workers(N, pids, "60000", "5000");
 	for (int i = 0; i < N; i++) {
 		shmids[i] = tu_record_of(pids[i]);
 		cr_assert_geq(shmids[i], 0, "worker %d has no record", (int)pids[i]);
