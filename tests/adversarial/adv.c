@@ -1,16 +1,129 @@
 /* See adv.h. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
 #include "adv.h"
-#include "proc.h"
-#include "sem.h"
+#include "harness.h"
+#include "record.h"
+#include "util.h"
+
+#define ADV_MAX_ARGS 40
+
+static int legacy_key;
+
+int adv_legacy_key(void)
+{
+	/* Never 0x5095 or 0x5098: a key of this test's own. */
+	if (!legacy_key)
+		legacy_key = 0x47000000 | ((int)getpid() & 0xffffff);
+	return legacy_key;
+}
+
+/* Every segment the test uids made (records, squatted keys, classic
+ * tables), and the classic table and semaphore at this test's key. */
+static void remove_foreign(void)
+{
+	struct shm_info info;
+	struct shmid_ds ds;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+
+	for (int idx = 0; idx <= max; idx++) {
+		int id = shmctl(idx, SHM_STAT_ANY, &ds);
+
+		if (id < 0)
+			continue;
+		if (ds.shm_perm.cuid == ADV_VICTIM_UID || ds.shm_perm.cuid == ADV_ATTACKER_UID ||
+		    ds.shm_perm.cuid == ADV_OUTSIDER_UID)
+			shmctl(id, IPC_RMID, NULL);
+	}
+	if (legacy_key) {
+		int shmid = shmget(legacy_key, 0, 0), semid = semget(legacy_key, 0, 0);
+
+		if (shmid >= 0)
+			shmctl(shmid, IPC_RMID, NULL);
+		if (semid >= 0)
+			semctl(semid, 0, IPC_RMID);
+	}
+}
+
+void adv_init(void)
+{
+	hbd_init();
+	adv_legacy_key();
+	remove_foreign();
+}
+
+void adv_fini(void)
+{
+	/* The processes first (they may hold records), then what they left. */
+	hbd_fini();
+	remove_foreign();
+}
+
+void adv_config(const char *fmt, ...)
+{
+	FILE *f = fopen(H.conf, "w");
+	va_list ap;
+
+	cr_assert(f, "%s: %s", H.conf, strerror(errno));
+	fprintf(f, "[hbwatch]\nkey = 0x%x\nslots = 128\ngroup = %u\n", (unsigned)H.key, ADV_GROUP);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	cr_assert(fclose(f) == 0);
+}
+
+static const char *setpriv_path(void)
+{
+	static char found[256];
+	const char *env = getenv("SETPRIV");
+	const char *path = getenv("PATH");
+
+	if (env && *env)
+		return env;
+	if (found[0])
+		return found;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		snprintf(found, sizeof(found), "%.*s/setpriv", (int)n, p);
+		if (access(found, X_OK) == 0)
+			return found;
+		p += n + (p[n] == ':');
+	}
+	found[0] = '\0';
+	return NULL;
+}
+
+void adv_need_uids(void)
+{
+	const char *sp = setpriv_path();
+	char out[64], err[256];
+	char uid[32], gid[32];
+
+	if (geteuid() != 0 || !sp)
+		cr_skip_test("needs root for real other uids");
+	snprintf(uid, sizeof(uid), "--reuid=%u", ADV_VICTIM_UID);
+	snprintf(gid, sizeof(gid), "--regid=%u", ADV_VICTIM_UID);
+	/* Inside a user namespace mapping only root, setresuid() fails. */
+	char *argv[] = {(char *)sp, uid, gid, "--clear-groups", "--", "/bin/true", NULL};
+	int st = tu_run(argv, out, sizeof(out), err, sizeof(err), 10000);
+	if (tu_exit_code(st) != 0)
+		cr_skip_test("needs root for real other uids");
+}
 
 uint64_t adv_long_ago(void)
 {
@@ -19,66 +132,10 @@ uint64_t adv_long_ago(void)
 	return now > 5000000000u ? now - 5000000000u : 1;
 }
 
-int adv_forge_raw(uint32_t i, int32_t pid, uint64_t start_time, uint64_t timeout_ns,
-		  uint64_t beat_ns, const char name[HB_NAME_SIZE])
+static void kid_track(pid_t pid)
 {
-	struct hb_table *t = hbd_table();
-	struct hb_slot *s;
-	uint64_t w[HB_NAME_WORDS];
-	uint32_t seq;
-	int r;
-
-	cr_assert(i < t->slot_count);
-	s = &t->slots[i];
-	memcpy(w, name, sizeof(w));
-	r = sem_lock(t->semid, HB_SEM_WAIT_MS);
-	cr_assert(r == 0, "sem_lock: %s", strerror(-r));
-	seq = atomic_load(&s->seq);
-	atomic_store(&s->seq, seq | 1u);
-	atomic_thread_fence(memory_order_release);
-	atomic_store_explicit(&s->start_time, start_time, memory_order_relaxed);
-	atomic_store_explicit(&s->timeout_ns, timeout_ns, memory_order_relaxed);
-	atomic_store_explicit(&s->beat_ns, beat_ns, memory_order_relaxed);
-	for (unsigned k = 0; k < HB_NAME_WORDS; k++)
-		atomic_store_explicit(&s->name[k], w[k], memory_order_relaxed);
-	atomic_store_explicit(&s->pid, pid, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, (seq | 1u) + 1u, memory_order_release);
-	atomic_fetch_add(&t->hdr->generation, 1);
-	sem_unlock(t->semid);
-	table_ring(t);
-	return (int)i;
-}
-
-uint32_t adv_free_slot(void)
-{
-	struct hb_table *t = hbd_table();
-	int r = sem_lock(t->semid, HB_SEM_WAIT_MS), i;
-
-	cr_assert(r == 0, "sem_lock: %s", strerror(-r));
-	i = table_slot_find(t, 0);
-	sem_unlock(t->semid);
-	cr_assert(i >= 0, "no free slot");
-	return (uint32_t)i;
-}
-
-int adv_forge(pid_t pid, const char *name, uint64_t timeout_ns, uint64_t beat_ns)
-{
-	char n[HB_NAME_SIZE] = {0};
-	uint64_t st;
-
-	cr_assert_eq(proc_starttime(pid, &st), 0, "no start time for pid %d", (int)pid);
-	strncpy(n, name, sizeof(n) - 1);
-	return adv_forge_raw(adv_free_slot(), pid, st, timeout_ns, beat_ns, n);
-}
-
-void adv_left_alone(pid_t pid, int ms)
-{
-	int st = 0;
-
-	cr_assert(!hbd_wait_exit(pid, ms, &st), "pid %d died (status 0x%x)", (int)pid, st);
-	cr_assert(hbd_alive(pid), "pid %d is gone", (int)pid);
-	cr_assert_eq(hbd_log_count("signal-sent", pid, NULL), 0, "pid %d was signalled", (int)pid);
-	cr_assert_eq(hbd_log_count("escalated", pid, NULL), 0, "pid %d was SIGKILLed", (int)pid);
+	cr_assert(H.n_kids < HBD_MAX_KIDS, "too many children");
+	H.kids[H.n_kids++] = pid;
 }
 
 pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
@@ -86,7 +143,7 @@ pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
 	int p[2];
 	char c;
 
-	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
@@ -99,7 +156,9 @@ pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
 		if (uid != (uid_t)-1 &&
 		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0))
 			_exit(126);
-		close(p[0]);
+		/* A change of uid clears the parent-death signal: set it again. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		if (write(p[1], "x", 1) != 1)
 			_exit(124);
 		close(p[1]);
@@ -109,20 +168,259 @@ pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
 	close(p[1]);
 	cr_assert_eq(read(p[0], &c, 1), 1, "sleeper %d did not start", (int)pid);
 	close(p[0]);
-	/* Tracked by the harness, so hbd_fini() kills it. */
-	cr_assert(H.n_kids < HBD_MAX_KIDS);
-	H.kids[H.n_kids++] = pid;
+	kid_track(pid);
 	return pid;
 }
 
-int adv_slots_used(void)
+/* argv running PROG with the arguments of AP: through setpriv as UID/GID,
+ * or directly as ourselves if UID is (uid_t)-1.  *AFTER_PROG gets the index
+ * of PROG's first argument.  Returns argc. */
+static int argv_as(char **argv, char bufs[4][32], uid_t uid, gid_t gid, const char *prog,
+		   va_list ap, int *after_prog)
 {
-	struct hb_table *t = hbd_table();
-	int n = 0;
+	int argc = 0;
 
-	for (uint32_t i = 0; i < t->slot_count; i++) {
-		struct hb_slot_view v;
-		if (table_slot_read(t, i, &v) < 0 || v.pid != 0)
+	if (prog[0] == '$')
+		prog = tu_prog(prog + 1);
+	if (uid != (uid_t)-1) {
+		const char *sp = setpriv_path();
+
+		cr_assert(sp, "setpriv not found");
+		snprintf(bufs[0], 32, "--reuid=%u", (unsigned)uid);
+		snprintf(bufs[1], 32, "--regid=%u", (unsigned)uid);
+		if (gid == ADV_NO_GROUP)
+			snprintf(bufs[2], 32, "--clear-groups");
+		else
+			snprintf(bufs[2], 32, "--groups=%u", (unsigned)gid);
+		argv[argc++] = (char *)sp;
+		argv[argc++] = bufs[0];
+		argv[argc++] = bufs[1];
+		argv[argc++] = bufs[2];
+		/* setpriv's own: a change of uid clears one set before. */
+		argv[argc++] = "--pdeathsig=SIGKILL";
+		argv[argc++] = "--";
+	}
+	argv[argc++] = (char *)prog;
+	*after_prog = argc;
+	for (char *a; (a = va_arg(ap, char *));) {
+		cr_assert(argc < ADV_MAX_ARGS - 1, "too many arguments");
+		argv[argc++] = a;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+int adv_run_as(uid_t uid, gid_t gid, char *out, size_t out_len, char *err, size_t err_len,
+	       const char *prog, ...)
+{
+	char *argv[ADV_MAX_ARGS], bufs[4][32], o[256], e[1024];
+	va_list ap;
+
+	int after;
+
+	va_start(ap, prog);
+	argv_as(argv, bufs, uid, gid, prog, ap, &after);
+	va_end(ap);
+	if (!out || !out_len) {
+		out = o;
+		out_len = sizeof(o);
+	}
+	if (!err || !err_len) {
+		err = e;
+		err_len = sizeof(e);
+	}
+	return tu_run(argv, out, out_len, err, err_len, 60000);
+}
+
+static void redirect(int fd, const char *path)
+{
+	int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	if (f < 0 || dup2(f, fd) < 0)
+		_exit(126);
+	close(f);
+}
+
+/* Does BUF hold a whole line that starts with PREFIX? */
+static bool has_line(const char *buf, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *l = buf; *l;) {
+		const char *nl = strchr(l, '\n');
+
+		if (!nl)
+			return false;
+		if ((size_t)(nl - l) >= n && strncmp(l, prefix, n) == 0)
+			return true;
+		l = nl + 1;
+	}
+	return false;
+}
+
+pid_t adv_start_as(uid_t uid, gid_t gid, const char *wait_for, char *out, size_t out_len,
+		   const char *prog, ...)
+{
+	char *argv[ADV_MAX_ARGS], bufs[4][32], buf[8192];
+	pid_t parent = getpid(), pid;
+	size_t have = 0;
+	int p[2], after;
+	va_list ap;
+
+	va_start(ap, prog);
+	argv_as(argv, bufs, uid, gid, prog, ap, &after);
+	va_end(ap);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		hbd_child_setup(parent);
+		if (!wait_for)
+			redirect(STDOUT_FILENO, H.wlog);
+		else if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(126);
+		redirect(STDERR_FILENO, H.wlog);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	kid_track(pid);
+	buf[0] = '\0';
+	for (uint64_t end = hbd_now_ns() + 10000000000u; wait_for && !has_line(buf, wait_for);) {
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+		ssize_t n;
+
+		cr_assert(hbd_now_ns() < end, "%s did not say '%s' within 10 s (said '%s')", prog,
+			  wait_for, buf);
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		n = read(p[0], buf + have, sizeof(buf) - 1 - have);
+		cr_assert(n > 0, "%s ended before saying '%s' (said '%s')", prog, wait_for, buf);
+		have += (size_t)n;
+		buf[have] = '\0';
+	}
+	close(p[0]);
+	if (out && out_len)
+		snprintf(out, out_len, "%s", buf);
+	return pid;
+}
+
+pid_t adv_worker_as(uid_t uid, gid_t gid, const char *name, unsigned timeout_ms, ...)
+{
+	char *argv[ADV_MAX_ARGS], bufs[4][32], tmo[16], line[64], expect[32];
+	pid_t parent = getpid(), pid;
+	int fds[2], argc, first;
+	va_list ap;
+
+	snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
+	va_start(ap, timeout_ms);
+	argc = argv_as(argv, bufs, uid, gid, "$HBWORKER", ap, &first);
+	va_end(ap);
+	/* The worker's own arguments go first, the caller's after them. */
+	char *fixed[] = {"--name", (char *)name, "--timeout-ms", tmo, "--ready-fd", "3", "--quiet"};
+	int nfixed = (int)(sizeof(fixed) / sizeof(fixed[0]));
+	cr_assert(argc + nfixed < ADV_MAX_ARGS);
+	memmove(&argv[first + nfixed], &argv[first], (size_t)(argc - first + 1) * sizeof(char *));
+	memcpy(&argv[first], fixed, sizeof(fixed));
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		hbd_child_setup(parent);
+		redirect(STDOUT_FILENO, H.wlog);
+		redirect(STDERR_FILENO, H.wlog);
+		if (dup2(fds[1], 3) < 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	kid_track(pid);
+	struct pollfd p = {.fd = fds[0], .events = POLLIN};
+	ssize_t n = 0;
+	if (poll(&p, 1, 10000) == 1)
+		n = read(fds[0], line, sizeof(line) - 1);
+	close(fds[0]);
+	if (n <= 0) {
+		int st = 0;
+		bool exited = hbd_wait_exit(pid, 1000, &st);
+		cr_assert_fail("hbworker %s as uid %u did not register (%s, status %d)", name,
+			       (unsigned)uid, exited ? "exited" : "no answer",
+			       exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+	line[n] = '\0';
+	/* setpriv execs: the worker has setpriv's pid. */
+	snprintf(expect, sizeof(expect), "READY %d\n", (int)pid);
+	cr_assert_str_eq(line, expect);
+	return pid;
+}
+
+int adv_shmid_in(const char *out)
+{
+	const char *p = strstr(out, "shmid ");
+
+	return p ? atoi(p + 6) : -1;
+}
+
+void adv_assert_killed(pid_t pid, int ms)
+{
+	int st = 0;
+
+	if (!hbd_wait_exit(pid, ms, &st)) {
+		hbd_log_dump();
+		cr_assert_fail("hung pid %d was not killed within %d ms", (int)pid, ms);
+	}
+	cr_assert(WIFSIGNALED(st), "pid %d exited instead (0x%x)", (int)pid, (unsigned)st);
+	/* hbwatch signals first and logs after: the death may be seen first. */
+	cr_assert(hbd_log_wait("signal-sent", pid, NULL, 5000), "pid %d died, not by hbwatch",
+		  (int)pid);
+}
+
+void adv_still_kills(const char *name)
+{
+	cr_assert(hbd_alive(H.daemon), "hbwatch died");
+	pid_t w = hbd_worker(name, 500, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	adv_assert_killed(w, 10000);
+	cr_assert(hbd_alive(H.daemon), "hbwatch died");
+}
+
+int adv_log_lines(void)
+{
+	return hbd_log_count(NULL, 0, NULL);
+}
+
+uint64_t adv_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	cr_assert(p);
+	/* After ") ": state(3) ... utime(14) stime(15). */
+	cr_assert_eq(
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+	return (ut + st) * 1000u / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+int adv_segments_of(uid_t uid)
+{
+	struct shm_info info;
+	struct shmid_ds ds;
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info), n = 0;
+
+	for (int idx = 0; idx <= max; idx++) {
+		int id = shmctl(idx, SHM_STAT_ANY, &ds);
+
+		if (id >= 0 && ds.shm_segsz == HB_RECORD_SIZE && ds.shm_perm.cuid == uid)
 			n++;
 	}
 	return n;

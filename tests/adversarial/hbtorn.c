@@ -1,82 +1,127 @@
-/* hbtorn: die inside the table's critical section, as a client killed at
- * the worst moment would.
+/* hbtorn: a client that stops in the middle of writing its own heartbeat
+ * record, as one SIGKILLed or SIGSTOPped at the worst moment would, or
+ * whose owner keeps the record's seqlock odd on purpose.
  *
- * hbtorn [--reregister] --ready-fd FD
+ * hbtorn [--reregister] [--close-on-usr1] [--name NAME] [--timeout-ms N]
+ *        [--settle-ms N]
  *
- * Attaches to the table at $HBWATCH_KEY and takes the semaphore (SEM_UNDO,
- * as the library does).  Then opens a seqlock write on a slot (slot.seq
- * made odd, as table_slot_fill() does first) and writes half a
- * registration: the start time and the name, not yet the pid.
- *   default       the first free slot: its pid stays 0.
- *   --reregister  first registers itself completely (as hb_register()
- *                 does), then starts re-registering: the slot keeps its
- *                 own pid with an odd seq (a re-registration reuses the
- *                 slot holding the pid).
- * Writes "TORN <slot> <pid>\n" to FD and sleeps until killed.  Exit status:
- * 2 usage, 1 attach/lock/proc failure.
+ * Makes its record (as hb_register() does: its own, marked for removal)
+ * in the registry at $HBWATCH_KEY, then opens the record's seqlock (seq
+ * made odd, as record_set() does first), writes half a registration (the
+ * state, the first word of the name) and announces the record.
+ *   default          the record was never readable.
+ *   --reregister     first registers completely as NAME with N ms and
+ *                    waits --settle-ms (default 300) for hbwatch to adopt
+ *                    it; the torn write is then a re-registration.
+ *   --close-on-usr1  on SIGUSR1, finishes the write as NAME with N ms and
+ *                    a beat now and closes the seqlock, without announcing
+ *                    anything (hbwatch must find it by itself), then never
+ *                    beats again.
+ * Prints "shmid S" and "torn" on stdout once the seqlock is open, then
+ * sleeps until killed.  Exit status: 2 usage, 1 a system call failed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "key.h"
 #include "proc.h"
-#include "sem.h"
-#include "table.h"
+#include "record.h"
+#include "registry.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 int main(int argc, char **argv)
 {
-	struct hb_table t;
-	char why[256] = "", line[64];
-	bool rereg = false;
-	int key, fd = -1, r, i, n;
-	uint64_t st;
+	const char *name = "torn";
+	bool rereg = false, close_on_usr1 = false;
+	long timeout_ms = 60000, settle_ms = 300;
+	struct hb_registry reg;
+	struct hb_record *rec;
+	char why[256] = "";
+	uint64_t st, w0 = 0;
+	int key, r, shmid;
+	uint32_t seq;
+	sigset_t usr1;
 
 	for (int a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--reregister") == 0)
 			rereg = true;
-		else if (strcmp(argv[a], "--ready-fd") == 0 && a + 1 < argc)
-			fd = atoi(argv[++a]);
+		else if (strcmp(argv[a], "--close-on-usr1") == 0)
+			close_on_usr1 = true;
+		else if (strcmp(argv[a], "--name") == 0 && a + 1 < argc)
+			name = argv[++a];
+		else if (strcmp(argv[a], "--timeout-ms") == 0 && a + 1 < argc)
+			timeout_ms = atol(argv[++a]);
+		else if (strcmp(argv[a], "--settle-ms") == 0 && a + 1 < argc)
+			settle_ms = atol(argv[++a]);
 		else {
-			fprintf(stderr, "Usage: hbtorn [--reregister] --ready-fd FD\n");
+			fprintf(stderr, "Usage: hbtorn [--reregister] [--close-on-usr1] [--name "
+					"NAME] [--timeout-ms N] [--settle-ms N]\n");
 			return 2;
 		}
 	}
-	if (fd < 0 || key_from_env(&key) < 0) {
-		fprintf(stderr, "hbtorn: need --ready-fd and $HBWATCH_KEY\n");
+	if (key_from_env(&key) < 0 || name_validate(name) < 0 || timeout_ms <= 0) {
+		fprintf(stderr, "hbtorn: bad $HBWATCH_KEY, name or timeout\n");
 		return 2;
 	}
-	r = table_attach(key, false, &t, why, sizeof(why));
+	/* Blocked before anything can send it: taken by sigwait() below. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+
+	r = registry_attach(key, false, &reg, why, sizeof(why));
 	if (r < 0) {
 		fprintf(stderr, "hbtorn: %s\n", why[0] ? why : strerror(-r));
 		return 1;
 	}
 	if (proc_starttime(getpid(), &st) < 0)
 		return 1;
-	r = sem_lock(t.semid, HB_SEM_WAIT_MS);
+	r = record_create(getpid(), st, true, &rec, &shmid);
 	if (r < 0) {
-		fprintf(stderr, "hbtorn: cannot lock: %s\n", strerror(-r));
+		fprintf(stderr, "hbtorn: record_create: %s\n", strerror(-r));
 		return 1;
 	}
-	i = table_slot_find(&t, getpid());
-	if (i < 0)
-		return 1;
-	/* A complete registration first, as hb_register() writes it. */
-	if (rereg)
-		table_slot_fill(&t, (uint32_t)i, getpid(), st, 60000000000u, now_ns(), "torn");
-	struct hb_slot *s = &t.slots[i];
-	uint32_t seq = atomic_load(&s->seq);
-	atomic_store(&s->seq, seq | 1u); /* the seqlock is open ... */
+	if (rereg) {
+		record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
+		registry_announce(&reg, shmid);
+		sleep_ms(settle_ms);
+	}
+	/* The seqlock is opened ... */
+	seq = atomic_load(&rec->seq);
+	atomic_store(&rec->seq, seq | 1u);
 	atomic_thread_fence(memory_order_release);
-	atomic_store(&s->start_time, st);
-	atomic_store(&s->name[0], UINT64_C(0x6e726f74)); /* "torn" */
-	/* ... and is never closed: the caller SIGKILLs us here. */
-	n = snprintf(line, sizeof(line), "TORN %d %d\n", i, (int)getpid());
-	if (write(fd, line, (size_t)n) != n)
-		return 1;
-	close(fd);
+	atomic_store(&rec->state, HB_RECORD_OPEN);
+	memcpy(&w0, name, strnlen(name, sizeof(w0)));
+	atomic_store(&rec->name[0], w0);
+	registry_announce(&reg, shmid);
+	printf("shmid %d\ntorn\n", shmid);
+	fflush(stdout);
+	/* ... and closed only on request, or never. */
+	if (close_on_usr1) {
+		int sig;
+		uint64_t w[HB_NAME_WORDS] = {0};
+
+		while (sigwait(&usr1, &sig) != 0)
+			;
+		memcpy(w, name, strnlen(name, HB_NAME_SIZE - 1));
+		atomic_store(&rec->timeout_ns, (uint64_t)timeout_ms * 1000000u);
+		for (unsigned k = 0; k < HB_NAME_WORDS; k++)
+			atomic_store(&rec->name[k], w[k]);
+		record_beat(rec, now_ns());
+		atomic_store_explicit(&rec->seq, (seq | 1u) + 1u, memory_order_release);
+	}
 	for (;;)
 		pause();
 }

@@ -1,232 +1,142 @@
-/* Crashes and faults around the table's lock, with the daemon running: a
- * client SIGKILLed inside the critical section (seqlock left open), a
- * SIGSTOPped lock holder, and a semaphore whose creator died before
- * initialising it.  Event kinds on stderr stand for MESSAGE_IDs (see
- * test_forge.c). */
+/* Clients that stop in the middle of writing their own heartbeat record
+ * (hbtorn): SIGKILLed with the record's seqlock open, on a first write or
+ * on a re-registration, and an owner that keeps its seqlock open for
+ * seconds before finishing.  A record is written by its owner alone, so
+ * none of this may block anybody else (there is no shared lock left to
+ * hold); a record that is being written is just not read meanwhile, and
+ * once it is readable it is watched like any other.  Event kinds on stderr
+ * stand for MESSAGE_IDs (see test_trust.c). */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/prctl.h>
-#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include "harness.h"
 #include "adv.h"
-#include "sem.h"
+#include "harness.h"
+#include "util.h"
 
-TestSuite(crash, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
+TestSuite(crash, .init = adv_init, .fini = adv_fini, .timeout = 90);
 
-/* Run $VAR (hbtorn or hblocker) with ARG (may be NULL) and read its
- * "WORD <a> <b>" line.  Returns its pid; *A gets the first number. */
-static pid_t start_helper(const char *var, const char *arg, const char *word, int *a)
+int main(int argc, char **argv)
 {
-	const char *exe = getenv(var);
-	pid_t parent = getpid();
-	int p[2];
-	char line[64];
+	return hbd_main(argc, argv);
+}
 
-	cr_assert(exe && *exe, "$%s not set", var);
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		hbd_child_setup(parent);
-		if (dup2(p[1], 3) < 0)
-			_exit(127);
-		if (arg)
-			execl(exe, exe, arg, "--ready-fd", "3", (char *)NULL);
-		else
-			execl(exe, exe, "--ready-fd", "3", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	H.kids[H.n_kids++] = pid;
-	struct pollfd pf = {.fd = p[0], .events = POLLIN};
-	ssize_t n = 0;
-	if (poll(&pf, 1, 10000) == 1)
-		n = read(p[0], line, sizeof(line) - 1);
-	close(p[0]);
-	cr_assert_gt(n, 0, "%s did not get ready", var);
-	line[n] = '\0';
-	cr_assert_eq(strncmp(line, word, strlen(word)), 0, "%s said '%s'", var, line);
-	if (a)
-		*a = atoi(line + strlen(word) + 1);
+/* [slow] caps nothing: a torn re-registration keeps its first write's
+ * 60 s, so only the test's SIGKILL ends it. */
+#define BASE_CONF                                                                                  \
+	"kill_grace = 300ms\n[svc]\ntimeout = 1s\n[slow]\ntimeout = 1h\n[hung]\ntimeout = 1s\n"
+
+/* hbtorn as UID ((uid_t)-1: ourselves) with up to three arguments; its
+ * record's shmid in *SHMID.  Returns its pid once the seqlock is open. */
+static pid_t torn(uid_t uid, int *shmid, const char *a1, const char *a2, const char *a3)
+{
+	char out[128];
+	pid_t pid =
+	    adv_start_as(uid, ADV_GROUP, "torn", out, sizeof(out), "$HBTORN", a1, a2, a3, NULL);
+
+	*shmid = adv_shmid_in(out);
+	cr_assert_geq(*shmid, 0, "hbtorn said '%s'", out);
 	return pid;
 }
 
-/* A hung worker: registered, beats for HANG ms, then stops beating. */
-static pid_t hung(const char *name, unsigned tmo, const char *hang)
+/* A registration and its time, which must not wait for anybody. */
+static pid_t timed_registration(const char *what)
 {
-	return hbd_worker(name, tmo, "--beat-ms", "50", "--hang-after-ms", hang, NULL);
-}
-
-static void assert_killed(pid_t w, int ms)
-{
-	int st;
-
-	cr_assert(hbd_wait_exit(w, ms, &st), "hung pid %d was not killed", (int)w);
-	cr_assert(WIFSIGNALED(st), "pid %d exited instead (0x%x)", (int)w, (unsigned)st);
-	cr_assert(hbd_log_count("signal-sent", w, NULL) >= 1);
-}
-
-/* A client SIGKILLed between opening and closing the seqlock of a free
- * slot, holding the semaphore.  SEM_UNDO frees the lock: the next
- * registration succeeds at once (and takes that slot, its pid being 0);
- * the daemon skips the half-written slot meanwhile and says so. */
-Test(crash, client_killed_in_critical_section)
-{
-	int slot, st;
-
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\n");
-	hbd_start();
-	pid_t torn = start_helper("HBTORN", NULL, "TORN", &slot);
-	/* The daemon skips the slot while it is being written, and says so. */
-	char what[64];
-	snprintf(what, sizeof(what), "slot %d is being written", slot);
-	cr_assert(hbd_log_wait("refused", 0, what, 5000));
-	hbd_kill(torn, SIGKILL);
-	cr_assert(hbd_wait_exit(torn, 5000, &st));
-
 	uint64_t t0 = hbd_now_ns();
-	pid_t w = hung("svc", 300, "300");
-	hbd_figure("registration after the holder's SIGKILL took %llu ms",
-		   (unsigned long long)((hbd_now_ns() - t0) / 1000000u));
-	cr_assert_lt(hbd_now_ns() - t0, UINT64_C(1000000000), "registration waited for the lock");
-	cr_assert_eq(hbd_slot_of(w), slot, "the half-written free slot was not reused");
-	/* The daemon still watches: the hung worker is killed. */
-	assert_killed(w, 5000);
-	cr_assert(hbd_wait_slot_free(w, 5000));
-	cr_assert(hbd_alive(H.daemon));
+	pid_t w = hbd_worker("svc", 60000, NULL);
+	uint64_t ms = (hbd_now_ns() - t0) / 1000000u;
+
+	hbd_figure("registration %s took %llu ms", what, (unsigned long long)ms);
+	cr_assert_lt(ms, 2000, "registration %s took %llu ms", what, (unsigned long long)ms);
+	return w;
 }
 
-/* The same during a re-registration: the slot keeps the (now dead)
- * client's pid behind an odd seq, so no reader ever gets a consistent
- * view of it again and no registration reuses it (its pid is dead).  The
- * daemon must reclaim it: writers hold the semaphore, so an odd seq
- * found while the daemon itself holds the semaphore belongs to a writer
- * that died.  Otherwise every such crash leaks a slot for good.
- * KNOWN BUG until /tmp/issue5-src-1.patch (src/daemon/watch.c) is applied:
- * this test fails on purpose (adv-crash then fails in .ci/run). */
+/* SIGKILLed with the seqlock of its fresh record open.  Nothing waits for
+ * it, the daemon never reports a record it could not read, and the record
+ * vanishes with the process (it was marked for removal at creation). */
+Test(crash, client_killed_writing_its_record)
+{
+	int shmid, st;
+
+	adv_config(BASE_CONF);
+	hbd_start();
+	int before = tu_records_count();
+	pid_t t = torn((uid_t)-1, &shmid, NULL, NULL, NULL);
+	timed_registration("beside an open seqlock");
+	hbd_kill(t, SIGKILL);
+	cr_assert(hbd_wait_exit(t, 5000, &st));
+	timed_registration("after its writer's SIGKILL");
+
+	struct shmid_ds ds;
+	bool gone = false;
+	for (int i = 0; i < 500 && !gone; i++) {
+		gone = shmctl(shmid, IPC_STAT, &ds) < 0;
+		if (!gone)
+			hbd_sleep_ms(10);
+	}
+	cr_assert(gone, "the torn record %d outlived its process", shmid);
+	cr_assert_eq(tu_records_count(), before + 2, "records leaked or lost");
+	cr_assert_eq(hbd_log_count(NULL, t, NULL), 0, "a record never readable was reported");
+	adv_still_kills("hung");
+}
+
+/* The same during a re-registration: the daemon watched the record, then
+ * its seqlock stayed open (the daemon keeps its last good copy).  The
+ * process dies: process-gone, the record goes with it, nothing leaks. */
 Test(crash, client_killed_mid_reregistration)
 {
-	int slot, st;
+	int shmid, st;
 
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\n");
+	adv_config(BASE_CONF);
 	hbd_start();
-	int used = adv_slots_used();
-	pid_t torn = start_helper("HBTORN", "--reregister", "TORN", &slot);
-	hbd_kill(torn, SIGKILL);
-	cr_assert(hbd_wait_exit(torn, 5000, &st));
-	cr_assert_eq(adv_slots_used(), used + 1);
-
-	bool freed = false;
-	for (int i = 0; i < 300 && !freed; i++) {
-		hbd_sleep_ms(10);
-		freed = adv_slots_used() == used;
-	}
-	if (!freed)
-		hbd_log_dump();
-	cr_assert(freed, "slot %d, left mid-write by dead pid %d, was never reclaimed (leak)", slot,
-		  (int)torn);
-	cr_assert(hbd_log_wait("stale-record", torn, NULL, 1000),
-		  "reclaimed without a stale-record event");
-	/* And it is usable. */
-	pid_t w = hbd_worker("svc", 60000, NULL);
-	cr_assert_geq(hbd_slot_of(w), 0);
+	int before = tu_records_count();
+	pid_t t = torn((uid_t)-1, &shmid, "--reregister", "--name", "slow");
+	cr_assert(hbd_wait_status("Watching 1 process", 5000), "the first write was not adopted");
+	hbd_kill(t, SIGKILL);
+	cr_assert(hbd_wait_exit(t, 5000, &st));
+	cr_assert(hbd_log_wait("process-gone", t, "exited without unregistering", 5000));
+	cr_assert(hbd_wait_record_gone(t, 5000), "the torn record outlived its process");
+	cr_assert_eq(tu_records_count(), before);
+	cr_assert_eq(hbd_log_count("signal-sent", t, NULL), 0);
+	timed_registration("after a torn re-registration");
+	adv_still_kills("hung");
 }
 
-/* A SIGSTOPped lock holder: the daemon keeps watching with lock-free reads
- * (a hung worker is still killed), says so (lock-held, naming the
- * holder), frees the slot once the holder is gone, and says that too. */
-Test(crash, stopped_lock_holder)
+/* A client of another uid keeps its record's seqlock open for 3 s (as one
+ * SIGSTOPped mid-write would, or a hostile owner): never read meanwhile,
+ * nothing logged about it, nothing else slowed down.  Then it finishes
+ * the write (a watched name, 1 s, a beat) without announcing anything and
+ * never beats again: the census finds it and it is killed.  An unreadable
+ * record is not refused for good. */
+Test(crash, seqlock_held_open_then_closed)
 {
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\n");
+	int shmid;
+
+	adv_need_uids();
+	adv_config(BASE_CONF);
 	hbd_start();
-	pid_t w = hung("svc", 300, "400");
-	pid_t locker = start_helper("HBLOCKER", NULL, "LOCKED", NULL);
-	hbd_kill(locker, SIGSTOP);
+	pid_t t = torn(ADV_VICTIM_UID, &shmid, "--close-on-usr1", "--name", "svc");
+	/* The daemon meets the open seqlock at once (it was announced). */
+	hbd_sleep_ms(1000);
+	timed_registration("beside another uid's open seqlock");
+	adv_still_kills("hung");
+	hbd_sleep_ms(1000);
+	cr_assert(hbd_alive(t));
+	cr_assert_eq(hbd_log_count(NULL, t, NULL), 0, "a record being written was reported");
 
-	assert_killed(w, 5000);
-	cr_assert(hbd_log_wait("lock-held", locker, "still watching", 5000));
-	cr_assert_geq(hbd_slot_of(w), 0, "the slot was freed without the lock");
-	/* Registration is blocked meanwhile (bounded), the daemon is not. */
-	cr_assert(hbd_alive(H.daemon));
-	hbd_kill(locker, SIGKILL);
-	hbd_kill(locker, SIGCONT);
-	cr_assert(hbd_wait_exit(locker, 5000, NULL));
-	cr_assert(hbd_wait_slot_free(w, 5000), "the slot was not freed after the lock came back");
-	cr_assert(hbd_log_wait(NULL, 0, "table lock is free again", 5000));
-	pid_t w2 = hung("svc", 300, "200");
-	assert_killed(w2, 5000);
-}
-
-static void sem_uninitialised(void)
-{
-	struct semid_ds ds;
-	int id = semget(H.key, 1, IPC_CREAT | IPC_EXCL | 0600);
-
-	/* The creator "dies" here: no SETVAL, no semop. */
-	cr_assert(id >= 0, "semget: %s", strerror(errno));
-	cr_assert_eq(semctl(id, 0, IPC_STAT, &ds), 0);
-	cr_assert_eq(ds.sem_otime, 0);
-	cr_assert_eq(semctl(id, 0, GETVAL), 0);
-}
-
-static void sem_assert_repaired(void)
-{
-	struct semid_ds ds;
-	int id = semget(H.key, 1, 0);
-
-	cr_assert(id >= 0);
-	cr_assert_eq(semctl(id, 0, IPC_STAT, &ds), 0);
-	cr_assert_neq(ds.sem_otime, 0, "semaphore still uninitialised");
-	cr_assert_eq(semctl(id, 0, GETVAL), 1, "semaphore value %d", semctl(id, 0, GETVAL));
-}
-
-/* The semaphore's creator killed between IPC_CREAT|IPC_EXCL and its
- * initialisation: sem_otime == 0, value 0.  hbwatch repairs it; clients
- * register; hung ones are killed. */
-Test(crash, sem_creator_killed_fresh)
-{
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\n");
-	sem_uninitialised();
-	hbd_start();
-	sem_assert_repaired();
-	pid_t w = hung("svc", 300, "200");
-	assert_killed(w, 5000);
-	pid_t ok = hbd_worker("svc", 60000, NULL);
-	cr_assert_geq(hbd_slot_of(ok), 0);
-	sem_assert_repaired();
-}
-
-/* The same with the table already there (hbwatch restarted after someone
- * removed the semaphore and died re-creating it): registrations survive. */
-Test(crash, sem_creator_killed_with_table)
-{
-	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 300ms\n");
-	hbd_start();
-	pid_t keep = hbd_worker("svc", 300, "--beat-ms", "50", NULL);
-	int slot = hbd_slot_of(keep);
-	hbd_stop();
-	int id = semget(H.key, 0, 0);
-	cr_assert(id >= 0);
-	cr_assert_eq(semctl(id, 0, IPC_RMID), 0);
-	sem_uninitialised();
-	hbd_start();
-	sem_assert_repaired();
-	if (hbd_slot_of(keep) != slot)
-		hbd_log_dump();
-	cr_assert_eq(hbd_slot_of(keep), slot,
-		     "the registration (pid %d, slot %d) was lost; worker %s", (int)keep, slot,
-		     hbd_alive(keep) ? "alive" : "dead");
-	pid_t w = hung("svc", 300, "200");
-	assert_killed(w, 5000);
-	cr_assert(hbd_alive(keep));
+	uint64_t t0 = hbd_now_ns();
+	hbd_kill(t, SIGUSR1);
+	struct hbd_death d = {.pid = t};
+	cr_assert_eq(hbd_wait_deaths(&d, 1, 15000), 1,
+		     "the record was never watched once readable");
+	hbd_figure("seqlock closed: killed %llu ms later (timeout 1 s, found by the census)",
+		   (unsigned long long)((d.died_ns - t0) / 1000000u));
+	cr_assert(WIFSIGNALED(d.status));
+	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
+	cr_assert_eq(hbd_log_count("refused", t, NULL), 0);
+	cr_assert_eq(hbd_log_count("untrusted", t, NULL), 0);
+	adv_still_kills("hung");
 }
