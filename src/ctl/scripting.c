@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -22,10 +23,12 @@
 #include "clock.h"
 #include "record.h"
 #include "registry.h"
+#include "status.h"
 
 struct script_args {
 	const char *name;
 	const char *timeout;
+	const char *wait; /* --wait DURATION: until hbwatch takes it up */
 	pid_t pid;
 };
 
@@ -75,6 +78,8 @@ static int args_parse(int argc, char **argv, bool want_reg, struct script_args *
 			a->name = v;
 		} else if (want_reg && (v = opt_value(argc, argv, &i, "--timeout", &missing))) {
 			a->timeout = v;
+		} else if (want_reg && (v = opt_value(argc, argv, &i, "--wait", &missing))) {
+			a->wait = v;
 		} else if ((v = opt_value(argc, argv, &i, "--pid", &missing))) {
 			if (ctl_parse_pid(v, &a->pid) < 0) {
 				ctl_error("%s: bad pid '%s': expected a number from 2 up", argv[0],
@@ -165,12 +170,41 @@ static void announce(const struct ctl *ctl, int shmid)
 	}
 }
 
+/* --wait: until hbwatch's published verdicts list the record, as
+ * hb_register_wait() does.  The registration stays whatever happens. */
+static int wait_taken_up(const struct ctl *ctl, int shmid, uint32_t seq, pid_t pid,
+			 uint64_t wait_ns)
+{
+	uint64_t deadline = now_ns() + wait_ns;
+
+	for (;;) {
+		int r = status_of_record(ctl->key, shmid, seq);
+
+		if (r == HB_STATUS_REFUSED) {
+			ctl_error("register: hbwatch does not watch pid %d (see 'hbctl status' and "
+				  "its journal for why); the registration stays",
+				  (int)pid);
+			return CTL_EXIT_FAIL;
+		}
+		if (r > 0)
+			return CTL_EXIT_OK;
+		if (now_ns() >= deadline) {
+			ctl_error("register: hbwatch has not taken pid %d up yet; the registration "
+				  "stays",
+				  (int)pid);
+			return CTL_EXIT_FAIL;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 2000000L}, NULL);
+	}
+}
+
 int cmd_register(const struct ctl *ctl, int argc, char **argv)
 {
 	struct script_args a = {0};
 	struct hb_registry reg;
 	struct hb_record *rec;
-	uint64_t timeout_ns, start_time;
+	uint64_t timeout_ns, start_time, wait_ns = 0;
+	uint32_t seq;
 	char why[256] = "";
 	int r, shmid;
 
@@ -190,6 +224,10 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 		ctl_error("register: bad timeout '%s': expected a duration from 1ms to 24h, such "
 			  "as 30s or 5min",
 			  a.timeout);
+		return CTL_EXIT_USAGE;
+	}
+	if (a.wait && duration_parse(a.wait, &wait_ns) < 0) {
+		ctl_error("register: bad --wait '%s': expected a duration such as 5s", a.wait);
 		return CTL_EXIT_USAGE;
 	}
 	if (target_open("register", a.pid, &start_time) < 0)
@@ -214,10 +252,11 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	record_set(rec, HB_RECORD_OPEN, timeout_ns, a.name);
+	seq = atomic_load(&rec->seq);
 	record_detach(rec);
 	registry_announce(&reg, shmid);
 	registry_detach(&reg);
-	return CTL_EXIT_OK;
+	return a.wait ? wait_taken_up(ctl, shmid, seq, a.pid, wait_ns) : CTL_EXIT_OK;
 }
 
 /* beat and unregister: the same look-up, a different action. */

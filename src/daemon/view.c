@@ -52,6 +52,7 @@ void view_update(struct daemon *d, uint64_t now)
 		e->shmid = w->shmid;
 		e->pid = w->pid;
 		e->state = state_of(w);
+		e->seq = w->seq;
 		e->timeout_ns = svc && e->state != HB_STATUS_REFUSED
 				    ? deadline_timeout(w->v.timeout_ns, svc->timeout_ns)
 				    : 0;

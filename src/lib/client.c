@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -14,6 +15,7 @@
 #include "proc.h"
 #include "record.h"
 #include "registry.h"
+#include "status.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
@@ -128,6 +130,40 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 	r = do_register(name, timeout_ms);
 	pthread_mutex_unlock(&client_lock);
 	return r;
+}
+
+/* Poll hbwatch's published verdicts until it has taken our record up.
+ * Registration is a one-off, so a short sleep between looks is fine; each
+ * look is a handful of system calls and reads one entry. */
+#define WAIT_POLL_NS 2000000L
+
+HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsigned int wait_ms)
+{
+	uint64_t deadline;
+	uint32_t seq;
+	int key, shmid, r;
+
+	r = hb_register(name, timeout_ms);
+	if (r < 0)
+		return r;
+	r = key_from_env(&key);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&client_lock);
+	shmid = client_shmid;
+	seq = atomic_load(&client_owned->seq);
+	pthread_mutex_unlock(&client_lock);
+	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
+	for (;;) {
+		r = status_of_record(key, shmid, seq);
+		if (r == HB_STATUS_REFUSED)
+			return -EPERM;
+		if (r > 0)
+			return 0;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){.tv_nsec = WAIT_POLL_NS}, NULL);
+	}
 }
 
 HB_EXPORT int hb_beat(void)

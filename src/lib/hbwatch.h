@@ -38,6 +38,17 @@ extern "C" {
  * system. */
 int hb_register(const char *name, unsigned int timeout_ms);
 
+/* Like hb_register(), then wait up to WAIT_MS milliseconds until hbwatch
+ * has taken the registration up, so the caller knows it is watched.
+ * The registration is made in every case and stays; calling this again
+ * waits again.  hbwatch takes a registration up within milliseconds,
+ * unless it is very busy, at its slots= limit, or not running normally.
+ * Errors: those of hb_register(); -ETIMEDOUT not taken up within WAIT_MS
+ * (back off and call again, or carry on unwatched); -EPERM hbwatch
+ * refused it: NAME is no watched service, or the process runs in another
+ * unit or as another user than its section requires (see the journal). */
+int hb_register_wait(const char *name, unsigned int timeout_ms, unsigned int wait_ms);
+
 /* Record a heartbeat now: one atomic store of CLOCK_MONOTONIC into the
  * process's own record, no lock, no system call.
  * Errors: -ENOTCONN not registered (or a child after fork()). */

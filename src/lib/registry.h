@@ -39,12 +39,12 @@ struct hb_registry_header {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t header_size;
-	uint32_t ring_size;	   /* entries, a power of two */
-	_Atomic int32_t owner_pid; /* the hbwatch daemon that owns the registry */
-	_Atomic uint32_t doorbell; /* futex word: bumped and woken on announce */
+	uint32_t ring_size;	      /* entries, a power of two */
+	_Atomic int32_t owner_pid;    /* the hbwatch daemon that owns the registry */
+	_Atomic uint32_t doorbell;    /* futex word: bumped and woken on announce */
 	_Atomic int32_t status_shmid; /* the daemon's status segment (status.h), 0: none */
-	_Atomic uint64_t tail; /* announcements made so far */
-	uint64_t created_ns;   /* CLOCK_REALTIME at creation */
+	_Atomic uint64_t tail;	      /* announcements made so far */
+	uint64_t created_ns;	      /* CLOCK_REALTIME at creation */
 	uint8_t reserved[64 - 48];
 } __attribute__((aligned(HB_CACHELINE)));
 

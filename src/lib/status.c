@@ -137,6 +137,55 @@ int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t
 	return -EAGAIN;
 }
 
+int status_find(const struct hb_status *s, int shmid, struct hb_status_entry *out)
+{
+	for (int tries = 0; tries < STATUS_READ_TRIES; tries++) {
+		uint32_t seq = atomic_load_explicit(&s->hdr->seq, memory_order_acquire);
+		uint32_t n = atomic_load_explicit(&s->hdr->count, memory_order_relaxed);
+		int found = -ENOENT;
+
+		if (seq & 1u) {
+			usleep(1000);
+			continue;
+		}
+		if (n > s->capacity)
+			n = s->capacity;
+		for (uint32_t i = 0; i < n; i++) {
+			if (s->e[i].shmid == shmid) {
+				memcpy(out, &s->e[i], sizeof(*out));
+				found = 0;
+				break;
+			}
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->hdr->seq, memory_order_relaxed) != seq)
+			continue;
+		out->reason[HB_STATUS_REASON - 1] = '\0';
+		return found;
+	}
+	return -EAGAIN;
+}
+
+int status_of_record(int key, int shmid, uint32_t seq)
+{
+	struct hb_registry reg;
+	struct hb_status st;
+	struct hb_status_entry e;
+	int r = registry_attach(key, true, &reg, NULL, 0);
+
+	if (r < 0)
+		return r;
+	r = status_attach(&reg, &st);
+	registry_detach(&reg);
+	if (r < 0)
+		return r == -EPERM || r == -EPROTO ? -ENOENT : r;
+	r = status_find(&st, shmid, &e);
+	status_detach(&st);
+	if (r == -ENOENT || (r == 0 && e.seq != seq))
+		return 0; /* not yet, or an earlier registration of the record */
+	return r < 0 ? r : (int)e.state;
+}
+
 const char *status_state_name(uint32_t state)
 {
 	switch (state) {

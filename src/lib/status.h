@@ -44,10 +44,10 @@ struct hb_status_header {
 };
 
 struct hb_status_entry {
-	int32_t shmid;	/* the heartbeat record */
-	int32_t pid;	/* its process, in the daemon's PID namespace */
-	uint32_t state; /* enum hb_status_state */
-	uint32_t reserved;
+	int32_t shmid;		       /* the heartbeat record */
+	int32_t pid;		       /* its process, in the daemon's PID namespace */
+	uint32_t state;		       /* enum hb_status_state */
+	uint32_t seq;		       /* the registration judged: the record's seq then */
 	uint64_t timeout_ns;	       /* effective: the section's cap applied; 0 if refused */
 	uint64_t since_ns;	       /* CLOCK_MONOTONIC when it entered STATE (acted, limited) */
 	char reason[HB_STATUS_REASON]; /* why, for REFUSED; NUL-terminated */
@@ -86,6 +86,16 @@ void status_detach(struct hb_status *s);
 /* Copy the entries (at most MAX) consistently into OUT.  Returns the
  * number copied, or -EAGAIN if the daemon kept rewriting them. */
 int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t max);
+
+/* Find the entry of record SHMID consistently, into *OUT.  Returns 0,
+ * -ENOENT (no entry: not taken up yet), or -EAGAIN (being rewritten). */
+int status_find(const struct hb_status *s, int shmid, struct hb_status_entry *out);
+
+/* hbwatch's state of record SHMID, registration SEQ (the record's seq after
+ * its owner wrote it), as the daemon at KEY publishes it: an HB_STATUS_*
+ * value, 0 if it has not judged that registration (yet), or -errno
+ * (-ENOENT no registry or no verdicts published). */
+int status_of_record(int key, int shmid, uint32_t seq);
 
 /* "ok", "acted-on", "logged", "rate-limited", "refused". */
 const char *status_state_name(uint32_t state);

@@ -525,3 +525,27 @@ Test(ctl, status_shows_the_daemons_verdicts)
 	cr_assert(strstr(r.out, "registered but not watched by hbwatch"), "%s", r.out);
 	(void)b;
 }
+
+/* register --wait: exit 0 once hbwatch watches the job, 1 with a message
+ * when hbwatch refuses this registration (re-registering the same process
+ * under an unlisted name must not be answered by the earlier verdict). */
+Test(ctl, register_wait_reports_hbwatchs_verdict)
+{
+	struct ctl_result r;
+	char pid[16];
+
+	hbd_config("[job]\ntimeout = 30s\n");
+	hbd_start();
+	pid_t s = hbd_sleeper();
+	snprintf(pid, sizeof(pid), "%d", (int)s);
+	cr_assert_eq(ctl(&r, "register", "--name", "job", "--timeout", "30s", "--pid", pid,
+			 "--wait", "5s", NULL),
+		     0, "%s", r.err);
+	cr_assert_eq(ctl(&r, "register", "--name", "unlisted", "--timeout", "30s", "--pid", pid,
+			 "--wait", "5s", NULL),
+		     1, "%s", r.err);
+	cr_assert(strstr(r.err, "hbwatch does not watch pid"), "%s", r.err);
+	cr_assert_eq(ctl(&r, "register", "--name", "job", "--timeout", "30s", "--pid", pid,
+			 "--wait", "banana", NULL),
+		     2, "%s", r.err);
+}

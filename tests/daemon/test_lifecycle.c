@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 
 TestSuite(lifecycle, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
 
@@ -235,4 +236,42 @@ Test(lifecycle, low_soft_fd_limit_is_raised)
 	cr_assert_eq(hbd_log_count("refused", 0, "pidfd"), 0, "a pidfd could not be opened");
 	for (int i = 0; i < WORKERS; i++)
 		cr_assert(hbd_alive(w[i]));
+}
+
+/* hb_register_wait(): the caller learns whether hbwatch took the
+ * registration up.  0 for a watched service, -EPERM (hbworker exit 15) for
+ * a name hbwatch refuses, -ETIMEDOUT (13) when no live hbwatch is there to
+ * take it up, with the registration made all the same. */
+Test(lifecycle, register_wait_says_whether_hbwatch_took_it_up)
+{
+	char out[256], err[256];
+	int st;
+
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 1s\n");
+	hbd_start();
+	pid_t w = hbd_worker("svc", 500, "--wait-ms", "3000", NULL);
+	cr_assert(hbd_alive(w), "hb_register_wait() failed for a watched service");
+
+	char *refused[] = {(char *)getenv("HBWORKER"),
+			   "--name",
+			   "unlisted",
+			   "--timeout-ms",
+			   "500",
+			   "--wait-ms",
+			   "3000",
+			   "--exit-after-ms",
+			   "0",
+			   NULL};
+	st = tu_run(refused, out, sizeof(out), err, sizeof(err), 10000);
+	cr_assert_eq(tu_exit_code(st), 15, "expected -EPERM (exit 15), got status 0x%x: %s", st,
+		     out);
+
+	/* hbwatch stopped: the registry stays, nobody takes a record up. */
+	hbd_stop();
+	char *orphan[] = {
+	    (char *)getenv("HBWORKER"), "--name", "svc", "--timeout-ms", "500", "--wait-ms", "300",
+	    "--exit-after-ms",		"0",	  NULL};
+	st = tu_run(orphan, out, sizeof(out), err, sizeof(err), 10000);
+	cr_assert_eq(tu_exit_code(st), 13, "expected -ETIMEDOUT (exit 13), got status 0x%x: %s", st,
+		     out);
 }

@@ -2,6 +2,7 @@
  *
  * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
+ *          [--wait-ms N]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
@@ -9,6 +10,8 @@
  * (then returns from main, so the atexit unregistration runs).
  *
  * Exit status: 0 normal exit; 2 usage error; 4 hb_beat() failed; and when
+ * With --wait-ms, hb_register_wait() instead of hb_register(), and 15
+ * for -EPERM (hbwatch refused the registration).  When
  * hb_register() fails, the error it returned: 10 -ENOENT, 11 -ENOSPC,
  * 12 -EINVAL, 13 -ETIMEDOUT, 14 -EPROTO, 3 anything else.  Tests check
  * specific errnos through this status, so keep the mapping stable.
@@ -40,6 +43,8 @@ struct opts {
 	uint64_t hang_ms; /* NEVER: do not hang */
 	uint64_t exit_ms; /* NEVER: run until killed */
 	bool reg;
+	bool wait;
+	uint64_t wait_ms;
 	int ready_fd; /* -1: none */
 	bool quiet;
 };
@@ -57,6 +62,8 @@ static int register_status(int r)
 		return 13;
 	case -EPROTO:
 		return 14;
+	case -EPERM:
+		return 15;
 	default:
 		return EXIT_REGISTER;
 	}
@@ -103,6 +110,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
 		   "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
+		   "                [--wait-ms N]\n"
 		   "                [--ready-fd FD] [--quiet]\n");
 }
 
@@ -116,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"exit-after-ms", required_argument, NULL, 'x'},
 	    {"ignore", required_argument, NULL, 'i'},
 	    {"no-register", no_argument, NULL, 'N'},
+	    {"wait-ms", required_argument, NULL, 'w'},
 	    {"ready-fd", required_argument, NULL, 'r'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -158,6 +167,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'N':
 			o->reg = false;
+			break;
+		case 'w':
+			r = parse_u64(optarg, UINT_MAX, &o->wait_ms);
+			o->wait = true;
 			break;
 		case 'r':
 			r = parse_u64(optarg, INT_MAX, &v);
@@ -244,7 +257,8 @@ int main(int argc, char **argv)
 	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
 
 	if (o.reg) {
-		r = hb_register(o.name, o.timeout_ms);
+		r = o.wait ? hb_register_wait(o.name, o.timeout_ms, (unsigned int)o.wait_ms)
+			   : hb_register(o.name, o.timeout_ms);
 		if (r < 0) {
 			if (!o.quiet)
 				printf("register failed: %s (errno %d)\n", strerror(-r), r);
