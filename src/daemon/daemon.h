@@ -46,6 +46,7 @@ struct watch {
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;
+	pid_t pgrp; /* kill_group: the group signalled with it, 0: none */
 	sd_event_source *exit_source;
 	sd_event_source *escalate_source;
 	bool warned_future;

@@ -131,6 +131,10 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
+	/* The group still exists while any member does: its id cannot have
+	 * been reused. */
+	if (w->pgrp)
+		(void)kill(-w->pgrp, SIGKILL);
 	if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0) {
 		if (errno != ESRCH)
 			log_error("cannot send SIGKILL to %s (pid %d): %s", w->name, (int)w->pid,
@@ -144,6 +148,33 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* kill_group: the process's whole process group, for shell jobs whose
+ * hung child would outlive the shell (KillMode=process, cron).  Only when
+ * the registered process leads its group: a group is signalled by number,
+ * and only its leader's identity is pinned (by the pidfd, just checked
+ * alive), which keeps the number from being anyone else's.  Returns the
+ * group signalled, or 0. */
+static pid_t signal_group(struct watch *w, const struct service *svc, int sig)
+{
+	pid_t pg;
+
+	if (!svc->kill_group || proc_pgrp(w->pid, &pg) < 0)
+		return 0;
+	if (pg != w->pid) {
+		struct event e = watch_event(w, EVENT_ODD);
+		e.limited = true;
+		log_event(
+		    LOG_WARNING, &e,
+		    "kill_group: %s (pid %d) does not lead its process group (%d): only it is "
+		    "signalled",
+		    w->name, (int)w->pid, (int)pg);
+		return 0;
+	}
+	if (pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0 || kill(-pg, sig) < 0)
+		return 0;
+	return pg;
+}
+
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
@@ -152,7 +183,10 @@ static void action_kill(struct watch *w, const struct service *svc)
 
 	e.signal = svc->signal;
 
-	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0) {
+	/* The group first, while its leader is known to be there; then the
+	 * leader itself through its pidfd, whatever the group did. */
+	w->pgrp = signal_group(w, svc, svc->signal);
+	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0 && !w->pgrp) {
 		if (errno == ESRCH)
 			return; /* already exiting: on_exit frees the slot */
 		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
@@ -165,12 +199,16 @@ static void action_kill(struct watch *w, const struct service *svc)
 	 * the signal pending until the SIGKILL escalation, and SIGABRT would
 	 * leave no core dump of where it hung.  After the signal, so that the
 	 * process never runs on between the two. */
-	if (svc->signal != SIGKILL)
+	if (svc->signal != SIGKILL) {
 		(void)pidfd_send_signal(w->pidfd, SIGCONT, NULL, 0);
+		if (w->pgrp)
+			(void)kill(-w->pgrp, SIGCONT);
+	}
 	watch_set_state(w, WATCH_KILLING);
 	stats_count(&d->stats, w->name, EVENT_SIGNAL_SENT);
-	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d)%s", sig_name(svc->signal), w->name,
-		  (int)w->pid, svc->signal != SIGKILL ? ", then SIGCONT" : "");
+	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s", sig_name(svc->signal), w->name,
+		  (int)w->pid, w->pgrp ? " and its process group" : "",
+		  svc->signal != SIGKILL ? ", then SIGCONT" : "");
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
 	if (svc->signal == SIGKILL)

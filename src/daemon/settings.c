@@ -297,6 +297,15 @@ static int set_kill_interval(struct loader *l, struct service *svc, const char *
 	return set_duration(l, key, value, NS_MS, 7 * 24 * NS_H, &svc->kill_interval_ns);
 }
 
+static int parse_bool(const char *value, bool *b);
+
+static int set_kill_group(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (parse_bool(value, &svc->kill_group) < 0)
+		return invalid(l, key, value, "expected yes or no");
+	return 0;
+}
+
 static int set_metrics_dir(struct loader *l, struct service *svc, const char *key,
 			   const char *value)
 {
@@ -374,6 +383,7 @@ static const struct key_def keys[] = {
     {"signal", IN_SERVICE, false, set_signal},
     {"kill_burst", IN_SERVICE, false, set_kill_burst},
     {"kill_interval", IN_SERVICE, false, set_kill_interval},
+    {"kill_group", IN_SERVICE, false, set_kill_group},
     {"key", IN_LEGACY, false, set_legacy_key},
     {"enabled", IN_LEGACY, false, set_legacy_enabled},
     {"allow_shared_writers", IN_LEGACY, false, set_legacy_shared},

@@ -38,6 +38,7 @@ struct service {
 	int signal;
 	unsigned kill_burst;	   /* at most kill_burst kills ... */
 	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */
+	bool kill_group;	   /* signal the process's whole process group */
 	char *file;		   /* where the section was first seen */
 	unsigned line;
 };

@@ -46,6 +46,7 @@ void watch_release(struct watch *w)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
+	w->pgrp = 0;
 	watch_set_state(w, WATCH_FREE);
 	w->warned_future = false;
 	w->warned_timeout = false;

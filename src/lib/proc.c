@@ -66,6 +66,24 @@ static int stat_field(const char *buf, size_t len, unsigned field, unsigned long
 	return 0;
 }
 
+int proc_pgrp(pid_t pid, pid_t *pgrp)
+{
+	char buf[1024];
+	size_t len;
+	unsigned long long v;
+	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
+
+	if (r < 0)
+		return r;
+	r = stat_field(buf, len, 5, &v);
+	if (r < 0)
+		return r;
+	if (v > INT32_MAX)
+		return -EINVAL;
+	*pgrp = (pid_t)v;
+	return 0;
+}
+
 int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time)
 {
 	unsigned long long v;

@@ -13,6 +13,10 @@
  * Pure.  Returns 0 or -EINVAL. */
 int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time);
 
+/* Process group of PID (field 5 of /proc/PID/stat).  Returns 0, -ESRCH or
+ * -errno. */
+int proc_pgrp(pid_t pid, pid_t *pgrp);
+
 /* Start time of PID.  Returns 0, -ESRCH (no such process) or -errno. */
 int proc_starttime(pid_t pid, uint64_t *start_time);
 

@@ -3,9 +3,13 @@
  * cleaned up without a signal, 50 hung workers handled in parallel. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -242,4 +246,46 @@ Test(kill, stopped_process_dies_of_its_signal_not_sigkill)
 		  "status 0x%x: expected death by SIGABRT, not by the escalation", st);
 	cr_assert(hbd_log_wait("signal-sent", w, ", then SIGCONT", 1000));
 	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
+}
+
+/* 10. kill_group = yes: a shell job whose hung child would outlive the
+ * shell (KillMode=process, cron) loses its whole process group.  The
+ * registered process leads a group with a sleeping child in it; both die
+ * of the service's signal. */
+Test(kill, kill_group_takes_the_whole_process_group)
+{
+	hbd_config("kill_grace = 3s\n[job]\ntimeout = 300ms\nkill_group = yes\n");
+	hbd_start();
+	int ready[2];
+	cr_assert(pipe(ready) == 0);
+	pid_t parent = getpid(), leader = fork();
+	cr_assert_geq(leader, 0);
+	if (leader == 0) {
+		hbd_child_setup(parent);
+		setpgid(0, 0);
+		pid_t c = fork();
+		if (c == 0) {
+			for (;;)
+				pause(); /* the job's child, in the leader's group */
+		}
+		dprintf(ready[1], "%d\n", (int)c);
+		execl(getenv("HBWORKER"), "hbworker", "--name", "job", "--timeout-ms", "200",
+		      "--beat-ms", "50", "--hang-after-ms", "300", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	close(ready[1]);
+	char buf[32] = "";
+	cr_assert_gt(read(ready[0], buf, sizeof(buf) - 1), 0);
+	close(ready[0]);
+	pid_t child = (pid_t)atoi(buf);
+	int child_fd = pidfd_open(child, 0);
+	cr_assert_geq(child_fd, 0);
+
+	int st;
+	cr_assert(hbd_wait_exit(leader, 5000, &st), "the hung leader was not killed");
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "leader status 0x%x", st);
+	struct pollfd p = {.fd = child_fd, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, 2000), 1, "the job's child %d outlived the job", (int)child);
+	close(child_fd);
+	cr_assert(hbd_log_wait("signal-sent", leader, "and its process group", 1000));
 }
