@@ -120,7 +120,9 @@ struct daemon {
 	size_t n_rates;
 	pid_t self;
 	uint64_t scan_period_ns;
-	unsigned n_active;
+	unsigned n_active;   /* ACTIVE, KILLING or LOGGED: hbwatch watches them */
+	unsigned n_refused;  /* native registrations kept as REFUSED */
+	struct idmap by_pid; /* pid -> the watch hbwatch watches it through */
 	struct stats stats;
 	struct hb_status view; /* what hbctl reads of our decisions (view.c) */
 	bool view_dirty;

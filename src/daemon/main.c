@@ -171,8 +171,18 @@ static void registry_watch(struct daemon *d, uint64_t now)
 	d->reg_checked_ns = now;
 	if (d->reg.hdr) {
 		r = registry_check(&d->reg);
-		if (r != -EIDRM)
+		if (r != -EIDRM) {
+			/* Its group may write all of it: the header included. */
+			if (r == 0 && registry_repair(&d->reg)) {
+				e.limited = true;
+				log_event(
+				    LOG_WARNING, &e,
+				    "the registry's header at key 0x%x was rewritten (by a member "
+				    "of its group); put back",
+				    d->settings.key);
+			}
 			return;
+		}
 		log_event(LOG_WARNING, &e,
 			  "the registry at key 0x%x was removed from under hbwatch; making a new "
 			  "one (watched processes stay watched)",
@@ -265,6 +275,9 @@ static void reload(struct daemon *d)
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
 		legacy_reset(d, false);
+		/* Records turned down may be welcome under the new rules. */
+		idmap_free(&d->intake.turned_down);
+		d->intake.census_soon = true;
 		d->stats.dirty = true;
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
 			  d->config_path, d->settings.n_services);

@@ -42,6 +42,15 @@ static struct watch *watch_new(struct daemon *d, int shmid)
 	return w;
 }
 
+/* W no longer stands for its process (refused, gone). */
+static void by_pid_drop(struct watch *w)
+{
+	uint64_t v;
+
+	if (idmap_get(&w->d->by_pid, w->pid, &v) && (struct watch *)(uintptr_t)v == w)
+		idmap_del(&w->d->by_pid, w->pid);
+}
+
 /* Forget W entirely.  A record handed to us (hbctl's) is removed too: its
  * process is gone or it was closed, and nobody else will. */
 static void watch_destroy(struct watch *w)
@@ -54,6 +63,7 @@ static void watch_destroy(struct watch *w)
 	if (w->remove_when_done)
 		shmctl(w->shmid, IPC_RMID, NULL);
 	idmap_del(&d->by_shmid, w->shmid);
+	by_pid_drop(w);
 	last = d->watches[--d->n_watches];
 	d->watches[w->slot] = last;
 	last->slot = w->slot;
@@ -72,6 +82,7 @@ void watch_finish(struct daemon *d)
 	d->watches = NULL;
 	d->cap_watches = 0;
 	idmap_free(&d->by_shmid);
+	idmap_free(&d->by_pid);
 }
 
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -107,6 +118,41 @@ static void watch_retry(struct watch *w, const char *why)
 	w->d->intake.census_soon = true;
 	w->remove_when_done = false; /* it is looked at again */
 	watch_destroy(w);
+}
+
+/* The budgets of slots=: at most that many processes watched, and, apart
+ * from them, at most that many registrations kept though refused (so a
+ * user making records hbwatch refuses cannot crowd out anyone it would
+ * watch).  Over budget, the new record is dropped: a watchable one is
+ * found again by a census once room is free; a refused one is turned down
+ * until it changes or the configuration is reloaded.  Returns false if W
+ * was dropped. */
+static bool budget_allows(struct watch *w, enum identity_verdict verdict)
+{
+	struct daemon *d = w->d;
+	bool watched = verdict == IDENTITY_OK;
+	unsigned used = watched ? d->n_active : d->n_refused;
+	struct shmid_ds ds;
+
+	if ((verdict != IDENTITY_OK && verdict != IDENTITY_UNWATCHED &&
+	     verdict != IDENTITY_MISMATCH) ||
+	    used < d->settings.slots)
+		return true;
+	if (watched && !d->intake.full_warned) {
+		struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
+		log_event(LOG_WARNING, &e,
+			  "watching %u processes, the limit set by slots=%u: newer registrations "
+			  "wait until others end (raise slots= in [hbwatch])",
+			  d->n_active, d->settings.slots);
+		d->intake.full_warned = true;
+	}
+	if (watched)
+		d->intake.census_soon = true;
+	else if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
+		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+	w->remove_when_done = false;
+	watch_destroy(w);
+	return false;
 }
 
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
@@ -150,16 +196,32 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
+	if (verdict == IDENTITY_OK) {
+		/* One registration per process: more records naming the same
+		 * process (its own word, but one is enough) would let one
+		 * process take every slot. */
+		uint64_t v;
+		struct watch *o = idmap_get(&d->by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
+		if (o && o != w && o->start_time == w->start_time) {
+			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
+				 (int)w->pid, o->shmid);
+			verdict = IDENTITY_MISMATCH;
+		}
+	}
+	if (first && !budget_allows(w, verdict))
+		return false;
 
 	switch (verdict) {
 	case IDENTITY_OK:
 		w->why[0] = '\0';
+		idmap_put(&d->by_pid, w->pid, (uint64_t)(uintptr_t)w);
 		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
 			watch_set_state(w, WATCH_ACTIVE);
 		break;
 	case IDENTITY_UNWATCHED:
 	case IDENTITY_MISMATCH: {
 		bool was = w->state == WATCH_REFUSED;
+		by_pid_drop(w);
 		/* Cut to the entry's size: hbctl shows the start of the reason. */
 		size_t n = strnlen(why, sizeof(w->why) - 1);
 		memcpy(w->why, why, n);
@@ -177,6 +239,9 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	case IDENTITY_STALE: {
 		struct event e = watch_event(w, EVENT_STALE_RECORD);
+		/* Not ours to remove: remember it, or every census says it again. */
+		if (!w->remove_when_done)
+			idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 		e.verified = false;
 		e.limited = true;
 		log_event(LOG_INFO, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
@@ -235,16 +300,9 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 		return;
 	if (idmap_get(&d->intake.turned_down, shmid, &ctime) && ctime == (uint64_t)ds->shm_ctime)
 		return;
-	if (d->n_watches >= d->settings.slots) {
-		if (!d->intake.full_warned) {
-			struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
-			log_event(
-			    LOG_WARNING, &e,
-			    "watching %zu registrations, the limit set by slots=%u: newer ones "
-			    "wait until others end (raise slots= in [hbwatch])",
-			    d->n_watches, d->settings.slots);
-			d->intake.full_warned = true;
-		}
+	/* Memory's bound; the budgets proper are applied once the record is
+	 * judged (watch_evaluate()). */
+	if (d->n_watches >= 2u * d->settings.slots + 64u) {
 		d->intake.census_soon = true;
 		return;
 	}

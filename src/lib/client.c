@@ -101,7 +101,7 @@ static int do_register(const char *name, unsigned int timeout_ms)
 	if (r < 0)
 		return r;
 	if (!rec) {
-		r = proc_starttime(pid, &start_time);
+		r = proc_self_starttime(&start_time);
 		if (r >= 0)
 			r = record_create(pid, start_time, true, &rec, &shmid);
 		if (r < 0) {

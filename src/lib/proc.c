@@ -33,6 +33,25 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t
 	return 0;
 }
 
+int proc_self_starttime(uint64_t *start_time)
+{
+	char buf[1024];
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return proc_parse_starttime(buf, (size_t)n, start_time);
+}
+
 /* Field FIELD (1-based, as in proc(5), >= 3) of a stat line.  Fields from
  * the third on are separated by single spaces after the last ')'. */
 static int stat_field(const char *buf, size_t len, unsigned field, unsigned long long *out)

@@ -17,6 +17,11 @@ int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time);
  * -errno. */
 int proc_pgrp(pid_t pid, pid_t *pgrp);
 
+/* Start time of the calling process, from /proc/self/stat: right also in a
+ * PID namespace whose /proc is still the host's (where getpid() names
+ * another process of that /proc).  Returns 0 or -errno. */
+int proc_self_starttime(uint64_t *start_time);
+
 /* Start time of PID.  Returns 0, -ESRCH (no such process) or -errno. */
 int proc_starttime(pid_t pid, uint64_t *start_time);
 

@@ -238,6 +238,8 @@ static int registry_init_new(struct hb_registry *r, uint32_t ring_size)
 	return 0;
 }
 
+static int repair_own(struct hb_registry *r, const struct shmid_ds *ds);
+
 int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, bool *adopted,
 		    char *why, size_t why_len)
 {
@@ -264,8 +266,12 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 				memcpy(&magic, mem, sizeof(magic));
 				shmdt(mem);
 			}
-			if (magic != HB_TABLE_V1_MAGIC)
-				return rc;
+			if (magic != HB_TABLE_V1_MAGIC) {
+				if (repair_own(r, &ds) < 0)
+					return rc;
+				*adopted = true;
+				goto adopted;
+			}
 			if (shmctl(r->shmid, IPC_RMID, NULL) < 0)
 				return -errno;
 			remove_v1_semaphore(key);
@@ -290,6 +296,7 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 			return rc;
 		}
 	}
+adopted:
 	rc = set_owner(r->shmid, gid);
 	if (rc < 0) {
 		why_set(why, why_len, "cannot set group and mode of the registry: %s",
@@ -298,6 +305,51 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 		return rc;
 	}
 	atomic_store(&r->hdr->owner_pid, (int32_t)getpid());
+	return 0;
+}
+
+bool registry_repair(struct hb_registry *r)
+{
+	struct hb_registry_header *h = r->hdr, *c = &r->hdr_copy;
+
+	if (h->magic == c->magic && h->version == c->version && h->header_size == c->header_size &&
+	    h->ring_size == c->ring_size)
+		return false;
+	/* The magic last, as at creation: an attacher never sees it with
+	 * the old, broken fields. */
+	h->magic = 0;
+	atomic_thread_fence(memory_order_release);
+	h->version = c->version;
+	h->header_size = c->header_size;
+	h->ring_size = c->ring_size;
+	atomic_thread_fence(memory_order_release);
+	h->magic = c->magic;
+	return true;
+}
+
+/* A segment of ours at the key that fails validation may be our own
+ * registry whose header a group member rewrote: it has a registry's size
+ * and mode.  Then give it its header back rather than refuse to start.
+ * Returns 0 if repaired, -EPROTO if it does not look like ours. */
+static int repair_own(struct hb_registry *r, const struct shmid_ds *ds)
+{
+	uint32_t n = HB_RING_MIN;
+	void *mem;
+
+	while (n < HB_RING_MAX && registry_size(n) < ds->shm_segsz)
+		n <<= 1;
+	if (registry_size(n) != ds->shm_segsz || (ds->shm_perm.mode & 0777) != HB_REGISTRY_MODE)
+		return -EPROTO;
+	mem = shmat(r->shmid, NULL, 0);
+	if (mem == (void *)-1)
+		return -errno;
+	r->hdr_copy = (struct hb_registry_header){.magic = HB_REGISTRY_MAGIC,
+						  .version = HB_REGISTRY_VERSION,
+						  .header_size = sizeof(struct hb_registry_header),
+						  .ring_size = n};
+	r->size = ds->shm_segsz;
+	registry_bind(r, mem);
+	registry_repair(r);
 	return 0;
 }
 

@@ -97,6 +97,11 @@ void registry_detach(struct hb_registry *r);
  * (removed, or marked for removal), or another -errno from shmctl(). */
 int registry_check(const struct hb_registry *r);
 
+/* Put back the fixed fields of R's header (magic, version, sizes) from
+ * the copy validated at attach, if a group member rewrote them.  For the
+ * daemon, which owns the registry.  Returns true if it had to. */
+bool registry_repair(struct hb_registry *r);
+
 /* Remove the segment at KEY, and the semaphore hbwatch 0.1 kept there.
  * Returns 0 if something went, -ENOENT if nothing was there, or -errno. */
 int registry_remove(int key);

@@ -161,18 +161,11 @@ Test(registry, requeued_doorbell_then_sigterm)
 
 /* A group member may write the whole registry, header included, and
  * overwrites its magic.  Registering is an announcement, a hint: new
- * clients should still get through within a few seconds (hbwatch making a
- * new registry, as it does when one is removed), and hbwatch should still
- * start on a registry of its own that a group member spoilt.
- * KNOWN BUG (src/daemon/main.c, registry_watch(), and src/lib/registry.c,
- * registry_create()): hbwatch only checks that the registry still exists,
- * so from then on every hb_register() and 'hbctl register' fails with
- * EPROTO ("no hbwatch header") while hbwatch runs; and at its next start
- * registry_create() refuses its own segment (only an hbwatch 0.1 table of
- * ours is replaced): hbwatch exits 1 until someone removes the segment.
- * One group member refuses every later registration for good.  Disabled
- * until fixed: it fails. */
-Test(registry, header_smashed_by_group_member, .disabled = true)
+ * clients get through again within a second (hbwatch puts its header
+ * back), and hbwatch starts again on a registry of its own that a group
+ * member spoilt (it recognises its own segment by owner, size and mode,
+ * and repairs the header rather than refuse it for good). */
+Test(registry, header_smashed_by_group_member)
 {
 	struct hb_registry reg;
 	int r = -1;

@@ -402,16 +402,11 @@ Test(trust, client_in_own_pid_namespace_with_its_proc)
 	client_in_pid_namespace(true);
 }
 
-/* The same without a /proc of its own (unshare --pid --fork alone).
- * KNOWN BUG (src/lib/client.c, do_register()): the library records its
- * start time from /proc/<getpid()>/stat, and getpid() is 1 in its own
- * namespace while /proc is still the host's: it records the start time
- * of the host's init.  hbwatch, comparing with the real start time of
- * the host pid, drops the record as stale ("start time differs") at
- * every census (every 5 s, logged each time) and never watches the
- * client; reading /proc/self/stat would name the right process.
- * Disabled until fixed: it fails. */
-Test(trust, client_in_own_pid_namespace, .disabled = true)
+/* The same without a /proc of its own (unshare --pid --fork alone):
+ * getpid() is 1 there while /proc is still the host's, so the library
+ * reads its start time from /proc/self/stat, which names the right
+ * process, not from /proc/<getpid()>/stat, the host's init. */
+Test(trust, client_in_own_pid_namespace)
 {
 	client_in_pid_namespace(false);
 }
@@ -419,14 +414,10 @@ Test(trust, client_in_own_pid_namespace, .disabled = true)
 /* One process of a user in no group at all makes more heartbeat records
  * than slots=, all its own (mode 0644, naming itself), never announced:
  * the census finds them anyway.  They are trusted (its own word) and
- * refused (no such service), and each still takes a slot.
- * KNOWN BUG (src/daemon/watch.c, watch_consider()): every record found
- * counts against slots=, refused ones and any number per process or
- * uid, so this user keeps the daemon from ever watching anybody else's
- * new registration ("watching 128 registrations, the limit set by
- * slots=128: newer ones wait"); the hung root worker below is never
- * killed.  Disabled until fixed: it fails. */
-Test(trust, records_of_one_user_fill_the_slots, .disabled = true)
+ * refused (no such service).  Refused registrations have a budget of
+ * their own, and a process gets one registration, so they crowd out
+ * nobody: the hung root worker below is still killed. */
+Test(trust, records_of_one_user_fill_the_slots)
 {
 	char out[128];
 
