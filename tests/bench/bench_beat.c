@@ -4,7 +4,9 @@
  *
  * Three methods, measured in one run:
  *   hb_beat    the public API, through the shared libhbwatch (a PLT call, as
- *              a service makes it), registered in a real table;
+ *              a service makes it), registered for real: one atomic load of
+ *              the published record, the clock read, one store into the
+ *              process's own heartbeat record;
  *   sd_notify  sd_notify(0, "WATCHDOG=1") to an AF_UNIX datagram socket this
  *              program binds and drains, standing in for PID 1;
  *   bare       clock_gettime(CLOCK_MONOTONIC) plus a release store to a
@@ -15,14 +17,15 @@
  * hb_beat/bare <= 2.  Informational: the exit status is 0 whatever the
  * figures (1 only if the benchmark could not run).
  *
- * The table.  The benchmark links only the public hbwatch_dep: linking the
- * internal static library too would put a second copy of the client code
- * (and its state) in the program, and its hb_beat() would shadow the shared
- * library's, so we would time the wrong function.  The table is therefore
- * created by the separate mktable helper (internal API, path compiled in),
- * at a private key in a private IPC namespace when we are root, else at an
- * unused key derived from our pid; never at the host's 0x5098.  It is
- * removed at the end.
+ * The registry.  hb_register() needs one to announce its record in.  The
+ * benchmark links only the public hbwatch_dep: linking the internal static
+ * library too would put a second copy of the client code (and its state) in
+ * the program, and its hb_beat() would shadow the shared library's, so we
+ * would time the wrong function.  The registry is therefore created by the
+ * separate mkregistry helper (internal API, path compiled in), at a private
+ * key in a private IPC namespace when we are root, else at an unused key
+ * derived from our pid; never at the host's 0x5098.  It is removed at the
+ * end; the record is marked for removal by hb_register() itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
-#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -47,8 +49,8 @@
 
 #include <hbwatch.h>
 
-#ifndef BENCH_MKTABLE
-#error "BENCH_MKTABLE must name the mktable helper"
+#ifndef BENCH_MKREGISTRY
+#error "BENCH_MKREGISTRY must name the mkregistry helper"
 #endif
 
 #define ROUNDS_DEFAULT	 7
@@ -62,11 +64,11 @@ enum { M_BEAT, M_NOTIFY, M_BARE, M_COUNT };
 static const char *const method_name[M_COUNT] = {"hb_beat", "sd_notify", "bare"};
 
 /* Cleanup state, read by the signal handler too. */
-static volatile sig_atomic_t ipc_key; /* 0: no table of ours */
+static volatile sig_atomic_t ipc_key; /* 0: no registry of ours */
 static char sock_dir[64];
 static char sock_path[sizeof(sock_dir) + 16];
 
-/* The bare method's target: alone on its cache line like a slot's beat_ns,
+/* The bare method's target: alone on its cache line like a record's beat_ns,
  * so no false sharing with anything else we touch. */
 static _Alignas(64) _Atomic uint64_t bare_cell;
 
@@ -89,12 +91,9 @@ static void cleanup(void)
 {
 	if (ipc_key) {
 		int shmid = shmget(ipc_key, 0, 0);
-		int semid = semget(ipc_key, 0, 0);
 
 		if (shmid >= 0)
 			shmctl(shmid, IPC_RMID, NULL);
-		if (semid >= 0)
-			semctl(semid, 0, IPC_RMID);
 		ipc_key = 0;
 	}
 	if (sock_path[0])
@@ -110,14 +109,14 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-/* True if nothing at all lives at KEY (neither segment nor semaphore), so
- * mktable will create a table rather than adopt someone else's. */
+/* True if no segment lives at KEY, so mkregistry will create a registry
+ * rather than adopt or refuse someone else's. */
 static int key_unused(int key)
 {
-	return shmget(key, 0, 0) < 0 && errno == ENOENT && semget(key, 0, 0) < 0 && errno == ENOENT;
+	return shmget(key, 0, 0) < 0 && errno == ENOENT;
 }
 
-/* Pick the key and make sure the host's table is out of reach. */
+/* Pick the key and make sure the host's registry is out of reach. */
 static int choose_key(int *namespaced)
 {
 	*namespaced = unshare(CLONE_NEWIPC) == 0;
@@ -132,9 +131,9 @@ static int choose_key(int *namespaced)
 	return -1;
 }
 
-static int make_table(int key)
+static int make_registry(int key)
 {
-	char keystr[16], *argv[] = {(char *)BENCH_MKTABLE, (char *)"16", NULL};
+	char keystr[16], *argv[] = {(char *)BENCH_MKREGISTRY, (char *)"64", NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int st, r;
@@ -142,7 +141,7 @@ static int make_table(int key)
 	snprintf(keystr, sizeof(keystr), "0x%x", (unsigned)key);
 	if (setenv("HBWATCH_KEY", keystr, 1) < 0)
 		return -errno;
-	/* mktable's "created ..." line would clutter the report. */
+	/* Nothing of the helper's may clutter the report. */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	r = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
@@ -151,7 +150,7 @@ static int make_table(int key)
 		fprintf(stderr, "bench_beat: cannot run %s: %s\n", argv[0], strerror(r));
 		return -r;
 	}
-	ipc_key = key; /* from here on the table may exist: remove it at exit */
+	ipc_key = key; /* from here on the registry may exist: remove it at exit */
 	if (waitpid(pid, &st, 0) < 0)
 		return -errno;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -345,11 +344,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_beat: no unused SysV key found\n");
 		return 1;
 	}
-	r = make_table(key);
+	r = make_registry(key);
 	if (r == 0)
 		r = hb_register("bench-beat", 60000);
 	if (r < 0) {
-		fprintf(stderr, "bench_beat: cannot set up the table at key 0x%x: %s\n",
+		fprintf(stderr, "bench_beat: cannot set up the registry at key 0x%x: %s\n",
 			(unsigned)key, strerror(-r));
 		cleanup();
 		return 1;
@@ -377,7 +376,7 @@ int main(int argc, char **argv)
 
 	printf("hbwatch beat benchmark: %u rounds of ~%u ms per method, median per op\n", rounds,
 	       round_ms);
-	printf("table at private key 0x%x%s\n\n", (unsigned)key,
+	printf("registry at private key 0x%x%s\n\n", (unsigned)key,
 	       namespaced ? " in a private IPC namespace" : "");
 	printf("%-10s %12s %12s %12s %14s\n", "method", "median ns", "min ns", "max ns",
 	       "ops/round");

@@ -1,9 +1,10 @@
 /* Helpers shared by the benchmarks (header-only, static functions).
  *
  * Isolation: bench_isolate() puts the process in a private IPC namespace
- * when it can (root), so the tables it makes are its own and vanish with
- * it; the key is a private one in any case (never the host's 0x5098).
- * Every process a benchmark starts is tracked by pid and killed by pid.
+ * when it can (root), so the registry and the heartbeat records made in it
+ * are its own and vanish with it; the key is a private one in any case
+ * (never the host's 0x5098).  Every process a benchmark starts is tracked
+ * by pid and killed by pid.
  */
 #ifndef HBWATCH_BENCH_COMMON_H
 #define HBWATCH_BENCH_COMMON_H
@@ -18,13 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "registry.h"
 
 static inline uint64_t bench_now(void)
 {
@@ -68,14 +71,86 @@ static inline int bench_isolate(unsigned key)
 	return ns;
 }
 
+/* Remove the registry at KEY.  Records need no removal: the library marks
+ * each for removal at creation, and it goes with its process. */
 static inline void bench_remove_ipc(unsigned key)
 {
-	int shmid = shmget((key_t)key, 0, 0), semid = semget((key_t)key, 0, 0);
+	int shmid = shmget((key_t)key, 0, 0);
 
 	if (shmid >= 0)
 		shmctl(shmid, IPC_RMID, NULL);
-	if (semid >= 0)
-		semctl(semid, 0, IPC_RMID);
+}
+
+/* The number in the file PATH (a sysctl), or -errno. */
+static inline long bench_read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -EIO;
+	fclose(f);
+	return v;
+}
+
+#define BENCH_SHMMNI	 "/proc/sys/kernel/shmmni"
+#define BENCH_SHMMNI_MAX 32768u /* IPCMNI, unless the kernel was booted with ipcmni_extend */
+
+/* Raise kernel.shmmni (segments per IPC namespace) to WANT, in our own IPC
+ * namespace only (NAMESPACED): with a record per registration, the default
+ * of 4096 caps how many processes can register.  The host's is never
+ * touched.  Returns the limit now in force, or -errno. */
+static inline long bench_shmmni(unsigned want, int namespaced)
+{
+	long cur = bench_read_long(BENCH_SHMMNI);
+	FILE *f;
+
+	if (cur < 0 || (unsigned long)cur >= want || !namespaced)
+		return cur;
+	f = fopen(BENCH_SHMMNI, "w");
+	if (!f)
+		return cur;
+	fprintf(f, "%u\n", want < BENCH_SHMMNI_MAX ? want : BENCH_SHMMNI_MAX);
+	fclose(f);
+	return bench_read_long(BENCH_SHMMNI);
+}
+
+/* Does KEY hold a registry the daemon has finished making?  It publishes
+ * the magic last, so a client that attaches earlier would be refused. */
+static inline int bench_registry_ready(unsigned key)
+{
+	int shmid = shmget((key_t)key, 0, 0);
+	const struct hb_registry_header *h;
+	int ok;
+
+	if (shmid < 0)
+		return 0;
+	h = shmat(shmid, NULL, SHM_RDONLY);
+	if (h == (void *)-1)
+		return 0;
+	ok = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == HB_REGISTRY_MAGIC;
+	shmdt(h);
+	return ok;
+}
+
+/* Open fds of PID (the daemon holds one pidfd per watched process), or -1. */
+static inline int bench_count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 struct bench_daemon {
@@ -87,7 +162,7 @@ struct bench_daemon {
 
 /* Start HBWATCH with CONFIG (the whole ini text) in a fresh temp dir;
  * NOFILE, if not 0, is its RLIMIT_NOFILE (soft and hard).  Waits until the
- * table at KEY exists.  Returns 0 or -1. */
+ * registry at KEY is ready.  Returns 0 or -1. */
 static inline int bench_daemon_start(struct bench_daemon *d, const char *hbwatch,
 				     const char *config, unsigned key, rlim_t nofile)
 {
@@ -111,8 +186,9 @@ static inline int bench_daemon_start(struct bench_daemon *d, const char *hbwatch
 
 		if (fd >= 0)
 			dup2(fd, STDERR_FILENO);
-		if (nofile &&
-		    setrlimit(RLIMIT_NOFILE, &(struct rlimit){nofile, nofile}) < 0) {
+		/* A benchmark that dies leaves no daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (nofile && setrlimit(RLIMIT_NOFILE, &(struct rlimit){nofile, nofile}) < 0) {
 			/* No CAP_SYS_RESOURCE: as high as the hard limit allows. */
 			struct rlimit rl;
 			if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -125,7 +201,7 @@ static inline int bench_daemon_start(struct bench_daemon *d, const char *hbwatch
 		_exit(127);
 	}
 	for (int i = 0; i < 1000; i++) {
-		if (shmget((key_t)key, 0, 0) >= 0)
+		if (bench_registry_ready(key))
 			return 0;
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
 			d->pid = 0;

@@ -48,13 +48,13 @@
 
 #include "bench_common.h"
 
-#define BENCH_KEY	  0x4bd7e7c7u
-#define GUARD_PERIOD_NS	  (10000000000ull)
-#define GUARD_WAIT_NS	  (5000000000ull)
-#define GUARD_POLL_NS	  (1000000000ull)
-#define GUARD_PHASES	  100u
-#define BG_TIMEOUT_MS	  3000u
-#define BG_PERIOD_NS	  (1000000000ull)
+#define BENCH_KEY	0x4bd7e7c7u
+#define GUARD_PERIOD_NS (10000000000ull)
+#define GUARD_WAIT_NS	(5000000000ull)
+#define GUARD_POLL_NS	(1000000000ull)
+#define GUARD_PHASES	100u
+#define BG_TIMEOUT_MS	3000u
+#define BG_PERIOD_NS	(1000000000ull)
 
 struct report {
 	int32_t idx;
@@ -87,8 +87,7 @@ static void on_abort(int sig)
 
 /* A worker: register, beat for BEAT_FOR_MS, then hang until signalled.
  * Also reports its deadline (as a negative idx record) for the schedule. */
-static void worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int report_fd,
-		   int sched_fd)
+static void worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int report_fd, int sched_fd)
 {
 	struct sigaction sa = {.sa_handler = on_abort};
 	uint64_t start, last, period = (uint64_t)timeout_ms * 1000000u / 4;
@@ -371,7 +370,7 @@ int main(int argc, char **argv)
 	       "\"guardian_over_hbwatch_median\":%.0f,\"guardian_over_hbwatch_p99\":%.0f,"
 	       "\"daemon_cpu_pct\":%.3f,\"daemon_hwm_kb\":%lu}\n",
 	       hb.n, failed, bg_ok, hb.min, hb.med, hb.p99, hb.max, gs.med, gs.p99, gs.max, gc.med,
-	       gc.p99, gc.max, gs.med / hb.med, gs.p99 / hb.p99,
-	       (double)(cpu1 - cpu0) / 1e7 / span, hwm);
+	       gc.p99, gc.max, gs.med / hb.med, gs.p99 / hb.p99, (double)(cpu1 - cpu0) / 1e7 / span,
+	       hwm);
 	return 0;
 }

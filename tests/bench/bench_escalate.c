@@ -107,7 +107,8 @@ static int one_round(const char *hbwatch, unsigned n, unsigned grace_ms, struct 
 			min_dl = t + TIMEOUT_MS * 1000000ull;
 	}
 	out->gone = out->by_sigkill = 0;
-	uint64_t first_gone = 0, give_up = bench_now() + (uint64_t)grace_ms * 1000000u + 10000000000ull;
+	uint64_t first_gone = 0,
+		 give_up = bench_now() + (uint64_t)grace_ms * 1000000u + 10000000000ull;
 	while (out->gone < n && bench_now() < give_up) {
 		int st;
 		pid_t p = waitpid(-1, &st, WNOHANG);
@@ -156,8 +157,8 @@ int main(int argc, char **argv)
 	int ns = bench_isolate(BENCH_KEY);
 	printf("escalation: %u processes hang at once and ignore SIGTERM; kill_grace %u ms%s\n\n",
 	       n, grace, ns ? "; private IPC namespace" : "");
-	printf("%-6s %8s %10s %16s %18s %14s\n", "round", "gone", "by SIGKILL",
-	       "first gone, ms", "last gone, ms", "overhead, ms");
+	printf("%-6s %8s %10s %16s %18s %14s\n", "round", "gone", "by SIGKILL", "first gone, ms",
+	       "last gone, ms", "overhead, ms");
 	for (unsigned r = 0; r < rounds; r++) {
 		struct round x;
 		if (one_round(argv[1], n, grace, &x) < 0) {
@@ -177,11 +178,13 @@ int main(int argc, char **argv)
 	double lmed = bench_median_d(last, ok), omed = bench_median_d(over, ok);
 	double omax = over[ok - 1];
 	double serial_s = (double)n * 5.0;
-	printf("\n(times after the deadline; first = earliest deadline to first reap, last = latest "
-	       "deadline to last reap)\nmedian last gone %.1f ms = kill_grace + %.1f ms (target < "
-	       "kill_grace + 50 ms; worst round + %.1f ms)\n",
-	       lmed, omed, omax);
-	printf("a serial guardian (5 s wait per victim) needs ~%.0f s for the same %u\n", serial_s, n);
+	printf(
+	    "\n(times after the deadline; first = earliest deadline to first reap, last = latest "
+	    "deadline to last reap)\nmedian last gone %.1f ms = kill_grace + %.1f ms (target < "
+	    "kill_grace + 50 ms; worst round + %.1f ms)\n",
+	    lmed, omed, omax);
+	printf("a serial guardian (5 s wait per victim) needs ~%.0f s for the same %u\n", serial_s,
+	       n);
 	printf("RESULT {\"bench\":\"escalate\",\"n\":%u,\"kill_grace_ms\":%u,\"rounds\":%u,"
 	       "\"all_gone\":%s,\"last_gone_median_ms\":%.1f,\"overhead_median_ms\":%.1f,"
 	       "\"overhead_max_ms\":%.1f,\"serial_guardian_s\":%.0f}\n",

@@ -1,37 +1,44 @@
-/* bench_scale: how the daemon's cost grows with the table, and what it
- * costs while real clients beat.
+/* bench_scale: how the daemon's cost grows with the number of records, and
+ * what it costs while real clients beat.
  *
- *   bench_scale HBWATCH scan [SLOTS...]     (default: 1024 16384 65536)
+ *   bench_scale HBWATCH scan [RECORDS...]  (default: 1024 16384 32000)
  *   bench_scale HBWATCH idle [SECONDS [CLIENTS]]       (default: 60 1000)
  *
- * scan.  For each size N, a table of N slots (private IPC namespace,
- * private key) is filled completely: 64k real processes are too many for
- * this VM, so the N registrations belong to 64 real, long-lived sleeper
- * processes, repeated (slot i holds sleeper i % 64, with its true start
- * time).  To the daemon each slot is a separate, valid, active
- * registration: it opens a pidfd per slot and tracks each, exactly as for
- * N distinct processes; only the process count differs, which the scan
- * never looks at.  Two figures:
- *   slot reads   in-process: table_slot_read() over all N slots (the
- *                lock-free snapshot every scan takes of every slot), the
- *                median of 21 passes;
- *   daemon scan  the real hbwatch, as a black box, adopting that full
- *                table (slots = N, action = log, timeouts of an hour so no
- *                deadline fires): we ring the table's doorbell K times,
- *                spaced well apart, and each ring makes the daemon run one
- *                full scan (watch_scan + re-arm + status); its CPU time (sum
- *                of sum_exec_runtime over its threads, from each
- *                task's schedstat in /proc, ns resolution) over the K rings, minus its
- *                CPU time over an equally long quiet stretch, divided by K.
- *                It includes the wake-up (futex -> doorbell thread ->
- *                eventfd -> sd-event), so it is the cost of a scan as the
- *                daemon pays it.
- * Linear growth shows as a constant ns per slot across the sizes.  The
- * daemon needs an fd per slot: it is started with RLIMIT_NOFILE = N + 256
- * when we may raise it (CAP_SYS_RESOURCE), else with our hard limit; the
- * report says how many fds it ended with.
+ * scan.  For each size N, N heartbeat records are made in a private IPC
+ * namespace (kernel.shmmni raised there: a record is a segment, and the
+ * kernel allows at most 32768 per namespace unless booted with
+ * ipcmni_extend, so 64k cannot be measured any more).  N real processes
+ * are too many for this VM, so the N records name 64 real, long-lived
+ * sleeper processes, repeated (record i names sleeper i % 64, with its
+ * true start time): they are made the way hbctl makes records for shell
+ * jobs (record_create() for another process, owned by root, which the
+ * daemon trusts and removes when done).  To the daemon each record is a
+ * separate, valid, active registration: it attaches it, opens a pidfd for
+ * it and tracks its deadline, exactly as for N distinct processes; only
+ * the process count differs, which the scan never looks at.  Two figures:
+ *   record reads  in-process: record_read() over all N records (the
+ *                 lock-free snapshot every scan takes of every record),
+ *                 the median of 21 passes;
+ *   daemon scan   the real hbwatch, as a black box, watching those N
+ *                 records (slots = N, action = log, timeouts of an hour so
+ *                 no deadline fires): we ring the registry's doorbell K
+ *                 times, spaced well apart, and each ring makes the daemon
+ *                 run one full scan (ring read + watch_scan + re-arm +
+ *                 status); its CPU time (sum of sum_exec_runtime over its
+ *                 threads, from each task's schedstat in /proc, ns
+ *                 resolution) over the K rings, minus its CPU time over an
+ *                 equally long quiet stretch, divided by K.  It includes
+ *                 the wake-up (futex -> doorbell thread -> eventfd ->
+ *                 sd-event), so it is the cost of a scan as the daemon pays
+ *                 it.  The quiet stretch holds the periodic census (every
+ *                 5 s, all segments of the namespace), which is thus not in
+ *                 the scan figure.
+ * Linear growth shows as a constant ns per record across the sizes.  The
+ * daemon needs an fd per record: it is started with RLIMIT_NOFILE = N +
+ * 256 when we may raise it (CAP_SYS_RESOURCE), else with our hard limit;
+ * the report says how many fds it ended with.
  *
- * idle.  The real hbwatch (1024 slots, action = kill) and CLIENTS real
+ * idle.  The real hbwatch (slots = 1024, action = kill) and CLIENTS real
  * processes that register (timeout 3 s) and beat once a second, each at
  * its own phase, for SECONDS: the daemon's CPU time over the window, per
  * minute and as a share of one core (target < 0.1 %), and its peak RSS,
@@ -39,30 +46,18 @@
  * Prints figures and RESULT {json}; never asserts.
  */
 #include <stdbool.h>
+#include <sys/prctl.h>
+
+#include <hbwatch.h>
 
 #include "bench_common.h"
 #include "proc.h"
-#include "table.h"
+#include "record.h"
+#include "registry.h"
 
-#define BENCH_KEY 0x4bd7e7cbu
-#define SLEEPERS  64
-
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
+#define BENCH_KEY   0x4bd7e7cbu
+#define SLEEPERS    64
+#define RECORDS_MAX (BENCH_SHMMNI_MAX - 256u)
 
 static rlim_t nofile_max(void)
 {
@@ -78,89 +73,146 @@ struct scan_res {
 	int adopted_fds;
 };
 
-static int scan_one(const char *hbwatch, unsigned n, const pid_t *sl, const uint64_t *st,
-		    struct scan_res *o)
+/* N open records, record i naming sleeper i % SLEEPERS. */
+struct records {
+	unsigned n;
+	struct hb_record **rec;
+	int *shmid;
+};
+
+static void records_drop(struct records *rs)
 {
-	struct hb_table t;
-	struct bench_daemon d = {0};
-	char why[256] = "", conf[256];
-	bool adopted;
-	double pass[21];
-
-	*o = (struct scan_res){.n = n};
-	if (table_create((int)BENCH_KEY, n, (gid_t)-1, &t, &adopted, why, sizeof(why)) < 0) {
-		fprintf(stderr, "cannot create a table of %u slots: %s\n", n, why);
-		return -1;
+	/* Not marked for removal (they name other processes): remove them. */
+	for (unsigned i = 0; i < rs->n; i++) {
+		record_detach(rs->rec[i]);
+		shmctl(rs->shmid[i], IPC_RMID, NULL);
 	}
-	uint64_t now = now_ns();
-	for (unsigned i = 0; i < n; i++)
-		table_slot_fill(&t, i, sl[i % SLEEPERS], st[i % SLEEPERS], 3600000000000ull, now,
-				"scale");
+	free(rs->rec);
+	free(rs->shmid);
+	*rs = (struct records){0};
+}
 
-	/* Slot reads, in process. */
+static int records_make(struct records *rs, unsigned n, const pid_t *sl, const uint64_t *st)
+{
+	*rs = (struct records){.rec = calloc(n, sizeof(*rs->rec)),
+			       .shmid = calloc(n, sizeof(*rs->shmid))};
+	if (!rs->rec || !rs->shmid)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		int r = record_create(sl[i % SLEEPERS], st[i % SLEEPERS], false, &rs->rec[i],
+				      &rs->shmid[i]);
+		if (r < 0)
+			return r;
+		rs->n++;
+		record_set(rs->rec[i], HB_RECORD_OPEN, 3600000000000ull, "scale");
+	}
+	return 0;
+}
+
+/* The lock-free snapshot of every record, as each scan takes it: the
+ * median of 21 passes, in microseconds. */
+static double read_pass_us(const struct records *rs)
+{
+	double pass[21];
+	uint64_t sum = 0;
+
 	for (int k = 0; k < 21; k++) {
-		struct hb_slot_view v;
-		uint64_t sum = 0, t0 = bench_now();
-		for (unsigned i = 0; i < n; i++)
-			if (table_slot_read(&t, i, &v) == 0)
+		struct hb_record_view v;
+		uint64_t t0 = bench_now();
+
+		for (unsigned i = 0; i < rs->n; i++)
+			if (record_read(rs->rec[i], &v) == 0)
 				sum += v.beat_ns;
 		pass[k] = (double)(bench_now() - t0) / 1e3;
-		if (sum == 42)
-			printf(" ");
 	}
-	o->read_us = bench_median_d(pass, 21);
+	if (sum == 42) /* keeps the reads from being optimised away */
+		printf(" ");
+	return bench_median_d(pass, 21);
+}
 
-	/* The daemon over the full table. */
-	snprintf(conf, sizeof(conf),
-		 "[hbwatch]\nkey = 0x%x\nslots = %u\ngroup =\n\n[scale]\naction = log\n",
-		 BENCH_KEY, n);
-	if (bench_daemon_start(&d, hbwatch, conf, BENCH_KEY, n + 256) < 0) {
-		bench_daemon_stop(&d, 1);
-		table_detach(&t);
-		bench_remove_ipc(BENCH_KEY);
-		return -1;
-	}
-	/* Adopted once it holds a pidfd per slot. */
-	/* (or once the count stops growing: an fd limit below N leaves the
-	 * rest refused, which the report shows). */
-	for (int i = 0, same = 0, prev = -1; i < 600 && same < 10; i++) {
-		o->adopted_fds = count_fds(d.pid);
-		if (o->adopted_fds >= (int)n)
+/* Until the daemon holds a pidfd per record, or its count stops growing
+ * (an fd limit below N leaves the rest unwatched, which the report shows). */
+static int wait_adopted(pid_t daemon, unsigned n)
+{
+	int fds = -1;
+
+	for (int i = 0, same = 0, prev = -1; i < 1200 && same < 20; i++) {
+		fds = bench_count_fds(daemon);
+		if (fds >= (int)n)
 			break;
-		same = o->adopted_fds == prev ? same + 1 : 0;
-		prev = o->adopted_fds;
+		same = fds == prev ? same + 1 : 0;
+		prev = fds;
 		bench_sleep(50000000u);
 	}
-	bench_sleep(300000000u);
+	return fds;
+}
+
+/* The daemon's CPU per doorbell ring (one full scan each), net of what it
+ * spends over an equally long quiet stretch. */
+static void daemon_scan_cost(struct scan_res *o, pid_t daemon, struct hb_registry *reg)
+{
 	unsigned k = 200;
 	uint64_t gap = 3000000u + (uint64_t)(o->read_us * 1000.0 * 6.0);
-	/* Quiet stretch as long as the ringing one: the periodic scans
-	 * (once a second) and the loop's own costs. */
-	uint64_t c0 = bench_cpu_ns(d.pid), t0 = bench_now();
+	uint64_t c0 = bench_cpu_ns(daemon), t0 = bench_now();
+
 	bench_sleep(gap * k);
-	uint64_t c1 = bench_cpu_ns(d.pid), t1 = bench_now();
+	uint64_t c1 = bench_cpu_ns(daemon), t1 = bench_now();
 	uint64_t next = bench_now();
 	for (unsigned i = 0; i < k; i++) {
-		table_ring(&t);
+		registry_ring_doorbell(reg);
 		next += gap;
 		bench_sleep_until(next);
 	}
 	bench_sleep(gap);
-	uint64_t c2 = bench_cpu_ns(d.pid), t2 = bench_now();
+	uint64_t c2 = bench_cpu_ns(daemon), t2 = bench_now();
 	/* Scale the quiet CPU to the ringing stretch's length. */
 	double quiet = (double)(c1 - c0) * (double)(t2 - t1) / (double)(t1 - t0);
 	o->daemon_quiet_us = quiet / 1e3;
 	o->daemon_us = ((double)(c2 - c1) - quiet) / k / 1e3;
+}
+
+static int scan_one(const char *hbwatch, unsigned n, const pid_t *sl, const uint64_t *st,
+		    struct scan_res *o)
+{
+	struct records rs;
+	struct hb_registry reg;
+	struct bench_daemon d = {0};
+	char conf[256];
+	int r;
+
+	*o = (struct scan_res){.n = n};
+	r = records_make(&rs, n, sl, st);
+	if (r < 0) {
+		fprintf(stderr, "cannot make %u records (%u made): %s\n", n, rs.n, strerror(-r));
+		records_drop(&rs);
+		return -1;
+	}
+	o->read_us = read_pass_us(&rs);
+
+	snprintf(conf, sizeof(conf),
+		 "[hbwatch]\nkey = 0x%x\nslots = %u\ngroup =\n\n[scale]\naction = log\n", BENCH_KEY,
+		 n);
+	if (bench_daemon_start(&d, hbwatch, conf, BENCH_KEY, n + 256) < 0 ||
+	    registry_attach((int)BENCH_KEY, false, &reg, NULL, 0) < 0) {
+		bench_daemon_stop(&d, 1);
+		records_drop(&rs);
+		bench_remove_ipc(BENCH_KEY);
+		return -1;
+	}
+	o->adopted_fds = wait_adopted(d.pid, n);
+	bench_sleep(300000000u);
+	daemon_scan_cost(o, d.pid, &reg);
 	o->hwm_kb = bench_status_kb(d.pid, "VmHWM");
 	bench_daemon_stop(&d, 0);
-	table_detach(&t);
+	registry_detach(&reg);
+	records_drop(&rs);
 	bench_remove_ipc(BENCH_KEY);
 	return 0;
 }
 
-static int do_scan(const char *hbwatch, int argc, char **argv)
+static int do_scan(const char *hbwatch, int argc, char **argv, int ns)
 {
-	unsigned sizes[8] = {1024, 16384, 65536}, ns_ = 3;
+	unsigned sizes[8] = {1024, 16384, 32000}, ns_ = 3;
 	pid_t sl[SLEEPERS];
 	uint64_t st[SLEEPERS];
 	struct scan_res res[8];
@@ -174,6 +226,7 @@ static int do_scan(const char *hbwatch, int argc, char **argv)
 	for (int i = 0; i < SLEEPERS; i++) {
 		sl[i] = fork();
 		if (sl[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed benchmark */
 			for (;;)
 				pause();
 		}
@@ -187,35 +240,47 @@ static int do_scan(const char *hbwatch, int argc, char **argv)
 			return 1;
 		}
 	}
+	unsigned biggest = 0;
 	for (unsigned s = 0; s < ns_; s++)
-		if (sizes[s] >= 1 && sizes[s] <= HB_SLOTS_MAX &&
-		    scan_one(hbwatch, sizes[s], sl, st, &res[ok]) == 0)
+		if (sizes[s] <= RECORDS_MAX && sizes[s] > biggest)
+			biggest = sizes[s];
+	bench_shmmni(biggest + 256, ns);
+	for (unsigned s = 0; s < ns_; s++) {
+		if (sizes[s] < 1 || sizes[s] > RECORDS_MAX) {
+			printf("note: %u records not measured: a record is a segment, and an IPC "
+			       "namespace holds at most %u (kernel.shmmni, IPCMNI)\n",
+			       sizes[s], BENCH_SHMMNI_MAX);
+			continue;
+		}
+		if (scan_one(hbwatch, sizes[s], sl, st, &res[ok]) == 0)
 			ok++;
+	}
 	for (int i = 0; i < SLEEPERS; i++) {
 		kill(sl[i], SIGKILL);
 		waitpid(sl[i], NULL, 0);
 	}
-	printf("scan cost over a full table (every slot a live registration of one of %d real "
+	printf("scan cost over N records (every record a live registration of one of %d real "
 	       "processes)\n\n",
 	       SLEEPERS);
-	printf("%8s %14s %10s %16s %10s %12s %12s\n", "slots", "slot reads us", "ns/slot",
-	       "daemon scan us", "ns/slot", "daemon fds", "VmHWM kB");
+	printf("%8s %15s %10s %16s %10s %12s %12s\n", "records", "record reads us", "ns/rec",
+	       "daemon scan us", "ns/rec", "daemon fds", "VmHWM kB");
 	for (unsigned i = 0; i < ok; i++)
-		printf("%8u %14.1f %10.1f %16.1f %10.1f %12d %12lu\n", res[i].n, res[i].read_us,
+		printf("%8u %15.1f %10.1f %16.1f %10.1f %12d %12lu\n", res[i].n, res[i].read_us,
 		       res[i].read_us * 1e3 / res[i].n, res[i].daemon_us,
 		       res[i].daemon_us * 1e3 / res[i].n, res[i].adopted_fds, res[i].hwm_kb);
 	for (unsigned i = 0; i < ok; i++)
 		if (res[i].adopted_fds < (int)res[i].n)
-			printf("note: at %u slots the daemon holds %d fds: its RLIMIT_NOFILE (hard limit "
-			       "%llu here) is below one pidfd per slot, so the slots beyond it were "
-			       "refused (EMFILE) and cost less per scan than adopted ones\n",
-			       res[i].n, res[i].adopted_fds, (unsigned long long)nofile_max());
+			printf(
+			    "note: at %u records the daemon holds %d fds: its RLIMIT_NOFILE (hard "
+			    "limit %llu here) is below one pidfd per record, so the records beyond "
+			    "it are not watched (EMFILE) and cost nothing per scan\n",
+			    res[i].n, res[i].adopted_fds, (unsigned long long)nofile_max());
 	printf("RESULT {\"bench\":\"scale\",\"sizes\":[");
 	for (unsigned i = 0; i < ok; i++)
-		printf("%s{\"slots\":%u,\"slot_reads_us\":%.1f,\"daemon_scan_us\":%.1f,"
-		       "\"daemon_ns_per_slot\":%.1f,\"daemon_hwm_kb\":%lu}",
+		printf("%s{\"records\":%u,\"record_reads_us\":%.1f,\"daemon_scan_us\":%.1f,"
+		       "\"daemon_ns_per_record\":%.1f,\"daemon_fds\":%d,\"daemon_hwm_kb\":%lu}",
 		       i ? "," : "", res[i].n, res[i].read_us, res[i].daemon_us,
-		       res[i].daemon_us * 1e3 / res[i].n, res[i].hwm_kb);
+		       res[i].daemon_us * 1e3 / res[i].n, res[i].adopted_fds, res[i].hwm_kb);
 	printf("]}\n");
 	return ok ? 0 : 1;
 }
@@ -270,7 +335,7 @@ static int do_idle(const char *hbwatch, unsigned secs, unsigned n)
 	bench_sleep((uint64_t)secs * 1000000000u);
 	uint64_t c1 = bench_cpu_ns(d.pid), t1 = bench_now();
 	unsigned long hwm = bench_status_kb(d.pid, "VmHWM"), rss = bench_status_kb(d.pid, "VmRSS");
-	int fds = count_fds(d.pid);
+	int fds = bench_count_fds(d.pid);
 	unsigned alive = 0;
 	for (unsigned i = 0; i < n; i++) {
 		int st;
@@ -306,7 +371,7 @@ static int do_idle(const char *hbwatch, unsigned secs, unsigned n)
 int main(int argc, char **argv)
 {
 	if (argc < 3 || (strcmp(argv[2], "scan") && strcmp(argv[2], "idle"))) {
-		fprintf(stderr, "usage: bench_scale HBWATCH scan [SLOTS...]\n"
+		fprintf(stderr, "usage: bench_scale HBWATCH scan [RECORDS...]\n"
 				"       bench_scale HBWATCH idle [SECONDS [CLIENTS]]\n");
 		return 2;
 	}
@@ -314,7 +379,7 @@ int main(int argc, char **argv)
 	if (!ns)
 		fprintf(stderr, "note: no private IPC namespace (not root?); private key only\n");
 	if (strcmp(argv[2], "scan") == 0)
-		return do_scan(argv[1], argc - 3, argv + 3);
+		return do_scan(argv[1], argc - 3, argv + 3, ns);
 	unsigned secs = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 60;
 	unsigned n = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 1000;
 	if (secs == 0 || n == 0 || n > 1000) {

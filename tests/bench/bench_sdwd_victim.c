@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 	int idx;
 
 	if (argc != 7) {
-		fprintf(stderr, "usage: bench_sdwd_victim SCHEDULE INSTANCE K N OUTFILE STATEDIR\n");
+		fprintf(stderr,
+			"usage: bench_sdwd_victim SCHEDULE INSTANCE K N OUTFILE STATEDIR\n");
 		return 2;
 	}
 	inst = (unsigned)strtoul(argv[2], NULL, 10);
@@ -92,8 +93,8 @@ int main(int argc, char **argv)
 	for (int i = 0; fgets(line, sizeof(line), f); i++) {
 		unsigned li, wave;
 		double off;
-		if (i == idx &&
-		    sscanf(line, "%u %u %lf %u %u", &li, &wave, &off, &timeout_ms, &beat_for_ms) == 5)
+		if (i == idx && sscanf(line, "%u %u %lf %u %u", &li, &wave, &off, &timeout_ms,
+				       &beat_for_ms) == 5)
 			break;
 		timeout_ms = 0;
 	}

@@ -1,20 +1,22 @@
-/* bench_threads: per-beat cost as beating threads grow, and what the
- * cache-line aligned slots buy.
+/* bench_threads: per-beat cost as beating threads grow, and what keeping
+ * each heartbeat on a cache line of its own buys.
  *
  *   bench_threads [ROUNDS [ROUND_MS]]       (defaults: 7 rounds of 200 ms)
  *
  * hb_beat() is one registration per process, so threads beat through the
- * internal API: a real table (private IPC namespace, private key) with one
- * registered slot per thread, and each thread runs exactly hb_beat()'s body
- * on its slot: a relaxed load of slot.seq compared with the registration's,
- * then a release store of CLOCK_MONOTONIC into slot.beat_ns.
+ * internal API: one real heartbeat record per thread (record_create(), in
+ * a private IPC namespace), and each thread runs exactly hb_beat()'s body
+ * on its record: an acquire load of the published record pointer (NULL
+ * when not registered), then a release store of CLOCK_MONOTONIC into the
+ * record's beat_ns (record_beat()).
  *
  * Layouts:
- *   slots   the real table: 128-byte, cache-line aligned slots, one per
- *           thread (no two threads write the same cache line);
- *   packed  an artificial packed layout for contrast: 16-byte records
- *           {seq, beat_ns}, four to a cache line, so neighbouring threads
- *           write the same line (false sharing).
+ *   records  the real layout: each thread's beat_ns is in a record segment
+ *            of its own, alone on its cache line (no two threads write the
+ *            same line);
+ *   packed   an artificial packed layout for contrast: 16-byte cells, four
+ *            to a cache line, so neighbouring threads write the same line
+ *            (false sharing).
  * Modes: "beat" (the clock read + store, what a beat costs) and "store"
  * (the store alone, a counter instead of the clock, which makes the cache
  * line traffic visible without the ~20 ns clock read in front of it).
@@ -32,23 +34,26 @@
 #include <stdbool.h>
 
 #include "bench_common.h"
-#include "table.h"
+#include "clock.h"
+#include "proc.h"
+#include "record.h"
 
 #define BENCH_KEY 0x4bd7e7c9u
 #define MAX_THR	  64
 
-struct packed_rec {
-	_Atomic uint32_t seq;
-	uint32_t pad;
+struct packed_cell {
 	_Atomic uint64_t beat_ns;
+	uint64_t pad;
 };
-_Static_assert(sizeof(struct packed_rec) == 16, "packed record");
+_Static_assert(sizeof(struct packed_cell) == 16, "packed cell");
 
-static _Alignas(64) struct packed_rec packed[MAX_THR];
-static struct hb_table table;
-static uint32_t slot_seq[MAX_THR];
+static _Alignas(64) struct packed_cell packed[MAX_THR];
+static struct hb_record *records[MAX_THR];
+/* What each thread's "hb_beat()" loads first, as client.c loads its
+ * published record: read-only while threads run, so shared clean. */
+static _Alignas(64) _Atomic(_Atomic uint64_t *) published[2][MAX_THR];
 
-enum layout { L_SLOTS, L_PACKED };
+enum layout { L_RECORDS, L_PACKED };
 enum mode { M_BEAT, M_STORE };
 
 struct job {
@@ -72,21 +77,10 @@ static uint64_t thread_cpu_ns(void)
 static void *run(void *arg)
 {
 	struct job *j = arg;
-	_Atomic uint32_t *seq;
-	_Atomic uint64_t *beat;
-	uint32_t mine;
+	_Atomic(_Atomic uint64_t *) *pub = &published[j->layout][j->idx];
 	uint64_t ops = 0, c0;
 	unsigned long fails = 0;
 
-	if (j->layout == L_SLOTS) {
-		seq = &table.slots[j->idx].seq;
-		beat = &table.slots[j->idx].beat_ns;
-		mine = slot_seq[j->idx];
-	} else {
-		seq = &packed[j->idx].seq;
-		beat = &packed[j->idx].beat_ns;
-		mine = 2;
-	}
 	while (!atomic_load_explicit(j->go, memory_order_acquire))
 		;
 	c0 = thread_cpu_ns();
@@ -94,9 +88,14 @@ static void *run(void *arg)
 		/* 64 beats between checks of the stop flag. */
 		for (int k = 0; k < 64; k++) {
 			/* hb_beat()'s body. */
-			if (atomic_load_explicit(seq, memory_order_relaxed) != mine)
+			_Atomic uint64_t *beat = atomic_load_explicit(pub, memory_order_acquire);
+
+			if (!beat) {
 				fails++;
-			atomic_store_explicit(beat, j->mode == M_BEAT ? now_ns() : ops + (uint64_t)k,
+				continue;
+			}
+			atomic_store_explicit(beat,
+					      j->mode == M_BEAT ? now_ns() : ops + (uint64_t)k,
 					      memory_order_release);
 		}
 		ops += 64;
@@ -118,8 +117,7 @@ static double one_case(int nthr, enum layout l, enum mode m, unsigned ms, unsign
 		pthread_attr_t a;
 		cpu_set_t set;
 
-		jobs[i] = (struct job){
-		    .idx = i, .layout = l, .mode = m, .go = &go, .stop = &stop};
+		jobs[i] = (struct job){.idx = i, .layout = l, .mode = m, .go = &go, .stop = &stop};
 		pthread_attr_init(&a);
 		CPU_ZERO(&set);
 		CPU_SET((int)(i % (ncpu > 0 ? ncpu : 1)), &set);
@@ -146,11 +144,39 @@ struct kase {
 	enum layout layout;
 };
 
+/* One registered record per thread, and what each thread's beat loads. */
+static int records_make(void)
+{
+	uint64_t st;
+	int r = proc_starttime(getpid(), &st);
+
+	for (int i = 0; r >= 0 && i < MAX_THR; i++) {
+		int shmid;
+
+		r = record_create(getpid(), st, true, &records[i], &shmid);
+		if (r < 0)
+			break;
+		record_set(records[i], HB_RECORD_OPEN, 60000000000ull, "thr");
+		atomic_store(&published[L_RECORDS][i], &records[i]->beat_ns);
+		atomic_store(&published[L_PACKED][i], &packed[i].beat_ns);
+	}
+	return r < 0 ? r : 0;
+}
+
+static void records_drop(void)
+{
+	/* Marked for removal at creation: detaching is enough. */
+	for (int i = 0; i < MAX_THR; i++) {
+		record_detach(records[i]);
+		records[i] = NULL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct kase cases[] = {
-	    {"slots, 1 thread", 1, L_SLOTS},	  {"slots, 2 threads", 2, L_SLOTS},
-	    {"slots, 64 threads", 64, L_SLOTS},	  {"packed, 2 threads", 2, L_PACKED},
+	    {"records, 1 thread", 1, L_RECORDS},    {"records, 2 threads", 2, L_RECORDS},
+	    {"records, 64 threads", 64, L_RECORDS}, {"packed, 2 threads", 2, L_PACKED},
 	    {"packed, 64 threads", 64, L_PACKED},
 	};
 	enum { NC = sizeof(cases) / sizeof(cases[0]) };
@@ -158,38 +184,29 @@ int main(int argc, char **argv)
 	unsigned ms = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 200;
 	double res[2][NC][64], med[2][NC];
 	unsigned long fails = 0;
-	char why[256] = "";
-	bool adopted;
 
 	if (rounds == 0 || rounds > 64 || ms == 0) {
 		fprintf(stderr, "usage: bench_threads [ROUNDS (1..64) [ROUND_MS]]\n");
 		return 2;
 	}
 	int ns = bench_isolate(BENCH_KEY);
-	int r = table_create((int)BENCH_KEY, 128, (gid_t)-1, &table, &adopted, why, sizeof(why));
+	int r = records_make();
 	if (r < 0) {
-		fprintf(stderr, "bench_threads: cannot create the table: %s\n",
-			why[0] ? why : strerror(-r));
+		fprintf(stderr, "bench_threads: cannot create the records: %s\n", strerror(-r));
+		records_drop();
 		return 1;
-	}
-	uint64_t st = 0;
-	for (int i = 0; i < MAX_THR; i++) {
-		table_slot_fill(&table, (uint32_t)i, getpid(), st, 60000000000ull, now_ns(), "thr");
-		slot_seq[i] = atomic_load(&table.slots[i].seq);
-		atomic_store(&packed[i].seq, 2);
 	}
 	for (unsigned k = 0; k < rounds; k++)
 		for (int m = 0; m < 2; m++)
 			for (int c0 = 0; c0 < NC; c0++) {
 				int c = (int)((unsigned)c0 + k) % NC;
-				res[m][c][k] =
-				    one_case(cases[c].nthr, cases[c].layout, (enum mode)m, ms, &fails);
+				res[m][c][k] = one_case(cases[c].nthr, cases[c].layout,
+							(enum mode)m, ms, &fails);
 			}
-	table_detach(&table);
-	bench_remove_ipc(BENCH_KEY);
-
-	printf("per-beat cost (thread CPU time / beats), median of %u rounds of %u ms; %ld CPUs%s\n\n",
-	       rounds, ms, sysconf(_SC_NPROCESSORS_ONLN), ns ? "; private IPC namespace" : "");
+	records_drop();
+	printf(
+	    "per-beat cost (thread CPU time / beats), median of %u rounds of %u ms; %ld CPUs%s\n\n",
+	    rounds, ms, sysconf(_SC_NPROCESSORS_ONLN), ns ? "; private IPC namespace" : "");
 	printf("%-22s %14s %14s %14s %14s\n", "", "beat ns", "(min..max)", "store ns",
 	       "(min..max)");
 	for (int c = 0; c < NC; c++) {
@@ -199,18 +216,19 @@ int main(int argc, char **argv)
 			lo[m] = res[m][c][0];
 			hi[m] = res[m][c][rounds - 1];
 		}
-		printf("%-22s %14.1f %6.1f..%-6.1f %14.1f %6.1f..%-6.1f\n", cases[c].name, med[0][c],
-		       lo[0], hi[0], med[1][c], lo[1], hi[1]);
+		printf("%-22s %14.1f %6.1f..%-6.1f %14.1f %6.1f..%-6.1f\n", cases[c].name,
+		       med[0][c], lo[0], hi[0], med[1][c], lo[1], hi[1]);
 	}
-	printf("\nslots 64/1 threads: beat x%.2f, store x%.2f  (flat = no false sharing)\n",
+	printf("\nrecords 64/1 threads: beat x%.2f, store x%.2f  (flat = no false sharing)\n",
 	       med[0][2] / med[0][0], med[1][2] / med[1][0]);
-	printf("packed/slots, 2 threads: beat x%.2f, store x%.2f  (what alignment buys)\n",
+	printf("packed/records, 2 threads: beat x%.2f, store x%.2f  (what a line of its own "
+	       "buys)\n",
 	       med[0][3] / med[0][1], med[1][3] / med[1][1]);
-	printf("seq mismatches: %lu\n", fails);
+	printf("beats with no published record: %lu\n", fails);
 	printf("RESULT {\"bench\":\"threads\",\"beat_ns\":{\"t1\":%.2f,\"t2\":%.2f,\"t64\":%.2f,"
 	       "\"packed_t2\":%.2f,\"packed_t64\":%.2f},\"store_ns\":{\"t1\":%.2f,\"t2\":%.2f,"
 	       "\"t64\":%.2f,\"packed_t2\":%.2f,\"packed_t64\":%.2f},\"beat_t64_over_t1\":%.3f,"
-	       "\"beat_packed_over_slots_t2\":%.3f,\"store_packed_over_slots_t2\":%.3f}\n",
+	       "\"beat_packed_over_records_t2\":%.3f,\"store_packed_over_records_t2\":%.3f}\n",
 	       med[0][0], med[0][1], med[0][2], med[0][3], med[0][4], med[1][0], med[1][1],
 	       med[1][2], med[1][3], med[1][4], med[0][2] / med[0][0], med[0][3] / med[0][1],
 	       med[1][3] / med[1][1]);
