@@ -84,7 +84,6 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = userdata;
 
 	d->status_timer = sd_event_source_disable_unref(d->status_timer);
-	d->watchdog_timer = sd_event_source_disable_unref(d->watchdog_timer);
 	status_update(d);
 	return 0;
 }

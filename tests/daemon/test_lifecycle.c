@@ -275,3 +275,24 @@ Test(lifecycle, register_wait_says_whether_hbwatch_took_it_up)
 	cr_assert_eq(tu_exit_code(st), 13, "expected -ETIMEDOUT (exit 13), got status 0x%x: %s", st,
 		     out);
 }
+
+/* hbwatch feeds its own watchdog for as long as it runs: with
+ * WatchdogSec=400ms (WATCHDOG_USEC), WATCHDOG=1 keeps coming four times a
+ * period while processes register and STATUS= changes (a STATUS= retry
+ * once tore the watchdog timer down, and systemd killed hbwatch after one
+ * period). */
+Test(lifecycle, watchdog_pings_keep_coming)
+{
+	H.watchdog_usec = 400000;
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 1s\n");
+	hbd_start();
+	for (int i = 0; i < 5; i++)
+		hbd_worker("svc", 1000, NULL);
+	int before = hbd_notify_count("WATCHDOG=1");
+	hbd_sleep_ms(3000);
+	int pings = hbd_notify_count("WATCHDOG=1") - before;
+	hbd_figure("watchdog pings in 3 s at WatchdogSec=400ms: %d", pings);
+	/* 4 per 400 ms is 30 in 3 s; fewer than 3 s / 400 ms would let
+	 * systemd's watchdog fire. */
+	cr_assert_geq(pings, 15, "only %d WATCHDOG=1 in 3 s", pings);
+}

@@ -51,6 +51,11 @@ skip_all() {
 }
 
 done_testing() {
+	# On a failure, what hbwatch said is the first thing one wants.
+	if [ "$T_FAILED" -gt 0 ] && [ -n "${GUEST_PID:-}" ]; then
+		diag "hbwatch's journal (last 80 lines):"
+		diag "$(g journalctl -u hbwatch.service --no-pager -o short-monotonic 2>&1 | tail -80)"
+	fi
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]
 	exit $?

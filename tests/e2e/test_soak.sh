@@ -11,7 +11,8 @@ guest_setup
 write_victim e2e-steady@.service e2e-steady
 write_victim e2e-hang.service e2e-hang
 write_section 80-e2e.ini e2e-steady 'e2e-steady@*.service'
-write_section 80-e2e.ini e2e-hang e2e-hang.service
+# A hang every 10 s for SOAK_SECONDS: above the default kill_burst.
+write_section 80-e2e.ini e2e-hang e2e-hang.service "kill_burst = 1000"
 # A root process registered under a watched name with no unit= check, the
 # target of the attack below: only its own word (root's) may aim at it.
 cat >"$M/etc/systemd/system/e2e-root.service" <<EOF2

@@ -349,6 +349,13 @@ void hbd_start(void)
 		redirect(STDOUT_FILENO, H.log);
 		redirect(STDERR_FILENO, H.log);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
+		if (H.watchdog_usec) {
+			char v[32];
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)H.watchdog_usec);
+			setenv("WATCHDOG_USEC", v, 1);
+			snprintf(v, sizeof(v), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", v, 1);
+		}
 		execl(exe, exe, "-c", H.conf, (char *)NULL);
 		_exit(127);
 	}
@@ -375,6 +382,18 @@ int hbd_stop(void)
 		cr_assert(H.daemon_exited, "hbwatch did not stop within 10 s of SIGTERM");
 	}
 	return H.daemon_status;
+}
+
+int hbd_notify_count(const char *line)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&N.lock);
+	for (size_t i = 0; i < N.n; i++)
+		if (strcmp(N.lines[i], line) == 0)
+			n++;
+	pthread_mutex_unlock(&N.lock);
+	return n;
 }
 
 bool hbd_wait_notify(const char *line, int timeout_ms)

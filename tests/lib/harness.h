@@ -30,8 +30,9 @@ struct hbd {
 	char sock[96];	/* DIR/notify: NOTIFY_SOCKET */
 	int key;
 	int notify_fd;
-	pid_t daemon;	  /* 0: not running */
-	char status[256]; /* last STATUS= seen */
+	uint64_t watchdog_usec; /* set before hbd_start(): WATCHDOG_USEC for it */
+	pid_t daemon;		/* 0: not running */
+	char status[256];	/* last STATUS= seen */
 	pid_t kids[HBD_MAX_KIDS];
 	int n_kids;
 	int made[HBD_MAX_KIDS]; /* records made by hbd_make_record() */
@@ -65,6 +66,9 @@ int hbd_stop(void);
 /* Wait up to TIMEOUT_MS for a notify message with the line LINE (exact,
  * e.g. "READY=1").  Records STATUS= lines in H.status. */
 bool hbd_wait_notify(const char *line, int timeout_ms);
+
+/* How many notify messages with the line LINE (exact) came so far. */
+int hbd_notify_count(const char *line);
 
 /* Wait up to TIMEOUT_MS until H.status contains SUBSTR. */
 bool hbd_wait_status(const char *substr, int timeout_ms);
