@@ -502,9 +502,11 @@ static void print_register(const struct res *o)
 	       o->reg.p50, o->reg.p99, o->reg.max);
 	printf("release -> registered: p50 %.1f ms, p99 %.1f ms, max %.1f ms (all registered)\n",
 	       o->rel.p50, o->rel.p99, o->rel.max);
-	printf("all watched by hbwatch: %.1f ms after the release (%u watched); hbwatch CPU over "
-	       "it %.1f ms\n",
-	       o->all_watched_ms, o->watched, o->stampede_cpu_ms);
+	if (o->all_watched_ms > 0)
+		printf("all watched by hbwatch %.1f ms after the release", o->all_watched_ms);
+	else
+		printf("hbwatch never watched them all (%u of %u)", o->watched, o->registered);
+	printf("; hbwatch CPU meanwhile %.1f ms\n", o->stampede_cpu_ms);
 	printf("census: %u duplicate, %u lost, %u foreign%s\n", o->check.dup, o->check.lost,
 	       o->check.foreign, o->check.err < 0 ? " (census failed)" : "");
 	fflush(stdout);
@@ -759,11 +761,15 @@ static void print_json_size(const struct res *o)
 	print_errs(stdout, o, true);
 	printf("},\"register_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
 	       "\"release_to_registered_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
-	       "\"all_registered_ms\":%.1f,\"all_watched_ms\":%.1f,\"watched\":%u,"
-	       "\"duplicates\":%u,\"lost\":%u,\"foreign\":%u,",
+	       "\"all_registered_ms\":%.1f,\"all_watched_ms\":",
 	       o->reg.p50, o->reg.p99, o->reg.max, o->rel.p50, o->rel.p99, o->rel.max,
-	       o->all_registered_ms, o->all_watched_ms, o->watched, o->check.dup, o->check.lost,
-	       o->check.foreign);
+	       o->all_registered_ms);
+	if (o->all_watched_ms > 0) /* 0: hbwatch never watched them all */
+		printf("%.1f", o->all_watched_ms);
+	else
+		printf("null");
+	printf(",\"watched\":%u,\"duplicates\":%u,\"lost\":%u,\"foreign\":%u,", o->watched,
+	       o->check.dup, o->check.lost, o->check.foreign);
 	if (o->beat_ran)
 		printf("\"detect\":{\"hangs\":%u,\"signalled\":%u,\"missed\":%u,"
 		       "\"median_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f},",

@@ -1,7 +1,7 @@
 #!/bin/bash
 # run-all.sh [BUILD_DIR [REPEAT]]: build the benchmarks and run them all,
-# REPEAT times (default 1), as root; about 7 minutes per repetition on a
-# 2-core VM (the stampede curve up to 20 000 processes is 3 of them).  Each benchmark prints its figures and a RESULT {json} line;
+# REPEAT times (default 1), as root; about 12 minutes per repetition on a
+# 2-core VM (the stampede curve up to 20 000 processes is 8 of them).  Each benchmark prints its figures and a RESULT {json} line;
 # this script collects the RESULT lines into BUILD_DIR/bench-results.jsonl
 # (one line per benchmark and repetition, with "run" added) and the full
 # output into BUILD_DIR/bench-log.txt, and ends with a Markdown table of the
