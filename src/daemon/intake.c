@@ -21,6 +21,7 @@
 #define PENDING_NS	 (10u * 1000000u)     /* an entry not filled after this is lost */
 #define CENSUS_PERIOD_NS (5000u * 1000000ull) /* the safety net */
 #define CENSUS_GAP_NS	 (1000u * 1000000ull) /* at most one census a second */
+#define CENSUS_QUIET_NS	 (20u * 1000000ull)   /* no census this close to a deadline */
 
 static void ring_read(struct daemon *d, uint64_t now)
 {
@@ -79,19 +80,26 @@ static void census(struct daemon *d, uint64_t now)
 		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
 }
 
-uint64_t intake_run(struct daemon *d, uint64_t now)
+uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 {
 	struct intake *in = &d->intake;
-	uint64_t next;
+	uint64_t next, due;
 
 	if (d->reg.hdr)
 		ring_read(d, now);
-	if (now >= in->census_next_ns ||
-	    (in->census_soon && now - in->census_last_ns >= CENSUS_GAP_NS))
+	due = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
+		  ? in->census_last_ns + CENSUS_GAP_NS
+		  : in->census_next_ns;
+	/* A census costs a system call per segment of the host: not while a
+	 * deadline is due (it would make that kill late), unless it has
+	 * waited a whole period already. */
+	if (now >= due && (deadline > now + CENSUS_QUIET_NS || now >= due + CENSUS_PERIOD_NS))
 		census(d, now);
 	next = in->census_next_ns;
 	if (in->census_soon && in->census_last_ns + CENSUS_GAP_NS < next)
 		next = in->census_last_ns + CENSUS_GAP_NS;
+	if (next <= now)
+		next = deadline + 1000000u; /* deferred: right after that deadline */
 	if (in->pending_since && in->pending_since + PENDING_NS < next)
 		next = in->pending_since + PENDING_NS;
 	if (d->reg.hdr &&

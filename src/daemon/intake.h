@@ -4,8 +4,9 @@
 
 #include "daemon.h"
 
-/* Read the registry's ring and, when due, take a census of the host's
- * records.  Returns when the next census is due. */
-uint64_t intake_run(struct daemon *d, uint64_t now);
+/* Read the registry's ring and, when due and no deadline is near (the
+ * earliest is DEADLINE), take a census of the host's records.  Returns
+ * when to come back. */
+uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline);
 
 #endif

@@ -201,13 +201,15 @@ static void scan_and_arm(struct daemon *d)
 
 	d->last_scan_ns = now;
 	registry_watch(d, now);
-	intake_next = intake_run(d, now);
 	next = watch_scan(d);
 	legacy_next = legacy_scan(d);
-	log_flush_suppressed();
-	view_update(d, now);
 	if (legacy_next < next)
 		next = legacy_next;
+	/* After the scans: new records are found with their deadlines still
+	 * ahead, and a census is kept away from the one due next. */
+	intake_next = intake_run(d, now, next);
+	log_flush_suppressed();
+	view_update(d, now);
 	if (intake_next < next)
 		next = intake_next;
 	if (!d->reg.hdr && now + REGISTRY_CHECK_NS < next)
