@@ -296,7 +296,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		reload(d);
 		return 0;
 	}
-	log_info("received %s, stopping; the table stays for the next start",
+	log_info("received %s, stopping; registrations stay for the next start",
 		 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "STOPPING=1");
 	return sd_event_exit(sd_event_source_get_event(s), 0);
