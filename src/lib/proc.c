@@ -10,16 +10,13 @@
 
 #define PF_KTHREAD 0x00200000u
 
-static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t *len)
+/* Read the file PATH of /proc into BUF, NUL-terminated. */
+static int read_proc_file(const char *path, char *buf, size_t size, size_t *len)
 {
-	char path[64];
 	ssize_t n;
 	int fd;
 
 	*len = 0; /* never returns 0 with *LEN unset, even if errno were 0 */
-	if (pid <= 0)
-		return -ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -33,23 +30,25 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t
 	return 0;
 }
 
+/* Read /proc/PID/WHAT.  A pid below 1 names no process. */
+static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t *len)
+{
+	char path[64];
+
+	*len = 0;
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	return read_proc_file(path, buf, size, len);
+}
+
 int proc_self_starttime(uint64_t *start_time)
 {
 	char buf[1024];
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	size_t len;
+	int r = read_proc_file("/proc/self/stat", buf, sizeof(buf), &len);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return proc_parse_starttime(buf, (size_t)n, start_time);
+	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
 }
 
 /* Field FIELD (1-based, as in proc(5), >= 3) of a stat line.  Fields from

@@ -7,24 +7,11 @@
 
 #include "clock.h"
 #include "record.h"
+#include "why.h"
 
 /* Few: only the owner writes, and a writer that never finishes hurts only
  * itself.  The daemon keeps its last good copy meanwhile. */
 #define RECORD_READ_TRIES 4
-
-static void why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void why_set(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
 
 int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 {

@@ -12,20 +12,7 @@
 #include <unistd.h>
 
 #include "registry.h"
-
-static void why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void why_set(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
+#include "why.h"
 
 size_t registry_size(uint32_t ring_size)
 {
