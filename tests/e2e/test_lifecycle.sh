@@ -50,8 +50,8 @@ check "the old configuration is in force: a hang is still killed and restarted" 
 rm -f "$M$CONFD/90-broken.ini"
 # A unit= typo is valid syntax, but hbwatch --check-config asks systemd.
 printf '[e2e-typo]\nunit = e2e-tpyo.service\n' >"$M$CONFD/95-typo.ini"
-check "--check-config warns about a unit= that matches no unit (95-typo.ini:2)" \
-	gsh "$HBWATCH --check-config 2>&1 | grep -q '95-typo.ini:2: \[e2e-typo\] unit = e2e-tpyo.service matches no unit known to systemd'"
+check "--check-config warns about a unit= that matches no unit (95-typo.ini:1, the section)" \
+	gsh "$HBWATCH --check-config 2>&1 | grep -q '95-typo.ini:1: \[e2e-typo\] unit = e2e-tpyo.service matches no unit known to systemd'"
 check "--check-config does not warn about the units that exist" \
 	eval '! gsh "$HBWATCH --check-config 2>&1" | grep "matches no unit" | grep -v e2e-tpyo'
 rm -f "$M$CONFD/95-typo.ini"

@@ -21,6 +21,9 @@ ExecStart=$DEMO -n e2e-root -t 2000
 EOF2
 write_section 80-e2e.ini e2e-root ''
 sed -i '/^unit = $/d' "$M$CONFD/80-e2e.ini"
+# The attacker's tool, inside the guest's root: the build directory may be
+# under /tmp, which the guest replaces with a tmpfs.
+install -D -m 0755 "$HBWATCH_BUILD_ROOT/tests/helpers/hbforge" "$M/usr/local/libexec/hbwatch-e2e/hbforge"
 # The watchdog at 2 s: the soak spans SOAK/2 periods.
 mkdir -p "$M/etc/systemd/system/hbwatch.service.d"
 printf '[Service]\nWatchdogSec=2s\n' >"$M/etc/systemd/system/hbwatch.service.d/50-soak.conf"
@@ -41,7 +44,7 @@ check "nobody cannot register root's process through hbctl" \
 	eval '! g setpriv --reuid=nobody --regid=nogroup --groups=hbwatch \
 		"$HBCTL" register --name e2e-root --timeout 1ms --pid "$rootpid" 2>/dev/null'
 
-FORGE=$HBWATCH_BUILD_ROOT/tests/helpers/hbforge
+FORGE=/usr/local/libexec/hbwatch-e2e/hbforge
 # As a transient unit, so the guest's systemd owns (and ends) it.
 g systemd-run --quiet --unit=e2e-forger -p User=nobody -p SupplementaryGroups=hbwatch \
 	"$FORGE" --pid "$rootpid" --name e2e-root --timeout-ms 1 --beat-ago-ms 60000 --hold
