@@ -82,6 +82,23 @@ struct rate {
 /* How often a failed action (no bus, EMFILE ...) is tried again. */
 #define ACTION_RETRY_NS (1000u * 1000000ull)
 
+/* STATUS= and WATCHDOG=1 to the service manager (main.c). */
+struct manager_link {
+	sd_event_source *status_timer; /* pending STATUS= retry */
+	uint64_t status_sent_ns;
+	sd_event_source *watchdog_timer;
+	uint64_t watchdog_usec;		 /* WatchdogSec= of our unit, 0: none */
+	uint64_t watchdog_failing_since; /* first ping not delivered, 0: they are */
+	bool watchdog_warned;
+};
+
+/* The node_exporter textfile (textfile.c). */
+struct textfile {
+	sd_event_source *timer;
+	uint64_t written_ns;
+	bool warned;
+};
+
 /* Finding registrations: the registry's ring of hints, and the census. */
 struct intake {
 	uint64_t head;		 /* next ring entry to read */
@@ -100,13 +117,8 @@ struct daemon {
 	uint64_t last_scan_ns;
 	struct doorbell doorbell;
 	struct notifier notify;
-	sd_event_source *status_timer; /* pending STATUS= retry */
-	sd_event_source *watchdog_timer;
-	uint64_t status_sent_ns;
-	uint64_t watchdog_usec;		 /* WatchdogSec= of our unit, 0: none */
-	uint64_t watchdog_failing_since; /* first ping not delivered, 0: they are */
-	bool watchdog_warned;
-	sd_bus *bus; /* opened on first restart-unit */
+	struct manager_link mgr; /* what the service manager hears from us */
+	sd_bus *bus;		 /* opened on first restart-unit */
 	const char *config_path;
 	struct settings settings;
 	struct hb_registry reg; /* reg.hdr NULL: none at the moment */
@@ -127,9 +139,7 @@ struct daemon {
 	struct hb_status view; /* what hbctl reads of our decisions (view.c) */
 	bool view_dirty;
 	struct legacy legacy;
-	sd_event_source *textfile_timer;
-	uint64_t textfile_written_ns;
-	bool textfile_warned;
+	struct textfile textfile; /* metrics_dir/hbwatch.prom */
 	char status[256];
 };
 

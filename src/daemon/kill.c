@@ -141,9 +141,8 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 				  strerror(errno));
 		return 0; /* ESRCH: it is exiting; the pidfd event follows */
 	}
-	log_event(LOG_WARNING, &e, "%s (pid %d) still there after kill_grace: sent SIGKILL",
-		  w->name, (int)w->pid);
-	stats_count(&w->d->stats, w->name, EVENT_ESCALATED);
+	stats_event(&w->d->stats, LOG_WARNING, &e,
+		    "%s (pid %d) still there after kill_grace: sent SIGKILL", w->name, (int)w->pid);
 	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	return 0;
 }
@@ -205,10 +204,9 @@ static void action_kill(struct watch *w, const struct service *svc)
 			(void)kill(-w->pgrp, SIGCONT);
 	}
 	watch_set_state(w, WATCH_KILLING);
-	stats_count(&d->stats, w->name, EVENT_SIGNAL_SENT);
-	log_event(LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s", sig_name(svc->signal), w->name,
-		  (int)w->pid, w->pgrp ? " and its process group" : "",
-		  svc->signal != SIGKILL ? ", then SIGCONT" : "");
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s", sig_name(svc->signal),
+		    w->name, (int)w->pid, w->pgrp ? " and its process group" : "",
+		    svc->signal != SIGKILL ? ", then SIGCONT" : "");
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
 	if (svc->signal == SIGKILL)
@@ -269,9 +267,8 @@ static void action_restart_unit(struct watch *w, const char *unit)
 		return;
 	}
 	watch_set_state(w, WATCH_KILLING);
-	stats_count(&d->stats, w->name, EVENT_RESTART_UNIT);
-	log_event(LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit, w->name,
-		  (int)w->pid);
+	stats_event(&d->stats, LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit,
+		    w->name, (int)w->pid);
 	stats_action(&d->stats, true, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
 }
 
@@ -292,10 +289,10 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	e.limited = svc->action == ACTION_LOG;
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
-	log_event(LOG_WARNING, &e,
-		  "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late", w->name,
-		  (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo, late);
-	stats_count(&d->stats, w->name, EVENT_DEADLINE_MISSED);
+	stats_event(&d->stats, LOG_WARNING, &e,
+		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late",
+		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
+		    late);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
@@ -303,10 +300,9 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 		f.verified = false;
 		f.limited = true;
-		log_event(LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s", watch_what(w),
-			  w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
-		stats_count(&d->stats, w->name,
-			    v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
+		stats_event(&d->stats, LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s",
+			    watch_what(w), w->legacy ? (int)w->slot : w->shmid, w->name,
+			    (int)w->pid, why);
 		/* Stale or transient: the exit event or the next beat decides. */
 		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
 									      : WATCH_REFUSED);
@@ -318,12 +314,11 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		struct event f = e;
 		f.kind = EVENT_RATE_LIMITED;
 		f.limited = true;
-		log_event(LOG_WARNING, &f,
-			  "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
-			  "kill_interval; looking again in %llu ms",
-			  w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
-			  (unsigned long long)((reopens - now) / 1000000u));
-		stats_count(&d->stats, w->name, EVENT_RATE_LIMITED);
+		stats_event(&d->stats, LOG_WARNING, &f,
+			    "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
+			    "kill_interval; looking again in %llu ms",
+			    w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
+			    (unsigned long long)((reopens - now) / 1000000u));
 		retry_later(w, reopens);
 		free(unit);
 		return;

@@ -202,11 +202,10 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 
 	e.verified = false;
 	e.limited = true;
-	log_event(LOG_WARNING, &e,
-		  "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
-		  kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
-		  (int)lw->w.pid, why);
-	stats_count(&lw->w.d->stats, lw->w.name, kind);
+	stats_event(&lw->w.d->stats, LOG_WARNING, &e,
+		    "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
+		    kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
+		    (int)lw->w.pid, why);
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 

@@ -165,17 +165,23 @@ static bool limit_allow(void)
 	return false;
 }
 
-void log_event(int level, const struct event *e, const char *fmt, ...)
+void log_eventv(int level, const struct event *e, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
 	if (e->limited && !limit_allow())
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	log_event_raw(level, e, msg);
+}
+
+void log_event(int level, const struct event *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_eventv(level, e, fmt, ap);
+	va_end(ap);
 }
 
 static void log_event_raw(int level, const struct event *e, const char *msg)

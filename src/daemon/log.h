@@ -7,6 +7,7 @@
 #ifndef HBWATCH_LOG_H
 #define HBWATCH_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,6 +63,10 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Log event E at LEVEL with a message. */
 void log_event(int level, const struct event *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* log_event() with a va_list. */
+void log_eventv(int level, const struct event *e, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* If limited events were held back and their interval is over, log how
  * many.  Called from the loop now and then. */

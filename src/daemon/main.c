@@ -62,28 +62,28 @@ static void status_update(struct daemon *d)
 		 d->stats.last_action[0] ? "; last: " : "", d->stats.last_action);
 	if (strcmp(status, d->status) == 0 || d->notify.fd < 0)
 		return;
-	if (now - d->status_sent_ns >= STATUS_GAP_NS) {
+	if (now - d->mgr.status_sent_ns >= STATUS_GAP_NS) {
 		char msg[sizeof(status) + 8];
 		snprintf(msg, sizeof(msg), "STATUS=%s", status);
 		if (notify_send(&d->notify, 0, msg) == 0) {
 			memcpy(d->status, status, sizeof(status));
-			d->status_sent_ns = now;
+			d->mgr.status_sent_ns = now;
 			return;
 		}
-		d->status_sent_ns = now; /* full: try again after the gap */
+		d->mgr.status_sent_ns = now; /* full: try again after the gap */
 	}
-	if (!d->status_timer &&
-	    sd_event_add_time(d->event, &d->status_timer, CLOCK_MONOTONIC,
-			      deadline_usec_ceil(d->status_sent_ns + STATUS_GAP_NS), 1000,
+	if (!d->mgr.status_timer &&
+	    sd_event_add_time(d->event, &d->mgr.status_timer, CLOCK_MONOTONIC,
+			      deadline_usec_ceil(d->mgr.status_sent_ns + STATUS_GAP_NS), 1000,
 			      on_status_timer, d) < 0)
-		d->status_timer = NULL;
+		d->mgr.status_timer = NULL;
 }
 
 static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	d->status_timer = sd_event_source_disable_unref(d->status_timer);
+	d->mgr.status_timer = sd_event_source_disable_unref(d->mgr.status_timer);
 	status_update(d);
 	return 0;
 }
@@ -98,25 +98,25 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_watchdog(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
-	uint64_t next = d->watchdog_usec / 4, now = now_ns();
+	uint64_t next = d->mgr.watchdog_usec / 4, now = now_ns();
 	int r = notify_send(&d->notify, 0, "WATCHDOG=1");
 
 	if (r == 0) {
-		if (d->watchdog_failing_since && d->watchdog_warned)
+		if (d->mgr.watchdog_failing_since && d->mgr.watchdog_warned)
 			log_notice("watchdog pings reach the service manager again");
-		d->watchdog_failing_since = 0;
-		d->watchdog_warned = false;
+		d->mgr.watchdog_failing_since = 0;
+		d->mgr.watchdog_warned = false;
 	} else {
-		if (!d->watchdog_failing_since)
-			d->watchdog_failing_since = now;
-		if (!d->watchdog_warned &&
-		    now - d->watchdog_failing_since >= d->watchdog_usec * 1000u / 4) {
+		if (!d->mgr.watchdog_failing_since)
+			d->mgr.watchdog_failing_since = now;
+		if (!d->mgr.watchdog_warned &&
+		    now - d->mgr.watchdog_failing_since >= d->mgr.watchdog_usec * 1000u / 4) {
 			log_warning(
 			    "watchdog pings have not reached the service manager for %llu "
 			    "ms (%s); retrying every %u ms",
-			    (unsigned long long)((now - d->watchdog_failing_since) / 1000000u),
+			    (unsigned long long)((now - d->mgr.watchdog_failing_since) / 1000000u),
 			    strerror(-r), WATCHDOG_RETRY_USEC / 1000u);
-			d->watchdog_warned = true;
+			d->mgr.watchdog_warned = true;
 		}
 		if (next > WATCHDOG_RETRY_USEC)
 			next = WATCHDOG_RETRY_USEC;
@@ -325,9 +325,9 @@ static int loop_setup(struct daemon *d)
 		r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
 	if (r >= 0)
 		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
-	if (r >= 0 && sd_watchdog_enabled(false, &d->watchdog_usec) > 0)
-		r = sd_event_add_time_relative(d->event, &d->watchdog_timer, CLOCK_MONOTONIC,
-					       d->watchdog_usec / 4, 1000, on_watchdog, d);
+	if (r >= 0 && sd_watchdog_enabled(false, &d->mgr.watchdog_usec) > 0)
+		r = sd_event_add_time_relative(d->event, &d->mgr.watchdog_timer, CLOCK_MONOTONIC,
+					       d->mgr.watchdog_usec / 4, 1000, on_watchdog, d);
 	return r < 0 ? r : 0;
 }
 
@@ -436,8 +436,8 @@ static void daemon_finish(struct daemon *d)
 	textfile_finish(d);
 	stats_finish(&d->stats);
 	d->timer = sd_event_source_disable_unref(d->timer);
-	d->status_timer = sd_event_source_disable_unref(d->status_timer);
-	d->watchdog_timer = sd_event_source_disable_unref(d->watchdog_timer);
+	d->mgr.status_timer = sd_event_source_disable_unref(d->mgr.status_timer);
+	d->mgr.watchdog_timer = sd_event_source_disable_unref(d->mgr.watchdog_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
 	registry_detach(&d->reg);

@@ -26,10 +26,11 @@ struct stats {
 	bool dirty; /* something changed since the metrics were written */
 };
 
-/* Count event K for NAME (a service, or any name a registration used).
- * Past a fixed number of distinct names (a hostile host can make up any
- * number) new names go uncounted rather than grow memory. */
-void stats_count(struct stats *s, const char *name, enum event_kind k);
+/* One happening, told once: log event E at LEVEL (subject to the rate
+ * limit if E is limited) and count it for E's name in the metrics (always,
+ * held back or not). */
+void stats_event(struct stats *s, int level, const struct event *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Record an action for STATUS=; ACTED: it signalled or restarted. */
 void stats_action(struct stats *s, bool acted, const char *fmt, ...)

@@ -155,7 +155,7 @@ static int on_textfile_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 
-	d->textfile_timer = sd_event_source_disable_unref(d->textfile_timer);
+	d->textfile.timer = sd_event_source_disable_unref(d->textfile.timer);
 	textfile_update(d);
 	return 0;
 }
@@ -167,35 +167,35 @@ void textfile_update(struct daemon *d)
 
 	if (!d->settings.metrics_dir)
 		return;
-	if (!d->stats.dirty && d->textfile_written_ns &&
-	    now - d->textfile_written_ns < TEXTFILE_REFRESH_NS)
+	if (!d->stats.dirty && d->textfile.written_ns &&
+	    now - d->textfile.written_ns < TEXTFILE_REFRESH_NS)
 		return;
-	if (d->textfile_written_ns && now - d->textfile_written_ns < TEXTFILE_GAP_NS) {
-		if (!d->textfile_timer &&
-		    sd_event_add_time(d->event, &d->textfile_timer, CLOCK_MONOTONIC,
-				      deadline_usec_ceil(d->textfile_written_ns + TEXTFILE_GAP_NS),
+	if (d->textfile.written_ns && now - d->textfile.written_ns < TEXTFILE_GAP_NS) {
+		if (!d->textfile.timer &&
+		    sd_event_add_time(d->event, &d->textfile.timer, CLOCK_MONOTONIC,
+				      deadline_usec_ceil(d->textfile.written_ns + TEXTFILE_GAP_NS),
 				      1000, on_textfile_timer, d) < 0)
-			d->textfile_timer = NULL;
+			d->textfile.timer = NULL;
 		return;
 	}
 	r = textfile_write(d);
 	/* Written or not, wait the gap: a failing disk is not retried in a loop. */
-	d->textfile_written_ns = now;
+	d->textfile.written_ns = now;
 	if (r < 0) {
-		if (!d->textfile_warned)
+		if (!d->textfile.warned)
 			log_warning("cannot write %s/" TEXTFILE_NAME ": %s (retrying every second; "
 				    "said once)",
 				    d->settings.metrics_dir, strerror(-r));
-		d->textfile_warned = true;
+		d->textfile.warned = true;
 		return;
 	}
-	if (d->textfile_warned)
+	if (d->textfile.warned)
 		log_notice("wrote %s/" TEXTFILE_NAME " again", d->settings.metrics_dir);
-	d->textfile_warned = false;
+	d->textfile.warned = false;
 	d->stats.dirty = false;
 }
 
 void textfile_finish(struct daemon *d)
 {
-	d->textfile_timer = sd_event_source_disable_unref(d->textfile_timer);
+	d->textfile.timer = sd_event_source_disable_unref(d->textfile.timer);
 }

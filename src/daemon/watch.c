@@ -230,10 +230,10 @@ static bool watch_evaluate(struct watch *w, bool first)
 		if (!was) {
 			struct event e = watch_event(w, EVENT_REFUSED);
 			e.limited = true;
-			log_event(verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
-				  "%s (pid %d, record %d) is not watched: %s", w->name, (int)w->pid,
-				  w->shmid, why);
-			stats_count(&d->stats, w->name, EVENT_REFUSED);
+			stats_event(&d->stats,
+				    verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
+				    "%s (pid %d, record %d) is not watched: %s", w->name,
+				    (int)w->pid, w->shmid, why);
 		}
 		break;
 	}
@@ -253,12 +253,12 @@ static bool watch_evaluate(struct watch *w, bool first)
 		struct event e = watch_event(w, EVENT_UNTRUSTED);
 		e.verified = false;
 		e.limited = true;
-		log_event(LOG_WARNING, &e,
-			  "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
-			  "%s; never acted on",
-			  w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid,
-			  (int)ds.shm_cpid, why);
-		stats_count(&d->stats, w->name, EVENT_UNTRUSTED);
+		stats_event(
+		    &d->stats, LOG_WARNING, &e,
+		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
+		    "%s; never acted on",
+		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
+		    why);
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 		w->remove_when_done = false; /* not ours to clean up: evidence */
 		watch_destroy(w);
