@@ -203,7 +203,7 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 	struct script_args a = {0};
 	struct hb_registry reg;
 	struct hb_record *rec;
-	uint64_t timeout_ns, start_time, wait_ns = 0;
+	uint64_t timeout_ns, start_time = 0, wait_ns = 0;
 	uint32_t seq;
 	char why[256] = "";
 	int r, shmid;
@@ -265,7 +265,7 @@ static int by_process(const struct ctl *ctl, int argc, char **argv, bool beat)
 	struct script_args a = {0};
 	struct hb_record *rec;
 	struct hb_record_view v;
-	uint64_t start_time;
+	uint64_t start_time = 0;
 	int r, shmid;
 
 	if (args_parse(argc, argv, false, &a) < 0)

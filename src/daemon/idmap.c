@@ -3,8 +3,14 @@
 
 #include "idmap.h"
 
-#define IDMAP_EMPTY (-1)
-#define IDMAP_GONE  (-2)
+#define IDMAP_EMPTY 0
+#define IDMAP_GONE  (-1)
+
+/* Keys are stored shifted by one, so that calloc()'s zeros are empty. */
+static int64_t stored(int key)
+{
+	return (int64_t)key + 1;
+}
 
 static size_t slot_of(const struct idmap *m, int key)
 {
@@ -20,18 +26,16 @@ static int grow(struct idmap *m)
 	/* Only tombstones: rehash at the same size. */
 	if (m->cap && m->n * 4 < m->cap)
 		ncap = m->cap;
-	m->s = malloc(ncap * sizeof(*m->s));
+	m->s = calloc(ncap, sizeof(*m->s));
 	if (!m->s) {
 		m->s = old;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < ncap; i++)
-		m->s[i].key = IDMAP_EMPTY;
 	m->cap = ncap;
 	m->n = m->used = 0;
 	for (size_t i = 0; i < ocap; i++)
-		if (old[i].key >= 0)
-			idmap_put(m, old[i].key, old[i].val);
+		if (old[i].key > 0)
+			idmap_put(m, (int)(old[i].key - 1), old[i].val);
 	free(old);
 	return 0;
 }
@@ -45,7 +49,7 @@ int idmap_put(struct idmap *m, int key, uint64_t val)
 	if ((m->used + 1) * 4 > m->cap * 3 && grow(m) < 0)
 		return -ENOMEM;
 	for (i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
-		if (m->s[i].key == key) {
+		if (m->s[i].key == stored(key)) {
 			m->s[i].val = val;
 			return 0;
 		}
@@ -58,7 +62,7 @@ int idmap_put(struct idmap *m, int key, uint64_t val)
 		i = tomb;
 	else
 		m->used++;
-	m->s[i] = (struct idmap_slot){.key = key, .val = val};
+	m->s[i] = (struct idmap_slot){.key = stored(key), .val = val};
 	m->n++;
 	return 0;
 }
@@ -68,7 +72,7 @@ static struct idmap_slot *find(const struct idmap *m, int key)
 	if (!m->cap || key < 0)
 		return NULL;
 	for (size_t i = slot_of(m, key);; i = (i + 1) & (m->cap - 1)) {
-		if (m->s[i].key == key)
+		if (m->s[i].key == stored(key))
 			return &m->s[i];
 		if (m->s[i].key == IDMAP_EMPTY)
 			return NULL;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 struct idmap_slot {
-	int32_t key; /* IDMAP_EMPTY, IDMAP_GONE or an id */
+	int64_t key; /* 0: empty, -1: gone, else the id + 1 */
 	uint64_t val;
 };
 

@@ -399,7 +399,9 @@ uint64_t watch_scan(struct daemon *d)
 	uint64_t now = now_ns();
 	uint64_t next = now + d->scan_period_ns;
 
-	for (size_t i = 0; i < d->n_watches;) {
+	/* Backwards: destroying watches[i] moves the last one, already seen,
+	 * into its place. */
+	for (size_t i = d->n_watches; i-- > 0;) {
 		struct watch *w = d->watches[i];
 		struct hb_record_view v;
 
@@ -422,17 +424,16 @@ uint64_t watch_scan(struct daemon *d)
 		uint64_t deadline = watch_check(d, w, now);
 		if (deadline < next)
 			next = deadline;
-		i++;
 	}
 	return next;
 }
 
 void watch_reevaluate(struct daemon *d)
 {
-	for (size_t i = 0; i < d->n_watches;) {
+	for (size_t i = d->n_watches; i-- > 0;) {
 		struct watch *w = d->watches[i];
 
-		if (w->state == WATCH_KILLING || watch_evaluate(w, false))
-			i++;
+		if (w->state != WATCH_KILLING)
+			watch_evaluate(w, false); /* may destroy W: see watch_scan() */
 	}
 }

@@ -170,7 +170,7 @@ int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid)
 
 int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid)
 {
-	char buf[4096];
+	char buf[4096] = "";
 	size_t len;
 	int r = read_proc(pid, "status", buf, sizeof(buf), &len);
 
