@@ -31,6 +31,10 @@ void adv_fini(void);
  * group members may announce (and scribble on the registry). */
 void adv_config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The group adv_config() gives the registry: ADV_GROUP with real other
+ * ids, else (a user namespace) our own gid. */
+gid_t adv_group(void);
+
 /* Skip the test unless setpriv can take real other uids (real root; not
  * inside a user namespace that maps only root). */
 void adv_need_uids(void);
