@@ -34,7 +34,7 @@ struct watch {
 	struct daemon *d;
 	enum watch_state state;
 	bool legacy;		     /* a record of the classic table: never written */
-	uint32_t slot;		     /* legacy: the record's index; native: index in d->watches */
+	uint32_t slot;		     /* legacy: the record's index; native: index in d->ws.v */
 	int shmid;		     /* native: the record's segment */
 	const struct hb_record *rec; /* native: attached read-only */
 	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
@@ -110,31 +110,51 @@ struct intake {
 	bool full_warned;
 };
 
+/* The native registrations (watch.c). */
+struct watchset {
+	struct watch **v; /* N of them, in no order */
+	size_t n, cap;
+	struct idmap by_shmid; /* shmid -> struct watch * */
+	struct idmap by_pid;   /* pid -> the watch hbwatch watches it through */
+	unsigned n_active;     /* ACTIVE, KILLING or LOGGED: hbwatch watches them */
+	unsigned n_refused;    /* native registrations kept as REFUSED */
+};
+
+/* The kill rate limits (kill.c). */
+struct ratelimits {
+	struct rate *v;
+	size_t n;
+};
+
+/* The loop's one deadline timer (main.c). */
+struct scan_timer {
+	sd_event_source *source;
+	uint64_t at_ns;	    /* when it is armed for */
+	uint64_t last_ns;   /* the last scan */
+	uint64_t period_ns; /* the longest sleep when no deadline is nearer */
+};
+
+/* The registry at the key as the daemon keeps it (main.c). */
+struct registry_link {
+	struct hb_registry r; /* r.hdr NULL: none at the moment */
+	uint64_t checked_ns;
+	int last_errno; /* of the last failed re-creation, reported once */
+};
+
 struct daemon {
 	sd_event *event;
-	sd_event_source *timer;
-	uint64_t timer_at_ns; /* when the timer is armed for */
-	uint64_t last_scan_ns;
+	struct scan_timer scan;
 	struct doorbell doorbell;
 	struct notifier notify;
 	struct manager_link mgr; /* what the service manager hears from us */
 	sd_bus *bus;		 /* opened on first restart-unit */
 	const char *config_path;
 	struct settings settings;
-	struct hb_registry reg; /* reg.hdr NULL: none at the moment */
-	uint64_t reg_checked_ns;
-	int reg_errno; /* of the last failed re-creation, reported once */
+	struct registry_link reg;
 	struct intake intake;
-	struct watch **watches; /* native registrations */
-	size_t n_watches, cap_watches;
-	struct idmap by_shmid; /* shmid -> struct watch * */
-	struct rate *rates;
-	size_t n_rates;
+	struct watchset ws;
+	struct ratelimits rl;
 	pid_t self;
-	uint64_t scan_period_ns;
-	unsigned n_active;   /* ACTIVE, KILLING or LOGGED: hbwatch watches them */
-	unsigned n_refused;  /* native registrations kept as REFUSED */
-	struct idmap by_pid; /* pid -> the watch hbwatch watches it through */
 	struct stats stats;
 	struct hb_status view; /* what hbctl reads of our decisions (view.c) */
 	bool view_dirty;

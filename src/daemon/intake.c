@@ -26,10 +26,10 @@
 static void ring_read(struct daemon *d, uint64_t now)
 {
 	struct intake *in = &d->intake;
-	uint64_t tail = atomic_load_explicit(&d->reg.hdr->tail, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_acquire);
 	unsigned n = 0;
 
-	if (tail - in->head > d->reg.ring_size) {
+	if (tail - in->head > d->reg.r.ring_size) {
 		/* Overrun, or a tail moved by hand: what the ring held is lost,
 		 * the census finds it. */
 		in->head = tail;
@@ -38,7 +38,7 @@ static void ring_read(struct daemon *d, uint64_t now)
 		return;
 	}
 	for (; in->head != tail && n < RING_BUDGET; n++) {
-		int shmid = registry_entry(&d->reg, in->head);
+		int shmid = registry_entry(&d->reg.r, in->head);
 
 		if (shmid < 0) {
 			/* Taken but not yet filled; a writer that never fills
@@ -73,7 +73,7 @@ static void census(struct daemon *d, uint64_t now)
 	in->full_warned = false;
 	/* Records turned down stay turned down while unchanged; the memory
 	 * of them is dropped now and then so it cannot grow without bound. */
-	if (in->turned_down.n > 4096u + 4u * d->n_watches)
+	if (in->turned_down.n > 4096u + 4u * d->ws.n)
 		idmap_free(&in->turned_down);
 	r = census_each(census_one, d);
 	if (r < 0)
@@ -85,7 +85,7 @@ uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 	struct intake *in = &d->intake;
 	uint64_t next, due;
 
-	if (d->reg.hdr)
+	if (d->reg.r.hdr)
 		ring_read(d, now);
 	due = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
 		  ? in->census_last_ns + CENSUS_GAP_NS
@@ -102,8 +102,8 @@ uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 		next = deadline + 1000000u; /* deferred: right after that deadline */
 	if (in->pending_since && in->pending_since + PENDING_NS < next)
 		next = in->pending_since + PENDING_NS;
-	if (d->reg.hdr &&
-	    atomic_load_explicit(&d->reg.hdr->tail, memory_order_relaxed) != in->head &&
+	if (d->reg.r.hdr &&
+	    atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_relaxed) != in->head &&
 	    !in->pending_since && now + 1000000u < next)
 		next = now + 1000000u; /* more than one pass's worth: soon */
 	return next;

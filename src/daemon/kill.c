@@ -46,15 +46,15 @@ static bool rate_allow(struct daemon *d, const struct service *svc, const char *
 	char key[sizeof(r->key)];
 
 	snprintf(key, sizeof(key), "%s %s", svc->name, unit ? unit : "");
-	for (size_t i = 0; i < d->n_rates; i++)
-		if (strcmp(d->rates[i].key, key) == 0)
-			r = &d->rates[i];
+	for (size_t i = 0; i < d->rl.n; i++)
+		if (strcmp(d->rl.v[i].key, key) == 0)
+			r = &d->rl.v[i];
 	if (!r) {
-		struct rate *n = realloc(d->rates, (d->n_rates + 1) * sizeof(*n));
+		struct rate *n = realloc(d->rl.v, (d->rl.n + 1) * sizeof(*n));
 		if (!n)
 			return true; /* out of memory: fail open, the kill is the safe side */
-		d->rates = n;
-		r = &d->rates[d->n_rates++];
+		d->rl.v = n;
+		r = &d->rl.v[d->rl.n++];
 		*r = (struct rate){.window_start_ns = now};
 		snprintf(r->key, sizeof(r->key), "%s", key);
 	}

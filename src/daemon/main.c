@@ -57,7 +57,7 @@ static void status_update(struct daemon *d)
 	uint64_t now = now_ns();
 
 	snprintf(status, sizeof(status), "Watching %u process%s of %zu service%s; %u acted on%s%s",
-		 d->n_active, d->n_active == 1 ? "" : "es", d->settings.n_services,
+		 d->ws.n_active, d->ws.n_active == 1 ? "" : "es", d->settings.n_services,
 		 d->settings.n_services == 1 ? "" : "s", d->stats.n_acted,
 		 d->stats.last_action[0] ? "; last: " : "", d->stats.last_action);
 	if (strcmp(status, d->status) == 0 || d->notify.fd < 0)
@@ -144,13 +144,13 @@ static void timer_arm(struct daemon *d, uint64_t at_ns)
 {
 	/* 1 µs accuracy: sd-event's default slack (250 ms) would let a hung
 	 * process live a quarter second past its deadline. */
-	int r = sd_event_source_set_time(d->timer, deadline_usec_ceil(at_ns));
+	int r = sd_event_source_set_time(d->scan.source, deadline_usec_ceil(at_ns));
 
 	if (r >= 0)
-		r = sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+		r = sd_event_source_set_enabled(d->scan.source, SD_EVENT_ONESHOT);
 	if (r < 0)
 		log_error("cannot arm the deadline timer: %s", strerror(-r));
-	d->timer_at_ns = at_ns;
+	d->scan.at_ns = at_ns;
 }
 
 static int registry_setup(struct daemon *d);
@@ -165,14 +165,14 @@ static void registry_watch(struct daemon *d, uint64_t now)
 	struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
 	int r;
 
-	if (now - d->reg_checked_ns < REGISTRY_CHECK_NS)
+	if (now - d->reg.checked_ns < REGISTRY_CHECK_NS)
 		return;
-	d->reg_checked_ns = now;
-	if (d->reg.hdr) {
-		r = registry_check(&d->reg);
+	d->reg.checked_ns = now;
+	if (d->reg.r.hdr) {
+		r = registry_check(&d->reg.r);
 		if (r != -EIDRM) {
 			/* Its group may write all of it: the header included. */
-			if (r == 0 && registry_repair(&d->reg)) {
+			if (r == 0 && registry_repair(&d->reg.r)) {
 				e.limited = true;
 				log_event(
 				    LOG_WARNING, &e,
@@ -187,7 +187,7 @@ static void registry_watch(struct daemon *d, uint64_t now)
 			  "one (watched processes stay watched)",
 			  d->settings.key);
 		doorbell_stop(&d->doorbell);
-		registry_detach(&d->reg);
+		registry_detach(&d->reg.r);
 	}
 	r = registry_setup(d);
 	if (r < 0)
@@ -199,7 +199,7 @@ static void scan_and_arm(struct daemon *d)
 {
 	uint64_t next, legacy_next, intake_next, now = now_ns();
 
-	d->last_scan_ns = now;
+	d->scan.last_ns = now;
 	registry_watch(d, now);
 	next = watch_scan(d);
 	legacy_next = legacy_scan(d);
@@ -212,7 +212,7 @@ static void scan_and_arm(struct daemon *d)
 	view_update(d, now);
 	if (intake_next < next)
 		next = intake_next;
-	if (!d->reg.hdr && now + REGISTRY_CHECK_NS < next)
+	if (!d->reg.r.hdr && now + REGISTRY_CHECK_NS < next)
 		next = now + REGISTRY_CHECK_NS;
 	timer_arm(d, next);
 	status_update(d);
@@ -227,12 +227,12 @@ static void scan_and_arm(struct daemon *d)
 static int on_doorbell(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct daemon *d = userdata;
-	uint64_t at = d->last_scan_ns + DOORBELL_GAP_NS;
+	uint64_t at = d->scan.last_ns + DOORBELL_GAP_NS;
 
 	doorbell_drain(&d->doorbell);
 	if (at < now_ns())
 		scan_and_arm(d);
-	else if (at < d->timer_at_ns)
+	else if (at < d->scan.at_ns)
 		timer_arm(d, at);
 	return 0;
 }
@@ -270,7 +270,7 @@ static void reload(struct daemon *d)
 				    "in use stays as it is");
 		settings_finish(&d->settings);
 		d->settings = fresh;
-		d->scan_period_ns = deadline_scan_period(min_service_timeout(&d->settings));
+		d->scan.period_ns = deadline_scan_period(min_service_timeout(&d->settings));
 		warn_unchecked_services(&d->settings);
 		/* Re-evaluate every registration under the new rules; what is
 		 * known (late, logged, being killed) keeps its state. */
@@ -322,9 +322,10 @@ static int loop_setup(struct daemon *d)
 	if (r >= 0)
 		r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
 	if (r >= 0)
-		r = sd_event_add_time(d->event, &d->timer, CLOCK_MONOTONIC, 0, 1, on_timer, d);
+		r = sd_event_add_time(d->event, &d->scan.source, CLOCK_MONOTONIC, 0, 1, on_timer,
+				      d);
 	if (r >= 0)
-		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
+		r = doorbell_start(&d->doorbell, &d->reg.r, d->event, on_doorbell, d);
 	if (r >= 0 && sd_watchdog_enabled(false, &d->mgr.watchdog_usec) > 0)
 		r = sd_event_add_time_relative(d->event, &d->mgr.watchdog_timer, CLOCK_MONOTONIC,
 					       d->mgr.watchdog_usec / 4, 1000, on_watchdog, d);
@@ -379,27 +380,27 @@ static int registry_setup(struct daemon *d)
 	bool adopted;
 	int r;
 
-	r = registry_create(s->key, s->slots, s->has_gid ? s->gid : (gid_t)-1, &d->reg, &adopted,
+	r = registry_create(s->key, s->slots, s->has_gid ? s->gid : (gid_t)-1, &d->reg.r, &adopted,
 			    why, sizeof(why));
 	if (r < 0) {
-		if (r != d->reg_errno) {
+		if (r != d->reg.last_errno) {
 			struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
 			log_event(LOG_ERR, &e, "cannot set up the registry at key 0x%x: %s", s->key,
 				  why[0] ? why : strerror(-r));
 		}
-		d->reg_errno = r;
-		registry_detach(&d->reg);
+		d->reg.last_errno = r;
+		registry_detach(&d->reg.r);
 		return r;
 	}
-	d->reg_errno = 0;
+	d->reg.last_errno = 0;
 	view_announce(d);
 	/* Hints older than us are covered by the census that follows. */
-	d->intake.head = atomic_load(&d->reg.hdr->tail);
+	d->intake.head = atomic_load(&d->reg.r.hdr->tail);
 	d->intake.pending_since = 0;
 	d->intake.census_soon = true;
 	d->intake.census_last_ns = 0;
 	if (d->event) {
-		r = doorbell_start(&d->doorbell, &d->reg, d->event, on_doorbell, d);
+		r = doorbell_start(&d->doorbell, &d->reg.r, d->event, on_doorbell, d);
 		if (r < 0)
 			log_error("cannot listen on the registry's doorbell: %s (new records are "
 				  "found by the census, within seconds)",
@@ -435,14 +436,14 @@ static void daemon_finish(struct daemon *d)
 	legacy_reset(d, true);
 	textfile_finish(d);
 	stats_finish(&d->stats);
-	d->timer = sd_event_source_disable_unref(d->timer);
+	d->scan.source = sd_event_source_disable_unref(d->scan.source);
 	d->mgr.status_timer = sd_event_source_disable_unref(d->mgr.status_timer);
 	d->mgr.watchdog_timer = sd_event_source_disable_unref(d->mgr.watchdog_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
-	registry_detach(&d->reg);
+	registry_detach(&d->reg.r);
 	settings_finish(&d->settings);
-	free(d->rates);
+	free(d->rl.v);
 	notify_close(&d->notify);
 }
 
@@ -506,7 +507,7 @@ int main(int argc, char **argv)
 		settings_finish(&d.settings);
 		return 0;
 	}
-	d.scan_period_ns = deadline_scan_period(min_service_timeout(&d.settings));
+	d.scan.period_ns = deadline_scan_period(min_service_timeout(&d.settings));
 
 	r = daemon_setup(&d);
 	if (r >= 0)

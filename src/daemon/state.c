@@ -31,11 +31,11 @@ static bool counts_active(enum watch_state s)
 void watch_set_state(struct watch *w, enum watch_state s)
 {
 	if (counts_active(w->state) && !counts_active(s))
-		w->d->n_active--;
+		w->d->ws.n_active--;
 	else if (!counts_active(w->state) && counts_active(s))
-		w->d->n_active++;
+		w->d->ws.n_active++;
 	if (!w->legacy && (w->state == WATCH_REFUSED) != (s == WATCH_REFUSED))
-		w->d->n_refused += s == WATCH_REFUSED ? 1u : (unsigned)-1;
+		w->d->ws.n_refused += s == WATCH_REFUSED ? 1u : (unsigned)-1;
 	w->state = s;
 	w->d->stats.dirty = true;
 	w->d->view_dirty = true;

@@ -73,14 +73,14 @@ static void write_counters(FILE *f, const struct daemon *d)
  * the timeout is the effective one (the section's cap applied). */
 static void write_procs(FILE *f, struct daemon *d)
 {
-	struct metrics_proc *p = calloc(d->n_watches ? d->n_watches : 1, sizeof(*p));
+	struct metrics_proc *p = calloc(d->ws.n ? d->ws.n : 1, sizeof(*p));
 	uint64_t now = now_ns();
 	size_t n = 0;
 
 	if (!p)
 		return;
-	for (size_t i = 0; i < d->n_watches; i++) {
-		const struct watch *w = d->watches[i];
+	for (size_t i = 0; i < d->ws.n; i++) {
+		const struct watch *w = d->ws.v[i];
 		const struct service *svc = settings_find(&d->settings, w->v.name);
 
 		if (w->state == WATCH_REFUSED || w->state == WATCH_FREE || !svc)

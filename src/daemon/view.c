@@ -17,8 +17,8 @@ int view_setup(struct daemon *d)
 
 void view_announce(struct daemon *d)
 {
-	if (d->reg.hdr && d->view.hdr)
-		atomic_store(&d->reg.hdr->status_shmid, d->view.shmid);
+	if (d->reg.r.hdr && d->view.hdr)
+		atomic_store(&d->reg.r.hdr->status_shmid, d->view.shmid);
 }
 
 static uint32_t state_of(const struct watch *w)
@@ -44,8 +44,8 @@ void view_update(struct daemon *d, uint64_t now)
 	if (!d->view.hdr || !d->view_dirty)
 		return;
 	status_write_begin(&d->view);
-	for (size_t i = 0; i < d->n_watches && n < d->view.capacity; i++) {
-		const struct watch *w = d->watches[i];
+	for (size_t i = 0; i < d->ws.n && n < d->view.capacity; i++) {
+		const struct watch *w = d->ws.v[i];
 		const struct service *svc = settings_find(&d->settings, w->v.name);
 		struct hb_status_entry *e = &d->view.e[n++];
 
@@ -65,7 +65,8 @@ void view_update(struct daemon *d, uint64_t now)
 
 void view_finish(struct daemon *d)
 {
-	if (d->reg.hdr && d->view.hdr && atomic_load(&d->reg.hdr->status_shmid) == d->view.shmid)
-		atomic_store(&d->reg.hdr->status_shmid, 0);
+	if (d->reg.r.hdr && d->view.hdr &&
+	    atomic_load(&d->reg.r.hdr->status_shmid) == d->view.shmid)
+		atomic_store(&d->reg.r.hdr->status_shmid, 0);
 	status_destroy(&d->view);
 }

@@ -22,23 +22,23 @@ static struct watch *watch_new(struct daemon *d, int shmid)
 {
 	struct watch *w;
 
-	if (d->n_watches == d->cap_watches) {
-		size_t ncap = d->cap_watches ? d->cap_watches * 2 : 64;
-		struct watch **n = realloc(d->watches, ncap * sizeof(*n));
+	if (d->ws.n == d->ws.cap) {
+		size_t ncap = d->ws.cap ? d->ws.cap * 2 : 64;
+		struct watch **n = realloc(d->ws.v, ncap * sizeof(*n));
 		if (!n)
 			return NULL;
-		d->watches = n;
-		d->cap_watches = ncap;
+		d->ws.v = n;
+		d->ws.cap = ncap;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	*w = (struct watch){.d = d, .shmid = shmid, .pidfd = -1, .slot = (uint32_t)d->n_watches};
-	if (idmap_put(&d->by_shmid, shmid, (uint64_t)(uintptr_t)w) < 0) {
+	*w = (struct watch){.d = d, .shmid = shmid, .pidfd = -1, .slot = (uint32_t)d->ws.n};
+	if (idmap_put(&d->ws.by_shmid, shmid, (uint64_t)(uintptr_t)w) < 0) {
 		free(w);
 		return NULL;
 	}
-	d->watches[d->n_watches++] = w;
+	d->ws.v[d->ws.n++] = w;
 	return w;
 }
 
@@ -47,8 +47,8 @@ static void by_pid_drop(struct watch *w)
 {
 	uint64_t v;
 
-	if (idmap_get(&w->d->by_pid, w->pid, &v) && (struct watch *)(uintptr_t)v == w)
-		idmap_del(&w->d->by_pid, w->pid);
+	if (idmap_get(&w->d->ws.by_pid, w->pid, &v) && (struct watch *)(uintptr_t)v == w)
+		idmap_del(&w->d->ws.by_pid, w->pid);
 }
 
 /* Forget W entirely.  A record handed to us (hbctl's) is removed too: its
@@ -62,27 +62,27 @@ static void watch_destroy(struct watch *w)
 	record_detach(w->rec);
 	if (w->remove_when_done)
 		shmctl(w->shmid, IPC_RMID, NULL);
-	idmap_del(&d->by_shmid, w->shmid);
+	idmap_del(&d->ws.by_shmid, w->shmid);
 	by_pid_drop(w);
-	last = d->watches[--d->n_watches];
-	d->watches[w->slot] = last;
+	last = d->ws.v[--d->ws.n];
+	d->ws.v[w->slot] = last;
 	last->slot = w->slot;
 	free(w);
 }
 
 void watch_finish(struct daemon *d)
 {
-	while (d->n_watches > 0) {
-		struct watch *w = d->watches[d->n_watches - 1];
+	while (d->ws.n > 0) {
+		struct watch *w = d->ws.v[d->ws.n - 1];
 		/* Leave hbctl's records be: the next start adopts them. */
 		w->remove_when_done = false;
 		watch_destroy(w);
 	}
-	free(d->watches);
-	d->watches = NULL;
-	d->cap_watches = 0;
-	idmap_free(&d->by_shmid);
-	idmap_free(&d->by_pid);
+	free(d->ws.v);
+	d->ws.v = NULL;
+	d->ws.cap = 0;
+	idmap_free(&d->ws.by_shmid);
+	idmap_free(&d->ws.by_pid);
 }
 
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -131,7 +131,7 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 {
 	struct daemon *d = w->d;
 	bool watched = verdict == IDENTITY_OK;
-	unsigned used = watched ? d->n_active : d->n_refused;
+	unsigned used = watched ? d->ws.n_active : d->ws.n_refused;
 	struct shmid_ds ds;
 
 	if ((verdict != IDENTITY_OK && verdict != IDENTITY_UNWATCHED &&
@@ -143,7 +143,7 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 		log_event(LOG_WARNING, &e,
 			  "watching %u processes, the limit set by slots=%u: newer registrations "
 			  "wait until others end (raise slots= in [hbwatch])",
-			  d->n_active, d->settings.slots);
+			  d->ws.n_active, d->settings.slots);
 		d->intake.full_warned = true;
 	}
 	if (watched)
@@ -201,7 +201,8 @@ static bool watch_evaluate(struct watch *w, bool first)
 		 * process (its own word, but one is enough) would let one
 		 * process take every slot. */
 		uint64_t v;
-		struct watch *o = idmap_get(&d->by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
+		struct watch *o =
+		    idmap_get(&d->ws.by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
 		if (o && o != w && o->start_time == w->start_time) {
 			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
 				 (int)w->pid, o->shmid);
@@ -214,7 +215,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	switch (verdict) {
 	case IDENTITY_OK:
 		w->why[0] = '\0';
-		idmap_put(&d->by_pid, w->pid, (uint64_t)(uintptr_t)w);
+		idmap_put(&d->ws.by_pid, w->pid, (uint64_t)(uintptr_t)w);
 		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
 			watch_set_state(w, WATCH_ACTIVE);
 		break;
@@ -289,7 +290,7 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 	struct watch *w;
 	int r;
 
-	if (shmid < 0 || idmap_get(&d->by_shmid, shmid, NULL))
+	if (shmid < 0 || idmap_get(&d->ws.by_shmid, shmid, NULL))
 		return;
 	if (!ds) {
 		if (shmctl(shmid, IPC_STAT, &st) < 0)
@@ -302,7 +303,7 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 		return;
 	/* Memory's bound; the budgets proper are applied once the record is
 	 * judged (watch_evaluate()). */
-	if (d->n_watches >= 2u * d->settings.slots + 64u) {
+	if (d->ws.n >= 2u * d->settings.slots + 64u) {
 		d->intake.census_soon = true;
 		return;
 	}
@@ -397,12 +398,12 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 uint64_t watch_scan(struct daemon *d)
 {
 	uint64_t now = now_ns();
-	uint64_t next = now + d->scan_period_ns;
+	uint64_t next = now + d->scan.period_ns;
 
 	/* Backwards: destroying watches[i] moves the last one, already seen,
 	 * into its place. */
-	for (size_t i = d->n_watches; i-- > 0;) {
-		struct watch *w = d->watches[i];
+	for (size_t i = d->ws.n; i-- > 0;) {
+		struct watch *w = d->ws.v[i];
 		struct hb_record_view v;
 
 		/* A record its owner keeps writing: the last good copy stands. */
@@ -430,8 +431,8 @@ uint64_t watch_scan(struct daemon *d)
 
 void watch_reevaluate(struct daemon *d)
 {
-	for (size_t i = d->n_watches; i-- > 0;) {
-		struct watch *w = d->watches[i];
+	for (size_t i = d->ws.n; i-- > 0;) {
+		struct watch *w = d->ws.v[i];
 
 		if (w->state != WATCH_KILLING)
 			watch_evaluate(w, false); /* may destroy W: see watch_scan() */
