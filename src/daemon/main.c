@@ -1,4 +1,4 @@
-/* hbwatch: owns the heartbeat table and kills exactly the process whose
+/* hbwatch: owns the registry of heartbeat records and kills exactly the process whose
  * heartbeat is older than its timeout.  Everything happens on one sd-event
  * loop: signals, the deadline timer, pidfds, escalation timers, D-Bus. */
 #include <errno.h>
@@ -41,8 +41,9 @@ static void usage(FILE *out)
 	    "      --check-config  validate the configuration and exit\n"
 	    "  -h, --help          show this help\n"
 	    "      --version       show the version\n\n"
-	    "Exit status: 0 success, 1 configuration or table error, 2 usage error.\n"
-	    "Signals: SIGTERM/SIGINT stop (the table stays), SIGHUP reloads the configuration.\n");
+	    "Exit status: 0 success, 1 configuration or registry error, 2 usage error.\n"
+	    "Signals: SIGTERM/SIGINT stop (registrations stay), SIGHUP reloads the "
+	    "configuration.\n");
 }
 
 #define STATUS_GAP_NS (1000u * 1000000u)
@@ -266,8 +267,9 @@ static void reload(struct daemon *d)
 	} else {
 		if (fresh.key != d->settings.key || fresh.slots != d->settings.slots ||
 		    fresh.gid != d->settings.gid)
-			log_warning("key, slots and group take effect at the next start; the table "
-				    "in use stays as it is");
+			log_warning(
+			    "key, slots and group take effect at the next start; the registry "
+			    "in use stays as it is");
 		settings_finish(&d->settings);
 		d->settings = fresh;
 		d->scan.period_ns = deadline_scan_period(min_service_timeout(&d->settings));

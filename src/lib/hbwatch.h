@@ -6,7 +6,8 @@
  * service back.  One registration per process; the functions are safe to
  * call from any thread, and hb_beat() takes no lock.
  *
- * The table is found at the System V key in $HBWATCH_KEY (hex), else 0x5098.
+ * hbwatch's registry is found at the System V key in $HBWATCH_KEY (hex),
+ * else 0x5098.
  * All functions return 0 or a negative errno value and never print or exit.
  */
 #ifndef HBWATCH_H
