@@ -361,7 +361,7 @@ static void fd_limit_raise(uint32_t slot_count)
  * the unit's ProcSubset=pid does not hide.  Said once, with the setting. */
 static void shm_limit_check(uint32_t slots)
 {
-	struct shminfo si;
+	struct shminfo si = {0};
 
 	if (shmctl(0, IPC_INFO, (struct shmid_ds *)(void *)&si) < 0)
 		return;

@@ -9,15 +9,19 @@
 
 int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata)
 {
-	struct shm_info info;
+	struct shm_info info = {0};
 	struct shmid_ds ds;
 	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
 
 	if (max < 0)
 		return -errno;
 	for (int idx = 0; idx <= max; idx++) {
-		int id = shmctl(idx, SHM_STAT_ANY, &ds);
-		int r;
+		int id, r;
+
+		/* Zeroed first: memory checkers that do not know SHM_STAT_ANY
+		 * (valgrind 3.19) would take the kernel's answer as garbage. */
+		memset(&ds, 0, sizeof(ds));
+		id = shmctl(idx, SHM_STAT_ANY, &ds);
 
 		if (id < 0 || ds.shm_segsz != HB_RECORD_SIZE)
 			continue;
