@@ -84,16 +84,21 @@ static int stat_field(const char *buf, size_t len, unsigned field, unsigned long
 	return 0;
 }
 
-int proc_pgrp(pid_t pid, pid_t *pgrp)
+/* Field FIELD of /proc/PID/stat. */
+static int proc_stat_field(pid_t pid, unsigned field, unsigned long long *v)
 {
 	char buf[1024];
 	size_t len;
-	unsigned long long v;
 	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
 
-	if (r < 0)
-		return r;
-	r = stat_field(buf, len, 5, &v);
+	return r < 0 ? r : stat_field(buf, len, field, v);
+}
+
+int proc_pgrp(pid_t pid, pid_t *pgrp)
+{
+	unsigned long long v;
+	int r = proc_stat_field(pid, 5, &v);
+
 	if (r < 0)
 		return r;
 	if (v > INT32_MAX)
@@ -124,17 +129,10 @@ int proc_starttime(pid_t pid, uint64_t *start_time)
 
 int proc_is_kthread(pid_t pid)
 {
-	char buf[1024];
-	size_t len;
 	unsigned long long flags;
-	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
+	int r = proc_stat_field(pid, 9, &flags);
 
-	if (r < 0)
-		return r;
-	r = stat_field(buf, len, 9, &flags);
-	if (r < 0)
-		return r;
-	return (flags & PF_KTHREAD) != 0;
+	return r < 0 ? r : (flags & PF_KTHREAD) != 0;
 }
 
 int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid)
