@@ -12,8 +12,9 @@
 /* Exit codes, listed in --help and hbctl(1). */
 enum {
 	CTL_EXIT_OK = 0,
-	CTL_EXIT_FAIL = 1,  /* the operation failed: no table, not permitted, foreign segment */
-	CTL_EXIT_USAGE = 2, /* unknown command or option, bad key */
+	CTL_EXIT_FAIL = 1,     /* the operation failed: no table, not permitted, foreign segment */
+	CTL_EXIT_USAGE = 2,    /* unknown command or option, bad key */
+	CTL_CHECK_UNKNOWN = 3, /* check only: its usage errors, as monitoring plugins do */
 };
 
 /* What every command gets: the key chosen by -k or $HBWATCH_KEY. */

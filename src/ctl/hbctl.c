@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		   "     segment, ...); the reason is printed on stderr\n"
 		   "  2  usage error (unknown command or option, bad key)\n"
 		   "check exits 0 OK, 1 WARNING (a beat older than half the timeout),\n"
-		   "2 CRITICAL (older than the timeout, or no live process), 3 UNKNOWN.\n");
+		   "2 CRITICAL (older than the timeout, no live process, hbwatch not\n"
+		   "running), 3 UNKNOWN (usage errors included, reported on stdout).\n");
 }
 
 static const struct command *command_find(const char *name)
@@ -79,6 +80,49 @@ static const struct command *command_find(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+/* The command word of ARGV, found before the options are parsed: the first
+ * word that is neither an option nor the argument of -k/--key.  NULL if
+ * none. */
+static const char *command_peek(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "-k") == 0 || strcmp(argv[i], "--key") == 0) {
+			i++;
+			continue;
+		}
+		if (argv[i][0] != '-')
+			return argv[i];
+	}
+	return NULL;
+}
+
+/* A usage error: on stderr with exit 2, except for 'check', whose caller
+ * is a monitoring system that reads stdout and knows only 0 to 3. */
+static int usage_error(int argc, char **argv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int usage_error(int argc, char **argv, const char *fmt, ...)
+{
+	const char *cmd = command_peek(argc, argv);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (cmd && strcmp(cmd, "check") == 0) {
+		fputs("HBWATCH UNKNOWN - ", stdout);
+		vprintf(fmt, ap);
+		fputc('\n', stdout);
+		va_end(ap);
+		return CTL_CHECK_UNKNOWN;
+	}
+	fputs("hbctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return CTL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -108,17 +152,17 @@ int main(int argc, char **argv)
 			printf("hbctl %s\n", HBWATCH_VERSION);
 			return CTL_EXIT_OK;
 		case ':':
-			ctl_error("option '%s' needs an argument (try 'hbctl --help')",
-				  argv[optind - 1]);
-			return CTL_EXIT_USAGE;
+			return usage_error(argc, argv,
+					   "option '%s' needs an argument (try 'hbctl --help')",
+					   argv[optind - 1]);
 		default:
 			/* optopt is set for a short option, 0 for a long one. */
 			if (optopt)
-				ctl_error("unknown option '-%c' (try 'hbctl --help')", optopt);
-			else
-				ctl_error("unknown option '%s' (try 'hbctl --help')",
-					  argv[optind - 1]);
-			return CTL_EXIT_USAGE;
+				return usage_error(argc, argv,
+						   "unknown option '-%c' (try 'hbctl --help')",
+						   optopt);
+			return usage_error(argc, argv, "unknown option '%s' (try 'hbctl --help')",
+					   argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
@@ -132,12 +176,12 @@ int main(int argc, char **argv)
 	}
 	if (key_arg) {
 		if (key_parse(key_arg, &ctl.key) < 0) {
-			ctl_error("bad key '%s': expected hex, 1 to 0x7fffffff", key_arg);
-			return CTL_EXIT_USAGE;
+			return usage_error(argc, argv,
+					   "bad key '%s': expected hex, 1 to 0x7fffffff", key_arg);
 		}
 	} else if (key_from_env(&ctl.key) < 0) {
-		ctl_error("bad key in $HBWATCH_KEY: expected hex, 1 to 0x7fffffff");
-		return CTL_EXIT_USAGE;
+		return usage_error(argc, argv,
+				   "bad key in $HBWATCH_KEY: expected hex, 1 to 0x7fffffff");
 	}
 	r = cmd->run(&ctl, argc - optind, argv + optind);
 	/* Output lost (a full disk, a closed pipe) is a failure, not success. */

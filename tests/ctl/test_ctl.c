@@ -400,6 +400,20 @@ Test(ctl, check_exit_codes)
 	cr_assert(strncmp(r.out, "HBWATCH UNKNOWN - usage", 23) == 0, "%s", r.out);
 	cr_assert_eq(ctl(&r, "check", "a b", NULL), 3, "%s", r.out);
 	cr_assert(strncmp(r.out, "HBWATCH UNKNOWN - bad name", 26) == 0, "%s", r.out);
+	/* Global usage errors too: a monitoring system reads stdout and knows
+	 * only 0 to 3, so they are UNKNOWN with the reason, never a silent 2. */
+	cr_assert_eq(ctl(&r, "-k", "banana", "check", "job", NULL), 3, "%s", r.err);
+	cr_assert_str_eq(r.out, "HBWATCH UNKNOWN - bad key 'banana': expected hex, 1 to "
+				"0x7fffffff\n");
+	cr_assert_eq(ctl(&r, "--frobnicate", "check", "job", NULL), 3, "%s", r.err);
+	cr_assert_str_eq(r.out,
+			 "HBWATCH UNKNOWN - unknown option '--frobnicate' (try 'hbctl --help')\n");
+	cr_assert_eq(ctl(&r, "-k", "0x5098", "-x", "check", "job", NULL), 3, "%s", r.err);
+	cr_assert(strncmp(r.out, "HBWATCH UNKNOWN - unknown option '-x'", 37) == 0, "%s", r.out);
+	/* Other commands keep exit 2 and stderr. */
+	cr_assert_eq(ctl(&r, "-k", "banana", "status", NULL), 2, "%s", r.out);
+	cr_assert_str_eq(r.out, "");
+	cr_assert(strstr(r.err, "bad key 'banana'"), "%s", r.err);
 
 	/* Heartbeats nobody watches are no comfort: CRITICAL without hbwatch,
 	 * even with a live, fresh registration. */
