@@ -254,7 +254,10 @@ check "the journal catalog knows hbwatch's records (systemd's catalog trigger)" 
 check "hbwatch.service is enabled" eval '[ "$(g systemctl is-enabled hbwatch.service)" = enabled ]'
 check "hbwatch.service is active" wait_for "$SHORT" unit_is hbwatch.service active
 check "hbwatch made its registry at key $KEY" wait_for "$SHORT" registry_present
-check "/etc/hbwatch/hbwatch.ini is a conffile" conffile_listed /etc/hbwatch/hbwatch.ini
+check "the package's configuration is /usr/lib/hbwatch/hbwatch.ini, not a conffile" \
+	eval 'exists /usr/lib/hbwatch/hbwatch.ini && ! conffile_listed /usr/lib/hbwatch/hbwatch.ini'
+check "nothing is shipped in /etc/hbwatch but the empty hbwatch.d" \
+	eval '[ -z "$(gsh "find /etc/hbwatch -mindepth 1 ! -path /etc/hbwatch/hbwatch.d")" ]'
 check "a fresh install watches nothing (hbwatch --check-config: 0 watched services)" \
 	eval 'g hbwatch --check-config | grep "OK, 0 watched services" >/dev/null'
 
@@ -315,7 +318,8 @@ hang_and_recover "$PID" "after the upgrade"
 # ---- Remove -----------------------------------------------------------
 check "dpkg -r hbwatch" dpkg_g -r hbwatch
 check "hbwatch.service is stopped" eval '! unit_is hbwatch.service active'
-check "the configuration stays until purge" exists /etc/hbwatch/hbwatch.ini
+check "the administrator's configuration stays until purge" \
+	exists /etc/hbwatch/hbwatch.d/90-hbtest.ini
 check "the registry at $KEY is gone (hbctl remove in prerm)" registry_absent
 check "the metrics textfile is gone" absent /var/lib/hbtest-metrics/hbwatch.prom
 check "the watched service runs on without hbwatch" unit_is hbtest.service active

@@ -76,6 +76,11 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 		return IDENTITY_UNWATCHED;
 	}
 	sv = settings_find(s, f->name);
+	if (!sv && (sv = settings_find_disabled(s, f->name)) != NULL) {
+		snprintf(why, why_len, "[%s] is disabled ('enabled = no' at %s:%u)", f->name,
+			 sv->enabled_file, sv->enabled_line);
+		return IDENTITY_UNWATCHED;
+	}
 	if (!sv) {
 		snprintf(why, why_len, "\"%s\" is not a watched service in %s", f->name,
 			 s->path ? s->path : "the configuration");

@@ -36,9 +36,11 @@ static void usage(FILE *out)
 	    out,
 	    "Usage: hbwatch [-c FILE] [--check-config]\n"
 	    "Heartbeat watchdog: kills the process whose heartbeat is older than its timeout.\n\n"
-	    "  -c, --config FILE   configuration file (default " HBWATCH_CONFIG ");\n"
-	    "                      drop-ins are read from hbwatch.d/*.ini beside it\n"
-	    "      --check-config  validate the configuration and exit\n"
+	    "  -c, --config FILE   read FILE and the drop-ins hbwatch.d/*.ini beside it,\n"
+	    "                      instead of the layered directories (highest first)\n"
+	    "                      " HBWATCH_CONFIG_DIRS_TEXT "\n"
+	    "      --check-config  validate the configuration, list the files it is made\n"
+	    "                      of, and exit\n"
 	    "  -h, --help          show this help\n"
 	    "      --version       show the version\n\n"
 	    "Exit status: 0 success, 1 configuration or registry error, 2 usage error.\n"
@@ -253,6 +255,28 @@ static void warn_unchecked_services(const struct settings *s)
 				    s->services[i].file, s->services[i].line, s->services[i].name);
 }
 
+/* The file given with -c (and its hbwatch.d), else the layered directories. */
+static int config_load(const struct daemon *d, struct settings *s, char *err, size_t err_len)
+{
+	static const char *const dirs[] = {HBWATCH_CONFIG_DIRS};
+
+	if (d->config_path)
+		return settings_load(d->config_path, s, err, err_len);
+	return settings_load_dirs(dirs, sizeof(dirs) / sizeof(dirs[0]), s, err, err_len);
+}
+
+/* --check-config: which files made the configuration, and what they set
+ * aside, so the layering is never a guess. */
+static void config_print(const struct settings *s)
+{
+	for (size_t i = 0; i < s->sources.n; i++)
+		printf("%s %s%s\n", i == 0 ? "read" : "  then", s->sources.v[i].path,
+		       s->sources.v[i].masked ? " (masked: a symlink to /dev/null)" : "");
+	for (size_t i = 0; i < s->n_disabled; i++)
+		printf("[%s] is disabled at %s:%u\n", s->disabled[i].name,
+		       s->disabled[i].enabled_file, s->disabled[i].enabled_line);
+}
+
 static void reload(struct daemon *d)
 {
 	struct settings fresh = {0};
@@ -261,7 +285,7 @@ static void reload(struct daemon *d)
 	int r;
 
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "RELOADING=1");
-	r = settings_load(d->config_path, &fresh, err, sizeof(err));
+	r = config_load(d, &fresh, err, sizeof(err));
 	if (r < 0) {
 		log_error("reload failed, keeping the configuration in force: %s", err);
 	} else {
@@ -283,7 +307,7 @@ static void reload(struct daemon *d)
 		d->intake.census_soon = true;
 		d->stats.dirty = true;
 		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
-			  d->config_path, d->settings.n_services);
+			  d->settings.path, d->settings.n_services);
 	}
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "READY=1");
 	d->status[0] = '\0';
@@ -458,7 +482,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
-	struct daemon d = {.config_path = HBWATCH_CONFIG,
+	struct daemon d = {.config_path = NULL,
 			   .self = getpid(),
 			   .doorbell.efd = -1,
 			   .notify.fd = -1,
@@ -496,7 +520,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	r = settings_load(d.config_path, &d.settings, err, sizeof(err));
+	r = config_load(&d, &d.settings, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return 1;
@@ -504,7 +528,9 @@ int main(int argc, char **argv)
 	warn_unchecked_services(&d.settings);
 	if (check_only) {
 		unsigned w = precheck_settings(&d.settings);
-		printf("%s: OK, %zu watched service%s%s\n", d.config_path, d.settings.n_services,
+
+		config_print(&d.settings);
+		printf("%s: OK, %zu watched service%s%s\n", d.settings.path, d.settings.n_services,
 		       d.settings.n_services == 1 ? "" : "s", w ? " (see the warnings above)" : "");
 		settings_finish(&d.settings);
 		return 0;

@@ -5,7 +5,6 @@
  * feed inih through our own reader, which counts lines, tracks [sections]
  * itself and refuses those lines with the right file:line before inih can
  * misread them. */
-#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -18,6 +17,7 @@
 
 #include "duration.h"
 #include "key.h"
+#include "layers.h"
 #include "name.h"
 #include "registry.h"
 #include "settings.h"
@@ -29,8 +29,6 @@
 #define NS_S  UINT64_C(1000000000)
 #define NS_H  (3600 * NS_S)
 
-#define DROPIN_DIR	      "hbwatch.d"
-#define DROPIN_SUFFIX	      ".ini"
 #define GROUP_DEFAULT	      "hbwatch"
 #define KILL_GRACE_DEFAULT    (5 * NS_S)
 #define KILL_BURST_DEFAULT    5u
@@ -272,6 +270,25 @@ static int set_action(struct loader *l, struct service *svc, const char *key, co
 	return invalid(l, key, value, "expected kill, restart-unit or log");
 }
 
+static int set_limit_action(struct loader *l, struct service *svc, const char *key,
+			    const char *value)
+{
+	static const enum limit_action actions[] = {LIMIT_WAIT, LIMIT_KILL_UNIT,
+						    LIMIT_RESTART_UNIT};
+
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+		if (strcmp(value, limit_action_name(actions[i])) == 0) {
+			svc->limit_action = actions[i];
+			svc->limit_line = l->line;
+			free(svc->limit_file);
+			svc->limit_file = strdup(l->file);
+			if (!svc->limit_file)
+				return fail(l, here(l), -ENOMEM, "out of memory");
+			return 0;
+		}
+	return invalid(l, key, value, "expected wait, kill-unit or restart-unit");
+}
+
 static int set_signal(struct loader *l, struct service *svc, const char *key, const char *value)
 {
 	if (signal_parse(value, &svc->signal) < 0)
@@ -362,6 +379,18 @@ static int set_legacy_enabled(struct loader *l, struct service *svc, const char 
 	return 0;
 }
 
+static int set_enabled(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (parse_bool(value, &svc->enabled) < 0)
+		return invalid(l, key, value, "expected yes or no");
+	svc->enabled_line = l->line;
+	free(svc->enabled_file);
+	svc->enabled_file = strdup(l->file);
+	if (!svc->enabled_file)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int set_legacy_shared(struct loader *l, struct service *svc, const char *key,
 			     const char *value)
 {
@@ -384,6 +413,8 @@ static const struct key_def keys[] = {
     {"kill_burst", IN_SERVICE, false, set_kill_burst},
     {"kill_interval", IN_SERVICE, false, set_kill_interval},
     {"kill_group", IN_SERVICE, false, set_kill_group},
+    {"limit_action", IN_SERVICE, false, set_limit_action},
+    {"enabled", IN_SERVICE, false, set_enabled},
     {"key", IN_LEGACY, false, set_legacy_key},
     {"enabled", IN_LEGACY, false, set_legacy_enabled},
     {"allow_shared_writers", IN_LEGACY, false, set_legacy_shared},
@@ -408,6 +439,7 @@ static int service_add(struct loader *l, const char *name)
 	    .signal = SIGABRT,
 	    .kill_burst = KILL_BURST_DEFAULT,
 	    .kill_interval_ns = KILL_INTERVAL_DEFAULT,
+	    .enabled = true,
 	    .file = strdup(l->file),
 	    .line = l->line,
 	};
@@ -618,52 +650,12 @@ static int file_load(struct loader *l, const char *path)
 	return l->error;
 }
 
-static int dropin_filter(const struct dirent *d)
+/* Read every file of the layers in order; masked ones hold nothing. */
+static int layers_load(struct loader *l, const struct layer_files *files)
 {
-	size_t n = strlen(d->d_name), m = strlen(DROPIN_SUFFIX);
-
-	/* Hidden files are editors' and package managers' leftovers. */
-	return d->d_name[0] != '.' && n > m && strcmp(d->d_name + n - m, DROPIN_SUFFIX) == 0;
-}
-
-/* Byte order, not alphasort()'s strcoll(): the order must not depend on
- * the locale the daemon happens to run in. */
-static int dropin_compare(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int dropins_load(struct loader *l, const char *main_path)
-{
-	const char *slash = strrchr(main_path, '/');
-	struct dirent **names = NULL;
-	char *dir = NULL, *path;
-	int n, e;
-
-	if (asprintf(&dir, "%.*s%s" DROPIN_DIR, slash ? (int)(slash - main_path) : 0, main_path,
-		     slash ? "/" : "") < 0)
-		return fail(l, (struct origin){main_path, 0}, -ENOMEM, "out of memory");
-	n = scandir(dir, &names, dropin_filter, dropin_compare);
-	if (n < 0) {
-		e = errno;
-		if (e != ENOENT)
-			fail(l, (struct origin){dir, 0}, -e, "%s", strerror(e));
-		free(dir);
-		return l->error;
-	}
-	for (int i = 0; i < n; i++) {
-		if (!l->error) {
-			if (asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
-				fail(l, (struct origin){dir, 0}, -ENOMEM, "out of memory");
-			} else {
-				file_load(l, path);
-				free(path);
-			}
-		}
-		free(names[i]);
-	}
-	free(names);
-	free(dir);
+	for (size_t i = 0; i < files->n && !l->error; i++)
+		if (!files->v[i].masked)
+			file_load(l, files->v[i].path);
 	return l->error;
 }
 
@@ -789,6 +781,84 @@ static int legacy_resolve(struct loader *l)
 	return 0;
 }
 
+/* No directory has the main file: say where it was looked for. */
+static int no_main_file(struct loader *l, const char *const *dirs, size_t n_dirs, const char *main)
+{
+	char where[512] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < n_dirs && len < sizeof(where); i++) {
+		int n = snprintf(where + len, sizeof(where) - len, "%s%s/%s",
+				 i == 0 ? "" : (i + 1 == n_dirs ? " or " : ", "), dirs[i], main);
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	if (n_dirs == 1)
+		return fail(l, (struct origin){where, 0}, -ENOENT, "%s", strerror(ENOENT));
+	return fail(l, (struct origin){main, 0}, -ENOENT,
+		    "no configuration: none of %s exists (the package ships one; "
+		    "'ln -s /dev/null' in the first directory masks it instead)",
+		    where);
+}
+
+/* limit_action hands a whole unit to systemd: only one the admin named
+ * with unit=, since a process in no named unit may run in cron.service or
+ * a login session.  Checked once every file is read: a drop-in may add
+ * either key. */
+static int limits_resolve(struct loader *l)
+{
+	for (size_t i = 0; i < l->s->n_services; i++) {
+		const struct service *svc = &l->s->services[i];
+		struct origin at = {svc->limit_file, svc->limit_line};
+
+		if (svc->limit_action == LIMIT_WAIT)
+			continue;
+		if (!svc->unit)
+			return fail(l, at, -EINVAL,
+				    "'limit_action = %s' in [%s] needs 'unit =': hbwatch hands "
+				    "over to systemd only a unit named in the section",
+				    limit_action_name(svc->limit_action), svc->name);
+		if (svc->action == ACTION_LOG)
+			return fail(l, at, -EINVAL,
+				    "'limit_action = %s' in [%s] does nothing with 'action = log', "
+				    "which no rate limit stops",
+				    limit_action_name(svc->limit_action), svc->name);
+	}
+	return 0;
+}
+
+/* Set disabled sections (enabled = no) apart, once every file is read: a
+ * later drop-in may disable what an earlier file defined, or enable it
+ * again.  They are not watched, and their users are not looked up. */
+static int services_enable(struct loader *l)
+{
+	struct settings *s = l->s;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_services; i++) {
+		if (s->services[i].enabled) {
+			l->user_at[kept] = l->user_at[i];
+			s->services[kept++] = s->services[i];
+			continue;
+		}
+		struct service *v = realloc(s->disabled, (s->n_disabled + 1) * sizeof(*v));
+
+		if (!v) {
+			/* Keep every section owned by one of the arrays. */
+			for (size_t j = i; j < s->n_services; j++)
+				s->services[kept++] = s->services[j];
+			s->n_services = kept;
+			return fail(l, (struct origin){s->path, 0}, -ENOMEM, "out of memory");
+		}
+		s->disabled = v;
+		v[s->n_disabled++] = s->services[i];
+	}
+	s->n_services = kept;
+	return 0;
+}
+
 static void loader_finish(struct loader *l)
 {
 	if (l->f)
@@ -801,9 +871,12 @@ static void loader_finish(struct loader *l)
 	free(l->files);
 }
 
-int settings_load(const char *path, struct settings *s, char *err, size_t err_len)
+/* Load the files of DIRS (layers.h) into *S, naming the main file MAIN. */
+static int settings_load_from(const char *const *dirs, size_t n_dirs, const char *main,
+			      struct settings *s, char *err, size_t err_len)
 {
 	struct loader l = {.s = s, .err = err, .err_len = err_len};
+	char *where = NULL;
 	int r;
 
 	*s = (struct settings){
@@ -813,17 +886,65 @@ int settings_load(const char *path, struct settings *s, char *err, size_t err_le
 	};
 	if (err_len)
 		err[0] = '\0';
-	s->path = strdup(path);
 	s->group = strdup(GROUP_DEFAULT);
-	if (!s->path || !s->group)
-		r = fail(&l, (struct origin){path, 0}, -ENOMEM, "out of memory");
-	else if ((r = file_load(&l, path)) == 0 && (r = dropins_load(&l, path)) == 0 &&
-		 (r = ids_resolve(&l)) == 0)
-		r = legacy_resolve(&l);
+	r = s->group ? layers_collect(dirs, n_dirs, main, &s->sources, &where) : -ENOMEM;
+	if (r == 0)
+		s->path = strdup(s->sources.v[0].path);
+	else if (r == -ENOENT && !where)
+		r = no_main_file(&l, dirs, n_dirs, main);
+	else if (r != -ENOMEM)
+		r = fail(&l, (struct origin){where, 0}, r, "%s", strerror(-r));
+	if (r == 0 && !s->path)
+		r = -ENOMEM;
+	if (r == -ENOMEM)
+		r = fail(&l, (struct origin){main, 0}, -ENOMEM, "out of memory");
+	if (r == 0 && (r = layers_load(&l, &s->sources)) == 0 && (r = services_enable(&l)) == 0 &&
+	    (r = ids_resolve(&l)) == 0 && (r = legacy_resolve(&l)) == 0)
+		r = limits_resolve(&l);
+	free(where);
 	loader_finish(&l);
 	if (r < 0)
 		settings_finish(s);
 	return r;
+}
+
+int settings_load(const char *path, struct settings *s, char *err, size_t err_len)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	const char *dirs[1] = {dir};
+	int r;
+
+	if (!dir) {
+		*s = (struct settings){0};
+		if (err_len)
+			snprintf(err, err_len, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	if (slash && slash == path)
+		dir[0] = '\0'; /* "/hbwatch.ini": the root's "" + "/" + name */
+	r = settings_load_from(dirs, 1, slash ? slash + 1 : path, s, err, err_len);
+	/* Name the file as it was given, as the admin typed it. */
+	if (r == 0) {
+		char *given = strdup(path);
+
+		if (!given) {
+			settings_finish(s);
+			if (err_len)
+				snprintf(err, err_len, "%s: out of memory", path);
+			return -ENOMEM;
+		}
+		free(s->path);
+		s->path = given;
+	}
+	free(dir);
+	return r;
+}
+
+int settings_load_dirs(const char *const *dirs, size_t n_dirs, struct settings *s, char *err,
+		       size_t err_len)
+{
+	return settings_load_from(dirs, n_dirs, SETTINGS_MAIN_FILE, s, err, err_len);
 }
 
 void settings_finish(struct settings *s)
@@ -832,8 +953,19 @@ void settings_finish(struct settings *s)
 		free(s->services[i].unit);
 		free(s->services[i].user);
 		free(s->services[i].file);
+		free(s->services[i].enabled_file);
+		free(s->services[i].limit_file);
 	}
 	free(s->services);
+	for (size_t i = 0; i < s->n_disabled; i++) {
+		free(s->disabled[i].unit);
+		free(s->disabled[i].user);
+		free(s->disabled[i].file);
+		free(s->disabled[i].enabled_file);
+		free(s->disabled[i].limit_file);
+	}
+	free(s->disabled);
+	layers_free(&s->sources);
 	free(s->path);
 	free(s->group);
 	free(s->metrics_dir);
@@ -846,6 +978,27 @@ const struct service *settings_find(const struct settings *s, const char *name)
 		if (strcmp(s->services[i].name, name) == 0)
 			return &s->services[i];
 	return NULL;
+}
+
+const struct service *settings_find_disabled(const struct settings *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_disabled; i++)
+		if (strcmp(s->disabled[i].name, name) == 0)
+			return &s->disabled[i];
+	return NULL;
+}
+
+const char *limit_action_name(enum limit_action a)
+{
+	switch (a) {
+	case LIMIT_WAIT:
+		return "wait";
+	case LIMIT_KILL_UNIT:
+		return "kill-unit";
+	case LIMIT_RESTART_UNIT:
+		return "restart-unit";
+	}
+	return "?";
 }
 
 const char *action_name(enum action a)

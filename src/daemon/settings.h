@@ -1,7 +1,9 @@
 /* The daemon's configuration: the main INI file, then every *.ini in the
- * directory hbwatch.d beside it, in strcmp() order; a later file overrides
- * an earlier one key by key, and a new section in a drop-in adds a service
- * (the way systemd drop-ins work).  See hbwatch.ini(5) and DESIGN.md.
+ * hbwatch.d directories, in strcmp() order; a later file overrides an
+ * earlier one key by key, a new section in a drop-in adds a service, and
+ * 'enabled = no' sets one aside (the way systemd drop-ins work).  Without
+ * -c, the files come from layered directories: /etc/hbwatch over
+ * /run/hbwatch over /usr/lib/hbwatch (layers.h).  See hbwatch.ini(5).
  *
  * Loading is parse -> validate -> return a whole new struct settings, so a
  * reload that fails leaves the settings in force untouched: load into a
@@ -14,16 +16,30 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "layers.h"
 #include "name.h"
 
 /* How many processes hbwatch watches at once (slots=). */
 #define HB_SLOTS_DEFAULT 1024u
 #define HB_SLOTS_MAX	 65536u
 
+/* The main file's name in each configuration directory. */
+#define SETTINGS_MAIN_FILE "hbwatch.ini"
+
 enum action {
 	ACTION_KILL,	     /* send the service's signal, SIGKILL after kill_grace */
 	ACTION_RESTART_UNIT, /* ask systemd to restart the process's unit */
 	ACTION_LOG,	     /* only warn */
+};
+
+/* What happens to a hung process once its unit instance has used up
+ * kill_burst: wait for the window to reopen, or hand the unit to systemd,
+ * whose Restart=, StartLimitBurst=, OnFailure= and 'systemctl --failed'
+ * then see what is wrong (hbwatch.ini(5), limit_action). */
+enum limit_action {
+	LIMIT_WAIT,	    /* act again when kill_interval allows (default) */
+	LIMIT_KILL_UNIT,    /* send the service's signal to every process of the unit */
+	LIMIT_RESTART_UNIT, /* ask systemd to restart the unit */
 };
 
 /* One watched service: a section other than [hbwatch]. */
@@ -39,12 +55,19 @@ struct service {
 	unsigned kill_burst;	   /* at most kill_burst kills ... */
 	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */
 	bool kill_group;	   /* signal the process's whole process group */
-	char *file;		   /* where the section was first seen */
+	enum limit_action limit_action;
+	char *limit_file; /* where limit_action was last set, or NULL */
+	unsigned limit_line;
+	bool enabled;	    /* enabled = (default yes) */
+	char *enabled_file; /* where 'enabled' was last set, or NULL */
+	unsigned enabled_line;
+	char *file; /* where the section was first seen */
 	unsigned line;
 };
 
 struct settings {
-	char *path; /* the main file, as given */
+	char *path;		    /* the main file, as given or as found */
+	struct layer_files sources; /* every file read, the main one first */
 	int key;
 	uint32_t slots;
 	char *group;  /* as written (name or gid); "" keeps the daemon's group */
@@ -55,8 +78,10 @@ struct settings {
 	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
 	int legacy_key;		  /* its System V key */
 	bool legacy_shared;	  /* watch it even if others may write it */
-	struct service *services; /* in order of first appearance */
+	struct service *services; /* enabled, in order of first appearance */
 	size_t n_services;
+	struct service *disabled; /* enabled = no: not watched */
+	size_t n_disabled;
 };
 
 /* Load PATH and its drop-ins into *S (its previous contents are ignored,
@@ -68,14 +93,25 @@ struct settings {
  * ERR may be NULL when ERR_LEN is 0. */
 int settings_load(const char *path, struct settings *s, char *err, size_t err_len);
 
+/* The same for the layered directories DIRS[0..N_DIRS), highest priority
+ * first (layers.h): an error if none of them has hbwatch.ini. */
+int settings_load_dirs(const char *const *dirs, size_t n_dirs, struct settings *s, char *err,
+		       size_t err_len);
+
 /* Free what *S owns and zero it.  Safe on a zeroed or failed-to-load *S. */
 void settings_finish(struct settings *s);
 
 /* The service whose section is NAME, or NULL.  Valid until S is freed. */
 const struct service *settings_find(const struct settings *s, const char *name);
 
+/* The disabled section NAME (enabled = no), or NULL: for messages only. */
+const struct service *settings_find_disabled(const struct settings *s, const char *name);
+
 /* "kill", "restart-unit" or "log" (the configuration spelling); "?" for a
  * value outside the enum. */
 const char *action_name(enum action a);
+
+/* "wait", "kill-unit" or "restart-unit"; "?" for a value outside the enum. */
+const char *limit_action_name(enum limit_action a);
 
 #endif

@@ -4,7 +4,9 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "proc.h"
@@ -117,4 +119,34 @@ Test(refuse, wrong_unit)
 
 	cr_assert(hbd_log_wait("refused", w, "requires unit nosuch.service", 10000));
 	hbd_assert_left_alone(w, 3 * 200);
+}
+
+/* 4i. A section turned off with 'enabled = no' in a drop-in (the way to
+ * disable a shipped section): its processes are refused with the file:line
+ * that disabled it, and are watched again once a reload turns it back on. */
+Test(refuse, disabled_section)
+{
+	char dropins[300], off[340], want[400];
+	int st;
+
+	hbd_config("kill_grace = 300ms\n[demo]\ntimeout = 300ms\n");
+	snprintf(dropins, sizeof(dropins), "%s/hbwatch.d", H.dir);
+	cr_assert_eq(mkdir(dropins, 0755), 0);
+	snprintf(off, sizeof(off), "%s/50-off.ini", dropins);
+	FILE *f = fopen(off, "w");
+	cr_assert_not_null(f);
+	fputs("; the shipped [demo] is not wanted here\n[demo]\nenabled = no\n", f);
+	cr_assert_eq(fclose(f), 0);
+	hbd_start();
+	pid_t w = hbd_worker("demo", 200, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+
+	snprintf(want, sizeof(want), "[demo] is disabled ('enabled = no' at %s:3)", off);
+	cr_assert(hbd_log_wait("refused", w, want, 10000));
+	hbd_assert_left_alone(w, 3 * 200);
+	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
+
+	cr_assert_eq(unlink(off), 0);
+	hbd_reload();
+	cr_assert(hbd_wait_exit(w, 5000, &st), "a hung process of the re-enabled [demo] lives on");
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
 }

@@ -239,7 +239,20 @@ guest_setup() {
 	HBCTL=$(installed_path hbctl) || bail "hbctl is not installed by the build"
 	DEMO=$(installed_path hbwatch-demo) || bail "hbwatch-demo is not installed by the build"
 	CONF=$(installed_path hbwatch.ini) || bail "hbwatch.ini is not installed by the build"
-	CONFD=${CONF%/*}/hbwatch.d
+	# The administrator's drop-ins: SYSCONFDIR/hbwatch/hbwatch.d (/etc when
+	# the prefix is /usr), as meson.build places confdir.  The package's
+	# hbwatch.ini above stays as installed.
+	CONFD=$(python3 - "$HBWATCH_BUILD_ROOT/meson-info/intro-buildoptions.json" <<'EOF'
+import json, os, sys
+opts = {o["name"]: o["value"] for o in json.load(open(sys.argv[1]))}
+prefix, sysconf = opts["prefix"], opts["sysconfdir"]
+base = "/etc" if prefix == "/usr" else os.path.join(prefix, sysconf)
+print(os.path.join(base, "hbwatch", "hbwatch.d"))
+EOF
+	) || bail "cannot find the configuration directory of the build"
+	mkdir -p "$M$CONFD"
+	EXAMPLES=$(installed_path 70-demo.ini.example) || bail "example drop-ins not installed"
+	EXAMPLES=${EXAMPLES%/*}
 	UNITDIR=$(installed_path hbwatch.service) || bail "hbwatch.service is not installed"
 	UNITDIR=${UNITDIR%/*}
 	DOCDIR=$(installed_path hbwatch-watched.conf.example) || bail "drop-in example not installed"

@@ -9,7 +9,7 @@ guest_setup
 # the machine has it installed.
 [ -e "$M/lib/systemd/system/systemd-oomd.service" ] ||
 	cp "$(dirname "$0")/systemd-oomd.service" "$M/etc/systemd/system/systemd-oomd.service"
-cp "$M$CONFD/70-demo.ini.example" "$M$CONFD/70-demo.ini"
+cp "$M$EXAMPLES/70-demo.ini.example" "$M$CONFD/70-demo.ini"
 # A unit carrying the shipped drop-in, so systemd-analyze verify checks it.
 printf '[Service]\nExecStart=/bin/true\n' >"$M/etc/systemd/system/e2e-dropin.service"
 mkdir -p "$M/etc/systemd/system/e2e-dropin.service.d"

@@ -629,6 +629,204 @@ Test(config, dropins)
 	cr_expect_eq(s.kill_grace_ns, 5 * SEC);
 }
 
+/* The layered directories, as the daemon reads them without -c: three
+ * under the test's directory, highest first (/etc, /run, /usr/lib). */
+static const char *layer_names[] = {"etc", "run", "lib"};
+
+static int load_layers(void)
+{
+	char paths[3][128];
+	const char *dirs[3];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir, layer_names[i]);
+		mkdir(paths[i], 0755);
+		dirs[i] = paths[i];
+	}
+	return settings_load_dirs(dirs, 3, &s, err, sizeof(err));
+}
+
+/* Create DIR/REL as a symlink to /dev/null: the way to mask a file. */
+static void mask(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	cr_assert_eq(symlink("/dev/null", path), 0, "symlink %s: %s", path, strerror(errno));
+}
+
+static void mkdirs(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	mkdir(path, 0755);
+}
+
+static const char *source(size_t i)
+{
+	static char rel[256];
+
+	cr_assert_lt(i, s.sources.n);
+	cr_assert(strncmp(s.sources.v[i].path, dir, strlen(dir)) == 0);
+	snprintf(rel, sizeof(rel), "%s%s", s.sources.v[i].path + strlen(dir) + 1,
+		 s.sources.v[i].masked ? " (masked)" : "");
+	return rel;
+}
+
+/* The package's file under /usr/lib is read when /etc has none; drop-ins
+ * of every layer are read in byte order of their names, and a same-named
+ * drop-in higher up replaces the lower one whole. */
+Test(config, layers_vendor_and_admin_dropins)
+{
+	mkdirs("lib/hbwatch.d");
+	mkdirs("run/hbwatch.d");
+	mkdirs("etc/hbwatch.d");
+	put("lib/hbwatch.ini", GLOBAL "[web]\nunit = web.service\ntimeout = 30s\n");
+	put("lib/hbwatch.d/50-shipped.ini", "[web]\ntimeout = 20s\n[shipped]\ntimeout = 1s\n");
+	put("etc/hbwatch.d/50-shipped.ini", "[web]\ntimeout = 9s\n");
+	put("run/hbwatch.d/40-runtime.ini", "[web]\naction = log\n");
+	put("etc/hbwatch.d/60-admin.ini", "[admin]\ntimeout = 2s\n");
+	cr_assert_eq(load_layers(), 0, "%s", err);
+	cr_expect_str_eq(source(0), "lib/hbwatch.ini");
+	cr_expect_str_eq(source(1), "run/hbwatch.d/40-runtime.ini");
+	cr_expect_str_eq(source(2), "etc/hbwatch.d/50-shipped.ini");
+	cr_expect_str_eq(source(3), "etc/hbwatch.d/60-admin.ini");
+	cr_expect_eq(s.sources.n, 4);
+	/* The shipped 50-shipped.ini was not read: no [shipped]. */
+	expect_services((const char *[]){"web", "admin", NULL});
+	cr_expect_eq(find("web")->timeout_ns, 9 * SEC);
+	cr_expect_eq(find("web")->action, ACTION_LOG);
+	cr_expect(strstr(s.path, "/lib/hbwatch.ini"), "%s", s.path);
+}
+
+/* /etc/hbwatch/hbwatch.ini replaces the package's file whole; a symlink to
+ * /dev/null masks a file and everything of its name below. */
+Test(config, layers_override_and_mask)
+{
+	mkdirs("lib/hbwatch.d");
+	mkdirs("etc/hbwatch.d");
+	put("lib/hbwatch.ini", GLOBAL "[shipped]\ntimeout = 1s\n");
+	put("lib/hbwatch.d/70-demo.ini", "[demo]\ntimeout = 1s\n");
+	put("etc/hbwatch.ini", GLOBAL "[mine]\ntimeout = 3s\n");
+	mask("etc/hbwatch.d/70-demo.ini");
+	cr_assert_eq(load_layers(), 0, "%s", err);
+	expect_services((const char *[]){"mine", NULL});
+	cr_expect_str_eq(source(0), "etc/hbwatch.ini");
+	cr_expect_str_eq(source(1), "etc/hbwatch.d/70-demo.ini (masked)");
+	settings_finish(&s);
+
+	/* Masking the main file: the defaults, then the drop-ins. */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/etc/hbwatch.ini", dir);
+	cr_assert_eq(unlink(path), 0);
+	mask("etc/hbwatch.ini");
+	put("etc/hbwatch.d/10-group.ini", "[hbwatch]\ngroup = root\n[local]\n");
+	cr_assert_eq(load_layers(), 0, "%s", err);
+	cr_expect_str_eq(source(0), "etc/hbwatch.ini (masked)");
+	expect_services((const char *[]){"local", NULL});
+	cr_expect_eq(s.slots, 1024);
+}
+
+/* No layer has hbwatch.ini: an error naming every place looked at. */
+Test(config, layers_no_main_file)
+{
+	char want[1024];
+
+	mkdirs("etc/hbwatch.d");
+	put("etc/hbwatch.d/10-x.ini", "[x]\n");
+	cr_assert_eq(load_layers(), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "hbwatch.ini: no configuration: none of %s/etc/hbwatch.ini, %s/run/hbwatch.ini "
+		 "or %s/lib/hbwatch.ini exists (the package ships one; 'ln -s /dev/null' in the "
+		 "first directory masks it instead)",
+		 dir, dir, dir);
+	cr_expect_str_eq(err, want);
+	cr_expect_null(s.path);
+}
+
+/* A dangling symlink is an error with its path, not a silent skip. */
+Test(config, layers_dangling_dropin)
+{
+	char path[256], target[256], want[600];
+
+	mkdirs("etc/hbwatch.d");
+	put("etc/hbwatch.ini", GLOBAL);
+	snprintf(target, sizeof(target), "%s/nowhere.ini", dir);
+	snprintf(path, sizeof(path), "%s/etc/hbwatch.d/20-gone.ini", dir);
+	cr_assert_eq(symlink(target, path), 0);
+	cr_assert_eq(load_layers(), -ENOENT);
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	cr_expect_str_eq(err, want);
+}
+
+/* enabled = no in a drop-in turns a shipped section off: it is not
+ * watched, its user is never looked up, and a later drop-in may turn it
+ * on again. */
+Test(config, enabled_no_disables_a_section)
+{
+	put("hbwatch.ini", GLOBAL "[hbwatch-demo]\nuser = no-such-user-hbw\ntimeout = 1s\n"
+				  "[web]\ntimeout = 5s\n");
+	put("hbwatch.d/50-off.ini", "[hbwatch-demo]\nenabled = no\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	expect_services((const char *[]){"web", NULL});
+	cr_expect_null(settings_find(&s, "hbwatch-demo"));
+	const struct service *off = settings_find_disabled(&s, "hbwatch-demo");
+	cr_assert_not_null(off);
+	cr_expect_eq(off->enabled_line, 2);
+	cr_expect(strstr(off->enabled_file, "/hbwatch.d/50-off.ini"), "%s", off->enabled_file);
+	cr_expect_eq(s.n_disabled, 1);
+	settings_finish(&s);
+
+	put("hbwatch.d/60-on.ini", "[hbwatch-demo]\nenabled = yes\nuser = root\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	expect_services((const char *[]){"hbwatch-demo", "web", NULL});
+	cr_expect_eq(s.n_disabled, 0);
+	settings_finish(&s);
+
+	put("hbwatch.d/70-bad.ini", "[web]\nenabled = maybe\n");
+	expect_error(load(), -EINVAL, "hbwatch.d/70-bad.ini", 2,
+		     "invalid value 'maybe' for 'enabled' in [web]: expected yes or no");
+}
+
+Test(config, limit_action)
+{
+	put("hbwatch.ini", GLOBAL "[web]\nunit = web.service\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(find("web")->limit_action, LIMIT_WAIT, "the default waits");
+	settings_finish(&s);
+
+	put("hbwatch.d/10-x.ini", "[web]\nlimit_action = kill-unit\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(find("web")->limit_action, LIMIT_KILL_UNIT);
+	settings_finish(&s);
+
+	put("hbwatch.d/10-x.ini", "[web]\nlimit_action = restart-unit\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(find("web")->limit_action, LIMIT_RESTART_UNIT);
+	settings_finish(&s);
+
+	put("hbwatch.d/10-x.ini", "[web]\nlimit_action = reboot\n");
+	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 2,
+		     "invalid value 'reboot' for 'limit_action' in [web]: expected wait, "
+		     "kill-unit or restart-unit");
+
+	/* A whole unit only if the section names it. */
+	put("hbwatch.d/10-x.ini", "[job]\n\nlimit_action = kill-unit\n");
+	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 3,
+		     "'limit_action = kill-unit' in [job] needs 'unit =': hbwatch hands over to "
+		     "systemd only a unit named in the section");
+	put("hbwatch.d/10-x.ini", "[web]\naction = log\nlimit_action = restart-unit\n");
+	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 3,
+		     "'limit_action = restart-unit' in [web] does nothing with 'action = log', "
+		     "which no rate limit stops");
+}
+
 Test(config, dropin_error_line)
 {
 	put("hbwatch.ini", GLOBAL "[web]\ntimeout = 30s\n");
