@@ -77,6 +77,7 @@ struct rate {
 	char key[HB_NAME_SIZE + 256];
 	uint64_t window_start_ns;
 	unsigned count;
+	bool handed_over; /* limit_action done in this window: once per window */
 };
 
 /* How often a failed action (no bus, EMFILE ...) is tried again. */

@@ -40,7 +40,7 @@ static void fmt_ms(char *buf, size_t len, uint64_t ns)
  * unit instance, and then *REOPENS gets the end of the window.  Per
  * instance: one flapping worker@1 must not use up worker@2's budget. */
 static bool rate_allow(struct daemon *d, const struct service *svc, const char *unit, uint64_t now,
-		       uint64_t *reopens)
+		       struct rate **rate, uint64_t *reopens)
 {
 	struct rate *r = NULL;
 	char key[sizeof(r->key)];
@@ -51,16 +51,20 @@ static bool rate_allow(struct daemon *d, const struct service *svc, const char *
 			r = &d->rl.v[i];
 	if (!r) {
 		struct rate *n = realloc(d->rl.v, (d->rl.n + 1) * sizeof(*n));
-		if (!n)
+		if (!n) {
+			*rate = NULL;
 			return true; /* out of memory: fail open, the kill is the safe side */
+		}
 		d->rl.v = n;
 		r = &d->rl.v[d->rl.n++];
 		*r = (struct rate){.window_start_ns = now};
 		snprintf(r->key, sizeof(r->key), "%s", key);
 	}
+	*rate = r;
 	if (now - r->window_start_ns >= svc->kill_interval_ns) {
 		r->window_start_ns = now;
 		r->count = 0;
+		r->handed_over = false;
 	}
 	if (r->count >= svc->kill_burst) {
 		*reopens = r->window_start_ns + svc->kill_interval_ns;
@@ -218,23 +222,62 @@ static void action_kill(struct watch *w, const struct service *svc)
 		log_error("cannot arm the SIGKILL timer for pid %d: %s", (int)w->pid, strerror(-r));
 }
 
-static int on_restart_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+/* The reply to a unit job asked of systemd: USERDATA is "METHOD UNIT". */
+static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-	char *unit = userdata;
+	char *what = userdata;
 	const sd_bus_error *err = sd_bus_message_get_error(m);
 
 	if (err)
-		log_error("systemd refused to restart %s: %s", unit, err->message);
-	free(unit);
+		log_error("systemd refused %s: %s", what, err->message);
+	free(what);
 	return 0;
+}
+
+/* Ask systemd for METHOD on UNIT (RestartUnit, or KillUnit of every
+ * process with SIG), without waiting for the answer.  Returns 0 or -errno,
+ * having logged why. */
+static int unit_call(struct daemon *d, const char *method, const char *unit, int sig)
+{
+	char *what;
+	int r;
+
+	if (!d->bus) {
+		r = sd_bus_open_system(&d->bus);
+		if (r >= 0)
+			r = sd_bus_attach_event(d->bus, d->event, 0);
+		if (r < 0) {
+			log_error("cannot connect to the system bus for %s of %s: %s (under "
+				  "hbwatch.service, add the drop-in "
+				  "hbwatch-restart-unit.conf.example)",
+				  method, unit, strerror(-r));
+			d->bus = sd_bus_flush_close_unref(d->bus);
+			return r;
+		}
+	}
+	if (asprintf(&what, "%s %s", method, unit) < 0)
+		return -ENOMEM;
+	if (sig)
+		r = sd_bus_call_method_async(d->bus, NULL, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1",
+					     "org.freedesktop.systemd1.Manager", method,
+					     on_unit_reply, what, "ssi", unit, "all", sig);
+	else
+		r = sd_bus_call_method_async(d->bus, NULL, "org.freedesktop.systemd1",
+					     "/org/freedesktop/systemd1",
+					     "org.freedesktop.systemd1.Manager", method,
+					     on_unit_reply, what, "ss", unit, "replace");
+	if (r < 0) {
+		log_error("cannot ask systemd for %s: %s", what, strerror(-r));
+		free(what);
+	}
+	return r;
 }
 
 static void action_restart_unit(struct watch *w, const char *unit)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_RESTART_UNIT);
-	char *copy;
-	int r;
 
 	e.unit = unit;
 	retry_later(w, now_ns() + ACTION_RETRY_NS);
@@ -243,33 +286,51 @@ static void action_restart_unit(struct watch *w, const char *unit)
 			  w->name, (int)w->pid);
 		return;
 	}
-	if (!d->bus) {
-		r = sd_bus_open_system(&d->bus);
-		if (r >= 0)
-			r = sd_bus_attach_event(d->bus, d->event, 0);
-		if (r < 0) {
-			log_error("cannot connect to the system bus to restart %s: %s", unit,
-				  strerror(-r));
-			d->bus = sd_bus_flush_close_unref(d->bus);
-			return;
-		}
-	}
-	copy = strdup(unit);
-	if (!copy)
+	if (unit_call(d, "RestartUnit", unit, 0) < 0)
 		return;
-	r = sd_bus_call_method_async(d->bus, NULL, "org.freedesktop.systemd1",
-				     "/org/freedesktop/systemd1",
-				     "org.freedesktop.systemd1.Manager", "RestartUnit",
-				     on_restart_reply, copy, "ss", unit, "replace");
-	if (r < 0) {
-		log_error("cannot ask systemd to restart %s: %s", unit, strerror(-r));
-		free(copy);
-		return;
-	}
 	watch_set_state(w, WATCH_KILLING);
 	stats_event(&d->stats, LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit,
 		    w->name, (int)w->pid);
 	stats_action(&d->stats, true, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
+}
+
+/* limit_action: the unit instance used up kill_burst and W hangs again, so
+ * killing its processes one by one is not helping.  Hand the unit to
+ * systemd, once per window: a kill of every process ends the unit in
+ * failure (Restart=, StartLimitBurst=, OnFailure= and 'systemctl --failed'
+ * take it from there), or a restart.  W is looked at again when the window
+ * reopens, in case systemd could not help. */
+static void limit_hand_over(struct watch *w, const struct service *svc, const char *unit,
+			    struct rate *rate, uint64_t reopens)
+{
+	struct daemon *d = w->d;
+	struct event e = watch_event(w, EVENT_HANDED_OVER);
+	bool kill_all = svc->limit_action == LIMIT_KILL_UNIT;
+
+	e.unit = unit;
+	e.signal = kill_all ? svc->signal : 0;
+	retry_later(w, reopens);
+	if (unit_call(d, kill_all ? "KillUnit" : "RestartUnit", unit, kill_all ? svc->signal : 0) <
+	    0) {
+		/* Try again in a while, within the window. */
+		w->retry_at_ns = now_ns() + ACTION_RETRY_NS;
+		return;
+	}
+	rate->handed_over = true;
+	if (kill_all)
+		stats_event(&d->stats, LOG_WARNING, &e,
+			    "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
+			    "again: limit_action = kill-unit, asked systemd to send %s to every "
+			    "process of %s",
+			    unit, svc->kill_burst, w->name, (int)w->pid, sig_name(svc->signal),
+			    unit);
+	else
+		stats_event(&d->stats, LOG_WARNING, &e,
+			    "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
+			    "again: limit_action = restart-unit, asked systemd to restart %s",
+			    unit, svc->kill_burst, w->name, (int)w->pid, unit);
+	stats_action(&d->stats, true, "%s handed to systemd for %s (pid %d)", unit, w->name,
+		     (int)w->pid);
 }
 
 void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
@@ -280,6 +341,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	char late[32], tmo[DURATION_FORMAT_MAX], why[512];
 	enum identity_verdict v;
 	uint64_t now, reopens = 0;
+	struct rate *rate = NULL;
 	char *unit = NULL;
 
 	e.timeout_ns = timeout_ns;
@@ -310,8 +372,14 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		return;
 	}
 	now = now_ns();
-	if (svc->action != ACTION_LOG && !rate_allow(d, svc, unit, now, &reopens)) {
+	if (svc->action != ACTION_LOG && !rate_allow(d, svc, unit, now, &rate, &reopens)) {
 		struct event f = e;
+
+		if (svc->limit_action != LIMIT_WAIT && unit && rate && !rate->handed_over) {
+			limit_hand_over(w, svc, unit, rate, reopens);
+			free(unit);
+			return;
+		}
 		f.kind = EVENT_RATE_LIMITED;
 		f.limited = true;
 		stats_event(&d->stats, LOG_WARNING, &f,

@@ -33,6 +33,7 @@ static const struct {
     [EVENT_SUPPRESSED] = {"suppressed", "c2f7e1a94d3b4e6a8f05b7d1e9a3c640"},
     [EVENT_REGISTRY] = {"registry", "7a4d2e9c1b8f4a35a6e0d3c7b2f19e84"},
     [EVENT_ODD] = {"odd-registration", "0e8f3c2a7b5d4e19a6c4f1b2d3e5a7c9"},
+    [EVENT_HANDED_OVER] = {"handed-over", "3f7e56018a3247b091fdcc5e6aa5bdd3"},
 };
 
 /* The rate limit of limited events (see log.h). */

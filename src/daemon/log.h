@@ -24,10 +24,11 @@ enum event_kind {
 	EVENT_RATE_LIMITED,
 	EVENT_RESTART_UNIT,
 	EVENT_STARTED,
-	EVENT_UNTRUSTED,  /* a registration that is not the word of one who may signal */
-	EVENT_SUPPRESSED, /* how many records the rate limit held back */
-	EVENT_REGISTRY,	  /* the registry at the key was removed, recreated, refused */
-	EVENT_ODD,	  /* a registration looks wrong (future beat, bad timeout) or waits */
+	EVENT_UNTRUSTED,   /* a registration that is not the word of one who may signal */
+	EVENT_SUPPRESSED,  /* how many records the rate limit held back */
+	EVENT_REGISTRY,	   /* the registry at the key was removed, recreated, refused */
+	EVENT_ODD,	   /* a registration looks wrong (future beat, bad timeout) or waits */
+	EVENT_HANDED_OVER, /* limit_action: a unit handed to systemd after kill_burst */
 	EVENT_KIND_MAX,
 };
 

@@ -33,6 +33,8 @@ static const struct {
     {"hbwatch_kills_total", EVENT_SIGNAL_SENT, "Processes sent the service's signal."},
     {"hbwatch_escalations_total", EVENT_ESCALATED, "Processes sent SIGKILL after kill_grace."},
     {"hbwatch_restarts_total", EVENT_RESTART_UNIT, "Unit restarts asked of systemd."},
+    {"hbwatch_handovers_total", EVENT_HANDED_OVER,
+     "Units handed to systemd (limit_action) after kill_burst was used up."},
     {"hbwatch_refused_total", EVENT_REFUSED,
      "Registrations not watched: no such service, or against their section."},
     {"hbwatch_untrusted_total", EVENT_UNTRUSTED,
