@@ -72,6 +72,8 @@ struct legacy_watch {
 	uint64_t base_mono_ns; /* when it was seen ... */
 	uint64_t base_age_ns;  /* ... and how old the beat was then */
 	bool recheck;	       /* stale or gone: look again when atime moves */
+	bool name_ok;	       /* the record holds a valid service name */
+	bool by_config;	       /* REFUSED by the settings (unit, user, section) */
 	bool warned_future;
 	bool warned_retry;
 };
@@ -221,6 +223,8 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	int rr;
 
 	f.name_ok = record_name(r, name, w->name);
+	lw->name_ok = f.name_ok;
+	lw->by_config = false;
 	f.name = name;
 	w->pid = r->pid;
 	w->seq = 0;
@@ -284,6 +288,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 			return;
 		}
 	}
+	w->start_time = f.start_time;
 	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
 	switch (v) {
@@ -299,9 +304,9 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	case IDENTITY_UNWATCHED:
 	case IDENTITY_MISMATCH:
 		lw_refuse(lw, EVENT_REFUSED, why);
+		lw->by_config = true;
 		return;
 	}
-	w->start_time = f.start_time;
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
 		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
@@ -569,6 +574,64 @@ uint64_t legacy_scan(struct daemon *d)
 			next = deadline;
 	}
 	return next;
+}
+
+/* The verdict on LW's record under the settings in force, on facts read
+ * now: what changes with a reload is the configuration, not the record. */
+static enum identity_verdict lw_decide(struct daemon *d, struct legacy_watch *lw, char *why,
+				       size_t why_len)
+{
+	struct watch *w = &lw->w;
+	struct identity_facts f = {.have_ownership = true,
+				   .own = d->legacy.own,
+				   .name_ok = lw->name_ok,
+				   .name = w->name,
+				   .recorded = w->start_time};
+	const struct service *svc;
+	enum identity_verdict v;
+
+	identity_gather(&f, w->pid);
+	v = identity_decide(&f, &d->settings, &svc, why, why_len);
+	free((char *)f.unit);
+	return v;
+}
+
+void legacy_reevaluate(struct daemon *d)
+{
+	struct legacy *L = &d->legacy;
+	char why[512];
+
+	/* A refused table is judged afresh (allow_shared_writers may be new). */
+	L->bad_shmid = -1;
+	L->next_look_ns = 0;
+	/* Another key, or [legacy] gone: legacy_scan() starts over. */
+	if (!L->recs || !d->settings.legacy || L->key != d->settings.legacy_key)
+		return;
+	for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
+		struct legacy_watch *lw = &L->recs[i];
+		struct watch *w = &lw->w;
+		enum identity_verdict v;
+
+		if (w->state == WATCH_FREE || w->state == WATCH_KILLING || lw->recheck)
+			continue;
+		if (w->state == WATCH_REFUSED && !lw->by_config)
+			continue; /* refused for what the record says: no reload changes that */
+		v = lw_decide(d, lw, why, sizeof(why));
+		if (w->state == WATCH_REFUSED) {
+			/* Welcome now: adopted afresh at the next scan. */
+			if (v == IDENTITY_OK)
+				watch_release(w);
+			continue;
+		}
+		/* Watched, late, logged or rate-limited: kept as it is, unless
+		 * the new rules turn it down (said once). */
+		if (v == IDENTITY_UNWATCHED || v == IDENTITY_MISMATCH) {
+			lw_refuse(lw, EVENT_REFUSED, why);
+			lw->by_config = true;
+		} else if (v == IDENTITY_UNTRUSTED) {
+			lw_refuse(lw, EVENT_UNTRUSTED, why);
+		}
+	}
 }
 
 void legacy_reset(struct daemon *d, bool all)

@@ -9,8 +9,14 @@
  * deadline, or UINT64_MAX. */
 uint64_t legacy_scan(struct daemon *d);
 
-/* Forget every legacy record except those being killed (after a reload);
- * ALL: every one, and detach the table. */
+/* After a reload: judge each known record again under the new settings,
+ * keeping what is known of it (late, logged, rate-limited), refusing those
+ * the new rules turn down (said once) and re-adopting those they welcome.
+ * A refused table is looked at afresh. */
+void legacy_reevaluate(struct daemon *d);
+
+/* Forget every legacy record except those being killed; ALL: every one,
+ * and detach the table. */
 void legacy_reset(struct daemon *d, bool all);
 
 #endif

@@ -301,7 +301,7 @@ static void reload(struct daemon *d)
 		/* Re-evaluate every registration under the new rules; what is
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
-		legacy_reset(d, false);
+		legacy_reevaluate(d);
 		/* Records turned down may be welcome under the new rules. */
 		idmap_free(&d->intake.turned_down);
 		d->intake.census_soon = true;
