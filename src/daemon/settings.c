@@ -947,24 +947,23 @@ int settings_load_dirs(const char *const *dirs, size_t n_dirs, struct settings *
 	return settings_load_from(dirs, n_dirs, SETTINGS_MAIN_FILE, s, err, err_len);
 }
 
+/* Free the N services of V, and V. */
+static void services_free(struct service *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].unit);
+		free(v[i].user);
+		free(v[i].file);
+		free(v[i].enabled_file);
+		free(v[i].limit_file);
+	}
+	free(v);
+}
+
 void settings_finish(struct settings *s)
 {
-	for (size_t i = 0; i < s->n_services; i++) {
-		free(s->services[i].unit);
-		free(s->services[i].user);
-		free(s->services[i].file);
-		free(s->services[i].enabled_file);
-		free(s->services[i].limit_file);
-	}
-	free(s->services);
-	for (size_t i = 0; i < s->n_disabled; i++) {
-		free(s->disabled[i].unit);
-		free(s->disabled[i].user);
-		free(s->disabled[i].file);
-		free(s->disabled[i].enabled_file);
-		free(s->disabled[i].limit_file);
-	}
-	free(s->disabled);
+	services_free(s->services, s->n_services);
+	services_free(s->disabled, s->n_disabled);
 	layers_free(&s->sources);
 	free(s->path);
 	free(s->group);
