@@ -971,20 +971,22 @@ void settings_finish(struct settings *s)
 	*s = (struct settings){0};
 }
 
+static const struct service *services_find(const struct service *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
 const struct service *settings_find(const struct settings *s, const char *name)
 {
-	for (size_t i = 0; i < s->n_services; i++)
-		if (strcmp(s->services[i].name, name) == 0)
-			return &s->services[i];
-	return NULL;
+	return services_find(s->services, s->n_services, name);
 }
 
 const struct service *settings_find_disabled(const struct settings *s, const char *name)
 {
-	for (size_t i = 0; i < s->n_disabled; i++)
-		if (strcmp(s->disabled[i].name, name) == 0)
-			return &s->disabled[i];
-	return NULL;
+	return services_find(s->disabled, s->n_disabled, name);
 }
 
 const char *limit_action_name(enum limit_action a)
