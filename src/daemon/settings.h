@@ -16,6 +16,11 @@
 
 #include "name.h"
 
+/* extend_max= unset: an extension reaches at most this many times the
+ * heartbeat's own timeout past its last beat. */
+#define HB_EXTEND_AUTO	     UINT64_MAX
+#define HB_EXTEND_AUTO_TIMES 10u
+
 /* How many processes hbwatch watches at once (slots=). */
 #define HB_SLOTS_DEFAULT 1024u
 #define HB_SLOTS_MAX	 65536u
@@ -39,6 +44,8 @@ struct service {
 	unsigned kill_burst;	   /* at most kill_burst kills ... */
 	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */
 	bool kill_group;	   /* signal the process's whole process group */
+	uint64_t extend_max_ns;	   /* how far past the last beat an extension reaches;
+				    * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
 	char *file;		   /* where the section was first seen */
 	unsigned line;
 };
