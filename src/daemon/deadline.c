@@ -1,6 +1,5 @@
 #include "deadline.h"
 #include "hbwatch.h"
-#include "settings.h"
 
 uint64_t deadline_timeout(uint64_t client_ns, uint64_t cap_ns)
 {

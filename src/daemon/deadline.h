@@ -5,6 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* extend_max= unset: an extension reaches at most this many times the
+ * heartbeat's own timeout past its last beat. */
+#define HB_EXTEND_AUTO	     UINT64_MAX
+#define HB_EXTEND_AUTO_TIMES 10u
+
 /* Shortest and longest sleep between scans when no deadline is nearer:
  * the longest bounds how late a new registration is first seen. */
 #define DEADLINE_SCAN_MIN_NS (10u * 1000000u)

@@ -14,12 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "deadline.h"
 #include "name.h"
-
-/* extend_max= unset: an extension reaches at most this many times the
- * heartbeat's own timeout past its last beat. */
-#define HB_EXTEND_AUTO	     UINT64_MAX
-#define HB_EXTEND_AUTO_TIMES 10u
 
 /* How many processes hbwatch watches at once (slots=). */
 #define HB_SLOTS_DEFAULT 1024u

@@ -3,7 +3,6 @@
 
 #include "deadline.h"
 #include "hbwatch.h"
-#include "settings.h"
 
 #define MS UINT64_C(1000000)
 
