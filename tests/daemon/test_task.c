@@ -104,6 +104,28 @@ Test(task, extend_max_caps_the_extension)
 	cr_assert(hbd_log_wait("deadline-missed", w, "missed its heartbeat deadline", 2000));
 }
 
+/* A task that falls silent after hb_task_extend(1.5 s) carries its
+ * process past the task's 300 ms timeout, and when the extension runs
+ * out the process is killed for that task. */
+Test(task, task_extension_then_kill)
+{
+	hbd_config("kill_grace = 5s\n[te]\ntimeout = 10s\n");
+	hbd_start();
+	uint64_t t0 = hbd_now_ns();
+	pid_t w = hbd_worker("te", 10000, "--beat-ms", "50", "--task", "steady:300", "--task",
+			     "slow:300:200:1500", NULL);
+
+	cr_assert(hbd_log_wait("deadline-extended", w, "task slow extended its deadline", 3000));
+	struct hbd_death d = {.pid = w};
+	hbd_wait_deaths(&d, 1, 8000);
+	assert_killed_by(&d, SIGABRT);
+	double after = (double)(d.died_ns - t0) / 1e6;
+	cr_assert(after >= 1500 && after < 5000,
+		  "killed %.0f ms after start: the extension to about 1.7 s did not hold", after);
+	cr_assert(hbd_log_wait("deadline-missed", w, "its task slow", 2000));
+	cr_assert_eq(hbd_log_count("deadline-missed", w, "steady"), 0);
+}
+
 /* extend_max = 0: extensions are ignored, and the log says so. */
 Test(task, extend_max_zero_ignores_extensions)
 {
