@@ -5,6 +5,8 @@
  * no further. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -65,6 +67,50 @@ Test(task, beating_tasks_are_left_alone)
 
 	hbd_assert_left_alone(w, 1500);
 	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
+}
+
+/* Resident bytes of segment SHMID (/proc/sysvipc/shm), or -1. */
+static long long segment_rss(int shmid)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	char line[512];
+	long long rss = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		long long key, id, size, v[10], r;
+		unsigned long long perms;
+
+		if (sscanf(line,
+			   "%lld %lld %llo %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld "
+			   "%lld",
+			   &key, &id, &perms, &size, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6], &v[7], &v[8], &v[9], &r) == 15 &&
+		    id == shmid)
+			rss = r;
+	}
+	fclose(f);
+	return rss;
+}
+
+/* The record is 8 KiB, but a process without tasks, or with a few, keeps
+ * one page of it in memory while hbwatch scans it many times: neither the
+ * library nor the daemon touches the task slots past task_high.  With 64
+ * tasks the second page is in use, and the measure shows it. */
+Test(task, records_stay_one_page)
+{
+	hbd_config("[pg]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t none = hbd_worker("pg", 100, "--beat-ms", "20", NULL);
+	pid_t few =
+	    hbd_worker("pg", 100, "--beat-ms", "20", "--task", "a:100", "--task", "b:100", NULL);
+	pid_t many = hbd_worker("pg", 100, "--beat-ms", "20", "--many-tasks", "64", NULL);
+	hbd_sleep_ms(1000); /* dozens of scans of each */
+	cr_assert(hbd_alive(none) && hbd_alive(few) && hbd_alive(many));
+	cr_assert_eq(segment_rss(hbd_record_of(none)), 4096, "a record without tasks");
+	cr_assert_eq(segment_rss(hbd_record_of(few)), 4096, "a record with two tasks");
+	cr_assert_eq(segment_rss(hbd_record_of(many)), 8192, "a record with 64 tasks");
+	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
 }
 
 /* hb_extend(2 s), then 1.2 s without a beat: four timeouts of 300 ms.

@@ -3,7 +3,7 @@
  * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
  *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...
- *          [--pause-after-ms N --pause-ms N [--extend-ms N]]
+ *          [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
@@ -42,7 +42,7 @@
 #define EXIT_REGISTER 3
 #define EXIT_BEAT     4
 #define EXIT_TASK     5
-#define MAX_TASKS     8
+#define MAX_TASKS     (8 + HB_TASKS_MAX)
 #define NEVER	      UINT64_MAX
 
 struct opts {
@@ -164,12 +164,14 @@ static int parse_signal(const char *s, int *sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
-		   "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
-		   "                [--wait-ms N]\n"
-		   "                [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...\n"
-		   "                [--pause-after-ms N --pause-ms N [--extend-ms N]]\n"
-		   "                [--ready-fd FD] [--quiet]\n");
+	fprintf(
+	    f,
+	    "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
+	    "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
+	    "                [--wait-ms N]\n"
+	    "                [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...\n"
+	    "                [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]\n"
+	    "                [--ready-fd FD] [--quiet]\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -188,6 +190,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"pause-after-ms", required_argument, NULL, 'P'},
 	    {"pause-ms", required_argument, NULL, 'L'},
 	    {"extend-ms", required_argument, NULL, 'E'},
+	    {"many-tasks", required_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -258,6 +261,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'E':
 			r = parse_u64(optarg, UINT_MAX, &v);
 			o->extend_ms = (unsigned)v;
+			break;
+		case 'M':
+			/* N more tasks "m0".."mN-1", each with the process's timeout. */
+			r = parse_u64(optarg, HB_TASKS_MAX, &v);
+			for (uint64_t k = 0; r == 0 && k < v; k++) {
+				char spec[64];
+				snprintf(spec, sizeof(spec), "m%llu:%u", (unsigned long long)k,
+					 o->timeout_ms ? o->timeout_ms : 1000u);
+				r = parse_task(o, spec);
+			}
 			break;
 		case 'h':
 			usage(stdout);
