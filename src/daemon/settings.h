@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "deadline.h"
 #include "layers.h"
 #include "name.h"
 
@@ -61,7 +62,9 @@ struct service {
 	bool enabled;	    /* enabled = (default yes) */
 	char *enabled_file; /* where 'enabled' was last set, or NULL */
 	unsigned enabled_line;
-	char *file; /* where the section was first seen */
+	uint64_t extend_max_ns; /* how far past the last beat an extension reaches;
+				 * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
+	char *file;		/* where the section was first seen */
 	unsigned line;
 };
 
