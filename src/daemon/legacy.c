@@ -330,8 +330,12 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);
 	deadline = lw->base_age_ns >= timeout ? lw->base_mono_ns
 					      : lw->base_mono_ns + (timeout - lw->base_age_ns);
-	if (now < deadline)
+	if (now < deadline) {
+		/* Its beats are its atime: one sample after each. */
+		triage_sample(&w->triage, w->pid, w->start_time, (uint64_t)lw->atime + 1u, now,
+			      triage_sample_gap(timeout));
 		return deadline;
+	}
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	return UINT64_MAX;
 }

@@ -100,7 +100,9 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
 	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED)
 		log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
 			  "%s (pid %d, record %d) exited%s", w->name, (int)w->pid, w->shmid,
-			  was_killing ? " after being signalled" : " without unregistering");
+			  w->triage.unkillable ? " at last, after it was unkillable"
+			  : was_killing	       ? " after being signalled"
+					       : " without unregistering");
 	watch_destroy(w);
 	return 0;
 }
@@ -388,8 +390,12 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		w->warned_future = true;
 	}
 	deadline = deadline_at(v->beat_ns, timeout);
-	if (now < deadline)
+	if (now < deadline) {
+		/* The CPU figure at a missed deadline counts from here. */
+		triage_sample(&w->triage, w->pid, w->start_time, v->beat_ns, now,
+			      triage_sample_gap(timeout));
 		return deadline;
+	}
 	w->handled_beat = v->beat_ns;
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	return UINT64_MAX;

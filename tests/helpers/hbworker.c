@@ -2,12 +2,16 @@
  *
  * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
- *          [--wait-ms N]
+ *          [--wait-ms N] [--hang-how pause|spin|read|stop] [--threads N]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
  * --hang-after-ms (then keeps living without beating) or --exit-after-ms
  * (then returns from main, so the atexit unregistration runs).
+ * --hang-how says how it hangs: asleep (pause, the default), in a busy
+ * loop (spin), blocked reading a pipe nobody writes (read), or stopped by
+ * its own SIGSTOP (stop).  --threads N starts N more threads that only
+ * sleep.
  *
  * Exit status: 0 normal exit; 2 usage error; 4 hb_beat() failed; and when
  * With --wait-ms, hb_register_wait() instead of hb_register(), and 15
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,6 +52,8 @@ struct opts {
 	uint64_t wait_ms;
 	int ready_fd; /* -1: none */
 	bool quiet;
+	const char *hang_how; /* pause, spin, read, stop */
+	uint64_t threads;     /* more threads, asleep */
 };
 
 static int register_status(int r)
@@ -110,7 +117,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
 		   "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
-		   "                [--wait-ms N]\n"
+		   "                [--wait-ms N] [--hang-how pause|spin|read|stop] [--threads N]\n"
 		   "                [--ready-fd FD] [--quiet]\n");
 }
 
@@ -127,6 +134,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"wait-ms", required_argument, NULL, 'w'},
 	    {"ready-fd", required_argument, NULL, 'r'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"hang-how", required_argument, NULL, 'm'},
+	    {"threads", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -135,7 +144,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	uint64_t v;
 	int c, idx, sig;
 
-	*o = (struct opts){.hang_ms = NEVER, .exit_ms = NEVER, .reg = true, .ready_fd = -1};
+	*o = (struct opts){
+	    .hang_ms = NEVER, .exit_ms = NEVER, .reg = true, .ready_fd = -1, .hang_how = "pause"};
 	while ((c = getopt_long(argc, argv, "", lopts, &idx)) != -1) {
 		int r = 0;
 
@@ -178,6 +188,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'T':
+			r = parse_u64(optarg, 256, &o->threads);
+			break;
+		case 'm':
+			o->hang_how = optarg;
+			if (strcmp(optarg, "pause") && strcmp(optarg, "spin") &&
+			    strcmp(optarg, "read") && strcmp(optarg, "stop"))
+				r = -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -225,6 +244,35 @@ static void sleep_until(uint64_t at)
 		;
 }
 
+/* Hang as HOW says until monotonic time AT (ms; NEVER: for good). */
+static void hang(const char *how, uint64_t at)
+{
+	int p[2];
+	char c;
+
+	if (strcmp(how, "spin") == 0) {
+		while (mono_ms() < at)
+			;
+		return;
+	}
+	if (strcmp(how, "read") == 0 && pipe(p) == 0) {
+		/* Nobody writes: blocks in the kernel's pipe read for good. */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	if (strcmp(how, "stop") == 0)
+		raise(SIGSTOP);
+	sleep_until(at);
+}
+
+static void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 static int ready(int fd)
 {
 	char line[32];
@@ -256,6 +304,11 @@ int main(int argc, char **argv)
 	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
 	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
 
+	for (uint64_t i = 0; i < o.threads; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			return EXIT_USAGE;
+	}
 	if (o.reg) {
 		r = o.wait ? hb_register_wait(o.name, o.timeout_ms, (unsigned int)o.wait_ms)
 			   : hb_register(o.name, o.timeout_ms);
@@ -286,7 +339,7 @@ int main(int argc, char **argv)
 		if (wake == hang_at) {
 			if (!o.quiet)
 				printf("hanging pid=%d\n", (int)getpid());
-			sleep_until(exit_at);
+			hang(o.hang_how, exit_at);
 			break;
 		}
 		r = hb_beat();
