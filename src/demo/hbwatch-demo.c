@@ -2,6 +2,7 @@
  * staying alive, to show hbwatch at work (the quick start and the demo
  * service use it). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +32,45 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/* Hang the way HOW says, for good: asleep, in a busy loop, blocked in a
+ * read of a pipe nobody writes, or stopped.  hbwatch's record of the
+ * missed deadline says which (hbwatch(8), JOURNAL FIELDS). */
+static void hang(const char *how)
+{
+	volatile unsigned long spins = 0;
+	int p[2];
+	char c;
+
+	if (strcmp(how, "spin") == 0)
+		for (;;)
+			spins++;
+	if (strcmp(how, "read") == 0 && pipe(p) == 0)
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+	if (strcmp(how, "stop") == 0)
+		raise(SIGSTOP);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
-	const char *name = "hbwatch-demo";
+	const char *name = "hbwatch-demo", *how = "pause";
 	unsigned timeout = 2000, hang_after = 0;
 	int c, r;
 
-	while ((c = getopt(argc, argv, "n:t:H:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:t:H:m:h")) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
+			break;
+		case 'm':
+			how = optarg;
+			if (strcmp(how, "pause") && strcmp(how, "spin") && strcmp(how, "read") &&
+			    strcmp(how, "stop")) {
+				fprintf(stderr, "hbwatch-demo: bad -m value '%s'\n", how);
+				return 2;
+			}
 			break;
 		case 't':
 		case 'H':
@@ -53,9 +83,12 @@ int main(int argc, char **argv)
 		default:
 			fprintf(
 			    c == 'h' ? stdout : stderr,
-			    "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS]\n"
+			    "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS] "
+			    "[-m pause|spin|read|stop]\n"
 			    "Registers as NAME (default hbwatch-demo) and beats every "
-			    "TIMEOUT/4; with -H, stops beating after that long but stays alive.\n");
+			    "TIMEOUT/4; with -H, stops beating after that long but stays alive,\n"
+			    "asleep (-m pause, the default), in a busy loop (spin), blocked "
+			    "reading a pipe (read) or stopped (stop).\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -69,11 +102,10 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	for (unsigned elapsed = 0;; elapsed += timeout / 4 ? timeout / 4 : 1) {
 		if (hang_after && elapsed >= hang_after) {
-			printf("hbwatch-demo[%d]: stopped beating (hung, but alive)\n",
-			       (int)getpid());
+			printf("hbwatch-demo[%d]: stopped beating (hung, but alive: %s)\n",
+			       (int)getpid(), how);
 			fflush(stdout);
-			for (;;)
-				pause();
+			hang(how);
 		}
 		r = hb_beat();
 		if (r < 0) {
