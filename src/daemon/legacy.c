@@ -226,6 +226,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	w->seq = 0;
 	w->handled_beat = 0;
 	w->state = WATCH_FREE;
+	w->triage = (struct triage_mark){0}; /* its samples were of another process */
 	lw->timeout_s = r->timeout;
 	lw->atime = r->atime;
 	lw->recheck = false;
