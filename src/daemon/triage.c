@@ -130,6 +130,15 @@ uint64_t triage_sample_gap(uint64_t timeout_ns)
 	return timeout_ns / 4u > 10000000u ? timeout_ns / 4u : 10000000u;
 }
 
+uint64_t triage_sample_tick(uint64_t due_ns, uint64_t gap_ns)
+{
+	uint64_t grid = gap_ns / 4u > 1000000u ? gap_ns / 4u : 1000000u;
+
+	if (due_ns > UINT64_MAX - grid)
+		return due_ns;
+	return (due_ns + grid - 1u) / grid * grid;
+}
+
 bool triage_has_d(const struct triage_facts *f)
 {
 	return f->read && f->by_state[letter_index('D')] > 0;

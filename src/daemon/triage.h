@@ -58,6 +58,12 @@ struct triage_mark {
  * costs at most four /proc reads per timeout.  Pure. */
 uint64_t triage_sample_gap(uint64_t timeout_ns);
 
+/* When to come back for a sample due at DUE_NS: DUE_NS rounded up to a
+ * grid of GAP_NS / 4, so the samples of many processes with the same
+ * timeout share scans (at most four per gap) instead of each waking the
+ * loop.  Pure. */
+uint64_t triage_sample_tick(uint64_t due_ns, uint64_t gap_ns);
+
 /* Take a CPU sample into M if the beat BEAT_NS is newer than M's and the
  * last sample is at least MIN_GAP_NS old (NOW: CLOCK_MONOTONIC).  One
  * read of /proc/PID/stat (the first time, a whole triage_read(), so the

@@ -391,10 +391,18 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	}
 	deadline = deadline_at(v->beat_ns, timeout);
 	if (now < deadline) {
+		uint64_t gap = triage_sample_gap(timeout), due;
+
 		/* The CPU figure at a missed deadline counts from here. */
-		triage_sample(&w->triage, w->pid, w->start_time, v->beat_ns, now,
-			      triage_sample_gap(timeout));
-		return deadline;
+		triage_sample(&w->triage, w->pid, w->start_time, v->beat_ns, now, gap);
+		if (v->beat_ns == w->triage.beat_ns)
+			return deadline;
+		/* A beat not sampled yet: look again once the gap allows, so
+		 * the sample after the last beat is at most about a third of
+		 * the timeout late.  Only while it beats: a silent process's
+		 * sample is already after its last beat. */
+		due = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+		return due < deadline ? triage_sample_tick(due, gap) : deadline;
 	}
 	w->handled_beat = v->beat_ns;
 	kill_deadline_missed(w, svc, timeout, now - deadline);

@@ -186,6 +186,10 @@ Test(triage, cpu_ticks_and_sample_gap)
 	cr_assert_eq(triage_ticks_usec(5, 0), UINT64_MAX);
 	cr_assert_eq(triage_sample_gap(1000000000u), 250000000u);
 	cr_assert_eq(triage_sample_gap(20000000u), 10000000u);
+	/* Samples due at nearby times share one scan on a grid of gap/4. */
+	cr_assert_eq(triage_sample_tick(1000001u * 1000u, 250000000u), 1062500000u);
+	cr_assert_eq(triage_sample_tick(1062500000u, 250000000u), 1062500000u);
+	cr_assert_eq(triage_sample_tick(UINT64_MAX - 5, 250000000u), UINT64_MAX - 5);
 }
 
 /* The decision kill_grace after SIGKILL. */
