@@ -395,14 +395,13 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 
 		/* The CPU figure at a missed deadline counts from here. */
 		triage_sample(&w->triage, w->pid, w->start_time, v->beat_ns, now, gap);
-		if (v->beat_ns == w->triage.beat_ns)
-			return deadline;
-		/* A beat not sampled yet: look again once the gap allows, so
-		 * the sample after the last beat is at most about a third of
-		 * the timeout late.  Only while it beats: a silent process's
-		 * sample is already after its last beat. */
+		/* Look again a quarter timeout on, beat or not: the deadline
+		 * scans alone would see the last beat only at its deadline,
+		 * too late for a sample.  On a grid, so that processes with
+		 * the same timeout share the scans. */
 		due = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
-		return due < deadline ? triage_sample_tick(due, gap) : deadline;
+		due = triage_sample_tick(due, gap);
+		return due < deadline ? due : deadline;
 	}
 	w->handled_beat = v->beat_ns;
 	kill_deadline_missed(w, svc, timeout, now - deadline);
