@@ -70,9 +70,9 @@ if not eval("(" + sys.argv[2] + ")"):
     print("record:", json.dumps(r, indent=1, sort_keys=True))
     sys.exit(1)' "$rec" "$2"
 }
+# The records themselves, as journalctl -o json gives them.
 for v in e2e-busy e2e-blocked e2e-stopped; do
-	diag "the record of $v:" "$(record $v | python3 -m json.tool --sort-keys 2>&1 |
-		grep -e MESSAGE -e HBWATCH_ -e OBJECT_PID -e PRIORITY)"
+	diag "the record of $v:" "$(record $v)"
 done
 
 # The busy loop: running, and it used the CPU of the time since its beat.
