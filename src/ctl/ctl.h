@@ -80,9 +80,10 @@ uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now);
 uint64_t ctl_entry_timeout(const struct census_entry *e, const struct ctl_view *v);
 
 /* What status shows for E: "ok", "late", "acted-on", "logged",
- * "rate-limited", "refused", "untrusted", "unseen" (hbwatch has not picked
- * it up yet), "stale", "busy", "bad-name".  *WHY gets the reason for
- * refused and untrusted (else NULL). */
+ * "rate-limited", "unkillable", "refused", "untrusted", "unseen" (hbwatch
+ * has not picked it up yet), "stale", "busy", "bad-name".  *WHY gets the
+ * reason for refused and untrusted, and why it hung (hbwatch's triage) for
+ * the states of a missed deadline (else NULL). */
 const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view *v, uint64_t now,
 			    const char **why);
 
@@ -103,6 +104,13 @@ uint64_t ctl_entry_extended(const struct census_entry *e, const struct ctl_view 
 const char *ctl_task_state(const struct census_entry *e, const struct hb_task_view *t,
 			   const struct ctl_view *v, uint64_t now, uint64_t *timeout_ns,
 			   uint64_t *ext_left_ns);
+
+/* What hbwatch saw when E missed its deadline (see status.h), or NULL:
+ * only while hbwatch is acting on that deadline (acted-on, logged,
+ * rate-limited, unkillable). */
+struct hb_status_triage;
+const struct hb_status_triage *ctl_entry_triage(const struct census_entry *e,
+						const struct ctl_view *v);
 
 /* Parse a pid for --pid: strict decimal, 2 to INT_MAX.  Returns 0 or -EINVAL. */
 int ctl_parse_pid(const char *s, pid_t *pid);

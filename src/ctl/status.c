@@ -116,6 +116,8 @@ const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view 
 			return "extended";
 		return ctl_entry_age(e, now) > d->timeout_ns ? "late" : "ok";
 	}
+	if (d->triage.words[0])
+		*why = d->triage.words; /* why it hung, as hbwatch saw it */
 	return status_state_name(d->state);
 }
 
@@ -169,6 +171,46 @@ const char *ctl_task_state(const struct census_entry *e, const struct hb_task_vi
 	return *timeout_ns && age > *timeout_ns ? "late" : "ok";
 }
 
+const struct hb_status_triage *ctl_entry_triage(const struct census_entry *e,
+						const struct ctl_view *v)
+{
+	const struct hb_status_entry *d = v->have ? ctl_view_find(v, e->shmid) : NULL;
+
+	/* Only for a deadline hbwatch acted on: an older triage of a process
+	 * that beat again since says nothing of it now. */
+	if (!d || d->state == HB_STATUS_OK || d->state == HB_STATUS_REFUSED ||
+	    !d->triage.words[0] || !e->alive || !e->trusted || e->busy)
+		return NULL;
+	return &d->triage;
+}
+
+static void print_json_string(const char *key, const char *s, const char *after)
+{
+	printf("\"%s\":\"", key);
+	json_write_escaped(stdout, s, strlen(s));
+	printf("\"%s", after);
+}
+
+/* "triage":{...} of E, or null. */
+static void print_json_triage(const struct hb_status_triage *t)
+{
+	printf(",\"triage\":");
+	if (!t) {
+		printf("null");
+		return;
+	}
+	printf("{");
+	print_json_string("proc_state", t->state, ",");
+	print_json_string("wchan", t->wchan, ",");
+	printf("\"threads\":%u,", (unsigned)t->threads);
+	if (t->cpu_usec != UINT64_MAX)
+		printf("\"cpu_usec_since_beat\":%llu,\"cpu_window_usec\":%llu,",
+		       (unsigned long long)t->cpu_usec, (unsigned long long)t->window_usec);
+	else
+		printf("\"cpu_usec_since_beat\":null,\"cpu_window_usec\":null,");
+	print_json_string("summary", t->words, "}");
+}
+
 uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now)
 {
 	/* A beat newer than our clock reading raced us: it is fresh. */
@@ -219,8 +261,10 @@ static void print_json(const struct ctl *ctl, const struct census_entry *e, size
 		if (!why)
 			why = e[k].why; /* stale: why (the census's word) */
 		json_write_escaped(stdout, why, strlen(why));
-		printf("\",\"extended_ms\":%llu,\"tasks\":[",
+		printf("\",\"extended_ms\":%llu",
 		       (unsigned long long)(ctl_entry_extended(&e[k], view, now) / 1000000u));
+		print_json_triage(ctl_entry_triage(&e[k], view));
+		printf(",\"tasks\":[");
 		print_json_tasks(&e[k], view, now);
 		printf("]}");
 	}

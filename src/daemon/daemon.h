@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "status.h"
+#include "triage.h"
 
 enum watch_state {
 	WATCH_FREE,    /* nothing tracked */
@@ -68,6 +69,7 @@ struct watch {
 	bool warned_future;
 	bool warned_timeout;
 	char why[HB_STATUS_REASON]; /* REFUSED: why it is not watched */
+	struct triage_mark triage;  /* CPU near the last beat; why it hung (triage.h) */
 };
 
 struct legacy_watch;

@@ -4,12 +4,14 @@
  * its unit, or only log. */
 #include <errno.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "daemon.h"
@@ -21,6 +23,7 @@
 #include "proc.h"
 #include "signame.h"
 #include "state.h"
+#include "triage.h"
 
 static const char *sig_name(int sig)
 {
@@ -128,6 +131,75 @@ static enum identity_verdict target_verify(struct watch *w, char **unit, char *w
 	return v;
 }
 
+/* What /proc says of W's process now, within BUDGET_NS, kept in W for
+ * hbctl; F gets the facts, FL the journal fields and WORDS (of LEN) what
+ * the message says (FL and WORDS may be NULL). */
+static void triage_take(struct watch *w, uint64_t budget_ns, struct triage_facts *f,
+			struct triage_fields *fl, char *words, size_t len)
+{
+	uint64_t cpu = UINT64_MAX, window = 0, now;
+	const struct triage_mark *m = &w->triage;
+
+	(void)triage_read(w->pid, w->start_time, budget_ns, f);
+	now = now_ns();
+	if (f->read && m->at_ns && f->cpu_ticks >= m->cpu_ticks && now > m->at_ns) {
+		cpu = triage_ticks_usec(f->cpu_ticks - m->cpu_ticks, sysconf(_SC_CLK_TCK));
+		window = (now - m->at_ns) / 1000u;
+	}
+	triage_summarize(f, cpu, window, &w->triage.last);
+	if (fl)
+		triage_fields(f, &w->triage.last, fl);
+	if (words)
+		triage_words(f, cpu, window, words, len);
+	w->d->view_dirty = true;
+}
+
+/* Looked at again every kill_grace (at least a second) while it stays. */
+static uint64_t unkillable_recheck_usec(const struct daemon *d)
+{
+	uint64_t ns =
+	    d->settings.kill_grace_ns < 1000000000u ? 1000000000u : d->settings.kill_grace_ns;
+
+	return deadline_usec_ceil(ns);
+}
+
+/* kill_grace after SIGKILL, and then rarely: a process still there is
+ * one the kernel holds.  Said once, with its state and wchan; later looks
+ * only refresh what hbctl shows.  Its exit comes through the pidfd. */
+static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct watch *w = userdata;
+	struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
+	struct triage_facts f;
+	struct triage_fields fl;
+	char why[512], grace[DURATION_FORMAT_MAX];
+	int r;
+
+	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
+	if (poll(&p, 1, 0) == 1)
+		return 0; /* gone: on_exit_pidfd tells */
+	/* Off the kill path: no budget, every thread is read. */
+	triage_take(w, UINT64_MAX, &f, &fl, NULL, 0);
+	if (triage_after_sigkill(&f, why, sizeof(why)) == TRIAGE_UNKILLABLE &&
+	    !w->triage.unkillable) {
+		struct event e = watch_event(w, EVENT_UNKILLABLE);
+		e.signal = SIGKILL;
+		e.extra = fl.v;
+		w->triage.unkillable = true;
+		w->d->view_dirty = true;
+		duration_format(w->d->settings.kill_grace_ns, grace, sizeof(grace));
+		stats_event(&w->d->stats, LOG_ERR, &e,
+			    "%s (pid %d) is still there %s after SIGKILL: %s; hbwatch leaves it "
+			    "and sees its exit when it comes",
+			    w->name, (int)w->pid, grace, why);
+	}
+	r = sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
+				       unkillable_recheck_usec(w->d), 1000000, on_unkillable, w);
+	if (r < 0)
+		w->escalate_source = NULL;
+	return 0;
+}
+
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
@@ -148,6 +220,10 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	stats_event(&w->d->stats, LOG_WARNING, &e,
 		    "%s (pid %d) still there after kill_grace: sent SIGKILL", w->name, (int)w->pid);
 	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
+	if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
+				       deadline_usec_ceil(w->d->settings.kill_grace_ns), 1000,
+				       on_unkillable, w) < 0)
+		w->escalate_source = NULL;
 	return 0;
 }
 
@@ -216,11 +292,10 @@ static void action_kill(struct watch *w, const struct service *svc)
 		    e.task ? e.task : "");
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
-	if (svc->signal == SIGKILL)
-		return;
+	/* SIGKILL at once: what stays kill_grace after it is unkillable. */
 	r = sd_event_add_time_relative(d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(d->settings.kill_grace_ns), 1,
-				       on_escalate, w);
+				       svc->signal == SIGKILL ? on_unkillable : on_escalate, w);
 	if (r < 0)
 		log_error("cannot arm the SIGKILL timer for pid %d: %s", (int)w->pid, strerror(-r));
 }
@@ -347,7 +422,13 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	uint64_t now, reopens = 0;
 	struct rate *rate = NULL;
 	char *unit = NULL;
+	struct triage_facts tf;
+	struct triage_fields tfl;
+	char words[256];
 
+	/* First, before anything is sent to it: what it does now. */
+	triage_take(w, TRIAGE_BUDGET_NS, &tf, &tfl, words, sizeof(words));
+	e.extra = tfl.v;
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
 	/* A deadline that only leads to a log line may be held back by the
@@ -355,18 +436,25 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	e.limited = svc->action == ACTION_LOG;
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
+	/* A unit restart meets the same uninterruptible wait: systemd's
+	 * SIGKILL cannot end it either. */
+	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&tf)
+				 ? "; restarting its unit, systemd will meet the same D state"
+				 : "";
 	if (w->missed_task[0]) {
 		e.task = w->missed_task;
 		stats_event(&d->stats, LOG_WARNING, &e,
 			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
-			    "timeout %s, %s late",
+			    "timeout %s, %s late; %s%s",
 			    w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo,
-			    late);
+			    late, words, d_note);
 	} else
-		stats_event(&d->stats, LOG_WARNING, &e,
-			    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late",
-			    w->name, (int)w->pid, watch_what(w),
-			    w->legacy ? (int)w->slot : w->shmid, tmo, late);
+		stats_event(
+		    &d->stats, LOG_WARNING, &e,
+		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
+		    "%s%s",
+		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
+		    late, words, d_note);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {

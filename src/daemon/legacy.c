@@ -230,6 +230,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	w->seq = 0;
 	w->handled_beat = 0;
 	w->state = WATCH_FREE;
+	w->triage = (struct triage_mark){0}; /* its samples were of another process */
 	lw->timeout_s = r->timeout;
 	lw->atime = r->atime;
 	lw->recheck = false;
@@ -335,8 +336,12 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);
 	deadline = lw->base_age_ns >= timeout ? lw->base_mono_ns
 					      : lw->base_mono_ns + (timeout - lw->base_age_ns);
-	if (now < deadline)
+	if (now < deadline) {
+		/* Its beats are its atime: one sample after each. */
+		triage_sample(&w->triage, w->pid, w->start_time, (uint64_t)lw->atime + 1u, now,
+			      triage_sample_gap(timeout));
 		return deadline;
+	}
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	return UINT64_MAX;
 }

@@ -35,6 +35,7 @@ static const struct {
     [EVENT_ODD] = {"odd-registration", "0e8f3c2a7b5d4e19a6c4f1b2d3e5a7c9"},
     [EVENT_HANDED_OVER] = {"handed-over", "3f7e56018a3247b091fdcc5e6aa5bdd3"},
     [EVENT_EXTENDED] = {"deadline-extended", "6f2b9d4e8a1c4d7b9e3f5a0c2d4b6e81"},
+    [EVENT_UNKILLABLE] = {"unkillable", "6b0f4d7e2c914a58b3e1d9a07c5f2e36"},
 };
 
 /* The rate limit of limited events (see log.h). */
@@ -71,14 +72,36 @@ void log_init(void)
 		    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-static void log_stderr(int level, const char *tag, const char *msg)
+/* One line; EXTRA fields (may be NULL) follow the message as
+ * [NAME="value" ...], the journal's fields in a form a script can split. */
+static void log_stderr(int level, const char *tag, const char *msg, const char *const *extra)
 {
+	char fields[1024] = "";
+	size_t at = 0;
+
 	if (level < 0 || level > LOG_DEBUG)
 		level = LOG_INFO;
+	for (size_t i = 0; extra && extra[i] && at < sizeof(fields); i++) {
+		const char *eq = strchr(extra[i], '=');
+		int n;
+		if (!eq)
+			continue;
+		n = snprintf(fields + at, sizeof(fields) - at, "%s%.*s=\"%s\"", i ? " " : " [",
+			     (int)(eq - extra[i]), extra[i], eq + 1);
+		if (n > 0)
+			at += (size_t)n;
+	}
+	/* Cut short (never in practice: the fields are bounded) or closed. */
+	if (at >= sizeof(fields) - 1)
+		at = sizeof(fields) - 2;
+	if (at > 0) {
+		fields[at] = ']';
+		fields[at + 1] = '\0';
+	}
 	if (tag)
-		fprintf(stderr, "hbwatch: %s: %s: %s\n", level_names[level], tag, msg);
+		fprintf(stderr, "hbwatch: %s: %s: %s%s\n", level_names[level], tag, msg, fields);
 	else
-		fprintf(stderr, "hbwatch: %s: %s\n", level_names[level], msg);
+		fprintf(stderr, "hbwatch: %s: %s%s\n", level_names[level], msg, fields);
 }
 
 void log_msg(int level, const char *fmt, ...)
@@ -94,11 +117,12 @@ void log_msg(int level, const char *fmt, ...)
 		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
 				"SYSLOG_IDENTIFIER=hbwatch", NULL);
 	else
-		log_stderr(level, NULL, msg);
+		log_stderr(level, NULL, msg, NULL);
 	errno = saved;
 }
 
 #define MAX_FIELDS 16
+#define MAX_EXTRA  12
 
 struct fields {
 	struct iovec iov[MAX_FIELDS];
@@ -192,12 +216,12 @@ static void log_event_raw(int level, const struct event *e, const char *msg)
 	struct fields f = {.n = 0};
 
 	if (!log_to_journal) {
-		log_stderr(level, event_kind_name(e->kind), msg);
+		log_stderr(level, event_kind_name(e->kind), msg, e->extra);
 		errno = saved;
 		return;
 	}
 	/* MESSAGE= may be long; it gets its own iovec rather than a buffer. */
-	struct iovec iov[MAX_FIELDS + 1];
+	struct iovec iov[MAX_FIELDS + 1 + MAX_EXTRA];
 	char mbuf[1100];
 	int mlen = snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", msg);
 	iov[0] = (struct iovec){
@@ -235,6 +259,10 @@ static void log_event_raw(int level, const struct event *e, const char *msg)
 	if (e->unit)
 		field_add(&f, "HBWATCH_UNIT=%s", e->unit);
 	memcpy(&iov[1], f.iov, sizeof(struct iovec) * (size_t)f.n);
-	sd_journal_sendv(iov, f.n + 1);
+	int n = f.n + 1;
+	for (size_t i = 0; e->extra && e->extra[i] && i < MAX_EXTRA; i++)
+		iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)e->extra[i],
+					  .iov_len = strlen(e->extra[i])};
+	sd_journal_sendv(iov, n);
 	errno = saved;
 }

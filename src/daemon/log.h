@@ -30,6 +30,7 @@ enum event_kind {
 	EVENT_ODD,	   /* a registration looks wrong (future beat, bad timeout) or waits */
 	EVENT_HANDED_OVER, /* limit_action: a unit handed to systemd after kill_burst */
 	EVENT_EXTENDED,	   /* a process or task extended its deadline */
+	EVENT_UNKILLABLE,  /* still there kill_grace after SIGKILL */
 	EVENT_KIND_MAX,
 };
 
@@ -45,10 +46,12 @@ struct event {
 	uint64_t late_ns;
 	int signal;
 	const char *unit;
-	bool legacy;   /* concerns a record of the classic table ([legacy]) */
-	bool verified; /* PID is a verified registrant: OBJECT_PID= may point at it */
-	bool limited;  /* subject to the rate limit (warnings, refusals); records
-			* of kills, signals and restarts never are */
+	bool legacy;		  /* concerns a record of the classic table ([legacy]) */
+	bool verified;		  /* PID is a verified registrant: OBJECT_PID= may point at it */
+	bool limited;		  /* subject to the rate limit (warnings, refusals); records
+				   * of kills, signals and restarts never are */
+	const char *const *extra; /* more fields, "HBWATCH_X=value", NULL-terminated;
+				   * NULL: none.  On stderr: after the message */
 };
 
 /* The rate limit of limited events: at most LOG_LIMIT_BURST per

@@ -52,4 +52,5 @@ void watch_release(struct watch *w)
 	watch_set_state(w, WATCH_FREE);
 	w->warned_future = false;
 	w->warned_timeout = false;
+	w->triage = (struct triage_mark){0};
 }

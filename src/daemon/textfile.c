@@ -41,6 +41,8 @@ static const struct {
      "Registrations not the word of someone who may signal the process (never acted on)."},
     {"hbwatch_rate_limited_total", EVENT_RATE_LIMITED,
      "Missed deadlines not acted on because of kill_burst."},
+    {"hbwatch_unkillable_total", EVENT_UNKILLABLE,
+     "Processes still there kill_grace after SIGKILL (held by the kernel, e.g. in D)."},
 };
 
 static void write_sample(FILE *f, const char *family, const char *name, uint64_t v)

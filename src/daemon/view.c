@@ -27,7 +27,7 @@ static uint32_t state_of(const struct watch *w)
 	case WATCH_ACTIVE:
 		return HB_STATUS_OK;
 	case WATCH_KILLING:
-		return HB_STATUS_ACTED;
+		return w->triage.unkillable ? HB_STATUS_UNKILLABLE : HB_STATUS_ACTED;
 	case WATCH_LOGGED:
 		return w->retry_at_ns ? HB_STATUS_RATE_LIMITED : HB_STATUS_LOGGED;
 	case WATCH_REFUSED:
@@ -64,6 +64,7 @@ void view_update(struct daemon *d, uint64_t now)
 				     ? -1
 				     : (int32_t)(w->handled_which >> 32);
 		e->missed_gen = (uint32_t)w->handled_which;
+		e->triage = w->triage.last;
 	}
 	status_write_end(&d->view, n, now);
 	d->view_dirty = false;

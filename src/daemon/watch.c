@@ -106,7 +106,9 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
 	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED)
 		log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
 			  "%s (pid %d, record %d) exited%s", w->name, (int)w->pid, w->shmid,
-			  was_killing ? " after being signalled" : " without unregistering");
+			  w->triage.unkillable ? " at last, after it was unkillable"
+			  : was_killing	       ? " after being signalled"
+					       : " without unregistering");
 	watch_destroy(w);
 	return 0;
 }
@@ -520,8 +522,21 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			which_beat = t->v.beat_ns;
 		}
 	}
-	if (now < deadline)
-		return deadline;
+	if (now < deadline) {
+		uint64_t gap = triage_sample_gap(timeout), look;
+
+		/* The CPU figure at a missed deadline counts from here: a
+		 * sample after the last beat of the heartbeat nearest its
+		 * deadline. */
+		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap);
+		/* Look again a quarter timeout on, beat or not: the deadline
+		 * scans alone would see the last beat only at its deadline,
+		 * too late for a sample.  On a grid, so that processes with
+		 * the same timeout share the scans. */
+		look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+		look = triage_sample_tick(look, gap);
+		return look < deadline ? look : deadline;
+	}
 	w->handled_beat = which_beat;
 	w->handled_which = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");

@@ -3,6 +3,7 @@
  * service use it).  With -T, it also keeps a task heartbeat, and it is
  * the task that stops beating: hbwatch acts on the process for it. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,21 +34,50 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/* Hang the way HOW says, for good: asleep, in a busy loop, blocked in a
+ * read of a pipe nobody writes, or stopped.  hbwatch's record of the
+ * missed deadline says which (hbwatch(8), JOURNAL FIELDS). */
+static void hang(const char *how)
+{
+	volatile unsigned long spins = 0;
+	int p[2];
+	char c;
+
+	if (strcmp(how, "spin") == 0)
+		for (;;)
+			spins++;
+	if (strcmp(how, "read") == 0 && pipe(p) == 0)
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+	if (strcmp(how, "stop") == 0)
+		raise(SIGSTOP);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
-	const char *name = "hbwatch-demo", *label = NULL;
+	const char *name = "hbwatch-demo", *label = NULL, *how = "pause";
 	unsigned timeout = 2000, hang_after = 0;
 	hb_task *task = NULL;
 	bool task_silent = false;
 	int c, r;
 
-	while ((c = getopt(argc, argv, "n:t:H:T:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:t:H:T:m:h")) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
 			break;
 		case 'T':
 			label = optarg;
+			break;
+		case 'm':
+			how = optarg;
+			if (strcmp(how, "pause") && strcmp(how, "spin") && strcmp(how, "read") &&
+			    strcmp(how, "stop")) {
+				fprintf(stderr, "hbwatch-demo: bad -m value '%s'\n", how);
+				return 2;
+			}
 			break;
 		case 't':
 		case 'H':
@@ -61,9 +91,11 @@ int main(int argc, char **argv)
 			fprintf(
 			    c == 'h' ? stdout : stderr,
 			    "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS] "
-			    "[-T LABEL]\n"
+			    "[-T LABEL] [-m pause|spin|read|stop]\n"
 			    "Registers as NAME (default hbwatch-demo) and beats every "
-			    "TIMEOUT/4; with -H, stops beating after that long but stays alive.\n"
+			    "TIMEOUT/4; with -H, stops beating after that long but stays alive,\n"
+			    "asleep (-m pause, the default), in a busy loop (spin), blocked "
+			    "reading a pipe (read) or stopped (stop).\n"
 			    "With -T, also beats a task LABEL with the same timeout, and -H "
 			    "stops the task's beats instead of the process's.\n");
 			return c == 'h' ? 0 : 2;
@@ -103,11 +135,10 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		} else if (hang_after && elapsed >= hang_after) {
-			printf("hbwatch-demo[%d]: stopped beating (hung, but alive)\n",
-			       (int)getpid());
+			printf("hbwatch-demo[%d]: stopped beating (hung, but alive: %s)\n",
+			       (int)getpid(), how);
 			fflush(stdout);
-			for (;;)
-				pause();
+			hang(how);
 		}
 		r = hb_beat();
 		if (r < 0) {

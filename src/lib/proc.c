@@ -51,19 +51,39 @@ int proc_self_starttime(uint64_t *start_time)
 	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
 }
 
-/* Field FIELD (1-based, as in proc(5), >= 3) of a stat line.  Fields from
- * the third on are separated by single spaces after the last ')'. */
-static int stat_field(const char *buf, size_t len, unsigned field, unsigned long long *out)
+/* Where field 3 (the state) of a stat line starts: after the last ')',
+ * since comm may hold spaces and parentheses; NULL if malformed. */
+static const char *stat_after_comm(const char *buf, size_t len)
 {
 	const char *p = NULL, *end = buf + len;
-	unsigned long long v = 0;
 
 	for (const char *q = buf; q < end; q++)
 		if (*q == ')')
 			p = q;
 	if (!p || p + 1 >= end || p[1] != ' ')
+		return NULL;
+	return p + 2;
+}
+
+int proc_parse_state(const char *buf, size_t len, char *state)
+{
+	const char *p = stat_after_comm(buf, len);
+
+	if (!p || p >= buf + len || p[0] < 'A' || p[0] > 'z' || p + 1 >= buf + len || p[1] != ' ')
 		return -EINVAL;
-	p += 2;
+	*state = p[0];
+	return 0;
+}
+
+/* Fields from the third on are separated by single spaces after the last
+ * ')'. */
+int proc_parse_stat_field(const char *buf, size_t len, unsigned field, unsigned long long *out)
+{
+	const char *p = stat_after_comm(buf, len), *end = buf + len;
+	unsigned long long v = 0;
+
+	if (!p || field < 3)
+		return -EINVAL;
 	for (unsigned f = 3; f < field; f++) {
 		while (p < end && *p != ' ')
 			p++;
@@ -91,7 +111,7 @@ static int proc_stat_field(pid_t pid, unsigned field, unsigned long long *v)
 	size_t len;
 	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
 
-	return r < 0 ? r : stat_field(buf, len, field, v);
+	return r < 0 ? r : proc_parse_stat_field(buf, len, field, v);
 }
 
 int proc_pgrp(pid_t pid, pid_t *pgrp)
@@ -110,7 +130,7 @@ int proc_pgrp(pid_t pid, pid_t *pgrp)
 int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time)
 {
 	unsigned long long v;
-	int r = stat_field(buf, len, 22, &v);
+	int r = proc_parse_stat_field(buf, len, 22, &v);
 
 	if (r < 0)
 		return r;

@@ -13,6 +13,16 @@
  * Pure.  Returns 0 or -EINVAL. */
 int proc_parse_starttime(const char *buf, size_t len, uint64_t *start_time);
 
+/* Numeric field FIELD (1-based as in proc(5), from 4 on) of the text of
+ * /proc/PID/stat in BUF (LEN bytes, need not be NUL-terminated), parsed
+ * after the last ')' like proc_parse_starttime().  Pure.  Returns 0 or
+ * -EINVAL (also for a negative or non-numeric field). */
+int proc_parse_stat_field(const char *buf, size_t len, unsigned field, unsigned long long *out);
+
+/* The state letter (field 3: R, S, D, T, t, Z, X, I ...) of the text of
+ * /proc/PID/stat in BUF.  Pure.  Returns 0 or -EINVAL. */
+int proc_parse_state(const char *buf, size_t len, char *state);
+
 /* Process group of PID (field 5 of /proc/PID/stat).  Returns 0, -ESRCH or
  * -errno. */
 int proc_pgrp(pid_t pid, pid_t *pgrp);

@@ -112,6 +112,15 @@ void status_detach(struct hb_status *s)
 	status_destroy(s);
 }
 
+/* A copy's strings end inside their fields whatever the segment held. */
+static void status_entry_terminate(struct hb_status_entry *e)
+{
+	e->reason[HB_STATUS_REASON - 1] = '\0';
+	e->triage.state[sizeof(e->triage.state) - 1] = '\0';
+	e->triage.wchan[sizeof(e->triage.wchan) - 1] = '\0';
+	e->triage.words[sizeof(e->triage.words) - 1] = '\0';
+}
+
 int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t max)
 {
 	for (int tries = 0; tries < STATUS_READ_TRIES; tries++) {
@@ -131,7 +140,7 @@ int status_read(const struct hb_status *s, struct hb_status_entry *out, uint32_t
 		if (atomic_load_explicit(&s->hdr->seq, memory_order_relaxed) != seq)
 			continue;
 		for (uint32_t i = 0; i < n; i++)
-			out[i].reason[HB_STATUS_REASON - 1] = '\0';
+			status_entry_terminate(&out[i]);
 		return (int)n;
 	}
 	return -EAGAIN;
@@ -160,7 +169,7 @@ int status_find(const struct hb_status *s, int shmid, struct hb_status_entry *ou
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&s->hdr->seq, memory_order_relaxed) != seq)
 			continue;
-		out->reason[HB_STATUS_REASON - 1] = '\0';
+		status_entry_terminate(out);
 		return found;
 	}
 	return -EAGAIN;
@@ -199,6 +208,8 @@ const char *status_state_name(uint32_t state)
 		return "rate-limited";
 	case HB_STATUS_REFUSED:
 		return "refused";
+	case HB_STATUS_UNKILLABLE:
+		return "unkillable";
 	}
 	return "?";
 }

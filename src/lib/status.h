@@ -29,6 +29,7 @@ enum hb_status_state {
 	HB_STATUS_LOGGED,	/* deadline missed, only logged (action=log) */
 	HB_STATUS_RATE_LIMITED, /* deadline missed, held back by kill_burst */
 	HB_STATUS_REFUSED,	/* not watched: no such service, or against its section */
+	HB_STATUS_UNKILLABLE,	/* still there kill_grace after SIGKILL */
 };
 
 struct hb_status_header {
@@ -43,22 +44,35 @@ struct hb_status_header {
 	uint8_t reserved[64 - 40];
 };
 
+/* What hbwatch saw of a process at its missed deadline (or, unkillable,
+ * at its last look): see hbwatch(8), JOURNAL FIELDS.  words[0] == 0: none. */
+struct hb_status_triage {
+	uint64_t cpu_usec; /* CPU used since the sample near its last beat; UINT64_MAX: unknown */
+	uint64_t window_usec; /* over how long */
+	uint32_t threads;
+	char state[44]; /* HBWATCH_PROC_STATE, cut to fit */
+	char wchan[56]; /* HBWATCH_WCHAN, cut to fit */
+	char words[72]; /* what MESSAGE says of it, cut to fit */
+};
+
 struct hb_status_entry {
-	int32_t shmid;		       /* the heartbeat record */
-	int32_t pid;		       /* its process, in the daemon's PID namespace */
-	uint32_t state;		       /* enum hb_status_state */
-	uint32_t seq;		       /* the registration judged: the record's seq then */
-	uint64_t timeout_ns;	       /* effective: the section's cap applied; 0 if refused */
-	uint64_t since_ns;	       /* CLOCK_MONOTONIC when it entered STATE (acted, limited) */
-	char reason[HB_STATUS_REASON]; /* why, for REFUSED; NUL-terminated */
-	uint64_t cap_ns;	       /* the section's timeout cap, for tasks too; 0: none */
-	uint64_t extend_max_ns;	       /* its extend_max=; UINT64_MAX: 10 x each timeout */
-	int32_t missed_task;	       /* ACTED/LOGGED for this task slot; -1: the process */
-	uint32_t missed_gen;	       /* ... and generation */
+	int32_t shmid;			/* the heartbeat record */
+	int32_t pid;			/* its process, in the daemon's PID namespace */
+	uint32_t state;			/* enum hb_status_state */
+	uint32_t seq;			/* the registration judged: the record's seq then */
+	uint64_t timeout_ns;		/* effective: the section's cap applied; 0 if refused */
+	uint64_t since_ns;		/* CLOCK_MONOTONIC when it entered STATE (acted, limited) */
+	char reason[HB_STATUS_REASON];	/* why, for REFUSED; NUL-terminated */
+	uint64_t cap_ns;		/* the section's timeout cap, for tasks too; 0: none */
+	uint64_t extend_max_ns;		/* its extend_max=; UINT64_MAX: 10 x each timeout */
+	int32_t missed_task;		/* ACTED/LOGGED for this task slot; -1: the process */
+	uint32_t missed_gen;		/* ... and generation */
+	struct hb_status_triage triage; /* missed a deadline: why it hung */
 };
 
 _Static_assert(sizeof(struct hb_status_header) == 64, "status header layout");
-_Static_assert(sizeof(struct hb_status_entry) == 144, "status entry layout");
+_Static_assert(sizeof(struct hb_status_triage) == 192, "status triage layout");
+_Static_assert(sizeof(struct hb_status_entry) == 336, "status entry layout");
 
 /* A status segment being written (daemon) or read (hbctl). */
 struct hb_status {
@@ -101,7 +115,7 @@ int status_find(const struct hb_status *s, int shmid, struct hb_status_entry *ou
  * (-ENOENT no registry or no verdicts published). */
 int status_of_record(int key, int shmid, uint32_t seq);
 
-/* "ok", "acted-on", "logged", "rate-limited", "refused". */
+/* "ok", "acted-on", "logged", "rate-limited", "refused", "unkillable". */
 const char *status_state_name(uint32_t state);
 
 #endif

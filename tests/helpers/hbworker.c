@@ -4,11 +4,16 @@
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
  *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...
  *          [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]
+ *          [--hang-how pause|spin|read|stop] [--threads N]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
  * --hang-after-ms (then keeps living without beating) or --exit-after-ms
  * (then returns from main, so the atexit unregistration runs).
+ * --hang-how says how it hangs: asleep (pause, the default), in a busy
+ * loop (spin), blocked reading a pipe nobody writes (read), or stopped by
+ * its own SIGSTOP (stop).  --threads N starts N more threads that only
+ * sleep.
  *
  * Each --task is opened after registering and beaten with the process
  * until its own HANG_AFTER_MS (then it stays open, silent, while the
@@ -27,6 +32,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,6 +73,8 @@ struct opts {
 	int n_tasks;
 	uint64_t pause_ms, pause_len_ms; /* NEVER: no pause */
 	unsigned extend_ms;		 /* 0: no hb_extend() */
+	const char *hang_how;		 /* pause, spin, read, stop */
+	uint64_t threads;		 /* more threads, asleep */
 };
 
 /* LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]] */
@@ -171,6 +179,7 @@ static void usage(FILE *f)
 	    "                [--wait-ms N]\n"
 	    "                [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...\n"
 	    "                [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]\n"
+	    "                [--hang-how pause|spin|read|stop] [--threads N]\n"
 	    "                [--ready-fd FD] [--quiet]\n");
 }
 
@@ -192,6 +201,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"extend-ms", required_argument, NULL, 'E'},
 	    {"many-tasks", required_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"hang-how", required_argument, NULL, 'm'},
+	    {"threads", required_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -205,7 +216,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			   .reg = true,
 			   .ready_fd = -1,
 			   .pause_ms = NEVER,
-			   .pause_len_ms = 0};
+			   .pause_len_ms = 0,
+			   .hang_how = "pause"};
 	while ((c = getopt_long(argc, argv, "", lopts, &idx)) != -1) {
 		int r = 0;
 
@@ -272,6 +284,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				r = parse_task(o, spec);
 			}
 			break;
+		case 'j':
+			r = parse_u64(optarg, 256, &o->threads);
+			break;
+		case 'm':
+			o->hang_how = optarg;
+			if (strcmp(optarg, "pause") && strcmp(optarg, "spin") &&
+			    strcmp(optarg, "read") && strcmp(optarg, "stop"))
+				r = -EINVAL;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -318,6 +339,35 @@ static void sleep_until(uint64_t at)
 		;
 }
 
+/* Hang as HOW says until monotonic time AT (ms; NEVER: for good). */
+static void hang(const char *how, uint64_t at)
+{
+	int p[2];
+	char c;
+
+	if (strcmp(how, "spin") == 0) {
+		while (mono_ms() < at)
+			;
+		return;
+	}
+	if (strcmp(how, "read") == 0 && pipe(p) == 0) {
+		/* Nobody writes: blocks in the kernel's pipe read for good. */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	if (strcmp(how, "stop") == 0)
+		raise(SIGSTOP);
+	sleep_until(at);
+}
+
+static void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
 static int ready(int fd)
 {
 	char line[32];
@@ -349,6 +399,11 @@ int main(int argc, char **argv)
 	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
 	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
 
+	for (uint64_t i = 0; i < o.threads; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			return EXIT_USAGE;
+	}
 	if (o.reg) {
 		r = o.wait ? hb_register_wait(o.name, o.timeout_ms, (unsigned int)o.wait_ms)
 			   : hb_register(o.name, o.timeout_ms);
@@ -387,7 +442,7 @@ int main(int argc, char **argv)
 		if (wake == hang_at) {
 			if (!o.quiet)
 				printf("hanging pid=%d\n", (int)getpid());
-			sleep_until(exit_at);
+			hang(o.hang_how, exit_at);
 			break;
 		}
 		uint64_t now = mono_ms();

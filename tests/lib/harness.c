@@ -674,7 +674,7 @@ static bool mentions_pid(const char *line, pid_t pid)
 	return false;
 }
 
-static int log_scan(const char *event, pid_t pid, const char *extra)
+static int log_scan(const char *event, pid_t pid, const char *extra, char *out, size_t len)
 {
 	char tag[64], *line = NULL;
 	size_t cap = 0;
@@ -692,6 +692,8 @@ static int log_scan(const char *event, pid_t pid, const char *extra)
 			continue;
 		if (extra && !strstr(line, extra))
 			continue;
+		if (out && count == 0)
+			snprintf(out, len, "%s", line);
 		count++;
 	}
 	free(line);
@@ -701,7 +703,13 @@ static int log_scan(const char *event, pid_t pid, const char *extra)
 
 int hbd_log_count(const char *event, pid_t pid, const char *extra)
 {
-	return log_scan(event, pid, extra);
+	return log_scan(event, pid, extra, NULL, 0);
+}
+
+bool hbd_log_line(const char *event, pid_t pid, const char *extra, char *out, size_t len)
+{
+	out[0] = '\0';
+	return log_scan(event, pid, extra, out, len) > 0;
 }
 
 bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_ms)
@@ -709,7 +717,7 @@ bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_m
 	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (;;) {
-		if (log_scan(event, pid, extra) > 0)
+		if (log_scan(event, pid, extra, NULL, 0) > 0)
 			return true;
 		if (hbd_now_ns() >= end)
 			break;

@@ -126,6 +126,8 @@ int hbd_make_record(pid_t pid, uint64_t start_time, const char *name, unsigned t
  * mentions "pid PID" (PID 0: any) and contains EXTRA (NULL: any). */
 int hbd_log_count(const char *event, pid_t pid, const char *extra);
 bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_ms);
+/* The first line hbd_log_count() would count, into OUT (LEN); false if none. */
+bool hbd_log_line(const char *event, pid_t pid, const char *extra, char *out, size_t len);
 /* Print the daemon's log to stderr (diagnostics after a failure). */
 void hbd_log_dump(void);
 
