@@ -14,7 +14,7 @@ for cxx in g++ clang++; do
 done
 if [ $found -eq 0 ]; then
 	echo "1..0 # SKIP neither g++ nor clang++ is installed"
-	exit 77
+	exit 0 # a TAP skip; meson counts a non-zero TAP exit as an error
 fi
 
 DIR=$(mktemp -d /tmp/hbwatch-cxx-XXXXXX)

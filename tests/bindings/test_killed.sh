@@ -13,7 +13,7 @@ LANGUAGE=$1
 shift
 if [ -z "${1:-}" ]; then
 	echo "1..0 # SKIP no $LANGUAGE toolchain"
-	exit 77
+	exit 0 # a TAP skip; meson counts a non-zero TAP exit as an error
 fi
 
 DIR=$(mktemp -d /tmp/hbwatch-bindings-XXXXXX)
