@@ -22,8 +22,10 @@ Every error raises OSError with the errno of the C call (for example
 EINVAL for a bad name or timeout, ENOENT when hbwatch is not running,
 ENOTCONN when the process is not registered), os.strerror() as its text.
 
-The library is loaded as "libhbwatch.so.0", or from the path in the
-environment variable HBWATCH_LIBRARY when it is set.  The registry is
+The library is loaded on first use as "libhbwatch.so.0", or from the path
+in the environment variable HBWATCH_LIBRARY when it is set; if it cannot
+be loaded, that call raises OSError(ELIBACC).  A call the library is too
+old to have raises OSError(ENOSYS).  The registry is
 found at the System V key in $HBWATCH_KEY (hex), else 0x5098; the process
 must be allowed to write it (in practice, be in group hbwatch).
 """
@@ -36,7 +38,7 @@ import math
 import os
 import threading
 from types import TracebackType
-from typing import Optional, Type, Union
+from typing import Callable, Dict, Optional, Type, Union
 
 __all__ = [
     "NAME_MAX",
@@ -57,51 +59,58 @@ _UINT_MAX = 0xFFFFFFFF
 
 Seconds = Union[int, float]
 
-_lib: Optional[ctypes.CDLL] = None
-_lib_lock = threading.Lock()
+_PROTOTYPES = {
+    "hb_register": [ctypes.c_char_p, ctypes.c_uint],
+    "hb_register_wait": [ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint],
+    "hb_beat": [],
+    "hb_extend": [ctypes.c_uint],
+    "hb_unregister": [],
+    "hb_task_open": [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                     ctypes.c_uint],
+    "hb_task_beat": [ctypes.c_void_p],
+    "hb_task_extend": [ctypes.c_void_p, ctypes.c_uint],
+    "hb_task_close": [ctypes.c_void_p],
+}
+
+# The C functions by name, once the library is loaded (on first use, so
+# that importing never fails); None for one an older library lacks.
+_fns: Dict[str, Optional[Callable[..., int]]] = {}
+_load_lock = threading.Lock()
 
 
 def _error(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
-def _load() -> ctypes.CDLL:
-    """The C library, loaded and its prototypes declared on first use."""
-    global _lib
-    with _lib_lock:
-        if _lib is None:
-            path = os.environ.get("HBWATCH_LIBRARY") or "libhbwatch.so.0"
+def _load() -> None:
+    """Load the C library and declare its prototypes."""
+    with _load_lock:
+        if _fns:
+            return
+        path = os.environ.get("HBWATCH_LIBRARY") or "libhbwatch.so.0"
+        try:
             lib = ctypes.CDLL(path)
-            u = ctypes.c_uint
-            protos = {
-                "hb_register": [ctypes.c_char_p, u],
-                "hb_register_wait": [ctypes.c_char_p, u, u],
-                "hb_beat": [],
-                "hb_extend": [u],
-                "hb_unregister": [],
-                "hb_task_open": [ctypes.POINTER(ctypes.c_void_p),
-                                 ctypes.c_char_p, u],
-                "hb_task_beat": [ctypes.c_void_p],
-                "hb_task_extend": [ctypes.c_void_p, u],
-                "hb_task_close": [ctypes.c_void_p],
-            }
-            for name, args in protos.items():
-                try:
-                    fn = getattr(lib, name)
-                except AttributeError:
-                    continue  # an older library: that call raises ENOSYS
+        except OSError as e:
+            raise OSError(errno.ELIBACC,
+                          f"{os.strerror(errno.ELIBACC)}: {e}") from None
+        fns: Dict[str, Optional[Callable[..., int]]] = {}
+        for name, args in _PROTOTYPES.items():
+            fn = getattr(lib, name, None)
+            if fn is not None:
                 fn.argtypes = args
                 fn.restype = ctypes.c_int
-            _lib = lib
-        return _lib
+            fns[name] = fn
+        _fns.update(fns)
 
 
 def _call(name: str, *args: object) -> None:
-    """Call the C function NAME; raise OSError for its -errno return."""
-    try:
-        fn = getattr(_load(), name)
-    except AttributeError:
-        raise _error(errno.ENOSYS) from None
+    """Call the C function NAME; raise OSError for its -errno return, or
+    ENOSYS when the library is too old to have it."""
+    if not _fns:
+        _load()
+    fn = _fns[name]
+    if fn is None:
+        raise _error(errno.ENOSYS)
     r = fn(*args)
     if r < 0:
         raise _error(-r)

@@ -156,6 +156,19 @@ class Arguments(unittest.TestCase):
         self.assertErrno(errno.EINVAL, ms, 4294967.296)
 
 
+class Library(unittest.TestCase):
+    def test_missing_library_raises_elibacc(self) -> None:
+        env = dict(os.environ, HBWATCH_LIBRARY="/nonexistent/libhbwatch.so")
+        r = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+            import hbwatch     # importing needs no library
+            try:
+                hbwatch.beat()
+            except OSError as e:
+                print(e.errno)
+            """)], capture_output=True, text=True, env=env, timeout=20)
+        self.assertEqual(r.stdout.strip(), str(errno.ELIBACC), r.stderr)
+
+
 class Registration(unittest.TestCase):
     def tearDown(self) -> None:
         try:
