@@ -297,7 +297,7 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 			return; /* a hint to nothing */
 		ds = &st;
 	}
-	if (ds->shm_segsz != HB_RECORD_SIZE)
+	if (!record_size_ok(ds->shm_segsz))
 		return;
 	if (idmap_get(&d->intake.turned_down, shmid, &ctime) && ctime == (uint64_t)ds->shm_ctime)
 		return;

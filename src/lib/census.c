@@ -23,7 +23,7 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
 		memset(&ds, 0, sizeof(ds));
 		id = shmctl(idx, SHM_STAT_ANY, &ds);
 
-		if (id < 0 || ds.shm_segsz != HB_RECORD_SIZE)
+		if (id < 0 || !record_size_ok(ds.shm_segsz))
 			continue;
 		r = fn(id, &ds, userdata);
 		if (r)

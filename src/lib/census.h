@@ -12,7 +12,7 @@
 
 #include "record.h"
 
-/* Call FN for every segment of HB_RECORD_SIZE bytes, with its shmid and what
+/* Call FN for every segment of a record's size, with its shmid and what
  * IPC_STAT says of it.  FN returns 0 to go on, anything else to stop (and
  * census_each() returns it).  Returns 0 or -errno. */
 int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata);

@@ -2,13 +2,15 @@
  * of its own (record.h), announced through the registry at the key
  * (registry.h).  Register and unregister are serialised by a mutex;
  * hb_beat() is one atomic load of the published record and one atomic
- * store into it: no lock, no system call. */
+ * store into it: no lock, no system call.  Tasks (task.c) live in the
+ * same record and end with the registration. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "clock.h"
 #include "hbwatch.h"
 #include "key.h"
@@ -21,7 +23,8 @@
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-static _Atomic(struct hb_record *) client_rec; /* published: NULL when not registered */
+_Atomic(struct hb_record *) client_rec; /* published: NULL when not registered */
+_Atomic uint64_t client_epoch;
 /* Our record, kept mapped after hb_unregister() (a beat racing it lands in
  * a closed record, never in unmapped memory) and reused by the next
  * hb_register().  Guarded by client_lock. */
@@ -32,6 +35,7 @@ static pid_t client_pid;
 static void client_reset(void)
 {
 	atomic_store(&client_rec, NULL);
+	atomic_fetch_add(&client_epoch, 1); /* the parent's tasks are not ours */
 	record_detach(client_owned);
 	client_owned = NULL;
 	client_shmid = -1;
@@ -189,6 +193,7 @@ HB_EXPORT int hb_unregister(void)
 	}
 	/* Stop beats first, then close: the record is ours alone to write. */
 	atomic_store(&client_rec, NULL);
+	task_close_all(rec);
 	if (record_read(rec, &v) < 0)
 		v.timeout_ns = 0;
 	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);

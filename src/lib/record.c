@@ -17,7 +17,10 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 {
 	struct {
 		uint64_t magic;
-		uint32_t version, size;
+		uint32_t version, size, flags;
+		int32_t pid;
+		uint64_t start_time;
+		uint32_t task_offset, task_count, task_size;
 	} h;
 
 	if (size < sizeof(struct hb_record)) {
@@ -31,11 +34,21 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 			(unsigned long long)h.magic);
 		return -EPROTO;
 	}
+	if (h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE)
+		return 0; /* a 0.2 client's: no tasks */
 	if (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE) {
 		why_set(why, why_len,
 			"heartbeat record layout %u of %u bytes, this build speaks %u "
 			"of %u",
 			h.version, h.size, HB_RECORD_VERSION, HB_RECORD_SIZE);
+		return -EPROTO;
+	}
+	if (h.task_offset != HB_TASK_OFFSET || h.task_count != HB_TASK_SLOTS ||
+	    h.task_size != sizeof(struct hb_task_slot)) {
+		why_set(why, why_len,
+			"task slots at %u, %u of %u bytes, this build speaks %u of %zu at %u",
+			h.task_offset, h.task_count, h.task_size, HB_TASK_SLOTS,
+			sizeof(struct hb_task_slot), HB_TASK_OFFSET);
 		return -EPROTO;
 	}
 	return 0;
@@ -58,8 +71,7 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
 		shmctl(id, IPC_RMID, NULL);
 		return e;
 	}
-	r->version = HB_RECORD_VERSION;
-	r->size = HB_RECORD_SIZE;
+	record_layout_init(r);
 	r->flags = self ? HB_RECORD_SELF : 0;
 	r->pid = (int32_t)pid;
 	r->start_time = start_time;
@@ -156,6 +168,17 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 		v->pid = rec->pid;
 		v->start_time = rec->start_time;
 		v->beat_ns = atomic_load_explicit(&rec->beat_ns, memory_order_acquire);
+		v->version = rec->version;
+		v->ext_at_ns = v->ext_until_ns = 0;
+		v->task_high = 0;
+		if (v->version == HB_RECORD_VERSION) {
+			uint32_t high = atomic_load_explicit(&rec->task_high, memory_order_acquire);
+
+			v->ext_at_ns = atomic_load_explicit(&rec->ext_at_ns, memory_order_acquire);
+			v->ext_until_ns =
+			    atomic_load_explicit(&rec->ext_until_ns, memory_order_relaxed);
+			v->task_high = high < HB_TASK_SLOTS ? high : HB_TASK_SLOTS;
+		}
 		memcpy(v->name, w, sizeof(v->name));
 		v->name_ok =
 		    memchr(v->name, '\0', sizeof(v->name)) != NULL && name_validate(v->name) == 0;
@@ -163,4 +186,45 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 		return 0;
 	}
 	return -EAGAIN;
+}
+
+unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb_task_view *out,
+			   unsigned cap)
+{
+	const struct hb_task_slot *slots = (const struct hb_task_slot *)(const void *)(rec + 1);
+	unsigned n = 0;
+
+	if (rec->version != HB_RECORD_VERSION)
+		return 0;
+	if (high > HB_TASK_SLOTS)
+		high = HB_TASK_SLOTS;
+	for (uint32_t i = 0; i < high && n < cap; i++) {
+		const struct hb_task_slot *s = &slots[i];
+		uint32_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+		struct hb_task_view *t = &out[n];
+		uint64_t l[HB_TASK_LABEL_SIZE / 8];
+
+		if (HB_TASK_STATE(w) != HB_TASK_OPEN)
+			continue;
+		t->timeout_ms = atomic_load_explicit(&s->timeout_ms, memory_order_relaxed);
+		t->beat_ns = atomic_load_explicit(&s->beat_ns, memory_order_relaxed);
+		t->ext_at_ns = atomic_load_explicit(&s->ext_at_ns, memory_order_relaxed);
+		t->ext_until_ns = atomic_load_explicit(&s->ext_until_ns, memory_order_relaxed);
+		for (unsigned k = 0; k < HB_TASK_LABEL_SIZE / 8; k++)
+			l[k] = atomic_load_explicit(&s->label[k], memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&s->word, memory_order_relaxed) != w)
+			continue; /* closed or reused meanwhile */
+		t->index = (uint16_t)i;
+		t->gen = HB_TASK_GEN(w);
+		memcpy(t->label, l, sizeof(t->label));
+		t->label_ok = memchr(t->label, '\0', sizeof(t->label)) != NULL &&
+			      task_label_validate(t->label) == 0;
+		t->label[HB_TASK_LABEL_SIZE - 1] = '\0';
+		for (char *p = t->label; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+		n++;
+	}
+	return n;
 }

@@ -19,6 +19,13 @@
  * registration (state, timeout, name) changes only inside the owner's
  * seqlock (seq odd while writing).  beat_ns has a line of its own: the
  * owner stores it with release order, readers load it with acquire order.
+ *
+ * Layout 2 (8 KiB) adds task heartbeats (task.h): HB_TASK_SLOTS slots of
+ * 64 bytes from byte 256, and task_high, the number of slots ever claimed,
+ * so a reader touches only those: SysV pages are allocated when first
+ * touched, and a process without tasks keeps a one-page record.  Layout 1
+ * (4 KiB, no tasks, no extension) is still read: its bytes 0..255 are the
+ * same and the words layout 2 added there were reserved and zero.
  */
 #ifndef HBWATCH_RECORD_H
 #define HBWATCH_RECORD_H
@@ -30,10 +37,12 @@
 #include <sys/types.h>
 
 #include "name.h"
+#include "task.h"
 
 #define HB_RECORD_MAGIC	  UINT64_C(0x3130434552574248) /* "HBWREC01", little endian */
-#define HB_RECORD_VERSION 1u
-#define HB_RECORD_SIZE	  4096u
+#define HB_RECORD_VERSION 2u
+#define HB_RECORD_SIZE	  8192u
+#define HB_RECORD_V1_SIZE 4096u /* layout 1, of 0.2 clients: read, never made */
 #define HB_RECORD_MODE	  0644
 #define HB_RECORD_SELF	  1u /* the process is the segment's creator */
 #define HB_NAME_WORDS	  (HB_NAME_SIZE / 8)
@@ -51,23 +60,69 @@ struct hb_record {
 	uint32_t flags;	      /* HB_RECORD_SELF */
 	int32_t pid;	      /* the process, in its creator's PID namespace */
 	uint64_t start_time;  /* field 22 of /proc/PID/stat, clock ticks */
-	uint32_t task_offset; /* per-task heartbeats: 0 in this version */
-	uint32_t task_count;
-	uint32_t task_size;
+	uint32_t task_offset; /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
+	uint32_t task_count;  /* how many: HB_TASK_SLOTS */
+	uint32_t task_size;   /* bytes each: sizeof(struct hb_task_slot) */
 	uint8_t reserved0[64 - 44];
 	/* Line 1: the registration, under the seqlock. */
 	_Atomic uint32_t seq;
 	_Atomic uint32_t state;
 	_Atomic uint64_t timeout_ns;
-	uint8_t reserved1[64 - 16];
+	_Atomic uint32_t task_high; /* slots [0, task_high) were ever claimed; grows only */
+	uint8_t reserved1[64 - 20];
 	/* Line 2: the name, NUL-terminated, read word by word. */
 	_Atomic uint64_t name[HB_NAME_WORDS];
 	/* Line 3: the heartbeat, alone on its line. */
 	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of the last beat */
-	uint8_t reserved3[64 - 8];
+	/* The deadline extension (hb_extend()): until ext_until_ns, unless a
+	 * beat newer than ext_at_ns ended it.  ext_at_ns is stored last. */
+	_Atomic uint64_t ext_at_ns;
+	_Atomic uint64_t ext_until_ns;
+	uint8_t reserved3[64 - 24];
 } __attribute__((aligned(64)));
 
 _Static_assert(sizeof(struct hb_record) == 256, "record layout");
+
+/* A task heartbeat (hb_task_open()): one line.  WORD is the slot's state
+ * (HB_TASK_FREE, _CLAIMED, _OPEN) in its low 2 bits and a generation in
+ * the others, bumped by every claim: a reused slot is a new task.  Claimed
+ * by a compare-and-swap of WORD; the other fields are written while it is
+ * CLAIMED, before WORD turns OPEN with release order, and a reader that
+ * sees the same WORD before and after its copy has a consistent one.
+ * beat_ns and the extension change while OPEN, as the process's do. */
+struct hb_task_slot {
+	_Atomic uint32_t word;
+	_Atomic uint32_t timeout_ms;
+	_Atomic uint64_t beat_ns;
+	_Atomic uint64_t ext_at_ns;
+	_Atomic uint64_t ext_until_ns;
+	_Atomic uint64_t label[HB_TASK_LABEL_SIZE / 8]; /* NUL-terminated */
+} __attribute__((aligned(64)));
+
+#define HB_TASK_OFFSET	    256u
+#define HB_TASK_SLOTS	    ((HB_RECORD_SIZE - HB_TASK_OFFSET) / 64u)
+#define HB_TASK_FREE	    0u
+#define HB_TASK_CLAIMED	    1u
+#define HB_TASK_OPEN	    2u
+#define HB_TASK_STATE(w)    ((w)&3u)
+#define HB_TASK_GEN(w)	    ((w) >> 2)
+#define HB_TASK_WORD(g, st) (((uint32_t)(g) << 2) | (st))
+
+_Static_assert(sizeof(struct hb_task_slot) == 64, "task slot layout");
+_Static_assert(HB_TASK_SLOTS == 124, "task slots");
+_Static_assert(sizeof(struct hb_record) == HB_TASK_OFFSET, "the slots follow the header");
+
+/* One task as record_read() copies it. */
+struct hb_task_view {
+	uint16_t index;	     /* its slot */
+	uint32_t gen;	     /* its slot's generation: which task */
+	uint32_t timeout_ms; /* as asked for */
+	uint64_t beat_ns;
+	uint64_t ext_at_ns;
+	uint64_t ext_until_ns;
+	char label[HB_TASK_LABEL_SIZE]; /* printable, NUL-terminated */
+	bool label_ok;			/* a valid label (task_label_validate()) */
+};
 _Static_assert(HB_NAME_SIZE == 64, "the name fills one line");
 
 /* A consistent copy of a record, as record_read() takes it. */
@@ -81,7 +136,27 @@ struct hb_record_view {
 	uint64_t beat_ns;
 	char name[HB_NAME_SIZE]; /* always NUL-terminated */
 	bool name_ok;		 /* the record held a valid service name */
+	uint32_t version;	 /* the record's layout */
+	uint64_t ext_at_ns;	 /* the process's deadline extension, 0: none */
+	uint64_t ext_until_ns;
+	uint32_t task_high; /* slots that may hold tasks (record_read_tasks()) */
 };
+
+/* Write the layout fields of a new record's first line (before its magic). */
+static inline void record_layout_init(struct hb_record *r)
+{
+	r->version = HB_RECORD_VERSION;
+	r->size = HB_RECORD_SIZE;
+	r->task_offset = HB_TASK_OFFSET;
+	r->task_count = HB_TASK_SLOTS;
+	r->task_size = sizeof(struct hb_task_slot);
+}
+
+/* A segment of SIZE bytes may be a record (of layout 1 or 2). */
+static inline bool record_size_ok(size_t size)
+{
+	return size == HB_RECORD_SIZE || size == HB_RECORD_V1_SIZE;
+}
 
 /* Check that MEM (SIZE bytes, the whole segment) holds a record of this
  * layout.  Pure.  Returns 0 or -EPROTO with the reason in WHY (may be NULL). */
@@ -110,10 +185,30 @@ void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t time
  * -EAGAIN if the owner was writing during every try. */
 int record_read(const struct hb_record *rec, struct hb_record_view *v);
 
+/* Copy the open tasks among the first HIGH slots of REC (HIGH as
+ * record_read() gave it) into OUT, at most CAP of them, without any lock:
+ * a slot its owner is changing meanwhile is left out.  Returns how many. */
+unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb_task_view *out,
+			   unsigned cap);
+
 /* The heartbeat: one atomic store. */
 static inline void record_beat(struct hb_record *rec, uint64_t now)
 {
 	atomic_store_explicit(&rec->beat_ns, now, memory_order_release);
+}
+
+/* Extend the deadline until UNTIL, as of NOW: the two words, AT last. */
+static inline void record_extend(_Atomic uint64_t *at, _Atomic uint64_t *until, uint64_t now,
+				 uint64_t until_ns)
+{
+	atomic_store_explicit(until, until_ns, memory_order_relaxed);
+	atomic_store_explicit(at, now, memory_order_release);
+}
+
+/* The task slots of a layout 2 record. */
+static inline struct hb_task_slot *record_tasks(struct hb_record *rec)
+{
+	return (struct hb_task_slot *)(void *)(rec + 1);
 }
 
 #endif

@@ -141,8 +141,7 @@ static int forge_one(const struct opts *o, pid_t pid, uint64_t st)
 	rec = shmat(id, NULL, 0);
 	if (rec == (void *)-1)
 		return fail("shmat");
-	rec->version = HB_RECORD_VERSION;
-	rec->size = HB_RECORD_SIZE;
+	record_layout_init(rec);
 	rec->flags = o->self ? HB_RECORD_SELF : 0;
 	rec->pid = pid;
 	rec->start_time = st;

@@ -252,8 +252,7 @@ static void record_header(void *m)
 	struct hb_record *r = m;
 
 	r->magic = HB_RECORD_MAGIC;
-	r->version = HB_RECORD_VERSION;
-	r->size = HB_RECORD_SIZE;
+	record_layout_init(r);
 	r->flags = HB_RECORD_SELF;
 	r->pid = 4242;
 	r->start_time = 987654;
@@ -314,13 +313,17 @@ static const struct record_case record_cases[] = {
      0,
      HB_RECORD_SIZE,
      HB_RECORD_SIZE,
-     {"heartbeat record layout 0 of 4096 bytes", "this build speaks 1 of 4096"}},
-    {"version 2", 0, 2, HB_RECORD_SIZE, HB_RECORD_SIZE, {"heartbeat record layout 2 of 4096"}},
-    {"size field 256", 0, HB_RECORD_VERSION, 256, HB_RECORD_SIZE, {"layout 1 of 256 bytes"}},
-    {"size field 8192", 0, HB_RECORD_VERSION, 8192, 8192, {"layout 1 of 8192 bytes"}},
-    /* A good header in a segment cut short of the layout's 4096 bytes. */
+     {"heartbeat record layout 0 of 8192 bytes", "this build speaks 2 of 8192"}},
+    {"version 3", 0, 3, HB_RECORD_SIZE, HB_RECORD_SIZE, {"heartbeat record layout 3 of 8192"}},
+    {"size field 256", 0, HB_RECORD_VERSION, 256, HB_RECORD_SIZE, {"layout 2 of 256 bytes"}},
+    {"size field 16384", 0, HB_RECORD_VERSION, 16384, 16384, {"layout 2 of 16384 bytes"}},
+    {"layout 1 of 8192 bytes", 0, 1, HB_RECORD_SIZE, HB_RECORD_SIZE, {"layout 1 of 8192"}},
+    {"layout 2 of 4096 bytes", 0, 2, HB_RECORD_V1_SIZE, HB_RECORD_V1_SIZE, {"layout 2 of 4096"}},
+    {"layout 1 cut short", 0, 1, HB_RECORD_V1_SIZE, HB_RECORD_V1_SIZE - 1, {"layout 1 of 4096"}},
+    /* A good header in a segment cut short of the layout's 8192 bytes. */
     {"truncated to 256", 0, GOOD, 256, {NULL}},
-    {"truncated to 4095", 0, GOOD, HB_RECORD_SIZE - 1, {NULL}},
+    {"truncated to 4096", 0, GOOD, HB_RECORD_V1_SIZE, {NULL}},
+    {"truncated to 8191", 0, GOOD, HB_RECORD_SIZE - 1, {NULL}},
 };
 
 Test(record, validate_refuses)
@@ -349,6 +352,108 @@ Test(record, validate_refuses)
 		cr_expect_eq(record_validate(m, c->seg, NULL, 0), -EPROTO, "%s", c->what);
 		free(m);
 	}
+}
+
+/* Layout 2 says where its task slots are; anything else is refused. */
+Test(record, validate_task_slots)
+{
+	static const uint32_t bad[][3] = {
+	    {0, HB_TASK_SLOTS, 64},
+	    {128, HB_TASK_SLOTS, 64},
+	    {HB_TASK_OFFSET, 0, 64},
+	    {HB_TASK_OFFSET, 125, 64},
+	    {HB_TASK_OFFSET, HB_TASK_SLOTS, 32},
+	    {HB_TASK_OFFSET, HB_TASK_SLOTS, 128},
+	};
+	struct hb_record *r = image(HB_RECORD_SIZE);
+	char why[256] = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		record_header(r);
+		r->task_offset = bad[i][0];
+		r->task_count = bad[i][1];
+		r->task_size = bad[i][2];
+		cr_expect_eq(record_validate(r, HB_RECORD_SIZE, why, sizeof(why)), -EPROTO,
+			     "task slots %u/%u/%u accepted", bad[i][0], bad[i][1], bad[i][2]);
+		cr_expect(strstr(why, "task slots"), "%s", why);
+	}
+	free(r);
+}
+
+/* A 0.2 client's record (layout 1, 4 KiB) is read, without tasks or
+ * extension whatever its reserved words hold. */
+Test(record, layout1_read)
+{
+	struct hb_record *r = image(HB_RECORD_V1_SIZE);
+	struct hb_record_view v;
+	struct hb_task_view t[4];
+
+	record_header(r);
+	r->version = 1;
+	r->size = HB_RECORD_V1_SIZE;
+	r->task_offset = r->task_count = r->task_size = 0;
+	cr_expect_eq(record_validate(r, HB_RECORD_V1_SIZE, NULL, 0), 0);
+	record_set(r, HB_RECORD_OPEN, UINT64_C(1000000000), "old");
+	atomic_store(&r->task_high, 9);
+	atomic_store(&r->ext_at_ns, 5);
+	atomic_store(&r->ext_until_ns, 50);
+	cr_assert_eq(record_read(r, &v), 0);
+	cr_expect_eq(v.version, 1);
+	cr_expect_eq(v.task_high, 0);
+	cr_expect_eq(v.ext_at_ns, 0);
+	cr_expect_eq(v.ext_until_ns, 0);
+	cr_expect_eq(record_read_tasks(r, 9, t, 4), 0);
+	free(r);
+}
+
+/* Open slots below task_high are read, with label, timeout, beat and
+ * extension; free, claimed and torn ones are not; a label that breaks the
+ * rules is flagged and made printable. */
+Test(record, read_tasks)
+{
+	struct hb_record *r = image(HB_RECORD_SIZE);
+	struct hb_task_slot *s = record_tasks(r);
+	struct hb_task_view t[HB_TASK_SLOTS];
+	struct hb_record_view v;
+
+	record_header(r);
+	record_set(r, HB_RECORD_OPEN, UINT64_C(1000000000), "web");
+	memcpy((void *)s[0].label, "ingest", 7);
+	s[0].timeout_ms = 250;
+	s[0].beat_ns = 111;
+	s[0].ext_at_ns = 112;
+	s[0].ext_until_ns = 999;
+	s[0].word = HB_TASK_WORD(3, HB_TASK_OPEN);
+	s[1].word = HB_TASK_WORD(4, HB_TASK_CLAIMED);
+	s[2].word = HB_TASK_WORD(5, HB_TASK_FREE);
+	memcpy((void *)s[3].label, "bad label\x1b", 11);
+	s[3].timeout_ms = 1;
+	s[3].word = HB_TASK_WORD(1, HB_TASK_OPEN);
+	s[5].word = HB_TASK_WORD(1, HB_TASK_OPEN); /* beyond task_high: not read */
+	atomic_store(&r->task_high, 4);
+
+	cr_assert_eq(record_read(r, &v), 0);
+	cr_expect_eq(v.version, HB_RECORD_VERSION);
+	cr_assert_eq(v.task_high, 4);
+	cr_assert_eq(record_read_tasks(r, v.task_high, t, HB_TASK_SLOTS), 2);
+	cr_expect_eq(t[0].index, 0);
+	cr_expect_eq(t[0].gen, 3);
+	cr_expect_str_eq(t[0].label, "ingest");
+	cr_expect(t[0].label_ok);
+	cr_expect_eq(t[0].timeout_ms, 250);
+	cr_expect_eq(t[0].beat_ns, 111);
+	cr_expect_eq(t[0].ext_at_ns, 112);
+	cr_expect_eq(t[0].ext_until_ns, 999);
+	cr_expect_eq(t[1].index, 3);
+	cr_expect_not(t[1].label_ok);
+	cr_expect_str_eq(t[1].label, "bad label?");
+	/* CAP bounds the copy; a task_high past the slots is clamped. */
+	cr_expect_eq(record_read_tasks(r, v.task_high, t, 1), 1);
+	atomic_store(&r->task_high, 100000);
+	cr_assert_eq(record_read(r, &v), 0);
+	cr_expect_eq(v.task_high, HB_TASK_SLOTS);
+	cr_expect_eq(record_read_tasks(r, 100000, t, HB_TASK_SLOTS), 3);
+	free(r);
 }
 
 /* What the owner wrote is what a reader gets; a name that is no service
