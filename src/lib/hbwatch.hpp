@@ -8,10 +8,11 @@
  * by its destructor (hb_unregister); hbwatch::task is one task of the
  * registered process (hb_task_open), closed by its destructor.  Both are
  * move-only.  Errors throw std::system_error with the errno value in
- * std::generic_category(); durations are rounded up to whole milliseconds
- * (floating-point ones first to the nanosecond) and must fit in an unsigned int (EINVAL when
- * negative, ERANGE when too large).  beat() is an inline call of one store: it throws only when the
- * process is not registered (ENOTCONN).  Link with -lhbwatch.
+ * std::generic_category().  Durations are rounded up to whole milliseconds
+ * (floating-point ones first to the nanosecond) and must fit in an
+ * unsigned int: EINVAL when negative, ERANGE when too large.  beat() is an
+ * inline call of one store; it throws only when the process or task is no
+ * longer registered (ENOTCONN).  Link with -lhbwatch.
  */
 #ifndef HBWATCH_HPP
 #define HBWATCH_HPP
@@ -106,7 +107,8 @@ class registration
 	/* Register, then wait up to WAIT until hbwatch has taken the
 	 * registration up (hb_register_wait).  On ETIMEDOUT or EPERM the
 	 * registration is ended again before the throw, as no object is
-	 * left to own it. */
+	 * left to own it (one registration per process: that ends one made
+	 * by another object too). */
 	template <class Rep1, class Period1, class Rep2, class Period2>
 	registration(const char *name, std::chrono::duration<Rep1, Period1> timeout,
 		     std::chrono::duration<Rep2, Period2> wait)
