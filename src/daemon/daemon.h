@@ -28,6 +28,17 @@ enum watch_state {
 	WATCH_LOGGED,  /* deadline handled without a kill; rearms on a new beat */
 };
 
+/* A task of a native registration, as last read, by slot. */
+struct watch_task {
+	struct hb_task_view v;
+	uint64_t told_ext_at; /* the extension last logged */
+	bool open;
+};
+
+/* Which heartbeat of a watch a deadline belongs to: its process's, or a
+ * task's (slot << 32 | generation). */
+#define WATCH_BEAT_PROCESS UINT64_MAX
+
 /* One registration: a heartbeat record (native) or a record of the classic
  * table (legacy), pinned to its process by a pidfd. */
 struct watch {
@@ -42,7 +53,12 @@ struct watch {
 	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;
-	uint64_t handled_beat;	 /* beat_ns of the deadline acted on (LOGGED) */
+	uint64_t handled_beat;	  /* beat_ns of the deadline acted on (LOGGED) */
+	uint64_t handled_which;	  /* whose: WATCH_BEAT_PROCESS or a task */
+	struct watch_task *tasks; /* native: by slot, N_TASKS of them; NULL: none yet */
+	uint32_t n_tasks;
+	uint64_t told_ext_at;		      /* native: the process's extension last logged */
+	char missed_task[HB_TASK_LABEL_SIZE]; /* the task whose deadline was acted on, or "" */
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;

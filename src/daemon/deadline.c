@@ -26,3 +26,30 @@ uint64_t deadline_usec_ceil(uint64_t ns)
 {
 	return ns / 1000u + (ns % 1000u != 0);
 }
+
+uint64_t deadline_extended(uint64_t beat_ns, uint64_t timeout_ns, uint64_t ext_at_ns,
+			   uint64_t ext_until_ns, uint64_t ext_max_ns, bool *extended)
+{
+	uint64_t normal = deadline_at(beat_ns, timeout_ns);
+	uint64_t cap, ext;
+
+	if (extended)
+		*extended = false;
+	if (!ext_at_ns || ext_at_ns < beat_ns || !ext_max_ns)
+		return normal;
+	cap = deadline_at(beat_ns, ext_max_ns);
+	ext = ext_until_ns < cap ? ext_until_ns : cap;
+	if (ext <= normal)
+		return normal;
+	if (extended)
+		*extended = true;
+	return ext;
+}
+
+uint64_t deadline_extend_max(uint64_t extend_max_ns, uint64_t timeout_ns)
+{
+	if (extend_max_ns != HB_EXTEND_AUTO)
+		return extend_max_ns;
+	return timeout_ns > UINT64_MAX / HB_EXTEND_AUTO_TIMES ? UINT64_MAX
+							      : timeout_ns * HB_EXTEND_AUTO_TIMES;
+}

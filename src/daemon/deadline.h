@@ -5,6 +5,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* extend_max= unset: an extension reaches at most this many times the
+ * heartbeat's own timeout past its last beat. */
+#define HB_EXTEND_AUTO	     UINT64_MAX
+#define HB_EXTEND_AUTO_TIMES 10u
+
 /* Shortest and longest sleep between scans when no deadline is nearer:
  * the longest bounds how late a new registration is first seen. */
 #define DEADLINE_SCAN_MIN_NS (10u * 1000000u)
@@ -19,6 +24,21 @@ uint64_t deadline_timeout(uint64_t client_ns, uint64_t cap_ns);
 
 /* BEAT_NS + TIMEOUT_NS, saturating at UINT64_MAX. */
 uint64_t deadline_at(uint64_t beat_ns, uint64_t timeout_ns);
+
+/* The deadline of a heartbeat that last beat at BEAT_NS with TIMEOUT_NS,
+ * asked at EXT_AT_NS (0: never) to be carried until EXT_UNTIL_NS.  A
+ * beat after the request ends it.  An extension never brings the
+ * deadline forward, and reaches at most EXT_MAX_NS past the beat (0:
+ * extensions ignored): so a process whose work is stuck while some thread
+ * keeps extending is still caught, EXT_MAX_NS after its last beat.
+ * *EXTENDED (may be NULL) tells whether the extension moved the deadline. */
+uint64_t deadline_extended(uint64_t beat_ns, uint64_t timeout_ns, uint64_t ext_at_ns,
+			   uint64_t ext_until_ns, uint64_t ext_max_ns, bool *extended);
+
+/* The cap on extensions of a heartbeat with TIMEOUT_NS: the service's
+ * extend_max= (EXTEND_MAX_NS), or HB_EXTEND_AUTO_TIMES the timeout when
+ * it is unset (HB_EXTEND_AUTO). */
+uint64_t deadline_extend_max(uint64_t extend_max_ns, uint64_t timeout_ns);
 
 /* How long the loop may sleep when no deadline is nearer: half the
  * shortest service timeout cap (MIN_CAP_NS, 0 if none), within

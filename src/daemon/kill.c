@@ -181,6 +181,7 @@ static void action_kill(struct watch *w, const struct service *svc)
 	int r;
 
 	e.signal = svc->signal;
+	e.task = w->missed_task[0] ? w->missed_task : NULL;
 
 	/* The group first, while its leader is known to be there; then the
 	 * leader itself through its pidfd, whatever the group did. */
@@ -204,9 +205,11 @@ static void action_kill(struct watch *w, const struct service *svc)
 			(void)kill(-w->pgrp, SIGCONT);
 	}
 	watch_set_state(w, WATCH_KILLING);
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s", sig_name(svc->signal),
-		    w->name, (int)w->pid, w->pgrp ? " and its process group" : "",
-		    svc->signal != SIGKILL ? ", then SIGCONT" : "");
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s",
+		    sig_name(svc->signal), w->name, (int)w->pid,
+		    w->pgrp ? " and its process group" : "",
+		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
+		    e.task ? e.task : "");
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
 	if (svc->signal == SIGKILL)
@@ -237,6 +240,7 @@ static void action_restart_unit(struct watch *w, const char *unit)
 	int r;
 
 	e.unit = unit;
+	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	retry_later(w, now_ns() + ACTION_RETRY_NS);
 	if (!unit) {
 		log_error("cannot restart the unit of %s (pid %d): it runs in no systemd unit",
@@ -289,10 +293,18 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	e.limited = svc->action == ACTION_LOG;
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
-	stats_event(&d->stats, LOG_WARNING, &e,
-		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late",
-		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
-		    late);
+	if (w->missed_task[0]) {
+		e.task = w->missed_task;
+		stats_event(&d->stats, LOG_WARNING, &e,
+			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
+			    "timeout %s, %s late",
+			    w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo,
+			    late);
+	} else
+		stats_event(&d->stats, LOG_WARNING, &e,
+			    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late",
+			    w->name, (int)w->pid, watch_what(w),
+			    w->legacy ? (int)w->slot : w->shmid, tmo, late);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {

@@ -33,6 +33,7 @@ static const struct {
     [EVENT_SUPPRESSED] = {"suppressed", "c2f7e1a94d3b4e6a8f05b7d1e9a3c640"},
     [EVENT_REGISTRY] = {"registry", "7a4d2e9c1b8f4a35a6e0d3c7b2f19e84"},
     [EVENT_ODD] = {"odd-registration", "0e8f3c2a7b5d4e19a6c4f1b2d3e5a7c9"},
+    [EVENT_EXTENDED] = {"deadline-extended", "6f2b9d4e8a1c4d7b9e3f5a0c2d4b6e81"},
 };
 
 /* The rate limit of limited events (see log.h). */
@@ -96,7 +97,7 @@ void log_msg(int level, const char *fmt, ...)
 	errno = saved;
 }
 
-#define MAX_FIELDS 15
+#define MAX_FIELDS 16
 
 struct fields {
 	struct iovec iov[MAX_FIELDS];
@@ -207,6 +208,8 @@ static void log_event_raw(int level, const struct event *e, const char *msg)
 	field_add(&f, "HBWATCH_EVENT=%s", event_kind_name(e->kind));
 	if (e->name)
 		field_add(&f, "HBWATCH_NAME=%s", e->name);
+	if (e->task)
+		field_add(&f, "HBWATCH_TASK=%s", e->task);
 	if (e->slot >= 0)
 		field_add(&f, "HBWATCH_SLOT=%d", e->slot);
 	if (e->shmid > 0)

@@ -28,6 +28,7 @@ enum event_kind {
 	EVENT_SUPPRESSED, /* how many records the rate limit held back */
 	EVENT_REGISTRY,	  /* the registry at the key was removed, recreated, refused */
 	EVENT_ODD,	  /* a registration looks wrong (future beat, bad timeout) or waits */
+	EVENT_EXTENDED,	  /* a process or task extended its deadline */
 	EVENT_KIND_MAX,
 };
 
@@ -35,8 +36,9 @@ enum event_kind {
 struct event {
 	enum event_kind kind;
 	const char *name;
-	int slot;  /* classic table record index; -1: none */
-	int shmid; /* heartbeat record segment; 0 or -1: none */
+	const char *task; /* the task's label, for a task's deadline */
+	int slot;	  /* classic table record index; -1: none */
+	int shmid;	  /* heartbeat record segment; 0 or -1: none */
 	pid_t pid;
 	uint64_t timeout_ns;
 	uint64_t late_ns;

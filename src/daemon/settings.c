@@ -297,6 +297,11 @@ static int set_kill_interval(struct loader *l, struct service *svc, const char *
 	return set_duration(l, key, value, NS_MS, 7 * 24 * NS_H, &svc->kill_interval_ns);
 }
 
+static int set_extend_max(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	return set_duration(l, key, value, 0, 24 * NS_H, &svc->extend_max_ns);
+}
+
 static int parse_bool(const char *value, bool *b);
 
 static int set_kill_group(struct loader *l, struct service *svc, const char *key, const char *value)
@@ -384,6 +389,7 @@ static const struct key_def keys[] = {
     {"kill_burst", IN_SERVICE, false, set_kill_burst},
     {"kill_interval", IN_SERVICE, false, set_kill_interval},
     {"kill_group", IN_SERVICE, false, set_kill_group},
+    {"extend_max", IN_SERVICE, false, set_extend_max},
     {"key", IN_LEGACY, false, set_legacy_key},
     {"enabled", IN_LEGACY, false, set_legacy_enabled},
     {"allow_shared_writers", IN_LEGACY, false, set_legacy_shared},
@@ -408,6 +414,7 @@ static int service_add(struct loader *l, const char *name)
 	    .signal = SIGABRT,
 	    .kill_burst = KILL_BURST_DEFAULT,
 	    .kill_interval_ns = KILL_INTERVAL_DEFAULT,
+	    .extend_max_ns = HB_EXTEND_AUTO,
 	    .file = strdup(l->file),
 	    .line = l->line,
 	};

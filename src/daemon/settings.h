@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "deadline.h"
 #include "name.h"
 
 /* How many processes hbwatch watches at once (slots=). */
@@ -39,6 +40,8 @@ struct service {
 	unsigned kill_burst;	   /* at most kill_burst kills ... */
 	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */
 	bool kill_group;	   /* signal the process's whole process group */
+	uint64_t extend_max_ns;	   /* how far past the last beat an extension reaches;
+				    * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
 	char *file;		   /* where the section was first seen */
 	unsigned line;
 };

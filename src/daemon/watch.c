@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "duration.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
@@ -33,7 +34,11 @@ static struct watch *watch_new(struct daemon *d, int shmid)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	*w = (struct watch){.d = d, .shmid = shmid, .pidfd = -1, .slot = (uint32_t)d->ws.n};
+	*w = (struct watch){.d = d,
+			    .shmid = shmid,
+			    .pidfd = -1,
+			    .slot = (uint32_t)d->ws.n,
+			    .handled_which = WATCH_BEAT_PROCESS};
 	if (idmap_put(&d->ws.by_shmid, shmid, (uint64_t)(uintptr_t)w) < 0) {
 		free(w);
 		return NULL;
@@ -67,6 +72,7 @@ static void watch_destroy(struct watch *w)
 	last = d->ws.v[--d->ws.n];
 	d->ws.v[w->slot] = last;
 	last->slot = w->slot;
+	free(w->tasks);
 	free(w);
 }
 
@@ -345,17 +351,110 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 	watch_evaluate(w, true);
 }
 
-/* The deadline of an active watch, or UINT64_MAX if it has none. */
+/* Take up W's tasks from its record: only the slots below the record's
+ * task_high are read, so a process without tasks costs nothing more. */
+static void watch_tasks_refresh(struct watch *w)
+{
+	struct hb_task_view tv[HB_TASK_SLOTS];
+	uint32_t high = w->v.task_high;
+	unsigned n;
+
+	for (uint32_t i = 0; i < w->n_tasks; i++)
+		w->tasks[i].open = false;
+	if (high == 0)
+		return;
+	if (high > w->n_tasks) {
+		struct watch_task *t = realloc(w->tasks, high * sizeof(*t));
+		if (!t)
+			return; /* the tasks wait for memory; the process is still watched */
+		memset(t + w->n_tasks, 0, (high - w->n_tasks) * sizeof(*t));
+		w->tasks = t;
+		w->n_tasks = high;
+	}
+	n = record_read_tasks(w->rec, high, tv, HB_TASK_SLOTS);
+	for (unsigned i = 0; i < n; i++) {
+		struct watch_task *t = &w->tasks[tv[i].index];
+
+		if (t->v.gen != tv[i].gen)
+			t->told_ext_at = 0; /* a new task in the slot */
+		t->v = tv[i];
+		t->open = true;
+	}
+}
+
+/* The current beat of the heartbeat WHICH of W, or 0 if it is gone. */
+static uint64_t beat_of(const struct watch *w, uint64_t which)
+{
+	uint32_t slot = (uint32_t)(which >> 32);
+
+	if (which == WATCH_BEAT_PROCESS)
+		return w->v.beat_ns;
+	if (slot < w->n_tasks && w->tasks[slot].open && w->tasks[slot].v.gen == (uint32_t)which)
+		return w->tasks[slot].v.beat_ns;
+	return 0;
+}
+
+/* Say once per extension that a heartbeat of W (TASK, or the process's if
+ * NULL) asked for more time, and until when hbwatch waits. */
+static void tell_extension(struct watch *w, const struct watch_task *task, uint64_t ext_until,
+			   uint64_t deadline, bool moved, uint64_t ext_max, uint64_t now)
+{
+	struct event e = watch_event(w, EVENT_EXTENDED);
+	char asked[DURATION_FORMAT_MAX], wait[DURATION_FORMAT_MAX], cap[DURATION_FORMAT_MAX];
+	char who[HB_TASK_LABEL_SIZE + 16] = "";
+
+	e.limited = true;
+	if (task) {
+		e.task = task->v.label;
+		snprintf(who, sizeof(who), " task %s", task->v.label);
+	}
+	duration_format(ext_until > now ? ext_until - now : 0, asked, sizeof(asked));
+	duration_format(deadline > now ? deadline - now : 0, wait, sizeof(wait));
+	duration_format(ext_max, cap, sizeof(cap));
+	if (!moved)
+		log_event(LOG_NOTICE, &e,
+			  "%s (pid %d, record %d)%s asked to extend its deadline by %s: "
+			  "ignored (extend_max=%s)",
+			  w->name, (int)w->pid, w->shmid, who, asked, cap);
+	else
+		log_event(LOG_NOTICE, &e,
+			  "%s (pid %d, record %d)%s extended its deadline by %s: waiting %s%s "
+			  "(extend_max=%s)",
+			  w->name, (int)w->pid, w->shmid, who, asked, wait,
+			  deadline < ext_until ? ", capped" : "", cap);
+}
+
+/* The due time of one heartbeat: BEAT, TIMEOUT and an extension AT/UNTIL
+ * as SVC allows; logs a new extension once (*TOLD). */
+static uint64_t due(struct watch *w, const struct service *svc, const struct watch_task *task,
+		    uint64_t beat, uint64_t timeout, uint64_t at, uint64_t until, uint64_t *told,
+		    uint64_t now)
+{
+	uint64_t max = deadline_extend_max(svc->extend_max_ns, timeout);
+	bool moved;
+	uint64_t d = deadline_extended(beat, timeout, at, until, max, &moved);
+
+	if (at && at >= beat && at != *told) {
+		*told = at;
+		tell_extension(w, task, until, d, moved, max, now);
+	}
+	return d;
+}
+
+/* The deadline of an active watch, or UINT64_MAX if it has none: the
+ * earliest of its process's and its tasks'. */
 static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 {
 	const struct hb_record_view *v = &w->v;
 	const struct service *svc = settings_find(&d->settings, v->name);
-	uint64_t timeout, deadline;
+	const struct watch_task *late_task = NULL;
+	uint64_t timeout, deadline, which = WATCH_BEAT_PROCESS, which_beat;
 
 	if (w->state == WATCH_LOGGED) {
 		/* Still silent: wait for the retry (a rate-limit window that
 		 * reopens, a failed action), or for ever (action=log). */
-		if (v->beat_ns == w->handled_beat && (!w->retry_at_ns || now < w->retry_at_ns))
+		if (beat_of(w, w->handled_which) == w->handled_beat &&
+		    (!w->retry_at_ns || now < w->retry_at_ns))
 			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
 		watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
 		w->retry_at_ns = 0;
@@ -387,10 +486,35 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			  (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
-	deadline = deadline_at(v->beat_ns, timeout);
+	deadline = due(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns, v->ext_until_ns,
+		       &w->told_ext_at, now);
+	which_beat = v->beat_ns;
+	for (uint32_t i = 0; i < w->n_tasks; i++) {
+		struct watch_task *t = &w->tasks[i];
+		uint64_t tt, td;
+
+		if (!t->open)
+			continue;
+		/* A task's timeout is capped like its process's; out of range
+		 * only where its owner wrote the slot by hand: not enforced. */
+		tt = deadline_timeout((uint64_t)t->v.timeout_ms * 1000000u, svc->timeout_ns);
+		if (tt == 0)
+			continue;
+		td = due(w, svc, t, t->v.beat_ns, tt, t->v.ext_at_ns, t->v.ext_until_ns,
+			 &t->told_ext_at, now);
+		if (td < deadline) {
+			deadline = td;
+			timeout = tt;
+			late_task = t;
+			which = (uint64_t)i << 32 | t->v.gen;
+			which_beat = t->v.beat_ns;
+		}
+	}
 	if (now < deadline)
 		return deadline;
-	w->handled_beat = v->beat_ns;
+	w->handled_beat = which_beat;
+	w->handled_which = which;
+	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	return UINT64_MAX;
 }
@@ -407,8 +531,10 @@ uint64_t watch_scan(struct daemon *d)
 		struct hb_record_view v;
 
 		/* A record its owner keeps writing: the last good copy stands. */
-		if (record_read(w->rec, &v) == 0)
+		if (record_read(w->rec, &v) == 0) {
 			w->v = v;
+			watch_tasks_refresh(w);
+		}
 		if (w->v.state != HB_RECORD_OPEN && w->state != WATCH_KILLING) {
 			watch_destroy(w); /* unregistered */
 			continue;

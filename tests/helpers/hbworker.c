@@ -2,12 +2,19 @@
  *
  * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
- *          [--wait-ms N]
+ *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS]]...
+ *          [--pause-after-ms N --pause-ms N [--extend-ms N]]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
  * --hang-after-ms (then keeps living without beating) or --exit-after-ms
  * (then returns from main, so the atexit unregistration runs).
+ *
+ * Each --task is opened after registering and beaten with the process
+ * until its own HANG_AFTER_MS (then it stays open, silent, while the
+ * process and the other tasks beat on).  --pause-after-ms stops the
+ * process's beats for --pause-ms, after hb_extend(--extend-ms) if given.
+ * Exit status 5: a task call failed.
  *
  * Exit status: 0 normal exit; 2 usage error; 4 hb_beat() failed; and when
  * With --wait-ms, hb_register_wait() instead of hb_register(), and 15
@@ -33,6 +40,8 @@
 #define EXIT_USAGE    2
 #define EXIT_REGISTER 3
 #define EXIT_BEAT     4
+#define EXIT_TASK     5
+#define MAX_TASKS     8
 #define NEVER	      UINT64_MAX
 
 struct opts {
@@ -47,7 +56,45 @@ struct opts {
 	uint64_t wait_ms;
 	int ready_fd; /* -1: none */
 	bool quiet;
+	struct {
+		char label[HB_TASK_LABEL_MAX + 1];
+		unsigned timeout_ms;
+		uint64_t hang_ms; /* NEVER: beats until the end */
+		hb_task *t;
+	} task[MAX_TASKS];
+	int n_tasks;
+	uint64_t pause_ms, pause_len_ms; /* NEVER: no pause */
+	unsigned extend_ms;		 /* 0: no hb_extend() */
 };
+
+/* LABEL:TIMEOUT_MS[:HANG_AFTER_MS] */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+static int parse_task(struct opts *o, const char *arg)
+{
+	char buf[128], *tmo, *hang;
+	uint64_t v;
+
+	if (o->n_tasks == MAX_TASKS || strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	tmo = strchr(buf, ':');
+	if (!tmo)
+		return -EINVAL;
+	*tmo++ = '\0';
+	hang = strchr(tmo, ':');
+	if (hang)
+		*hang++ = '\0';
+	if (strlen(buf) > HB_TASK_LABEL_MAX || parse_u64(tmo, UINT_MAX, &v) < 0)
+		return -EINVAL;
+	strcpy(o->task[o->n_tasks].label, buf);
+	o->task[o->n_tasks].timeout_ms = (unsigned)v;
+	o->task[o->n_tasks].hang_ms = NEVER;
+	if (hang && parse_u64(hang, UINT64_C(1) << 40, &o->task[o->n_tasks].hang_ms) < 0)
+		return -EINVAL;
+	o->n_tasks++;
+	return 0;
+}
 
 static int register_status(int r)
 {
@@ -126,6 +173,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"no-register", no_argument, NULL, 'N'},
 	    {"wait-ms", required_argument, NULL, 'w'},
 	    {"ready-fd", required_argument, NULL, 'r'},
+	    {"task", required_argument, NULL, 'T'},
+	    {"pause-after-ms", required_argument, NULL, 'P'},
+	    {"pause-ms", required_argument, NULL, 'L'},
+	    {"extend-ms", required_argument, NULL, 'E'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -135,7 +186,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	uint64_t v;
 	int c, idx, sig;
 
-	*o = (struct opts){.hang_ms = NEVER, .exit_ms = NEVER, .reg = true, .ready_fd = -1};
+	*o = (struct opts){.hang_ms = NEVER,
+			   .exit_ms = NEVER,
+			   .reg = true,
+			   .ready_fd = -1,
+			   .pause_ms = NEVER,
+			   .pause_len_ms = 0};
 	while ((c = getopt_long(argc, argv, "", lopts, &idx)) != -1) {
 		int r = 0;
 
@@ -178,6 +234,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'T':
+			r = parse_task(o, optarg);
+			break;
+		case 'P':
+			r = parse_u64(optarg, max_ms, &o->pause_ms);
+			break;
+		case 'L':
+			r = parse_u64(optarg, max_ms, &o->pause_len_ms);
+			break;
+		case 'E':
+			r = parse_u64(optarg, UINT_MAX, &v);
+			o->extend_ms = (unsigned)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -267,6 +336,14 @@ int main(int argc, char **argv)
 		if (!o.quiet)
 			printf("registered pid=%d\n", (int)getpid());
 	}
+	for (int i = 0; i < o.n_tasks; i++) {
+		r = hb_task_open(&o.task[i].t, o.task[i].label, o.task[i].timeout_ms);
+		if (r < 0) {
+			if (!o.quiet)
+				printf("task open failed: %s (errno %d)\n", strerror(-r), r);
+			return EXIT_TASK;
+		}
+	}
 	if (o.ready_fd >= 0 && ready(o.ready_fd) < 0)
 		return EXIT_USAGE;
 
@@ -289,12 +366,29 @@ int main(int argc, char **argv)
 			sleep_until(exit_at);
 			break;
 		}
-		r = hb_beat();
+		uint64_t now = mono_ms();
+		bool paused = o.pause_ms != NEVER && now >= start + o.pause_ms &&
+			      now < start + o.pause_ms + o.pause_len_ms;
+
+		if (paused && o.extend_ms) {
+			r = hb_extend(o.extend_ms);
+			if (!o.quiet)
+				printf("extended by %u ms pid=%d: %d\n", o.extend_ms, (int)getpid(),
+				       r);
+			o.extend_ms = 0; /* once */
+			if (r < 0)
+				return EXIT_BEAT;
+		}
+		r = paused ? 0 : hb_beat();
 		if (r < 0) {
 			if (!o.quiet)
 				printf("beat failed: %s (errno %d)\n", strerror(-r), r);
 			return EXIT_BEAT;
 		}
+		for (int i = 0; i < o.n_tasks; i++)
+			if ((o.task[i].hang_ms == NEVER || now < start + o.task[i].hang_ms) &&
+			    hb_task_beat(o.task[i].t) < 0)
+				return EXIT_TASK;
 		/* A fixed cadence from the start, not from each wake-up, so a
 		 * slow wake-up does not push every later beat back. */
 		next += o.beat_ms;

@@ -214,8 +214,26 @@ Test(config, service_defaults)
 	cr_expect_eq(w->signal, SIGABRT);
 	cr_expect_eq(w->kill_burst, 5);
 	cr_expect_eq(w->kill_interval_ns, 10 * MIN);
+	cr_expect_eq(w->extend_max_ns, HB_EXTEND_AUTO);
 	cr_expect_str_eq(w->file, main_path);
 	cr_expect_eq(w->line, 4);
+}
+
+/* extend_max: a duration up to a day; 0 turns extensions off; unset is
+ * the automatic cap. */
+Test(config, extend_max)
+{
+	put("hbwatch.ini", GLOBAL "[a]\nextend_max = 90s\n"
+				  "[b]\nextend_max = 0\n"
+				  "[c]\nextend_max = 24h\n"
+				  "[d]\nextend_max = 1min 500ms\n"
+				  "[e]\ntimeout = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(find("a")->extend_max_ns, 90 * SEC);
+	cr_expect_eq(find("b")->extend_max_ns, 0);
+	cr_expect_eq(find("c")->extend_max_ns, 24 * 60 * MIN);
+	cr_expect_eq(find("d")->extend_max_ns, MIN + 500 * MS);
+	cr_expect_eq(find("e")->extend_max_ns, HB_EXTEND_AUTO);
 }
 
 Test(config, service_keys)
@@ -433,6 +451,18 @@ static const struct error_case error_cases[] = {
     {GLOBAL "[web]\ntimeout = -1s\n", 4,
      "invalid value '-1s' for 'timeout' in [web]: expected a duration such as 500ms, 30s or "
      "2min"},
+    {GLOBAL "[web]\nextend_max = 25h\n", 4,
+     "invalid value '25h' for 'extend_max' in [web]: must be between 0 and 1d"},
+    {GLOBAL "[web]\nextend_max = -1s\n", 4,
+     "invalid value '-1s' for 'extend_max' in [web]: expected a duration such as 500ms, 30s or "
+     "2min"},
+    {GLOBAL "[web]\nextend_max = forever\n", 4,
+     "invalid value 'forever' for 'extend_max' in [web]: expected a duration such as 500ms, "
+     "30s or 2min"},
+    {GLOBAL "[web]\nextend_max =\n", 4, "empty value for 'extend_max' in [web]"},
+    {GLOBAL "[web]\nextend_max = 1s\nextend_max = 2s\n", 5,
+     "duplicate key 'extend_max' in [web] (first set on line 4)"},
+    {"[hbwatch]\nextend_max = 1s\n", 2, "unknown key 'extend_max' in [hbwatch]"},
     {GLOBAL "[web]\naction = restart\n", 4,
      "invalid value 'restart' for 'action' in [web]: expected kill, restart-unit or log"},
     {GLOBAL "[web]\naction = KILL\n", 4,
