@@ -56,8 +56,11 @@ check "$LANGUAGE: killed by the configured signal, SIGUSR2 (status $st)" \
 	'[ $st -gt 128 ] && [ "$(kill -l $st)" = USR2 ]'
 check "$LANGUAGE: hbwatch's log names the service and the pid" \
 	'grep -q "sent SIGUSR2 to $NAME (pid $P)" "$DIR/hbwatch.log"'
-check "$LANGUAGE: hbwatch's log names the task" 'grep -q "$LABEL" "$DIR/hbwatch.log"'
+check "$LANGUAGE: hbwatch's log names the task as the one that missed its deadline" \
+	'grep -q "deadline-missed: $NAME (pid $P, .* of its task $LABEL:" "$DIR/hbwatch.log"'
 
+# What hbwatch said about it, in meson's log.
+grep -E "pid $P[,)]" "$DIR/hbwatch.log" | sed 's/^/# /'
 if [ $fails -ne 0 ]; then
 	for f in hbwatch.log program.log; do
 		[ -f "$DIR/$f" ] && { echo "# $f:"; sed 's/^/#   /' "$DIR/$f"; }

@@ -285,6 +285,9 @@ class Tasks(unittest.TestCase):
         sent = f"sent SIGUSR2 to py-sub (pid {pid})"
         self.assertTrue(wait_until(lambda: sent in daemon_log(), 5),
                         daemon_log())
+        self.assertRegex(daemon_log(),
+                         rf"deadline-missed: py-sub \(pid {pid}, .* "
+                         r"of its task short:")
 
 
 if __name__ == "__main__":
