@@ -245,6 +245,39 @@ class Tasks(unittest.TestCase):
                 task.extend(-1)
             self.assertEqual(cm.exception.errno, errno.EINVAL)
 
+    def test_task_limits_and_registration_end(self) -> None:
+        hbwatch.register("py", 20.0)
+        tasks = [hbwatch.Task(f"t{i}", 10.0) for i in range(124)]
+        with self.assertRaises(OSError) as cm:
+            hbwatch.Task("one-too-many", 10.0)
+        self.assertEqual(cm.exception.errno, errno.ENOSPC)
+        tasks.pop().close()
+        tasks.append(hbwatch.Task("fits-again", 10.0))
+        # The registration's end makes every task handle inert: beat
+        # raises ENOTCONN, close still frees it.
+        hbwatch.unregister()
+        with self.assertRaises(OSError) as cm:
+            tasks[0].beat()
+        self.assertEqual(cm.exception.errno, errno.ENOTCONN)
+        for t in tasks:
+            t.close()
+        self.assertTrue(all(t.closed for t in tasks))
+
+    def test_task_in_forked_child_is_not_registered(self) -> None:
+        hbwatch.register("py", 20.0)
+        with hbwatch.Task("parent", 10.0) as task:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    task.beat()
+                    code = 1
+                except OSError as e:
+                    code = 0 if e.errno == errno.ENOTCONN else 2
+                os._exit(code)
+            _, st = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(st), 0)
+            task.beat()  # still the parent's
+
     def test_closed_task_no_longer_counts(self) -> None:
         # A child opens a task of 0.3 s in a with block, leaves the block
         # and keeps beating the process for 2 s: the closed task's
