@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "proc.h"
+#include "record.h"
 #include "status.h"
 #include <stdlib.h>
 
@@ -45,8 +46,16 @@ void format_seconds(char *buf, size_t len, uint64_t ns)
 		buf[--n] = '\0';
 }
 
-/* Only live, trusted registrations of NAME count: a record whose process
- * is gone, or that is not its owner's word, is not a process of NAME. */
+/* Keep the heartbeat nearest its deadline: the largest share of its
+ * timeout.  FIRST: nothing kept yet. */
+static void consider(struct check_worst *w, uint64_t age, uint64_t timeout, bool first)
+{
+	if (first || (double)age / (double)timeout > (double)w->age_ns / (double)w->timeout_ns) {
+		w->age_ns = age;
+		w->timeout_ns = timeout;
+	}
+}
+
 /* Only live, trusted registrations that hbwatch watches count: a record
  * whose process is gone, that is not its owner's word, or that hbwatch
  * refused is not a watched process of NAME.  The timeout is the one
@@ -78,14 +87,20 @@ static int check_scan(const char *name, const struct ctl_view *view, struct chec
 		timeout = ctl_entry_timeout(&e[k], view);
 		if (timeout == 0)
 			continue;
-		age = ctl_entry_age(&e[k], now);
-		/* Nearest its deadline: the largest share of its timeout. */
-		if (w->n == 0 ||
-		    (double)age / (double)timeout > (double)w->age_ns / (double)w->timeout_ns) {
-			w->age_ns = age;
-			w->timeout_ns = timeout;
-		}
+		/* A heartbeat carried by an extension is on time until it ends. */
+		age = ctl_entry_extended(&e[k], view, now) ? 0 : ctl_entry_age(&e[k], now);
+		consider(w, age, timeout, w->n == 0);
 		w->n++;
+		/* Its tasks are its deadlines too. */
+		struct hb_task_view t[HB_TASK_SLOTS];
+		unsigned nt = ctl_entry_tasks(&e[k], t, HB_TASK_SLOTS);
+		for (unsigned i = 0; i < nt; i++) {
+			uint64_t tmo, left;
+			(void)ctl_task_state(&e[k], &t[i], view, now, &tmo, &left);
+			if (tmo)
+				consider(w, left || t[i].beat_ns >= now ? 0 : now - t[i].beat_ns,
+					 tmo, false);
+		}
 	}
 	free(e);
 	return 0;

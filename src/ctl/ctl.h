@@ -85,6 +85,24 @@ uint64_t ctl_entry_timeout(const struct census_entry *e, const struct ctl_view *
 const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view *v, uint64_t now,
 			    const char **why);
 
+struct hb_task_view;
+
+/* The open tasks of E, read from its record now: at most CAP into OUT.
+ * Returns how many (0 if the record cannot be read any more). */
+unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out, unsigned cap);
+
+/* How long E's own deadline extension still holds as of NOW (hbwatch's
+ * extend_max= applied), 0 if none. */
+uint64_t ctl_entry_extended(const struct census_entry *e, const struct ctl_view *v, uint64_t now);
+
+/* What status shows for task T of E: "ok", "late", "extended" (then
+ * *EXT_LEFT_NS says for how long), or hbwatch's state of E if the deadline
+ * it acted on was T's ("acted-on", "logged", "rate-limited").  *TIMEOUT_NS
+ * gets the timeout that applies to T (the section's cap applied). */
+const char *ctl_task_state(const struct census_entry *e, const struct hb_task_view *t,
+			   const struct ctl_view *v, uint64_t now, uint64_t *timeout_ns,
+			   uint64_t *ext_left_ns);
+
 /* Parse a pid for --pid: strict decimal, 2 to INT_MAX.  Returns 0 or -EINVAL. */
 int ctl_parse_pid(const char *s, pid_t *pid);
 

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "metrics.h"
+#include "record.h"
 
 static int copy_counters(const char *path)
 {
@@ -67,14 +68,18 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_FAIL;
 	}
 	now = now_ns();
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
+		struct hb_task_view t[HB_TASK_SLOTS];
+
 		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok &&
 		    ctl_watched(&e[k], &view))
-			p[np++] =
-			    (struct metrics_proc){.name = e[k].v.name,
-						  .pid = e[k].pid,
-						  .age_ns = ctl_entry_age(&e[k], now),
-						  .timeout_ns = ctl_entry_timeout(&e[k], &view)};
+			p[np++] = (struct metrics_proc){
+			    .name = e[k].v.name,
+			    .pid = e[k].pid,
+			    .age_ns = ctl_entry_age(&e[k], now),
+			    .timeout_ns = ctl_entry_timeout(&e[k], &view),
+			    .tasks = ctl_entry_tasks(&e[k], t, HB_TASK_SLOTS)};
+	}
 	metrics_write_procs(stdout, p, np);
 	free(p);
 	free(e);

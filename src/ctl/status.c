@@ -13,6 +13,8 @@
 #include "census.h"
 #include "clock.h"
 #include "ctl.h"
+#include "deadline.h"
+#include "record.h"
 #include "registry.h"
 #include "status.h"
 
@@ -109,15 +111,90 @@ const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view 
 		*why = d->reason;
 		return "refused";
 	}
-	if (d->state == HB_STATUS_OK)
+	if (d->state == HB_STATUS_OK) {
+		if (ctl_entry_extended(e, v, now))
+			return "extended";
 		return ctl_entry_age(e, now) > d->timeout_ns ? "late" : "ok";
+	}
 	return status_state_name(d->state);
+}
+
+/* How long the extension asked for at AT until UNTIL of a heartbeat that
+ * beat at BEAT with TIMEOUT still holds as of NOW, as hbwatch reckons it. */
+static uint64_t extension_left(const struct hb_status_entry *d, uint64_t beat, uint64_t timeout,
+			       uint64_t at, uint64_t until, uint64_t now)
+{
+	uint64_t max = deadline_extend_max(d ? d->extend_max_ns : HB_EXTEND_AUTO, timeout);
+	bool extended;
+	uint64_t due = deadline_extended(beat, timeout, at, until, max, &extended);
+
+	return extended && due > now ? due - now : 0;
+}
+
+uint64_t ctl_entry_extended(const struct census_entry *e, const struct ctl_view *v, uint64_t now)
+{
+	const struct hb_status_entry *d = ctl_view_find(v, e->shmid);
+
+	return extension_left(d, e->v.beat_ns, ctl_entry_timeout(e, v), e->v.ext_at_ns,
+			      e->v.ext_until_ns, now);
+}
+
+unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out, unsigned cap)
+{
+	struct hb_record *rec;
+	unsigned n;
+
+	if (e->v.task_high == 0 || record_attach(e->shmid, true, &rec) < 0)
+		return 0;
+	n = record_read_tasks(rec, e->v.task_high, out, cap);
+	record_detach(rec);
+	return n;
+}
+
+const char *ctl_task_state(const struct census_entry *e, const struct hb_task_view *t,
+			   const struct ctl_view *v, uint64_t now, uint64_t *timeout_ns,
+			   uint64_t *ext_left_ns)
+{
+	const struct hb_status_entry *d = ctl_view_find(v, e->shmid);
+	uint64_t age = t->beat_ns < now ? now - t->beat_ns : 0;
+
+	*timeout_ns = deadline_timeout((uint64_t)t->timeout_ms * 1000000u, d ? d->cap_ns : 0);
+	*ext_left_ns =
+	    extension_left(d, t->beat_ns, *timeout_ns, t->ext_at_ns, t->ext_until_ns, now);
+	if (d && d->state != HB_STATUS_OK && d->state != HB_STATUS_REFUSED &&
+	    d->missed_task == (int32_t)t->index && d->missed_gen == t->gen)
+		return status_state_name(d->state);
+	if (*ext_left_ns)
+		return "extended";
+	return *timeout_ns && age > *timeout_ns ? "late" : "ok";
 }
 
 uint64_t ctl_entry_age(const struct census_entry *e, uint64_t now)
 {
 	/* A beat newer than our clock reading raced us: it is fresh. */
 	return e->v.beat_ns < now ? now - e->v.beat_ns : 0;
+}
+
+static void print_json_tasks(const struct census_entry *e, const struct ctl_view *view,
+			     uint64_t now)
+{
+	struct hb_task_view t[HB_TASK_SLOTS];
+	unsigned n = ctl_entry_tasks(e, t, HB_TASK_SLOTS);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tmo, left;
+		const char *state = ctl_task_state(e, &t[i], view, now, &tmo, &left);
+
+		printf("%s{\"slot\":%u,\"generation\":%u,\"label\":\"", i ? "," : "",
+		       (unsigned)t[i].index, (unsigned)t[i].gen);
+		json_write_escaped(stdout, t[i].label, strlen(t[i].label));
+		printf(
+		    "\",\"timeout_ms\":%llu,\"requested_timeout_ms\":%u,\"age_ms\":%llu,"
+		    "\"state\":\"%s\",\"extended_ms\":%llu}",
+		    (unsigned long long)(tmo / 1000000u), t[i].timeout_ms,
+		    (unsigned long long)((t[i].beat_ns < now ? now - t[i].beat_ns : 0) / 1000000u),
+		    state, (unsigned long long)(left / 1000000u));
+	}
 }
 
 static void print_json(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
@@ -142,7 +219,10 @@ static void print_json(const struct ctl *ctl, const struct census_entry *e, size
 		if (!why)
 			why = e[k].why; /* stale: why (the census's word) */
 		json_write_escaped(stdout, why, strlen(why));
-		printf("\"}");
+		printf("\",\"extended_ms\":%llu,\"tasks\":[",
+		       (unsigned long long)(ctl_entry_extended(&e[k], view, now) / 1000000u));
+		print_json_tasks(&e[k], view, now);
+		printf("]}");
 	}
 	printf("]}\n");
 }
@@ -178,6 +258,60 @@ static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char 
 	       view->unreadable ? " (its verdicts are not readable)" : "");
 }
 
+/* The tasks of E, each on a line of its own under its process, the label
+ * in the NAME column after "task ". */
+static void print_text_tasks(const struct census_entry *e, const struct ctl_view *view,
+			     uint64_t now, const int *w)
+{
+	struct hb_task_view t[HB_TASK_SLOTS];
+	unsigned n = ctl_entry_tasks(e, t, HB_TASK_SLOTS);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tmo, left;
+		const char *state = ctl_task_state(e, &t[i], view, now, &tmo, &left);
+		char tbuf[32], abuf[32];
+		int lw = (int)strlen(t[i].label) + 5;
+
+		format_duration_ms(tbuf, sizeof(tbuf), tmo / 1000000u);
+		format_duration_ms(abuf, sizeof(abuf),
+				   (t[i].beat_ns < now ? now - t[i].beat_ns : 0) / 1000000u);
+		printf("%*s  %*s  task %s%*s  %*s  %*s  %s", w[COL_SHMID], "", w[COL_PID], "",
+		       t[i].label, w[COL_NAME] > lw ? w[COL_NAME] - lw : 0, "", w[COL_TIMEOUT],
+		       tbuf, w[COL_AGE], abuf, state);
+		if (left) {
+			char lbuf[32];
+			format_duration_ms(lbuf, sizeof(lbuf), left / 1000000u);
+			printf(" (%s more)", lbuf);
+		}
+		putchar('\n');
+	}
+}
+
+/* Widen W for the task rows of E. */
+static void widths_tasks(const struct census_entry *e, const struct ctl_view *view, uint64_t now,
+			 int *w)
+{
+	struct hb_task_view t[HB_TASK_SLOTS];
+	unsigned n = ctl_entry_tasks(e, t, HB_TASK_SLOTS);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tmo, left;
+		char tbuf[32], abuf[32];
+		int lw = (int)strlen(t[i].label) + 5;
+
+		(void)ctl_task_state(e, &t[i], view, now, &tmo, &left);
+		format_duration_ms(tbuf, sizeof(tbuf), tmo / 1000000u);
+		format_duration_ms(abuf, sizeof(abuf),
+				   (t[i].beat_ns < now ? now - t[i].beat_ns : 0) / 1000000u);
+		if (lw > w[COL_NAME])
+			w[COL_NAME] = lw;
+		if ((int)strlen(tbuf) > w[COL_TIMEOUT])
+			w[COL_TIMEOUT] = (int)strlen(tbuf);
+		if ((int)strlen(abuf) > w[COL_AGE])
+			w[COL_AGE] = (int)strlen(abuf);
+	}
+}
+
 static void print_text(const struct ctl *ctl, const struct census_entry *e, size_t n, int reg_r,
 		       const char *reg_why, const struct ctl_view *view, uint64_t now)
 {
@@ -202,6 +336,7 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 		for (int c = 0; c < COL_STATE; c++)
 			if (len[c] > w[c])
 				w[c] = len[c];
+		widths_tasks(&e[k], view, now, w);
 	}
 	printf("%*s  %*s  %-*s  %*s  %*s  %s\n", w[COL_SHMID], head[COL_SHMID], w[COL_PID],
 	       head[COL_PID], w[COL_NAME], head[COL_NAME], w[COL_TIMEOUT], head[COL_TIMEOUT],
@@ -220,8 +355,14 @@ static void print_text(const struct ctl *ctl, const struct census_entry *e, size
 			printf(" (");
 			text_write_escaped(stdout, why, strlen(why));
 			printf(")");
+		} else if (strcmp(state, "extended") == 0) {
+			char left[32];
+			format_duration_ms(left, sizeof(left),
+					   ctl_entry_extended(&e[k], view, now) / 1000000u);
+			printf(" (%s more)", left);
 		}
 		putchar('\n');
+		print_text_tasks(&e[k], view, now, w);
 	}
 }
 

@@ -83,13 +83,18 @@ static void write_procs(FILE *f, struct daemon *d)
 		const struct watch *w = d->ws.v[i];
 		const struct service *svc = settings_find(&d->settings, w->v.name);
 
+		unsigned tasks = 0;
+
 		if (w->state == WATCH_REFUSED || w->state == WATCH_FREE || !svc)
 			continue;
+		for (uint32_t k = 0; k < w->n_tasks; k++)
+			tasks += w->tasks[k].open;
 		p[n++] = (struct metrics_proc){
 		    .name = w->name,
 		    .pid = w->pid,
 		    .age_ns = w->v.beat_ns < now ? now - w->v.beat_ns : 0,
-		    .timeout_ns = deadline_timeout(w->v.timeout_ns, svc->timeout_ns)};
+		    .timeout_ns = deadline_timeout(w->v.timeout_ns, svc->timeout_ns),
+		    .tasks = tasks};
 	}
 	metrics_write_procs(f, p, n);
 	free(p);

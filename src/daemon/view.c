@@ -58,6 +58,12 @@ void view_update(struct daemon *d, uint64_t now)
 				    : 0;
 		e->since_ns = w->retry_at_ns;
 		memcpy(e->reason, w->why, sizeof(e->reason));
+		e->cap_ns = svc ? svc->timeout_ns : 0;
+		e->extend_max_ns = svc ? svc->extend_max_ns : HB_EXTEND_AUTO;
+		e->missed_task = w->handled_which == WATCH_BEAT_PROCESS || e->state == HB_STATUS_OK
+				     ? -1
+				     : (int32_t)(w->handled_which >> 32);
+		e->missed_gen = (uint32_t)w->handled_which;
 	}
 	status_write_end(&d->view, n, now);
 	d->view_dirty = false;

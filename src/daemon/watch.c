@@ -394,6 +394,12 @@ static uint64_t beat_of(const struct watch *w, uint64_t which)
 	return 0;
 }
 
+/* NS rounded to milliseconds, formatted. */
+static void fmt_ms_round(uint64_t ns, char *buf, size_t len)
+{
+	duration_format((ns + 500000u) / 1000000u * 1000000u, buf, len);
+}
+
 /* Say once per extension that a heartbeat of W (TASK, or the process's if
  * NULL) asked for more time, and until when hbwatch waits. */
 static void tell_extension(struct watch *w, const struct watch_task *task, uint64_t ext_until,
@@ -408,20 +414,24 @@ static void tell_extension(struct watch *w, const struct watch_task *task, uint6
 		e.task = task->v.label;
 		snprintf(who, sizeof(who), " task %s", task->v.label);
 	}
-	duration_format(ext_until > now ? ext_until - now : 0, asked, sizeof(asked));
-	duration_format(deadline > now ? deadline - now : 0, wait, sizeof(wait));
-	duration_format(ext_max, cap, sizeof(cap));
+	fmt_ms_round(ext_until > now ? ext_until - now : 0, asked, sizeof(asked));
+	fmt_ms_round(deadline > now ? deadline - now : 0, wait, sizeof(wait));
+	fmt_ms_round(ext_max, cap, sizeof(cap));
 	if (!moved)
 		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s asked to extend its deadline by %s: "
+			  "%s (pid %d, record %d)%s asked to extend its deadline to %s from now: "
 			  "ignored (extend_max=%s)",
 			  w->name, (int)w->pid, w->shmid, who, asked, cap);
+	else if (deadline < ext_until)
+		log_event(LOG_NOTICE, &e,
+			  "%s (pid %d, record %d)%s extended its deadline: asked for %s from now, "
+			  "capped to %s (extend_max=%s)",
+			  w->name, (int)w->pid, w->shmid, who, asked, wait, cap);
 	else
 		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s extended its deadline by %s: waiting %s%s "
+			  "%s (pid %d, record %d)%s extended its deadline to %s from now "
 			  "(extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, asked, wait,
-			  deadline < ext_until ? ", capped" : "", cap);
+			  w->name, (int)w->pid, w->shmid, who, wait, cap);
 }
 
 /* The due time of one heartbeat: BEAT, TIMEOUT and an extension AT/UNTIL

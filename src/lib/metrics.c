@@ -37,33 +37,32 @@ void metrics_write_procs(FILE *f, const struct metrics_proc *p, size_t n)
 	      f);
 	fprintf(f, "hbwatch_registered_processes %zu\n", n);
 	/* One family at a time: the format wants a family's samples together. */
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass == 0)
-			fputs("# HELP hbwatch_heartbeat_age_seconds Time since the process's "
-			      "last heartbeat.\n"
-			      "# TYPE hbwatch_heartbeat_age_seconds gauge\n",
-			      f);
-		else
-			fputs("# HELP hbwatch_heartbeat_timeout_seconds Heartbeat timeout that "
-			      "applies to the process.\n"
-			      "# TYPE hbwatch_heartbeat_timeout_seconds gauge\n",
-			      f);
+	static const char *const fam[] = {"hbwatch_heartbeat_age_seconds",
+					  "hbwatch_heartbeat_timeout_seconds",
+					  "hbwatch_open_tasks"};
+	static const char *const help[] = {"Time since the process's last heartbeat.",
+					   "Heartbeat timeout that applies to the process.",
+					   "Task heartbeats the process holds open."};
+
+	for (int pass = 0; pass < 3; pass++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", fam[pass], help[pass], fam[pass]);
 		for (size_t i = 0; i < n; i++) {
-			fputs(pass == 0 ? "hbwatch_heartbeat_age_seconds"
-					: "hbwatch_heartbeat_timeout_seconds",
-			      f);
+			fputs(fam[pass], f);
 			write_labels(f, &p[i]);
 			fputc(' ', f);
-			write_seconds(f, pass == 1 ? p[i].timeout_ns : p[i].age_ns);
+			if (pass == 2)
+				fprintf(f, "%u\n", p[i].tasks);
+			else
+				write_seconds(f, pass == 1 ? p[i].timeout_ns : p[i].age_ns);
 		}
 	}
 }
 
 int metrics_is_proc_line(const char *line)
 {
-	static const char *const fams[] = {"hbwatch_registered_processes",
-					   "hbwatch_heartbeat_age_seconds",
-					   "hbwatch_heartbeat_timeout_seconds"};
+	static const char *const fams[] = {
+	    "hbwatch_registered_processes", "hbwatch_heartbeat_age_seconds",
+	    "hbwatch_heartbeat_timeout_seconds", "hbwatch_open_tasks"};
 
 	if (strncmp(line, "# HELP ", 7) == 0 || strncmp(line, "# TYPE ", 7) == 0)
 		line += 7;

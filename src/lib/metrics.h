@@ -15,6 +15,7 @@ struct metrics_proc {
 	pid_t pid;
 	uint64_t age_ns;     /* since its last beat */
 	uint64_t timeout_ns; /* the timeout that applies */
+	unsigned tasks;	     /* its open task heartbeats */
 };
 
 /* Write S as the inside of a label value: '\\', '"' and newline escaped as
@@ -23,8 +24,8 @@ struct metrics_proc {
 void metrics_write_label(FILE *f, const char *s);
 
 /* Write the families hbwatch_registered_processes and, per process,
- * hbwatch_heartbeat_age_seconds and hbwatch_heartbeat_timeout_seconds
- * {name=,pid=} for the N processes at P. */
+ * hbwatch_heartbeat_age_seconds, hbwatch_heartbeat_timeout_seconds and
+ * hbwatch_open_tasks {name=,pid=} for the N processes at P. */
 void metrics_write_procs(FILE *f, const struct metrics_proc *p, size_t n);
 
 /* True if LINE (a line of exposition text) belongs to a family that

@@ -20,7 +20,7 @@
 #include "registry.h"
 
 #define HB_STATUS_MAGIC	  UINT64_C(0x3130415453574248) /* "HBWSTA01", little endian */
-#define HB_STATUS_VERSION 1u
+#define HB_STATUS_VERSION 2u
 #define HB_STATUS_REASON  88
 
 enum hb_status_state {
@@ -51,10 +51,14 @@ struct hb_status_entry {
 	uint64_t timeout_ns;	       /* effective: the section's cap applied; 0 if refused */
 	uint64_t since_ns;	       /* CLOCK_MONOTONIC when it entered STATE (acted, limited) */
 	char reason[HB_STATUS_REASON]; /* why, for REFUSED; NUL-terminated */
+	uint64_t cap_ns;	       /* the section's timeout cap, for tasks too; 0: none */
+	uint64_t extend_max_ns;	       /* its extend_max=; UINT64_MAX: 10 x each timeout */
+	int32_t missed_task;	       /* ACTED/LOGGED for this task slot; -1: the process */
+	uint32_t missed_gen;	       /* ... and generation */
 };
 
 _Static_assert(sizeof(struct hb_status_header) == 64, "status header layout");
-_Static_assert(sizeof(struct hb_status_entry) == 120, "status entry layout");
+_Static_assert(sizeof(struct hb_status_entry) == 144, "status entry layout");
 
 /* A status segment being written (daemon) or read (hbctl). */
 struct hb_status {

@@ -549,3 +549,54 @@ Test(ctl, register_wait_reports_hbwatchs_verdict)
 			 "--wait", "banana", NULL),
 		     2, "%s", r.err);
 }
+
+/* status shows tasks under their process, with the section's cap applied
+ * to their timeouts and an extension as "extended"; --json lists them in
+ * the process's entry; check counts a late task as the process's lateness;
+ * metrics counts the open tasks. */
+Test(ctl, status_shows_tasks)
+{
+	struct ctl_result r;
+	char want[64];
+
+	hbd_config("kill_grace = 5s\n[tasks]\ntimeout = 2s\naction = log\n");
+	hbd_start();
+	pid_t a = hbd_worker("tasks", 60000, "--beat-ms", "50", "--task", "ingest:500", "--task",
+			     "flush:60000:100", NULL);
+	pid_t b = hbd_worker("tasks", 1500, "--beat-ms", "50", "--pause-after-ms", "100",
+			     "--pause-ms", "100000", "--extend-ms", "60000", NULL);
+	cr_assert(hbd_log_wait("deadline-extended", b, NULL, 5000));
+
+	cr_assert_eq(ctl(&r, "status", NULL), 0, "%s", r.err);
+	snprintf(want, sizeof(want), " %d  tasks ", (int)a);
+	const char *line = strstr(r.out, want);
+	cr_assert(line, "%s", r.out);
+	const char *ingest = strstr(line, "task ingest");
+	const char *flush = strstr(line, "task flush");
+	cr_assert(ingest && flush, "the tasks are not under their process:\n%s", r.out);
+	cr_assert(strstr(ingest, "500ms") < strchr(ingest, '\n'), "%s", r.out);
+	cr_assert(strstr(flush, "2s") < strchr(flush, '\n'), "flush's 60 s not capped:\n%s", r.out);
+	snprintf(want, sizeof(want), " %d  tasks ", (int)b);
+	line = strstr(r.out, want);
+	cr_assert(line && strstr(line, "extended (") < strchr(line, '\n'), "%s", r.out);
+
+	/* flush stopped beating at 100 ms: after its 2 s cap it is late, and
+	 * with action=log hbwatch logs it against its process. */
+	cr_assert(hbd_log_wait("deadline-missed", a, "its task flush", 5000));
+	cr_assert_eq(ctl(&r, "status", "--json", NULL), 0, "%s", r.err);
+	cr_assert(tu_json_valid(r.out), "%s", r.out);
+	cr_assert(strstr(r.out, "\"label\":\"ingest\",\"timeout_ms\":500,\"requested_timeout_ms\":"
+				"500,"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "\"label\":\"flush\",\"timeout_ms\":2000,\"requested_timeout_ms\":"
+				"60000,"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "\"state\":\"logged\",\"extended_ms\":0}"),
+		  "flush should show hbwatch's verdict:\n%s", r.out);
+	cr_assert(strstr(r.out, "\"state\":\"extended\""), "%s", r.out);
+
+	cr_assert_eq(ctl(&r, "check", "tasks", NULL), 2, "a late task is critical:\n%s", r.out);
+	cr_assert_eq(ctl(&r, "metrics", NULL), 0, "%s", r.err);
+	snprintf(want, sizeof(want), "hbwatch_open_tasks{name=\"tasks\",pid=\"%d\"} 2", (int)a);
+	cr_assert(strstr(r.out, want), "%s", r.out);
+}
