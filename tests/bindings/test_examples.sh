@@ -2,8 +2,8 @@
 # The examples run: examples/c/worker.c, examples/cpp/worker.cpp (as built)
 # and examples/python/threaded_service.py each register under a watched
 # service of a private hbwatch (own IPC namespace through isolate.sh, own
-# key), are listed by hbctl as ok with their workers' tasks open, and stop
-# cleanly (status 0) on SIGTERM.  TAP output; an example whose toolchain is
+# key), are listed by hbctl as ok with their workers' tasks (worker-N) ok,
+# and stop cleanly (status 0) on SIGTERM.  TAP output; an example whose toolchain is
 # missing (its path empty) is a skipped point.
 #   test_examples.sh C_WORKER CPP_WORKER PYTHON3
 set -u
@@ -33,15 +33,14 @@ PIDS="$PIDS $!"
 running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
 wait_for 5 running
 
-echo "1..6"
+echo "1..9"
 # try NAME COMMAND...: start it with 3 workers, wait until hbctl shows it
 # ok, SIGTERM it, and expect status 0.
 try() {
 	name=$1
 	shift
 	if [ -z "$1" ]; then
-		n=$((n + 1)); echo "ok $n # SKIP $name: no toolchain"
-		n=$((n + 1)); echo "ok $n # SKIP $name: no toolchain"
+		for _ in 1 2 3; do n=$((n + 1)); echo "ok $n # SKIP $name: no toolchain"; done
 		return
 	fi
 	"$@" "$name" 3 >"$DIR/$name.log" 2>&1 &
@@ -52,6 +51,15 @@ try() {
 			grep -Eq "\"pid\":$p,\"uid\":[0-9]+,\"name\":\"$name\",[^}]*\"state\":\"ok\"" "$DIR/status.json"
 	}
 	check "$name: runs, and hbctl lists it as ok" 'wait_for 10 listed_ok'
+	# Its entry up to the end of its task list: one task per worker.
+	tasks_ok() {
+		"$HBCTL" status --json |
+			sed -n "s/.*\"pid\":$p,\([^]]*\)\].*/\1/p" >"$DIR/entry" &&
+			for i in 0 1 2; do
+				grep -Eq "\"label\":\"worker-$i\",[^}]*\"state\":\"ok\"" "$DIR/entry" || return 1
+			done
+	}
+	check "$name: hbctl lists its 3 workers' tasks as ok" 'wait_for 10 tasks_ok'
 	sleep 0.5
 	kill -TERM "$p"
 	wait "$p"

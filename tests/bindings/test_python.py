@@ -214,12 +214,21 @@ class Tasks(unittest.TestCase):
 
     def test_context_manager_closes(self) -> None:
         hbwatch.register("py", 20.0)
+        pid = os.getpid()
+
+        def labels() -> list:
+            return [t.get("label") for r in entries(pid)
+                    for t in r.get("tasks", [])]
         with hbwatch.Task("job", 5.0) as task:
             self.assertFalse(task.closed)
             self.assertEqual(task.label, "job")
             task.beat()
             task.extend(1.5)
+            self.assertTrue(wait_until(lambda: "job" in labels(), 5),
+                            f"hbctl status shows no task job: {status()}")
         self.assertTrue(task.closed)
+        self.assertTrue(wait_until(lambda: "job" not in labels(), 5),
+                        f"hbctl status still shows task job: {status()}")
         with self.assertRaises(OSError) as cm:
             task.beat()
         self.assertEqual(cm.exception.errno, errno.ENOTCONN)
