@@ -309,6 +309,27 @@ class Tasks(unittest.TestCase):
                  and ("deadline-missed" in line or "signal-sent" in line)]
         self.assertEqual(acted, [])
 
+    def test_task_extend_defers_the_deadline(self) -> None:
+        # A task of 0.3 s extended by 1.5 s and never beaten again: alive
+        # well past 0.3 s, killed once the extension runs out.
+        r = run_child("""
+            import os, time, hbwatch
+            hbwatch.register("py-sub", 5.0, wait=5.0)
+            t = hbwatch.Task("slow", 0.3)
+            t.extend(1.5)
+            t0 = time.monotonic()
+            print(os.getpid(), flush=True)
+            while True:
+                time.sleep(0.05)
+                hbwatch.beat()
+                print(round(time.monotonic() - t0, 3), flush=True)
+            """)
+        self.assertEqual(r.returncode, -signal.SIGUSR2, child_failure(r))
+        lines = r.stdout.split()
+        lived = float(lines[-1])
+        self.assertGreater(lived, 1.2, f"killed after {lived} s")
+        self.assertLess(lived, 4.0, f"killed only after {lived} s")
+
     def test_open_task_is_watched(self) -> None:
         # The same child without closing the task: its deadline counts
         # and hbwatch kills the process with py-sub's SIGUSR2.
