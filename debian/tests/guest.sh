@@ -269,10 +269,11 @@ check "the client runs with the packaged library (libhbwatch0's $LIBDIR/libhbwat
 check "hbwatch.hpp from libhbwatch-dev builds with c++ -std=c++17 -Werror" \
 	gsh 'printf "#include <hbwatch.hpp>\nint main() { hbwatch::registration r(\"x\", std::chrono::seconds(1)); }\n" |
 		c++ -std=c++17 -Wall -Wextra -Werror -pedantic -x c++ -o /var/tmp/hbtest/cxx - $(pkg-config --cflags --libs hbwatch)'
-# The system python3 finds the module and it loads the packaged library:
-# beat() unregistered is OSError(ENOTCONN) from libhbwatch itself.
+# Debian's python3 finds the module and it loads the packaged library:
+# beat() unregistered is OSError(ENOTCONN) from libhbwatch itself.  By
+# path: the guest inherits the caller's PATH, which may name another one.
 check "python3-hbwatch imports and calls the packaged libhbwatch.so.0" \
-	gsh 'python3 -c "import errno, hbwatch
+	gsh '/usr/bin/python3 -c "import errno, hbwatch
 try:
     hbwatch.beat()
 except OSError as e:
