@@ -85,6 +85,34 @@ static void read_record(const void *mem)
 	uint64_t tmo = deadline_timeout(v.timeout_ns, UINT64_C(30000000000));
 	FUZZ_CHECK(tmo <= (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u);
 	FUZZ_CHECK(deadline_at(v.beat_ns, tmo) >= v.beat_ns);
+	FUZZ_CHECK(v.task_high <= HB_TASK_SLOTS);
+	FUZZ_CHECK(v.version == HB_RECORD_VERSION || (v.task_high == 0 && v.ext_at_ns == 0));
+	/* An extension never brings a deadline forward. */
+	FUZZ_CHECK(deadline_extended(v.beat_ns, tmo, v.ext_at_ns, v.ext_until_ns,
+				     deadline_extend_max(HB_EXTEND_AUTO, tmo),
+				     NULL) >= deadline_at(v.beat_ns, tmo));
+}
+
+/* The task slots of a validated record, as the daemon and hbctl read them. */
+static void read_tasks(const void *mem)
+{
+	struct hb_record_view v;
+	struct hb_task_view t[HB_TASK_SLOTS];
+	unsigned n;
+
+	if (record_read(mem, &v) < 0)
+		return;
+	n = record_read_tasks(mem, v.task_high, t, HB_TASK_SLOTS);
+	FUZZ_CHECK(n <= v.task_high);
+	for (unsigned i = 0; i < n; i++) {
+		FUZZ_CHECK(t[i].index < v.task_high);
+		FUZZ_CHECK(i == 0 || t[i].index > t[i - 1].index);
+		FUZZ_CHECK(memchr(t[i].label, '\0', sizeof(t[i].label)) != NULL);
+		for (const char *p = t[i].label; *p; p++)
+			FUZZ_CHECK(*p >= 0x20 && *p < 0x7f);
+		if (t[i].label_ok)
+			FUZZ_CHECK(task_label_validate(t[i].label) == 0);
+	}
 }
 
 static void as_record(const void *mem, size_t size)
@@ -94,8 +122,10 @@ static void as_record(const void *mem, size_t size)
 
 	check_why(r, why, sizeof(why));
 	FUZZ_CHECK(record_validate(mem, size, NULL, 0) == r);
-	if (r == 0)
-		FUZZ_CHECK(size >= HB_RECORD_SIZE);
+	if (r == 0) {
+		FUZZ_CHECK(size >= HB_RECORD_V1_SIZE);
+		read_tasks(mem);
+	}
 	if (size >= sizeof(struct hb_record))
 		read_record(mem);
 	else
