@@ -17,17 +17,18 @@ thread, a job) a heartbeat and a timeout of its own::
     hbwatch.beat()
 
 Times are in seconds (int or float), rounded up to whole milliseconds
-(floats first to the nanosecond).
-Every error raises OSError with the errno of the C call (for example
-EINVAL for a bad name or timeout, ENOENT when hbwatch is not running,
-ENOTCONN when the process is not registered), os.strerror() as its text.
+(floats first to the nanosecond).  Every error raises OSError with the
+errno of the C call (for example EINVAL for a bad name or timeout, ENOENT
+when hbwatch is not running, ENOTCONN when the process is not
+registered), os.strerror() as its text; a value that is no number,
+negative, not finite or out of range raises OSError with EINVAL too.
 
 The library is loaded on first use as "libhbwatch.so.0", or from the path
 in the environment variable HBWATCH_LIBRARY when it is set; if it cannot
 be loaded, that call raises OSError(ELIBACC).  A call the library is too
-old to have raises OSError(ENOSYS).  The registry is
-found at the System V key in $HBWATCH_KEY (hex), else 0x5098; the process
-must be allowed to write it (in practice, be in group hbwatch).
+old to have raises OSError(ENOSYS).  The registry is found at the System
+V key in $HBWATCH_KEY (hex), else 0x5098; the process must be allowed to
+write it (in practice, be in group hbwatch).  See libhbwatch(3).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from typing import Callable, Dict, Optional, Type, Union
 
 __all__ = [
     "NAME_MAX",
+    "TASKS_MAX",
+    "TASK_LABEL_MAX",
     "TIMEOUT_MAX",
     "Task",
     "beat",
@@ -50,8 +53,12 @@ __all__ = [
     "unregister",
 ]
 
-#: Longest service name or task label, in bytes (HB_NAME_MAX).
+#: Longest service name, in bytes (HB_NAME_MAX).
 NAME_MAX = 63
+#: Longest task label, in bytes (HB_TASK_LABEL_MAX).
+TASK_LABEL_MAX = 31
+#: Most tasks a process holds open at once (HB_TASKS_MAX).
+TASKS_MAX = 124
 #: Longest timeout hb_register() accepts, in seconds (HB_TIMEOUT_MAX_MS).
 TIMEOUT_MAX = 86400.0
 
@@ -209,8 +216,13 @@ class Task:
     it as a context manager, which closes it on the way out (also on an
     exception).  Closing twice is harmless.
 
+    LABEL follows the rules of service names, at most TASK_LABEL_MAX
+    bytes; labels need not be unique.  A process holds at most TASKS_MAX
+    tasks open.  A task opened before unregister() (or inherited across
+    os.fork()) is inert: beat() raises ENOTCONN, close() still frees it.
+
     Raises OSError: EINVAL bad label or timeout, ENOTCONN the process is
-    not registered (or the task is closed).
+    not registered (or the task is closed), ENOSPC TASKS_MAX tasks open.
     """
 
     __slots__ = ("_handle", "_label", "_lock")
