@@ -191,7 +191,9 @@ def beat() -> None:
 
 def extend(seconds: Seconds) -> None:
     """Extend the process's heartbeat by SECONDS (hb_extend), for one long
-    step that cannot beat in between.
+    step that cannot beat in between: the deadline moves to at least
+    SECONDS from now, once; the next beat() ends the extension.  hbwatch
+    caps it (extend_max= of the service).
 
     Raises OSError: EINVAL bad value, ENOTCONN not registered.
     """
@@ -245,33 +247,40 @@ class Task:
         """Whether the task is closed."""
         return self._handle is None
 
-    def _live(self) -> int:
-        h = self._handle
-        if h is None:
-            raise _error(errno.ENOTCONN)
-        return h
+    # The lock keeps close() from freeing the C handle while another
+    # thread is inside beat() or extend() with it: a Task shared between
+    # threads never reaches a freed handle, it raises ENOTCONN instead.
 
     def beat(self) -> None:
         """Record a heartbeat of the task now (one store, no system call).
 
         Raises OSError(ENOTCONN) when the task is closed.
         """
-        _call("hb_task_beat", ctypes.c_void_p(self._live()))
+        with self._lock:
+            if self._handle is None:
+                raise _error(errno.ENOTCONN)
+            _call("hb_task_beat", ctypes.c_void_p(self._handle))
 
     def extend(self, seconds: Seconds) -> None:
-        """Extend the task's heartbeat by SECONDS (hb_task_extend).
+        """Extend the task's heartbeat by SECONDS (hb_task_extend): its
+        deadline moves to at least SECONDS from now, once; the next beat()
+        ends the extension.  hbwatch caps it (extend_max= of the service).
 
         Raises OSError: EINVAL bad value, ENOTCONN the task is closed.
         """
-        _call("hb_task_extend", ctypes.c_void_p(self._live()), _ms(seconds))
+        ms = _ms(seconds)
+        with self._lock:
+            if self._handle is None:
+                raise _error(errno.ENOTCONN)
+            _call("hb_task_extend", ctypes.c_void_p(self._handle), ms)
 
     def close(self) -> None:
         """Close the task: hbwatch stops watching it.  Closing a closed
-        task does nothing."""
+        task does nothing; any thread may close it."""
         with self._lock:
             h, self._handle = self._handle, None
-        if h is not None:
-            _call("hb_task_close", ctypes.c_void_p(h))
+            if h is not None:
+                _call("hb_task_close", ctypes.c_void_p(h))
 
     def __del__(self) -> None:
         # A task nobody can beat any more would get the process killed:

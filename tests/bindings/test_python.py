@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import unittest
 
@@ -271,6 +272,31 @@ class Tasks(unittest.TestCase):
         for t in tasks:
             t.close()
         self.assertTrue(all(t.closed for t in tasks))
+
+    def test_close_while_other_threads_beat(self) -> None:
+        hbwatch.register("py", 20.0)
+        task = hbwatch.Task("shared", 10.0)
+        errs: list = []
+        start = threading.Barrier(5)
+
+        def beater() -> None:
+            start.wait()
+            while True:
+                try:
+                    task.beat()
+                except OSError as e:
+                    errs.append(e.errno)
+                    return
+
+        threads = [threading.Thread(target=beater) for _ in range(4)]
+        for t in threads:
+            t.start()
+        start.wait()
+        time.sleep(0.05)
+        task.close()
+        for t in threads:
+            t.join(5)
+        self.assertEqual(errs, [errno.ENOTCONN] * 4)
 
     def test_task_in_forked_child_is_not_registered(self) -> None:
         hbwatch.register("py", 20.0)
