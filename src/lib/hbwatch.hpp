@@ -192,7 +192,9 @@ class registration
 
 /* One task of the registered process, LABEL with a TIMEOUT of its own
  * (hb_task_open); closed by the destructor.  Throws ENOTCONN when the
- * process is not registered. */
+ * process is not registered.  Like any object, not synchronized: several
+ * threads may beat() one task, but it must not be closed, moved or
+ * destroyed while another thread still uses it. */
 class task
 {
       public:
