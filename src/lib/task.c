@@ -15,6 +15,9 @@
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
+_Static_assert(HB_TASKS_MAX == HB_TASK_SLOTS, "hbwatch.h promises every slot of the record");
+_Static_assert(HB_TASK_LABEL_SIZE == 32, "the label fills half a slot");
+
 struct hb_task {
 	struct hb_task_slot *slot;
 	uint64_t epoch; /* client_epoch when opened */

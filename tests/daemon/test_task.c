@@ -5,6 +5,8 @@
  * no further. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "harness.h"
@@ -67,6 +69,50 @@ Test(task, beating_tasks_are_left_alone)
 	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
 }
 
+/* Resident bytes of segment SHMID (/proc/sysvipc/shm), or -1. */
+static long long segment_rss(int shmid)
+{
+	FILE *f = fopen("/proc/sysvipc/shm", "re");
+	char line[512];
+	long long rss = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		long long key, id, size, v[10], r;
+		unsigned long long perms;
+
+		if (sscanf(line,
+			   "%lld %lld %llo %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld "
+			   "%lld",
+			   &key, &id, &perms, &size, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+			   &v[6], &v[7], &v[8], &v[9], &r) == 15 &&
+		    id == shmid)
+			rss = r;
+	}
+	fclose(f);
+	return rss;
+}
+
+/* The record is 8 KiB, but a process without tasks, or with a few, keeps
+ * one page of it in memory while hbwatch scans it many times: neither the
+ * library nor the daemon touches the task slots past task_high.  With 64
+ * tasks the second page is in use, and the measure shows it. */
+Test(task, records_stay_one_page)
+{
+	hbd_config("[pg]\ntimeout = 300ms\n");
+	hbd_start();
+	pid_t none = hbd_worker("pg", 100, "--beat-ms", "20", NULL);
+	pid_t few =
+	    hbd_worker("pg", 100, "--beat-ms", "20", "--task", "a:100", "--task", "b:100", NULL);
+	pid_t many = hbd_worker("pg", 100, "--beat-ms", "20", "--many-tasks", "64", NULL);
+	hbd_sleep_ms(1000); /* dozens of scans of each */
+	cr_assert(hbd_alive(none) && hbd_alive(few) && hbd_alive(many));
+	cr_assert_eq(segment_rss(hbd_record_of(none)), 4096, "a record without tasks");
+	cr_assert_eq(segment_rss(hbd_record_of(few)), 4096, "a record with two tasks");
+	cr_assert_eq(segment_rss(hbd_record_of(many)), 8192, "a record with 64 tasks");
+	cr_assert_eq(hbd_log_count("deadline-missed", 0, NULL), 0);
+}
+
 /* hb_extend(2 s), then 1.2 s without a beat: four timeouts of 300 ms.
  * The extension carries it (extend_max unset: 10 x 300 ms = 3 s), it is
  * logged once, and beats go on afterwards. */
@@ -102,6 +148,28 @@ Test(task, extend_max_caps_the_extension)
 	cr_assert(hbd_log_wait("deadline-extended", w, "capped to", 2000));
 	cr_assert(hbd_log_wait("deadline-extended", w, "(extend_max=800ms)", 2000));
 	cr_assert(hbd_log_wait("deadline-missed", w, "missed its heartbeat deadline", 2000));
+}
+
+/* A task that falls silent after hb_task_extend(1.5 s) carries its
+ * process past the task's 300 ms timeout, and when the extension runs
+ * out the process is killed for that task. */
+Test(task, task_extension_then_kill)
+{
+	hbd_config("kill_grace = 5s\n[te]\ntimeout = 10s\n");
+	hbd_start();
+	uint64_t t0 = hbd_now_ns();
+	pid_t w = hbd_worker("te", 10000, "--beat-ms", "50", "--task", "steady:300", "--task",
+			     "slow:300:200:1500", NULL);
+
+	cr_assert(hbd_log_wait("deadline-extended", w, "task slow extended its deadline", 3000));
+	struct hbd_death d = {.pid = w};
+	hbd_wait_deaths(&d, 1, 8000);
+	assert_killed_by(&d, SIGABRT);
+	double after = (double)(d.died_ns - t0) / 1e6;
+	cr_assert(after >= 1500 && after < 5000,
+		  "killed %.0f ms after start: the extension to about 1.7 s did not hold", after);
+	cr_assert(hbd_log_wait("deadline-missed", w, "its task slow", 2000));
+	cr_assert_eq(hbd_log_count("deadline-missed", w, "steady"), 0);
 }
 
 /* extend_max = 0: extensions are ignored, and the log says so. */

@@ -313,16 +313,16 @@ guest_start() {
 # A test unit running the demo worker as NAME, which hangs once when the
 # flag file /run/e2e/UNIT.hang exists at its start (the flag is consumed,
 # so the restarted process beats on), under the shipped drop-in.
-# write_victim UNIT NAME [EXTRA DROP-IN LINES]
+# write_victim UNIT NAME [EXTRA DROP-IN LINES] [MORE hbwatch-demo ARGUMENTS]
 write_victim() {
-	local unit=$1 name=$2 extra=${3:-}
+	local unit=$1 name=$2 extra=${3:-} args=${4:-}
 	cat >"$M/etc/systemd/system/$unit" <<EOF
 [Unit]
 Description=e2e victim $name
 
 [Service]
 User=nobody
-ExecStart=/bin/sh -c 'if [ -e /run/e2e/%n.hang ]; then rm -f /run/e2e/%n.hang; exec $DEMO -n $name -t 1000 -H 800; fi; exec $DEMO -n $name -t 1000'
+ExecStart=/bin/sh -c 'if [ -e /run/e2e/%n.hang ]; then rm -f /run/e2e/%n.hang; exec $DEMO -n $name -t 1000 $args -H 800; fi; exec $DEMO -n $name -t 1000 $args'
 LimitCORE=0
 RestartSec=200ms
 EOF

@@ -3,7 +3,8 @@
 # hbwatch and restarted by systemd, with the default SIGABRT and with
 # SIGTERM (which needs RestartForceExitStatus=SIGTERM: without it the
 # service stays down), or restarted through D-Bus (action=restart-unit);
-# hbwatch's records show under journalctl -u VICTIM through OBJECT_PID.
+# hbwatch's records show under journalctl -u VICTIM through OBJECT_PID;
+# a process whose task stops beating is killed, the records naming the task.
 . "$(dirname "$0")/harness.sh"
 
 guest_setup
@@ -13,17 +14,20 @@ write_victim e2e-abrt.service e2e-abrt
 write_victim e2e-term.service e2e-term "RestartForceExitStatus=SIGTERM"
 write_victim e2e-term-norestart.service e2e-term-norestart
 write_victim e2e-restart.service e2e-restart
+# Its task "job" stops beating while the process beats on.
+write_victim e2e-task.service e2e-task "" "-T job"
 write_section 80-e2e.ini e2e-abrt e2e-abrt.service
 write_section 80-e2e.ini e2e-term e2e-term.service "signal = SIGTERM"
 write_section 80-e2e.ini e2e-term-norestart e2e-term-norestart.service "signal = SIGTERM"
 write_section 80-e2e.ini e2e-restart e2e-restart.service "action = restart-unit"
+write_section 80-e2e.ini e2e-task e2e-task.service
 # restart-unit needs the system bus, which hbwatch.service hides unless
 # the shipped drop-in gives it back.
 mkdir -p "$M/etc/systemd/system/hbwatch.service.d"
 cp "$M$DOCDIR/hbwatch-restart-unit.conf.example" "$M/etc/systemd/system/hbwatch.service.d/restart-unit.conf"
 guest_start
 
-victims="e2e-abrt e2e-term e2e-term-norestart e2e-restart"
+victims="e2e-abrt e2e-term e2e-term-norestart e2e-restart e2e-task"
 check "systemctl start hbwatch" g systemctl start hbwatch.service
 for v in $victims; do arm_hang $v.service; done
 check "start the victims" g systemctl start $(printf '%s.service ' $victims)
@@ -67,6 +71,20 @@ check "journalctl MESSAGE_ID=1c1cbbc1... HBWATCH_NAME=e2e-abrt finds it" \
 check "journalctl -x shows the catalog text of the kill" \
 	gsh "journalctl -x -u e2e-abrt.service --no-pager |
 	     grep -q 'Subject: hbwatch sent SIGABRT to e2e-abrt (pid ${first[e2e-abrt]})'"
+
+# A task that stops beating gets its process killed and restarted; the
+# records name the task (HBWATCH_TASK=, and the label in MESSAGE).
+check "e2e-task: killed for its task and restarted (NRestarts >= 1)" \
+	wait_for 10 eval '[ "$(prop e2e-task.service NRestarts)" -ge 1 ]'
+check "journalctl -u e2e-task shows the deadline record naming the task (HBWATCH_TASK=job)" \
+	journal_has "r.get('MESSAGE_ID') == 'a3e1e2b08efe4f97be2db085ea452ff1' and
+		r.get('HBWATCH_NAME') == 'e2e-task' and r.get('HBWATCH_TASK') == 'job' and
+		r.get('OBJECT_PID') == '${first[e2e-task]}' and 'its task job' in r.get('MESSAGE', '')" \
+	-u e2e-task.service
+check "journalctl -u e2e-task shows the kill record naming the task" \
+	journal_has "r.get('MESSAGE_ID') == '1c1cbbc12a14442e9494fb5aa67076a7' and
+		r.get('HBWATCH_TASK') == 'job' and r.get('OBJECT_PID') == '${first[e2e-task]}'" \
+	-u e2e-task.service
 
 # SIGTERM with RestartForceExitStatus=SIGTERM.
 check "e2e-term (SIGTERM, RestartForceExitStatus=SIGTERM): restarted (NRestarts >= 1)" \

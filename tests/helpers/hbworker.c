@@ -2,8 +2,8 @@
  *
  * hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]
  *          [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]
- *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS]]...
- *          [--pause-after-ms N --pause-ms N [--extend-ms N]]
+ *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...
+ *          [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]
  *          [--ready-fd FD] [--quiet]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
@@ -12,7 +12,8 @@
  *
  * Each --task is opened after registering and beaten with the process
  * until its own HANG_AFTER_MS (then it stays open, silent, while the
- * process and the other tasks beat on).  --pause-after-ms stops the
+ * process and the other tasks beat on; with EXTEND_MS, it calls
+ * hb_task_extend(EXTEND_MS) once as it falls silent).  --pause-after-ms stops the
  * process's beats for --pause-ms, after hb_extend(--extend-ms) if given.
  * Exit status 5: a task call failed.
  *
@@ -41,7 +42,7 @@
 #define EXIT_REGISTER 3
 #define EXIT_BEAT     4
 #define EXIT_TASK     5
-#define MAX_TASKS     8
+#define MAX_TASKS     (8 + HB_TASKS_MAX)
 #define NEVER	      UINT64_MAX
 
 struct opts {
@@ -59,7 +60,8 @@ struct opts {
 	struct {
 		char label[HB_TASK_LABEL_MAX + 1];
 		unsigned timeout_ms;
-		uint64_t hang_ms; /* NEVER: beats until the end */
+		uint64_t hang_ms;   /* NEVER: beats until the end */
+		unsigned extend_ms; /* hb_task_extend() as it falls silent; 0: none */
 		hb_task *t;
 	} task[MAX_TASKS];
 	int n_tasks;
@@ -67,12 +69,12 @@ struct opts {
 	unsigned extend_ms;		 /* 0: no hb_extend() */
 };
 
-/* LABEL:TIMEOUT_MS[:HANG_AFTER_MS] */
+/* LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]] */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 static int parse_task(struct opts *o, const char *arg)
 {
-	char buf[128], *tmo, *hang;
+	char buf[128], *tmo, *hang, *ext = NULL;
 	uint64_t v;
 
 	if (o->n_tasks == MAX_TASKS || strlen(arg) >= sizeof(buf))
@@ -83,8 +85,12 @@ static int parse_task(struct opts *o, const char *arg)
 		return -EINVAL;
 	*tmo++ = '\0';
 	hang = strchr(tmo, ':');
-	if (hang)
+	if (hang) {
 		*hang++ = '\0';
+		ext = strchr(hang, ':');
+		if (ext)
+			*ext++ = '\0';
+	}
 	if (strlen(buf) > HB_TASK_LABEL_MAX || parse_u64(tmo, UINT_MAX, &v) < 0)
 		return -EINVAL;
 	strcpy(o->task[o->n_tasks].label, buf);
@@ -92,6 +98,9 @@ static int parse_task(struct opts *o, const char *arg)
 	o->task[o->n_tasks].hang_ms = NEVER;
 	if (hang && parse_u64(hang, UINT64_C(1) << 40, &o->task[o->n_tasks].hang_ms) < 0)
 		return -EINVAL;
+	if (ext && parse_u64(ext, UINT_MAX, &v) < 0)
+		return -EINVAL;
+	o->task[o->n_tasks].extend_ms = ext ? (unsigned)v : 0;
 	o->n_tasks++;
 	return 0;
 }
@@ -155,10 +164,14 @@ static int parse_signal(const char *s, int *sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
-		   "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
-		   "                [--wait-ms N]\n"
-		   "                [--ready-fd FD] [--quiet]\n");
+	fprintf(
+	    f,
+	    "Usage: hbworker --name NAME --timeout-ms N [--beat-ms N] [--hang-after-ms N]\n"
+	    "                [--exit-after-ms N] [--ignore SIGNAL]... [--no-register]\n"
+	    "                [--wait-ms N]\n"
+	    "                [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...\n"
+	    "                [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]\n"
+	    "                [--ready-fd FD] [--quiet]\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -177,6 +190,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"pause-after-ms", required_argument, NULL, 'P'},
 	    {"pause-ms", required_argument, NULL, 'L'},
 	    {"extend-ms", required_argument, NULL, 'E'},
+	    {"many-tasks", required_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -247,6 +261,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'E':
 			r = parse_u64(optarg, UINT_MAX, &v);
 			o->extend_ms = (unsigned)v;
+			break;
+		case 'M':
+			/* N more tasks "m0".."mN-1", each with the process's timeout. */
+			r = parse_u64(optarg, HB_TASKS_MAX, &v);
+			for (uint64_t k = 0; r == 0 && k < v; k++) {
+				char spec[64];
+				snprintf(spec, sizeof(spec), "m%llu:%u", (unsigned long long)k,
+					 o->timeout_ms ? o->timeout_ms : 1000u);
+				r = parse_task(o, spec);
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -385,10 +409,16 @@ int main(int argc, char **argv)
 				printf("beat failed: %s (errno %d)\n", strerror(-r), r);
 			return EXIT_BEAT;
 		}
-		for (int i = 0; i < o.n_tasks; i++)
-			if ((o.task[i].hang_ms == NEVER || now < start + o.task[i].hang_ms) &&
-			    hb_task_beat(o.task[i].t) < 0)
-				return EXIT_TASK;
+		for (int i = 0; i < o.n_tasks; i++) {
+			if (o.task[i].hang_ms == NEVER || now < start + o.task[i].hang_ms) {
+				if (hb_task_beat(o.task[i].t) < 0)
+					return EXIT_TASK;
+			} else if (o.task[i].extend_ms) {
+				if (hb_task_extend(o.task[i].t, o.task[i].extend_ms) < 0)
+					return EXIT_TASK;
+				o.task[i].extend_ms = 0; /* once */
+			}
+		}
 		/* A fixed cadence from the start, not from each wake-up, so a
 		 * slow wake-up does not push every later beat back. */
 		next += o.beat_ms;
