@@ -2,13 +2,14 @@
 # Guest test of the Debian packages: boot a throwaway systemd as PID 1 of
 # new namespaces over an overlay of / (tests/e2e/harness.sh, see
 # SYSTEMD-HARNESS.md), install the built .debs into it with dpkg, and check
-# install, a watched service built against libhbwatch-dev, upgrade, remove
-# and purge.  dpkg, systemd and SysV IPC all act inside the guest (its own
+# install, a watched service built against libhbwatch-dev, the C++ header
+# and the Python package, upgrade, remove and purge.  dpkg, systemd and SysV IPC all act inside the guest (its own
 # overlay root, PID and IPC namespaces), so the host is never touched.
 #
 # Usage, as root:  debian/tests/guest.sh DIR UPGRADE_DIR
-#   DIR          hbwatch_*.deb, libhbwatch0_*.deb and libhbwatch-dev_*.deb
-#   UPGRADE_DIR  the same three packages at a higher version
+#   DIR          hbwatch_*.deb, libhbwatch0_*.deb, libhbwatch-dev_*.deb and
+#                python3-hbwatch_*.deb
+#   UPGRADE_DIR  the same four packages at a higher version
 # Output is TAP; exits 0 only if every check passed.
 set -euo pipefail
 
@@ -62,6 +63,7 @@ deb() {
 # host's copy rather than the package's.
 LEFTOVERS='/etc/hbwatch /usr/local/etc/hbwatch /usr/sbin/hbwatch /usr/local/sbin/hbwatch
 /usr/bin/hbctl /usr/local/bin/hbctl /usr/include/hbwatch.h /usr/local/include/hbwatch.h
+/usr/include/hbwatch.hpp /usr/local/include/hbwatch.hpp /usr/lib/python3/dist-packages/hbwatch
 /usr/libexec/hbwatch /usr/local/libexec/hbwatch /usr/lib/systemd/catalog/hbwatch.catalog
 /usr/local/lib/systemd/catalog/hbwatch.catalog /usr/lib/sysusers.d/hbwatch.conf
 /usr/local/lib/sysusers.d/hbwatch.conf /lib/systemd/system/hbwatch.service
@@ -75,7 +77,7 @@ deb_guest_setup() {
 		command -v "$t" >/dev/null 2>&1 || skip_all "needs $t"
 	done
 	OLD=(); NEW=()
-	for p in hbwatch libhbwatch0 libhbwatch-dev; do
+	for p in hbwatch libhbwatch0 libhbwatch-dev python3-hbwatch; do
 		OLD+=("$(deb "$OLD_DIR" "$p")")
 		NEW+=("$(deb "$NEW_DIR" "$p")")
 	done
@@ -246,7 +248,8 @@ harness guest_start
 # ---- Install ----------------------------------------------------------
 check "the guest starts without hbwatch (no group, no catalog entries)" \
 	eval '! group_exists && ! in_catalog && absent /etc/hbwatch'
-must "dpkg -i installs hbwatch, libhbwatch0, libhbwatch-dev $OLD_VERSION" dpkg_g -i "${G_OLD[@]}"
+must "dpkg -i installs hbwatch, libhbwatch0, libhbwatch-dev, python3-hbwatch $OLD_VERSION" \
+	dpkg_g -i "${G_OLD[@]}"
 check "hbwatch $OLD_VERSION is installed" \
 	eval "[ \"\$(installed_version hbwatch)\" = 'install ok installed $OLD_VERSION' ]"
 check "the postinst created the hbwatch group (systemd-sysusers)" group_exists
@@ -266,6 +269,19 @@ must "a client builds against libhbwatch-dev (pkg-config hbwatch)" \
 	gsh "cc -std=c11 -Wall -Wextra -Werror -o $CLIENT /var/tmp/hbtest/hbtest-client.c \$(pkg-config --cflags --libs hbwatch)"
 check "the client runs with the packaged library (libhbwatch0's $LIBDIR/libhbwatch.so.0.*)" \
 	eval '[[ "$(client_lib)" == "$LIBDIR/libhbwatch.so.0."*" libhbwatch0" ]]'
+check "hbwatch.hpp from libhbwatch-dev builds with c++ -std=c++17 -Werror" \
+	gsh 'printf "#include <hbwatch.hpp>\nint main() { hbwatch::registration r(\"x\", std::chrono::seconds(1)); }\n" |
+		c++ -std=c++17 -Wall -Wextra -Werror -pedantic -x c++ -o /var/tmp/hbtest/cxx - $(pkg-config --cflags --libs hbwatch)'
+# Debian's python3 finds the module and it loads the packaged library:
+# beat() unregistered is OSError(ENOTCONN) from libhbwatch itself.  By
+# path: the guest inherits the caller's PATH, which may name another one.
+check "python3-hbwatch imports and calls the packaged libhbwatch.so.0" \
+	gsh '/usr/bin/python3 -c "import errno, hbwatch
+try:
+    hbwatch.beat()
+except OSError as e:
+    raise SystemExit(e.errno != errno.ENOTCONN)
+raise SystemExit(1)"'
 
 # A section for it, and the metrics textfile (to check that remove takes
 # it away): metrics_dir plus the unit drop-in the package documents.
@@ -353,6 +369,7 @@ check "the foreign segment is still there (shmid $FOREIGN)" \
 	eval "g ipcs -m -i $FOREIGN >/dev/null 2>&1 && registry_present"
 g ipcrm -m "$FOREIGN" || true
 
-check "dpkg -P libhbwatch-dev libhbwatch0" dpkg_g -P libhbwatch-dev libhbwatch0
+check "dpkg -P python3-hbwatch libhbwatch-dev libhbwatch0" \
+	dpkg_g -P python3-hbwatch libhbwatch-dev libhbwatch0
 
 harness done_testing
