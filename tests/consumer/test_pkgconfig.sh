@@ -10,7 +10,7 @@ set -u
 for tool in meson pkg-config cc; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "1..0 # SKIP $tool is not installed"
-		exit 77
+		exit 0 # a TAP plan of 0 is the skip; meson counts a non-zero exit as an error
 	fi
 done
 

@@ -11,7 +11,7 @@ set -u
 NE=$(command -v prometheus-node-exporter || command -v node_exporter || true)
 if [ -z "$NE" ]; then
 	echo "1..0 # SKIP prometheus-node-exporter is not installed"
-	exit 77
+	exit 0 # a TAP plan of 0 is the skip; meson counts a non-zero exit as an error
 fi
 : "${HBWATCH:?run through meson test}" "${HBWORKER:?}" "${HBCTL:?}"
 
