@@ -20,15 +20,6 @@ int main(int argc, char **argv)
 	return hbd_main(argc, argv);
 }
 
-static void assert_killed_by(const struct hbd_death *d, int sig)
-{
-	cr_assert(d->dead, "pid %d is still alive", (int)d->pid);
-	cr_assert(WIFSIGNALED(d->status), "pid %d exited with status %d instead of being killed",
-		  (int)d->pid, WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1);
-	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d", (int)d->pid,
-		     WTERMSIG(d->status), sig);
-}
-
 /* 1. A worker that stops beating (alive, asleep) dies by the configured
  * signal (SIGABRT by default), the log says why, and its slot is freed. */
 Test(kill, hung_worker_is_killed_by_its_signal)
@@ -41,7 +32,7 @@ Test(kill, hung_worker_is_killed_by_its_signal)
 
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 10000);
-	assert_killed_by(&d, SIGABRT);
+	hbd_assert_killed_by(&d, SIGABRT);
 	cr_assert(hbd_log_wait("deadline-missed", w, "t1", 5000));
 	cr_assert(hbd_log_wait("signal-sent", w, "sent SIGABRT to t1", 5000));
 	cr_assert(hbd_wait_record_gone(w, 5000), "slot %d still holds pid %d", slot, (int)w);
@@ -71,7 +62,7 @@ Test(kill, ignored_signal_escalates_to_sigkill)
 
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 10000);
-	assert_killed_by(&d, SIGKILL);
+	hbd_assert_killed_by(&d, SIGKILL);
 	cr_assert(hbd_log_wait("escalated", w, "sent SIGKILL", 5000));
 	cr_assert(hbd_wait_record_gone(w, 5000));
 }
@@ -89,7 +80,7 @@ Test(kill, beating_worker_is_never_killed)
 	int n = hbd_wait_deaths(d, 2, 2500);
 	cr_assert_eq(n, 1, "%d workers died in 2.5 s, expected only the hung one", n);
 	cr_assert(!d[0].dead, "the beating worker died (status %d)", d[0].status);
-	assert_killed_by(&d[1], SIGABRT);
+	hbd_assert_killed_by(&d[1], SIGABRT);
 	cr_assert(hbd_alive(good));
 	cr_assert(hbd_record_of(good) >= 0, "the beating worker lost its slot");
 	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0,
@@ -155,7 +146,7 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 
 	uint64_t last_beat = 0, last_death = 0, worst = 0;
 	for (int i = 0; i < N; i++) {
-		assert_killed_by(&d[i], SIGKILL);
+		hbd_assert_killed_by(&d[i], SIGKILL);
 		cr_assert(d[i].last_beat_ns > 0, "never saw a beat of pid %d", (int)d[i].pid);
 		if (d[i].last_beat_ns > last_beat)
 			last_beat = d[i].last_beat_ns;
@@ -197,7 +188,7 @@ Test(kill, full_notify_queue_does_not_stop_kills)
 	}
 	hbd_wait_deaths(d, N_HUNG, 10000);
 	for (int i = 0; i < N_HUNG; i++)
-		assert_killed_by(&d[i], SIGABRT);
+		hbd_assert_killed_by(&d[i], SIGABRT);
 	hbd_notify_deaf(false);
 }
 

@@ -18,15 +18,6 @@ int main(int argc, char **argv)
 	return hbd_main(argc, argv);
 }
 
-static void assert_killed_by(const struct hbd_death *d, int sig)
-{
-	cr_assert(d->dead, "pid %d is still alive", (int)d->pid);
-	cr_assert(WIFSIGNALED(d->status), "pid %d exited with status %d instead of being killed",
-		  (int)d->pid, WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1);
-	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d", (int)d->pid,
-		     WTERMSIG(d->status), sig);
-}
-
 /* Two tasks; "flush" stops beating after 400 ms, "ingest" and the process
  * beat on.  The process dies for flush's deadline (300 ms), long before
  * its own timeout (10 s) could matter, and both records name flush. */
@@ -41,7 +32,7 @@ Test(task, silent_task_kills_its_process)
 
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 8000);
-	assert_killed_by(&d, SIGABRT);
+	hbd_assert_killed_by(&d, SIGABRT);
 	cr_assert_lt(d.died_ns - t0, 4000000000ull,
 		     "killed %.0f ms after start: not for the task's deadline",
 		     (double)(d.died_ns - t0) / 1e6);
@@ -140,7 +131,7 @@ Test(task, extend_max_caps_the_extension)
 
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 8000);
-	assert_killed_by(&d, SIGABRT);
+	hbd_assert_killed_by(&d, SIGABRT);
 	cr_assert(d.last_beat_ns > 0);
 	double after = (double)(d.died_ns - d.last_beat_ns) / 1e6;
 	cr_assert(after >= 750 && after < 2500,
@@ -164,7 +155,7 @@ Test(task, task_extension_then_kill)
 	cr_assert(hbd_log_wait("deadline-extended", w, "task slow extended its deadline", 3000));
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 8000);
-	assert_killed_by(&d, SIGABRT);
+	hbd_assert_killed_by(&d, SIGABRT);
 	double after = (double)(d.died_ns - t0) / 1e6;
 	cr_assert(after >= 1500 && after < 5000,
 		  "killed %.0f ms after start: the extension to about 1.7 s did not hold", after);
@@ -182,7 +173,7 @@ Test(task, extend_max_zero_ignores_extensions)
 
 	struct hbd_death d = {.pid = w};
 	hbd_wait_deaths(&d, 1, 8000);
-	assert_killed_by(&d, SIGABRT);
+	hbd_assert_killed_by(&d, SIGABRT);
 	double after = (double)(d.died_ns - d.last_beat_ns) / 1e6;
 	cr_assert(after < 700, "killed %.0f ms after its last beat; timeout 200 ms", after);
 	cr_assert(hbd_log_wait("deadline-extended", w, "ignored (extend_max=0)", 2000));

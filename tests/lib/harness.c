@@ -818,3 +818,12 @@ void hbd_assert_left_alone(pid_t w, int ms)
 	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
 	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
 }
+
+void hbd_assert_killed_by(const struct hbd_death *d, int sig)
+{
+	cr_assert(d->dead, "pid %d is still alive", (int)d->pid);
+	cr_assert(WIFSIGNALED(d->status), "pid %d exited with status %d instead of being killed",
+		  (int)d->pid, WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1);
+	cr_assert_eq(WTERMSIG(d->status), sig, "pid %d died by signal %d, expected %d", (int)d->pid,
+		     WTERMSIG(d->status), sig);
+}

@@ -102,6 +102,9 @@ struct hbd_death {
  * number that died. */
 int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms);
 
+/* Assert that D (from hbd_wait_deaths()) died of signal SIG. */
+void hbd_assert_killed_by(const struct hbd_death *d, int sig);
+
 /* One child: true if it exited within TIMEOUT_MS (then *STATUS is set). */
 bool hbd_wait_exit(pid_t pid, int timeout_ms, int *status);
 
