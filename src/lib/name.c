@@ -30,3 +30,10 @@ void name_printable(char *dst, const char *src)
 	}
 	dst[i] = '\0';
 }
+
+int task_label_validate(const char *label)
+{
+	if (name_validate(label) < 0 || strlen(label) > HB_TASK_LABEL_MAX)
+		return -EINVAL;
+	return 0;
+}

@@ -37,7 +37,6 @@
 #include <sys/types.h>
 
 #include "name.h"
-#include "task.h"
 
 #define HB_RECORD_MAGIC	  UINT64_C(0x3130434552574248) /* "HBWREC01", little endian */
 #define HB_RECORD_VERSION 2u

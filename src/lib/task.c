@@ -11,7 +11,6 @@
 #include "hbwatch.h"
 #include "name.h"
 #include "record.h"
-#include "task.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
@@ -23,13 +22,6 @@ struct hb_task {
 	uint64_t epoch; /* client_epoch when opened */
 	uint32_t word;	/* the slot's word while this task holds it */
 };
-
-int task_label_validate(const char *label)
-{
-	if (name_validate(label) < 0 || strlen(label) > HB_TASK_LABEL_MAX)
-		return -EINVAL;
-	return 0;
-}
 
 /* A task of a registration that has ended: its slot is not ours. */
 static inline bool task_stale(const struct hb_task *t)
