@@ -132,7 +132,7 @@ int layers_collect(const char *const *dirs, size_t n_dirs, const char *main_name
 	r = main_find(dirs, n_dirs, main_name, out, where);
 	for (size_t i = 0; r == 0 && i < n_dirs; i++)
 		r = dropins_scan(dirs[i], i, &f, &n, where);
-	if (r == 0)
+	if (r == 0 && n > 1) /* F is NULL when there is none: not qsort()'s to see */
 		qsort(f, n, sizeof(*f), found_compare);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char *path;
