@@ -846,7 +846,9 @@ static int services_enable(struct loader *l)
 
 	for (size_t i = 0; i < s->n_services; i++) {
 		if (s->services[i].enabled) {
-			l->user_at[kept] = l->user_at[i];
+			/* user_at grows with services (service_add()). */
+			if (l->user_at)
+				l->user_at[kept] = l->user_at[i];
 			s->services[kept++] = s->services[i];
 			continue;
 		}
@@ -931,6 +933,7 @@ int settings_load(const char *path, struct settings *s, char *err, size_t err_le
 	if (slash && slash == path)
 		dir[0] = '\0'; /* "/hbwatch.ini": the root's "" + "/" + name */
 	r = settings_load_from(dirs, 1, slash ? slash + 1 : path, s, err, err_len);
+	free(dir);
 	/* Name the file as it was given, as the admin typed it. */
 	if (r == 0) {
 		char *given = strdup(path);
@@ -944,7 +947,6 @@ int settings_load(const char *path, struct settings *s, char *err, size_t err_le
 		free(s->path);
 		s->path = given;
 	}
-	free(dir);
 	return r;
 }
 

@@ -160,7 +160,7 @@ int triage_cpu_ticks(pid_t pid, uint64_t start_time, uint64_t *ticks)
 void triage_sample(struct triage_mark *m, pid_t pid, uint64_t start_time, uint64_t beat_ns,
 		   uint64_t now, uint64_t min_gap_ns)
 {
-	uint64_t ticks;
+	uint64_t ticks = 0;
 
 	if (beat_ns == m->beat_ns || (m->at_ns && now - m->at_ns < min_gap_ns))
 		return;
