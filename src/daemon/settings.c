@@ -844,11 +844,13 @@ static int services_enable(struct loader *l)
 	struct settings *s = l->s;
 	size_t kept = 0;
 
+	/* user_at grows with the services (service_add()): never NULL with
+	 * services, which ids_resolve() also relies on. */
+	if (s->n_services && !l->user_at)
+		return fail(l, (struct origin){s->path, 0}, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < s->n_services; i++) {
 		if (s->services[i].enabled) {
-			/* user_at grows with services (service_add()). */
-			if (l->user_at)
-				l->user_at[kept] = l->user_at[i];
+			l->user_at[kept] = l->user_at[i];
 			s->services[kept++] = s->services[i];
 			continue;
 		}
