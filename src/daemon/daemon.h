@@ -49,6 +49,7 @@ struct watch {
 	uint32_t slot;		     /* legacy: the record's index; native: index in d->ws.v */
 	int shmid;		     /* native: the record's segment */
 	const struct hb_record *rec; /* native: attached read-only */
+	size_t segsz;		     /* native: its size when attached */
 	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
 	struct hb_record_view v;     /* native: the last consistent view */
 	uint32_t seq;		     /* native: the registration evaluated */
@@ -70,6 +71,7 @@ struct watch {
 	bool warned_timeout;
 	char why[HB_STATUS_REASON]; /* REFUSED: why it is not watched */
 	struct triage_mark triage;  /* CPU near the last beat; why it hung (triage.h) */
+	bool view_listed;	    /* native: its index is in d->view_stale */
 };
 
 struct legacy_watch;
@@ -149,7 +151,6 @@ struct ratelimits {
 struct scan_timer {
 	sd_event_source *source;
 	uint64_t at_ns;	    /* when it is armed for */
-	uint64_t last_ns;   /* the last scan */
 	uint64_t period_ns; /* the longest sleep when no deadline is nearer */
 };
 
@@ -174,9 +175,13 @@ struct daemon {
 	struct watchset ws;
 	struct ratelimits rl;
 	pid_t self;
+	unsigned triage_warm_left; /* whole /proc reads of new processes left this pass */
 	struct stats stats;
 	struct hb_status view; /* what hbctl reads of our decisions (view.c) */
-	bool view_dirty;
+	bool view_dirty;       /* the view needs writing */
+	bool view_all;	       /* ... all of it, not only the stale entries */
+	uint32_t *view_stale;  /* indexes in ws.v whose entries are out of date */
+	size_t view_n_stale, view_cap_stale;
 	struct legacy legacy;
 	struct textfile textfile; /* metrics_dir/hbwatch.prom */
 	char status[256];

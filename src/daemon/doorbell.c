@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <linux/futex.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,21 +12,59 @@
  * group member requeued the waiter onto another futex word. */
 #define DOORBELL_WAIT_MS 500u
 #define DOORBELL_JOIN_S	 3
+/* At most one batch per this: a process ringing in a loop cannot keep the
+ * loop busy, and a burst of registrations is taken up in batches. */
+#define DOORBELL_GAP_NS (1000u * 1000u)
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Until the loop has read the ring it was told of (doorbell_done()). */
+static void wait_done(struct doorbell *b)
+{
+	struct timespec ts = {.tv_nsec = 100 * 1000000L};
+
+	while (atomic_load(&b->pending) && !atomic_load(&b->stop))
+		syscall(SYS_futex, &b->pending, FUTEX_WAIT_PRIVATE, 1, &ts, NULL, 0);
+}
+
+/* Asleep only while the loop has nothing to read: "awake" in the registry
+ * tells clients not to wake us meanwhile (registry_announce()).  Clearing
+ * it and then looking at the doorbell, both sequentially consistent,
+ * pairs with a client's bump and look: no announcement is left unread. */
 static void *doorbell_thread(void *arg)
 {
 	struct doorbell *b = arg;
-	uint32_t seen = atomic_load(&b->reg->hdr->doorbell);
+	struct hb_registry_header *h = b->reg->hdr;
+	uint32_t seen = atomic_load(&h->doorbell);
+	uint64_t told = 0;
 
 	while (!atomic_load(&b->stop)) {
-		if (registry_doorbell_wait(b->reg, seen, DOORBELL_WAIT_MS) < 0)
+		wait_done(b);
+		atomic_store(&h->awake, 0);
+		if (atomic_load(&h->doorbell) == seen &&
+		    registry_doorbell_wait(b->reg, seen, DOORBELL_WAIT_MS) < 0)
 			break; /* the census still finds new records */
-		uint32_t now = atomic_load(&b->reg->hdr->doorbell);
-		if (now != seen) {
-			seen = now;
-			eventfd_write(b->efd, 1);
+		atomic_store(&h->awake, 1);
+		uint32_t now = atomic_load(&h->doorbell);
+		if (now == seen)
+			continue;
+		uint64_t t = mono_ns();
+		if (t - told < DOORBELL_GAP_NS) {
+			struct timespec gap = {.tv_nsec = (long)(told + DOORBELL_GAP_NS - t)};
+			nanosleep(&gap, NULL);
 		}
+		seen = atomic_load(&h->doorbell);
+		told = mono_ns();
+		atomic_store(&b->pending, 1);
+		eventfd_write(b->efd, 1);
 	}
+	atomic_store(&h->awake, 0);
 	return NULL;
 }
 
@@ -57,12 +97,21 @@ void doorbell_drain(struct doorbell *b)
 	(void)eventfd_read(b->efd, &v);
 }
 
+void doorbell_done(struct doorbell *b)
+{
+	if (!b->running || !atomic_exchange(&b->pending, 0))
+		return;
+	syscall(SYS_futex, &b->pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 void doorbell_stop(struct doorbell *b)
 {
 	if (b->running) {
 		struct timespec ts;
 
 		atomic_store(&b->stop, true);
+		atomic_store(&b->pending, 0);
+		syscall(SYS_futex, &b->pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 		registry_ring_doorbell(b->reg);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += DOORBELL_JOIN_S;

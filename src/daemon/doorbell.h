@@ -1,7 +1,10 @@
-/* The doorbell: hb_register() bumps a futex word in the table header and
- * wakes it.  A thread of the daemon sleeps on that futex and turns each
- * ring into an eventfd event for the loop, so a new registration is seen
- * within microseconds without any polling. */
+/* The doorbell: hb_register() bumps a futex word in the registry header
+ * and wakes it if the daemon sleeps.  A thread of the daemon sleeps on
+ * that futex and turns a ring into an eventfd event for the loop, so a new
+ * registration is seen within microseconds without any polling.  Then it
+ * stays awake (and says so in the header) until the loop has read the
+ * ring: a burst of registrations costs one wake-up per batch, not one per
+ * registration. */
 #ifndef HBWATCH_DOORBELL_H
 #define HBWATCH_DOORBELL_H
 
@@ -18,6 +21,7 @@ struct doorbell {
 	pthread_t thread;
 	bool running;
 	_Atomic bool stop;
+	_Atomic uint32_t pending; /* told the loop, which has not read the ring yet */
 	sd_event_source *source;
 };
 
@@ -33,5 +37,8 @@ void doorbell_stop(struct doorbell *b);
 
 /* Consume the pending rings (call from the callback). */
 void doorbell_drain(struct doorbell *b);
+
+/* The loop has read the ring up to its tail: the thread may sleep again. */
+void doorbell_done(struct doorbell *b);
 
 #endif

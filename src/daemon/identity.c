@@ -109,6 +109,7 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 
 void identity_gather(struct identity_facts *f, pid_t pid)
 {
+	struct proc_stat st;
 	uid_t euid;
 	char *unit = NULL;
 	int r;
@@ -116,15 +117,22 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	f->pid = pid;
 	f->self = getpid();
 	f->gone = false;
-	r = proc_starttime(pid, &f->start_time);
+	f->unit = NULL;
+	f->unit_err = 0;
+	/* One read of stat: start time, kernel thread, CPU. */
+	r = proc_stat_facts(pid, &st);
 	if (r < 0) {
 		f->gone = true;
 		return;
 	}
-	f->kthread = proc_is_kthread(pid) > 0;
+	f->start_time = st.start_time;
+	f->kthread = st.kthread;
+	f->cpu_ticks = st.cpu_ticks;
 	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
 	if (f->uids_err == -ESRCH)
 		f->gone = true;
+	if (f->skip_unit)
+		return; /* two /proc reads of cgroups saved per registration */
 	r = sd_pid_get_unit(pid, &unit);
 	f->unit = r >= 0 ? unit : NULL;
 	f->unit_err = r >= 0 ? 0 : r;

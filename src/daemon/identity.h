@@ -27,8 +27,10 @@ struct identity_facts {
 	struct ownership_facts own; /* ruid/suid are filled in by identity_decide() */
 	bool name_ok;		    /* NAME is a valid service name */
 	const char *name;
-	const char *unit; /* its systemd unit, NULL if none */
-	int unit_err;	  /* -errno of the unit look-up, 0 if found */
+	const char *unit;   /* its systemd unit, NULL if none */
+	int unit_err;	    /* -errno of the unit look-up, 0 if found */
+	bool skip_unit;	    /* in: no section it could fall under asks for a unit */
+	uint64_t cpu_ticks; /* its utime + stime when the facts were read */
 };
 
 enum identity_verdict {
@@ -48,9 +50,9 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 /* The verdict's short name ("ok", "stale", "untrusted", ...). */
 const char *identity_verdict_name(enum identity_verdict v);
 
-/* Fill the process facts of F for PID: start time, kernel thread, uids and
- * unit (the caller frees F->unit).  Leaves the registration's own facts
- * (recorded, ownership, name) alone. */
+/* Fill the process facts of F for PID: start time, kernel thread, CPU,
+ * uids and, unless F->skip_unit, unit (the caller frees F->unit).  Leaves the registration's own
+ * facts (recorded, ownership, name) alone. */
 void identity_gather(struct identity_facts *f, pid_t pid);
 
 #endif

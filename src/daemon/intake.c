@@ -1,6 +1,8 @@
 /* Finding registrations.  Two ways, because the registry is only a hint:
  *  - the ring: each announcement names one record, read at once (the
- *    doorbell wakes us), so the work per registration is constant;
+ *    doorbell wakes us), so the work per registration is constant and
+ *    independent of how many are watched: only the new record is
+ *    verified and its deadline checked, nothing else is scanned;
  *  - the census: every record on the host, enumerated with SHM_STAT_ANY,
  *    at start (a restart loses nothing), when hints were lost or forged
  *    (an overrun ring, an entry never written), and every few seconds.
@@ -22,20 +24,36 @@
 #define CENSUS_PERIOD_NS (5000u * 1000000ull) /* the safety net */
 #define CENSUS_GAP_NS	 (1000u * 1000000ull) /* at most one census a second */
 #define CENSUS_QUIET_NS	 (20u * 1000000ull)   /* no census this close to a deadline */
+#define RING_AGAIN_NS	 (1000u * 1000u)      /* more than one pass's worth: again after */
 
-static void ring_read(struct daemon *d, uint64_t now)
+/* Take up record SHMID; *SOONEST: the earliest deadline taken up. */
+static void take_up(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
+		    uint64_t *soonest)
+{
+	struct watch *w = watch_consider(d, shmid, ds);
+
+	if (w) {
+		uint64_t deadline = watch_check(d, w, now);
+		if (deadline < *soonest)
+			*soonest = deadline;
+	}
+}
+
+uint64_t intake_ring(struct daemon *d, uint64_t now)
 {
 	struct intake *in = &d->intake;
-	uint64_t tail = atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_acquire);
+	uint64_t tail, soonest = UINT64_MAX;
 	unsigned n = 0;
 
+	if (!d->reg.r.hdr)
+		return UINT64_MAX;
+	tail = atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_acquire);
 	if (tail - in->head > d->reg.r.ring_size) {
 		/* Overrun, or a tail moved by hand: what the ring held is lost,
 		 * the census finds it. */
 		in->head = tail;
 		in->pending_since = 0;
 		in->census_soon = true;
-		return;
 	}
 	for (; in->head != tail && n < RING_BUDGET; n++) {
 		int shmid = registry_entry(&d->reg.r, in->head);
@@ -46,25 +64,40 @@ static void ring_read(struct daemon *d, uint64_t now)
 			if (!in->pending_since)
 				in->pending_since = now;
 			if (now - in->pending_since < PENDING_NS)
-				return;
+				return soonest < in->pending_since + PENDING_NS
+					   ? soonest
+					   : in->pending_since + PENDING_NS;
 			in->census_soon = true;
 		} else {
-			watch_consider(d, shmid, NULL);
+			take_up(d, shmid, NULL, now, &soonest);
 		}
 		in->head++;
 		in->pending_since = 0;
 	}
+	if (in->head != tail)
+		return soonest < now + RING_AGAIN_NS ? soonest : now + RING_AGAIN_NS;
+	/* Read up to the tail the doorbell told of; later rings ring again. */
+	doorbell_done(&d->doorbell);
+	return soonest;
 }
+
+struct census_pass {
+	struct daemon *d;
+	uint64_t now, soonest;
+};
 
 static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
 {
-	watch_consider(userdata, shmid, ds);
+	struct census_pass *c = userdata;
+
+	take_up(c->d, shmid, ds, c->now, &c->soonest);
 	return 0;
 }
 
-static void census(struct daemon *d, uint64_t now)
+static uint64_t census(struct daemon *d, uint64_t now)
 {
 	struct intake *in = &d->intake;
+	struct census_pass c = {.d = d, .now = now, .soonest = UINT64_MAX};
 	int r;
 
 	in->census_last_ns = now;
@@ -75,36 +108,32 @@ static void census(struct daemon *d, uint64_t now)
 	 * of them is dropped now and then so it cannot grow without bound. */
 	if (in->turned_down.n > 4096u + 4u * d->ws.n)
 		idmap_free(&in->turned_down);
-	r = census_each(census_one, d);
+	r = census_each(census_one, &c);
 	if (r < 0)
 		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
+	return c.soonest;
 }
 
 uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 {
 	struct intake *in = &d->intake;
-	uint64_t next, due;
+	uint64_t next, due, soonest = intake_ring(d, now);
 
-	if (d->reg.r.hdr)
-		ring_read(d, now);
 	due = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
 		  ? in->census_last_ns + CENSUS_GAP_NS
 		  : in->census_next_ns;
 	/* A census costs a system call per segment of the host: not while a
 	 * deadline is due (it would make that kill late), unless it has
 	 * waited a whole period already. */
-	if (now >= due && (deadline > now + CENSUS_QUIET_NS || now >= due + CENSUS_PERIOD_NS))
-		census(d, now);
+	if (now >= due && (deadline > now + CENSUS_QUIET_NS || now >= due + CENSUS_PERIOD_NS)) {
+		uint64_t found = census(d, now);
+		if (found < soonest)
+			soonest = found;
+	}
 	next = in->census_next_ns;
 	if (in->census_soon && in->census_last_ns + CENSUS_GAP_NS < next)
 		next = in->census_last_ns + CENSUS_GAP_NS;
 	if (next <= now)
 		next = deadline + 1000000u; /* deferred: right after that deadline */
-	if (in->pending_since && in->pending_since + PENDING_NS < next)
-		next = in->pending_since + PENDING_NS;
-	if (d->reg.r.hdr &&
-	    atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_relaxed) != in->head &&
-	    !in->pending_since && now + 1000000u < next)
-		next = now + 1000000u; /* more than one pass's worth: soon */
-	return next;
+	return soonest < next ? soonest : next;
 }

@@ -24,6 +24,7 @@
 #include "signame.h"
 #include "state.h"
 #include "triage.h"
+#include "view.h"
 
 static const char *sig_name(int sig)
 {
@@ -83,6 +84,7 @@ static void retry_later(struct watch *w, uint64_t at)
 {
 	watch_set_state(w, WATCH_LOGGED);
 	w->retry_at_ns = at;
+	view_touch(w);
 }
 
 /* The facts about W's registration that the kernel vouches for, read now:
@@ -151,7 +153,7 @@ static void triage_take(struct watch *w, uint64_t budget_ns, struct triage_facts
 		triage_fields(f, &w->triage.last, fl);
 	if (words)
 		triage_words(f, cpu, window, words, len);
-	w->d->view_dirty = true;
+	view_touch(w);
 }
 
 /* Looked at again every kill_grace (at least a second) while it stays. */
@@ -186,7 +188,7 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
 		e.signal = SIGKILL;
 		e.extra = fl.v;
 		w->triage.unkillable = true;
-		w->d->view_dirty = true;
+		view_touch(w);
 		duration_format(w->d->settings.kill_grace_ns, grace, sizeof(grace));
 		stats_event(&w->d->stats, LOG_ERR, &e,
 			    "%s (pid %d) is still there %s after SIGKILL: %s; hbwatch leaves it "
@@ -393,6 +395,7 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 	    0) {
 		/* Try again in a while, within the window. */
 		w->retry_at_ns = now_ns() + ACTION_RETRY_NS;
+		view_touch(w);
 		return;
 	}
 	rate->handed_over = true;
@@ -492,6 +495,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		return;
 	}
 	w->retry_at_ns = 0;
+	view_touch(w);
 	switch (svc->action) {
 	case ACTION_KILL:
 		action_kill(w, svc);

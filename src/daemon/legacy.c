@@ -339,7 +339,7 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	if (now < deadline) {
 		/* Its beats are its atime: one sample after each. */
 		triage_sample(&w->triage, w->pid, w->start_time, (uint64_t)lw->atime + 1u, now,
-			      triage_sample_gap(timeout));
+			      triage_sample_gap(timeout), &w->d->triage_warm_left);
 		return deadline;
 	}
 	kill_deadline_missed(w, svc, timeout, now - deadline);

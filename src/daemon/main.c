@@ -202,7 +202,6 @@ static void scan_and_arm(struct daemon *d)
 {
 	uint64_t next, legacy_next, intake_next, now = now_ns();
 
-	d->scan.last_ns = now;
 	registry_watch(d, now);
 	next = watch_scan(d);
 	legacy_next = legacy_scan(d);
@@ -222,21 +221,21 @@ static void scan_and_arm(struct daemon *d)
 	textfile_update(d);
 }
 
-/* A registration rang the doorbell: scan now, but at most once per
- * DOORBELL_GAP_NS, so a process ringing in a loop cannot keep the daemon
- * scanning. */
-#define DOORBELL_GAP_NS (1000u * 1000u)
-
+/* A registration rang the doorbell (at most once a millisecond: the
+ * doorbell's thread batches them): take up what the ring names.  Only the
+ * new records are looked at, whatever the number of watched processes;
+ * the timer is brought forward if one of them is due first. */
 static int on_doorbell(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct daemon *d = userdata;
-	uint64_t at = d->scan.last_ns + DOORBELL_GAP_NS;
+	uint64_t now = now_ns(), next;
 
 	doorbell_drain(&d->doorbell);
-	if (at < now_ns())
-		scan_and_arm(d);
-	else if (at < d->scan.at_ns)
-		timer_arm(d, at);
+	next = intake_ring(d, now);
+	if (next < d->scan.at_ns)
+		timer_arm(d, next);
+	view_update(d, now);
+	status_update(d);
 	return 0;
 }
 
@@ -301,6 +300,7 @@ static void reload(struct daemon *d)
 		/* Re-evaluate every registration under the new rules; what is
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
+		d->view_dirty = d->view_all = true; /* caps and timeouts */
 		legacy_reevaluate(d);
 		/* Records turned down may be welcome under the new rules. */
 		idmap_free(&d->intake.turned_down);

@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "state.h"
+#include "view.h"
 
 struct event watch_event(const struct watch *w, enum event_kind kind)
 {
@@ -38,7 +39,7 @@ void watch_set_state(struct watch *w, enum watch_state s)
 		w->d->ws.n_refused += s == WATCH_REFUSED ? 1u : (unsigned)-1;
 	w->state = s;
 	w->d->stats.dirty = true;
-	w->d->view_dirty = true;
+	view_touch(w);
 }
 
 void watch_release(struct watch *w)

@@ -50,7 +50,11 @@ struct triage_mark {
 	uint64_t cpu_ticks;	      /* utime + stime then */
 	struct hb_status_triage last; /* the last triage; words[0] == 0: none */
 	bool unkillable;	      /* KILLING: still there kill_grace after SIGKILL */
+	bool warm;		      /* read whole once, off the kill path */
 };
+
+/* Up to this many whole reads of new processes per pass (triage_sample()). */
+#define TRIAGE_WARM_PER_PASS 4u
 
 /* The least time between two CPU samples of a process with TIMEOUT_NS:
  * a quarter of it (at least 10 ms), so the sample nearest the last beat
@@ -66,11 +70,16 @@ uint64_t triage_sample_tick(uint64_t due_ns, uint64_t gap_ns);
 
 /* Take a CPU sample into M if the beat BEAT_NS is newer than M's and the
  * last sample is at least MIN_GAP_NS old (NOW: CLOCK_MONOTONIC).  One
- * read of /proc/PID/stat (the first time, a whole triage_read(), so the
- * kernel's /proc entries exist by the deadline); nothing happens if PID
- * is not the process started at START_TIME. */
+ * read of /proc/PID/stat; once per process, while *WARM_LEFT allows (it is
+ * decremented), a whole triage_read() instead, so the kernel's /proc
+ * entries exist by the deadline.  Nothing happens if PID is not the
+ * process started at START_TIME. */
 void triage_sample(struct triage_mark *m, pid_t pid, uint64_t start_time, uint64_t beat_ns,
-		   uint64_t now, uint64_t min_gap_ns);
+		   uint64_t now, uint64_t min_gap_ns, unsigned *warm_left);
+
+/* The first sample, taken from a read of /proc/PID/stat made anyway (at
+ * adoption): CPU_TICKS at NOW, after the beat BEAT_NS. */
+void triage_baseline(struct triage_mark *m, uint64_t beat_ns, uint64_t now, uint64_t cpu_ticks);
 
 /* Parse the process's /proc/PID/stat text (LEN bytes) into F: the main
  * thread's state, num_threads, CPU time and start time; counts the main

@@ -157,20 +157,30 @@ int triage_cpu_ticks(pid_t pid, uint64_t start_time, uint64_t *ticks)
 	return 0;
 }
 
+void triage_baseline(struct triage_mark *m, uint64_t beat_ns, uint64_t now, uint64_t cpu_ticks)
+{
+	m->beat_ns = beat_ns;
+	m->at_ns = now;
+	m->cpu_ticks = cpu_ticks;
+}
+
 void triage_sample(struct triage_mark *m, pid_t pid, uint64_t start_time, uint64_t beat_ns,
-		   uint64_t now, uint64_t min_gap_ns)
+		   uint64_t now, uint64_t min_gap_ns, unsigned *warm_left)
 {
 	uint64_t ticks = 0;
 
 	if (beat_ns == m->beat_ns || (m->at_ns && now - m->at_ns < min_gap_ns))
 		return;
-	if (!m->at_ns) {
-		/* The first look reads everything: the kernel makes its /proc
+	if (!m->warm && *warm_left > 0) {
+		/* One look that reads everything: the kernel makes its /proc
 		 * entries for the process now (a first read costs several
-		 * times a later one), not on the kill path. */
+		 * times a later one), not on the kill path.  A few per pass,
+		 * so thousands of new processes never stall a pass. */
 		struct triage_facts f;
+		(*warm_left)--;
 		if (triage_read(pid, start_time, UINT64_MAX, &f) < 0)
 			return;
+		m->warm = true;
 		ticks = f.cpu_ticks;
 	} else if (triage_cpu_ticks(pid, start_time, &ticks) < 0) {
 		return;

@@ -12,7 +12,10 @@ int view_setup(struct daemon *d);
 /* Point the registry at it (again, after the registry was made anew). */
 void view_announce(struct daemon *d);
 
-/* Rewrite the entries if something changed since the last time. */
+/* W changed (or moved in d->ws.v): write its entry at the next update. */
+void view_touch(struct watch *w);
+
+/* Write the entries that changed since the last time. */
 void view_update(struct daemon *d, uint64_t now);
 
 /* Drop the segment. */

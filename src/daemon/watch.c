@@ -17,6 +17,7 @@
 #include "kill.h"
 #include "log.h"
 #include "state.h"
+#include "view.h"
 #include "watch.h"
 
 static struct watch *watch_new(struct daemon *d, int shmid)
@@ -44,6 +45,7 @@ static struct watch *watch_new(struct daemon *d, int shmid)
 		return NULL;
 	}
 	d->ws.v[d->ws.n++] = w;
+	view_touch(w);
 	return w;
 }
 
@@ -71,7 +73,12 @@ static void watch_destroy(struct watch *w)
 	by_pid_drop(w);
 	last = d->ws.v[--d->ws.n];
 	d->ws.v[w->slot] = last;
-	last->slot = w->slot;
+	d->view_dirty = true; /* one entry fewer */
+	if (last != w) {
+		last->slot = w->slot;
+		last->view_listed = false; /* listed, if at all, where it was */
+		view_touch(last);
+	}
 	free(w->tasks);
 	free(w);
 }
@@ -168,17 +175,22 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 static bool watch_evaluate(struct watch *w, bool first)
 {
 	struct daemon *d = w->d;
+	const struct service *pre = w->v.name_ok ? settings_find(&d->settings, w->v.name) : NULL;
 	struct identity_facts f = {.recorded = w->start_time,
 				   .name_ok = w->v.name_ok,
 				   .name = w->v.name,
-				   .have_ownership = true};
+				   .have_ownership = true,
+				   .skip_unit = !pre || !pre->unit};
 	const struct service *svc;
 	struct shmid_ds ds;
 	char why[512];
 	enum identity_verdict verdict;
 	int r;
 
-	if (shmctl(w->shmid, IPC_STAT, &ds) < 0) {
+	/* After the attach: who may write what was read.  The same size as
+	 * before it, or the id names another segment now, which was mapped
+	 * with the wrong bounds. */
+	if (shmctl(w->shmid, IPC_STAT, &ds) < 0 || (first && ds.shm_segsz != w->segsz)) {
 		watch_destroy(w);
 		return false;
 	}
@@ -278,6 +290,9 @@ static bool watch_evaluate(struct watch *w, bool first)
 		return false;
 	}
 	if (first) {
+		/* The first CPU sample, from the read just made (triage.h). */
+		if (!f.gone)
+			triage_baseline(&w->triage, w->v.beat_ns, now_ns(), f.cpu_ticks);
 		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
 		if (r < 0) {
 			char e[96];
@@ -289,7 +304,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	return true;
 }
 
-void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
+struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 {
 	struct shmid_ds st;
 	struct hb_record *rec;
@@ -299,58 +314,59 @@ void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 	int r;
 
 	if (shmid < 0 || idmap_get(&d->ws.by_shmid, shmid, NULL))
-		return;
+		return NULL;
 	if (!ds) {
 		if (shmctl(shmid, IPC_STAT, &st) < 0)
-			return; /* a hint to nothing */
+			return NULL; /* a hint to nothing */
 		ds = &st;
 	}
 	if (!record_size_ok(ds->shm_segsz))
-		return;
+		return NULL;
 	if (idmap_get(&d->intake.turned_down, shmid, &ctime) && ctime == (uint64_t)ds->shm_ctime)
-		return;
+		return NULL;
 	/* Memory's bound; the budgets proper are applied once the record is
 	 * judged (watch_evaluate()). */
 	if (d->ws.n >= 2u * d->settings.slots + 64u) {
 		d->intake.census_soon = true;
-		return;
+		return NULL;
 	}
-	r = record_attach(shmid, true, &rec);
+	r = record_attach_sized(shmid, ds->shm_segsz, true, &rec);
 	if (r == -EPROTO) {
 		/* Not a heartbeat record: some other program's segment. */
 		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
-		return;
+		return NULL;
 	}
 	if (r < 0) {
 		if (r == -EACCES)
 			idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		else
 			d->intake.census_soon = r != -EINVAL && r != -EIDRM;
-		return;
+		return NULL;
 	}
 	if (record_read(rec, &v) < 0) {
 		record_detach(rec);
 		d->intake.census_soon = true;
-		return;
+		return NULL;
 	}
 	if (v.state != HB_RECORD_OPEN) {
 		record_detach(rec);
-		return;
+		return NULL;
 	}
 	w = watch_new(d, shmid);
 	if (!w) {
 		record_detach(rec);
 		d->intake.census_soon = true;
-		return;
+		return NULL;
 	}
 	w->rec = rec;
+	w->segsz = ds->shm_segsz;
 	w->v = v;
 	w->seq = v.seq;
 	w->pid = (v.flags & HB_RECORD_SELF) ? ds->shm_cpid : v.pid;
 	w->start_time = v.start_time;
 	w->remove_when_done = !(v.flags & HB_RECORD_SELF) && ds->shm_perm.uid == geteuid();
 	name_printable(w->name, v.name);
-	watch_evaluate(w, true);
+	return watch_evaluate(w, true) ? w : NULL;
 }
 
 /* Take up W's tasks from its record: only the slots below the record's
@@ -455,7 +471,7 @@ static uint64_t due(struct watch *w, const struct service *svc, const struct wat
 
 /* The deadline of an active watch, or UINT64_MAX if it has none: the
  * earliest of its process's and its tasks'. */
-static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
+uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 {
 	const struct hb_record_view *v = &w->v;
 	const struct service *svc = settings_find(&d->settings, v->name);
@@ -528,7 +544,8 @@ static uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		/* The CPU figure at a missed deadline counts from here: a
 		 * sample after the last beat of the heartbeat nearest its
 		 * deadline. */
-		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap);
+		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap,
+			      &d->triage_warm_left);
 		/* Look again a quarter timeout on, beat or not: the deadline
 		 * scans alone would see the last beat only at its deadline,
 		 * too late for a sample.  On a grid, so that processes with
@@ -549,6 +566,8 @@ uint64_t watch_scan(struct daemon *d)
 	uint64_t now = now_ns();
 	uint64_t next = now + d->scan.period_ns;
 
+	d->triage_warm_left = TRIAGE_WARM_PER_PASS;
+
 	/* Backwards: destroying watches[i] moves the last one, already seen,
 	 * into its place. */
 	for (size_t i = d->ws.n; i-- > 0;) {
@@ -567,7 +586,7 @@ uint64_t watch_scan(struct daemon *d)
 		if (w->v.seq != w->seq && w->state != WATCH_KILLING) {
 			/* Registered again: a new name or timeout. */
 			w->seq = w->v.seq;
-			d->view_dirty = true;
+			view_touch(w);
 			w->warned_timeout = false;
 			name_printable(w->name, w->v.name);
 			if (!watch_evaluate(w, false))

@@ -18,7 +18,13 @@ void watch_reevaluate(struct daemon *d);
 void watch_finish(struct daemon *d);
 
 /* Consider record SHMID (announced, or found by a census): verify it and
- * watch it, or turn it down.  DS is what IPC_STAT says of it, or NULL. */
-void watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds);
+ * watch it, or turn it down.  DS is what IPC_STAT says of it, or NULL.
+ * Returns the new watch, or NULL if none was made (known, turned down,
+ * refused, or gone). */
+struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds);
+
+/* Check W's deadlines (acting on a missed one) and return the earliest
+ * still ahead, or UINT64_MAX if it has none. */
+uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now);
 
 #endif

@@ -22,7 +22,6 @@
 #define HB_EXPORT __attribute__((visibility("default")))
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 _Atomic(struct hb_record *) client_rec; /* published: NULL when not registered */
 _Atomic uint64_t client_epoch;
 /* Our record, kept mapped after hb_unregister() (a beat racing it lands in
@@ -31,6 +30,10 @@ _Atomic uint64_t client_epoch;
 static struct hb_record *client_owned;
 static int client_shmid = -1;
 static pid_t client_pid;
+/* The registry, attached at the first registration and kept: the next
+ * ones (and a fork child's, which inherits the attachment) cost no
+ * attach, no detach and no TLB shoot-down.  Guarded by client_lock. */
+static struct hb_registry client_reg = {.shmid = -1};
 
 static void client_reset(void)
 {
@@ -64,61 +67,66 @@ static void client_atexit(void)
 	(void)hb_unregister();
 }
 
-static void client_setup(void)
+/* At load time, not at the first registration: the fork children of a
+ * pre-forked server inherit the handlers instead of each paying for them
+ * (with the copy-on-write faults they bring) in its hb_register(). */
+__attribute__((constructor)) static void client_setup(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(client_atexit);
 }
 
-/* Tell the daemon to look at our record now.  Best effort: it also finds
- * records without being told, only later. */
-static int announce(int shmid)
+/* The registry at the key, attached once.  A kept attachment is checked
+ * with one IPC_STAT (no lock in the kernel) and attached afresh if the
+ * registry was removed (hbwatch then makes a new one) or the key changed. */
+static int registry_get(struct hb_registry **reg)
 {
-	struct hb_registry reg;
 	int key, r;
 
 	r = key_from_env(&key);
 	if (r < 0)
 		return r;
-	r = registry_attach(key, false, &reg, NULL, 0);
-	if (r < 0)
+	if (client_reg.hdr) {
+		if (client_reg.key == key && registry_check(&client_reg) == 0) {
+			*reg = &client_reg;
+			return 0;
+		}
+		registry_detach(&client_reg);
+	}
+	r = registry_attach(key, false, &client_reg, NULL, 0);
+	if (r < 0) {
+		client_reg = (struct hb_registry){.shmid = -1};
 		return r;
-	registry_announce(&reg, shmid);
-	registry_detach(&reg);
+	}
+	*reg = &client_reg;
 	return 0;
 }
 
 static int do_register(const char *name, unsigned int timeout_ms)
 {
 	struct hb_record *rec = client_owned;
-	struct hb_registry reg;
+	struct hb_registry *reg;
 	uint64_t start_time;
 	pid_t pid = getpid();
-	int key, shmid, r;
+	int shmid, r;
 
-	r = key_from_env(&key);
-	if (r < 0)
-		return r;
 	/* hbwatch must be there (and let us announce) before we create
 	 * anything: a registration nobody watches is worse than an error. */
-	r = registry_attach(key, false, &reg, NULL, 0);
+	r = registry_get(&reg);
 	if (r < 0)
 		return r;
 	if (!rec) {
 		r = proc_self_starttime(&start_time);
 		if (r >= 0)
 			r = record_create(pid, start_time, true, &rec, &shmid);
-		if (r < 0) {
-			registry_detach(&reg);
+		if (r < 0)
 			return r;
-		}
 		client_owned = rec;
 		client_shmid = shmid;
 		client_pid = pid;
 	}
 	record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
-	registry_announce(&reg, client_shmid);
-	registry_detach(&reg);
+	registry_announce(reg, client_shmid);
 	atomic_store_explicit(&client_rec, rec, memory_order_release);
 	return 0;
 }
@@ -129,7 +137,6 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 
 	if (name_validate(name) < 0 || timeout_ms == 0 || timeout_ms > HB_TIMEOUT_MAX_MS)
 		return -EINVAL;
-	pthread_once(&client_once, client_setup);
 	pthread_mutex_lock(&client_lock);
 	r = do_register(name, timeout_ms);
 	pthread_mutex_unlock(&client_lock);
@@ -182,6 +189,7 @@ HB_EXPORT int hb_beat(void)
 
 HB_EXPORT int hb_unregister(void)
 {
+	struct hb_registry *reg;
 	struct hb_record *rec;
 	struct hb_record_view v;
 
@@ -197,7 +205,9 @@ HB_EXPORT int hb_unregister(void)
 	if (record_read(rec, &v) < 0)
 		v.timeout_ns = 0;
 	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
-	(void)announce(client_shmid);
+	/* Best effort: hbwatch also finds the closed record by itself. */
+	if (registry_get(&reg) == 0)
+		registry_announce(reg, client_shmid);
 	pthread_mutex_unlock(&client_lock);
 	return 0;
 }

@@ -147,6 +147,29 @@ int proc_starttime(pid_t pid, uint64_t *start_time)
 	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
 }
 
+int proc_stat_facts(pid_t pid, struct proc_stat *st)
+{
+	unsigned long long flags, utime, stime;
+	char buf[1024];
+	size_t len;
+	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
+
+	if (r < 0)
+		return r;
+	r = proc_parse_starttime(buf, len, &st->start_time);
+	if (r >= 0)
+		r = proc_parse_stat_field(buf, len, 9, &flags);
+	if (r >= 0)
+		r = proc_parse_stat_field(buf, len, 14, &utime);
+	if (r >= 0)
+		r = proc_parse_stat_field(buf, len, 15, &stime);
+	if (r < 0)
+		return r;
+	st->kthread = (flags & PF_KTHREAD) != 0;
+	st->cpu_ticks = utime + stime;
+	return 0;
+}
+
 int proc_is_kthread(pid_t pid)
 {
 	unsigned long long flags;

@@ -3,6 +3,7 @@
 #ifndef HBWATCH_PROC_H
 #define HBWATCH_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,6 +46,16 @@ int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid);
 /* Parse the "Uid:" line out of the text of /proc/PID/status in BUF (NUL-
  * terminated).  Pure.  Returns 0 or -EINVAL. */
 int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid);
+
+/* What one read of /proc/PID/stat says of a process. */
+struct proc_stat {
+	uint64_t start_time; /* clock ticks after boot */
+	uint64_t cpu_ticks;  /* utime + stime */
+	bool kthread;	     /* a kernel thread */
+};
+
+/* Read /proc/PID/stat once into ST.  Returns 0, -ESRCH or -errno. */
+int proc_stat_facts(pid_t pid, struct proc_stat *st);
 
 /* True if PID is a kernel thread (no address space: PF_KTHREAD). */
 int proc_is_kthread(pid_t pid);

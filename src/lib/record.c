@@ -105,15 +105,21 @@ fail:
 int record_attach(int shmid, bool readonly, struct hb_record **rec)
 {
 	struct shmid_ds ds;
-	void *mem;
-	int r;
 
 	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return -errno;
+	return record_attach_sized(shmid, ds.shm_segsz, readonly, rec);
+}
+
+int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record **rec)
+{
+	void *mem;
+	int r;
+
 	mem = shmat(shmid, NULL, readonly ? SHM_RDONLY : 0);
 	if (mem == (void *)-1)
 		return -errno;
-	r = record_validate(mem, ds.shm_segsz, NULL, 0);
+	r = record_validate(mem, size, NULL, 0);
 	if (r < 0) {
 		shmdt(mem);
 		return r;

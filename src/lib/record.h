@@ -172,6 +172,10 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
  * Validates it.  Returns 0, -EPROTO (not a record) or -errno. */
 int record_attach(int shmid, bool readonly, struct hb_record **rec);
 
+/* record_attach() of a segment whose size IPC_STAT just gave (SIZE; a
+ * segment's size never changes): one system call fewer. */
+int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record **rec);
+
 /* Detach.  Safe on NULL. */
 void record_detach(const struct hb_record *rec);
 

@@ -389,7 +389,13 @@ void registry_announce(struct hb_registry *r, int shmid)
 	uint64_t e = (i << 32) | (uint32_t)shmid;
 
 	atomic_store_explicit(&r->ring[i & (r->ring_size - 1)], e, memory_order_release);
-	registry_ring_doorbell(r);
+	/* Bump, then look whether the daemon is awake (both sequentially
+	 * consistent, as its side is): either it sees the bump before it
+	 * sleeps, or we see it asleep and wake it.  While it works through a
+	 * burst of registrations, none of them pays for a wake-up. */
+	atomic_fetch_add(&r->hdr->doorbell, 1);
+	if (!atomic_load(&r->hdr->awake))
+		syscall(SYS_futex, &r->hdr->doorbell, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 int registry_doorbell_wait(struct hb_registry *r, uint32_t seen, unsigned timeout_ms)

@@ -4,8 +4,12 @@
  * It holds no heartbeat and nothing hbwatch acts on.  A registering process
  * creates a record of its own (record.h), then announces the record's
  * shmid here: one atomic fetch-and-add on TAIL picks an entry of the RING,
- * one atomic store fills it, and a futex wake on DOORBELL tells the daemon.
- * No lock: registration cost does not depend on how many others register.
+ * one atomic store fills it, and a bump of DOORBELL tells the daemon: with
+ * a futex wake if it sleeps, without one while AWAKE says it is reading
+ * the ring anyway (doorbell.h).  No lock: registration cost does not
+ * depend on how many others register or are watched.  AWAKE was a
+ * reserved, zeroed field before 0.3.1: clients always wake a daemon that
+ * never sets it.
  *
  * Anyone in the registry's group may write all of it, so everything in it
  * is a hint.  The daemon verifies each announced record with the kernel
@@ -45,7 +49,8 @@ struct hb_registry_header {
 	_Atomic int32_t status_shmid; /* the daemon's status segment (status.h), 0: none */
 	_Atomic uint64_t tail;	      /* announcements made so far */
 	uint64_t created_ns;	      /* CLOCK_REALTIME at creation */
-	uint8_t reserved[64 - 48];
+	_Atomic uint32_t awake;	      /* nonzero: the daemon reads the ring without a wake-up */
+	uint8_t reserved[64 - 52];
 } __attribute__((aligned(HB_CACHELINE)));
 
 _Static_assert(sizeof(struct hb_registry_header) == 64, "registry header layout");

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "registry.h"
+#include "status.h"
 #include "util.h"
 
 TestSuite(lifecycle, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
@@ -295,4 +297,71 @@ Test(lifecycle, watchdog_pings_keep_coming)
 	/* 4 per 400 ms is 30 in 3 s; fewer than 3 s / 400 ms would let
 	 * systemd's watchdog fire. */
 	cr_assert_geq(pings, 15, "only %d WATCHDOG=1 in 3 s", pings);
+}
+
+/* The status view is written entry by entry (only what changed): after
+ * registrations in the middle end, hbctl still sees exactly the ones
+ * left, each under its own record and with its own verdict, including a
+ * refused one whose entry moved. */
+static void assert_view(const pid_t *pids, const int *want_state, int n)
+{
+	struct hb_registry reg;
+	struct hb_status view;
+	struct hb_status_entry e[16];
+	int got = -1;
+
+	for (int tries = 0; tries < 200; tries++) {
+		cr_assert_eq(registry_attach(H.key, true, &reg, NULL, 0), 0);
+		if (status_attach(&reg, &view) == 0) {
+			got = status_read(&view, e, 16);
+			status_detach(&view);
+		}
+		registry_detach(&reg);
+		if (got == n)
+			break;
+		hbd_sleep_ms(10);
+	}
+	cr_assert_eq(got, n, "the view lists %d entries, %d processes are registered", got, n);
+	for (int i = 0; i < n; i++) {
+		int k = 0;
+		while (k < n && e[k].pid != pids[i])
+			k++;
+		cr_assert(k < n, "pid %d is missing from the view", (int)pids[i]);
+		cr_assert_eq(e[k].shmid, hbd_record_of(pids[i]), "pid %d: wrong record",
+			     (int)pids[i]);
+		cr_assert_eq((int)e[k].state, want_state[i], "pid %d: state %u, expected %d",
+			     (int)pids[i], e[k].state, want_state[i]);
+		if (want_state[i] == HB_STATUS_REFUSED)
+			cr_assert(strstr(e[k].reason, "not a watched service"), "reason: %.88s",
+				  e[k].reason);
+	}
+}
+
+Test(lifecycle, status_view_follows_exits)
+{
+	pid_t w[6];
+	int ok[6] = {HB_STATUS_OK, HB_STATUS_OK, HB_STATUS_OK,
+		     HB_STATUS_OK, HB_STATUS_OK, HB_STATUS_REFUSED};
+
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 5s\n");
+	hbd_start();
+	for (int i = 0; i < 5; i++)
+		w[i] = hbd_worker("svc", 5000, NULL);
+	w[5] = hbd_worker("unlisted", 5000, NULL);
+	cr_assert(hbd_wait_status("Watching 5 processes", 10000), "STATUS: %s", H.status);
+	assert_view(w, ok, 6);
+
+	/* The first and a middle one end: entries move into their places. */
+	hbd_kill(w[0], SIGKILL);
+	hbd_kill(w[2], SIGKILL);
+	cr_assert(hbd_wait_exit(w[0], 5000, NULL) && hbd_wait_exit(w[2], 5000, NULL));
+	cr_assert(hbd_wait_status("Watching 3 processes", 10000), "STATUS: %s", H.status);
+	pid_t left[] = {w[1], w[3], w[4], w[5]};
+	int left_ok[] = {HB_STATUS_OK, HB_STATUS_OK, HB_STATUS_OK, HB_STATUS_REFUSED};
+	assert_view(left, left_ok, 4);
+
+	/* And the last one listed. */
+	hbd_kill(w[5], SIGKILL);
+	cr_assert(hbd_wait_exit(w[5], 5000, NULL));
+	assert_view(left, left_ok, 3);
 }
