@@ -6,8 +6,10 @@
  * closest thing to "the same moment" user space can make.  (Not a pipe:
  * readers woken by its EOF queue on the pipe's mutex and leave one by one,
  * which spreads the release over seconds at 10 000 processes.)  The child
- * then times hb_register() with CLOCK_MONOTONIC, reports through a pipe,
- * and lives on until the parent kills it by pid: pausing, or (f->beat)
+ * then times hb_register() with CLOCK_MONOTONIC, reports into its own
+ * entry of a shared array (not a pipe either: 10 000 writers queued on
+ * its mutex, and that contention of the benchmark's own was in the
+ * figures), and lives on until the parent kills it by pid: pausing, or (f->beat)
  * waiting at a second gate and then beating once a second at a phase of
  * its own.  The second gate keeps the registration stampede apart from
  * the beating, so that each is measured alone.  A child also dies with
@@ -44,6 +46,7 @@ struct fleet_rep {
 /* The gates, in a MAP_SHARED page: futexes shared across processes. */
 struct fleet_gates {
 	_Atomic uint32_t go, beat_go;
+	_Atomic uint32_t reported; /* children whose entry of shared is written */
 };
 
 struct fleet {
@@ -54,7 +57,8 @@ struct fleet {
 	int fork_errno; /* why fewer than N were started, or 0 */
 	pid_t *pids;
 	struct fleet_gates *gates;
-	int ready[2], rep[2];
+	int ready[2];
+	struct fleet_rep *shared; /* MAP_SHARED: child I writes entry I */
 	uint64_t release_ns;
 	struct fleet_rep *reps;
 	unsigned got;
@@ -98,7 +102,6 @@ static inline void fleet_child(struct fleet *f, unsigned i, pid_t parent)
 	if (getppid() != parent)
 		_exit(1);
 	close(f->ready[0]);
-	close(f->rep[0]);
 	if (write(f->ready[1], "r", 1) != 1)
 		_exit(3);
 	close(f->ready[1]);
@@ -106,9 +109,8 @@ static inline void fleet_child(struct fleet *f, unsigned i, pid_t parent)
 	x.t0 = bench_now();
 	x.r = hb_register(f->name, f->timeout_ms);
 	x.t1 = bench_now();
-	if (write(f->rep[1], &x, sizeof(x)) != sizeof(x))
-		_exit(5);
-	close(f->rep[1]);
+	f->shared[i] = x;
+	atomic_fetch_add_explicit(&f->gates->reported, 1, memory_order_release);
 	fleet_live(f, i, f->beat && x.r == 0);
 }
 
@@ -119,7 +121,7 @@ static inline int fleet_start(struct fleet *f, unsigned n)
 {
 	pid_t parent = getpid();
 
-	f->ready[0] = f->ready[1] = f->rep[0] = f->rep[1] = -1;
+	f->ready[0] = f->ready[1] = -1;
 	f->n = n;
 	f->started = f->got = 0;
 	f->fork_errno = 0;
@@ -133,10 +135,14 @@ static inline int fleet_start(struct fleet *f, unsigned n)
 		f->gates = NULL;
 		return -errno;
 	}
-	if (pipe2(f->ready, O_CLOEXEC) < 0 || pipe2(f->rep, O_CLOEXEC) < 0)
+	f->shared = mmap(NULL, (size_t)n * sizeof(*f->shared), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f->shared == MAP_FAILED) {
+		f->shared = NULL;
 		return -errno;
-	/* Room for every report: a child never waits to report. */
-	(void)fcntl(f->rep[1], F_SETPIPE_SZ, 1 << 20);
+	}
+	if (pipe2(f->ready, O_CLOEXEC) < 0)
+		return -errno;
 	for (unsigned i = 0; i < n; i++) {
 		pid_t pid = fork();
 
@@ -149,8 +155,7 @@ static inline int fleet_start(struct fleet *f, unsigned n)
 		f->pids[f->started++] = pid;
 	}
 	close(f->ready[1]);
-	close(f->rep[1]);
-	f->ready[1] = f->rep[1] = -1;
+	f->ready[1] = -1;
 	return 0;
 }
 
@@ -191,28 +196,20 @@ static inline void fleet_start_beating(struct fleet *f)
 	gate_open(&f->gates->beat_go);
 }
 
-/* Read the reports until all are in or TIMEOUT_NS passes.  Returns the
- * number received. */
+/* Wait for the reports until all are in or TIMEOUT_NS passes (looking
+ * every millisecond: no system call of the children's for it).  Returns
+ * the number received, copied into f->reps. */
 static inline unsigned fleet_collect(struct fleet *f, uint64_t timeout_ns)
 {
 	uint64_t end = bench_now() + timeout_ns;
-	size_t have = 0, want = (size_t)f->started * sizeof(struct fleet_rep);
-	char *buf = (char *)f->reps;
 
-	while (have < want) {
-		struct pollfd p = {.fd = f->rep[0], .events = POLLIN};
-		uint64_t now = bench_now();
-		ssize_t k;
-
-		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000u) + 1) == 0)
-			break;
-		k = read(f->rep[0], buf + have, want - have);
-		if (k == 0 || (k < 0 && errno != EINTR))
-			break;
-		if (k > 0)
-			have += (size_t)k;
-	}
-	f->got = (unsigned)(have / sizeof(struct fleet_rep));
+	while (atomic_load_explicit(&f->gates->reported, memory_order_acquire) < f->started &&
+	       bench_now() < end)
+		bench_sleep(1000000u);
+	f->got = 0;
+	for (unsigned i = 0; i < f->started; i++)
+		if (f->shared[i].pid != 0)
+			f->reps[f->got++] = f->shared[i];
 	return f->got;
 }
 
@@ -280,16 +277,16 @@ static inline void fleet_stop(struct fleet *f)
 		kill(f->pids[i], SIGKILL);
 	for (unsigned i = 0; i < f->started; i++)
 		waitpid(f->pids[i], NULL, 0);
-	int *pipes[] = {f->ready, f->rep};
-
-	for (size_t i = 0; i < sizeof(pipes) / sizeof(pipes[0]); i++)
-		for (int j = 0; j < 2; j++)
-			if (pipes[i][j] >= 0) {
-				close(pipes[i][j]);
-				pipes[i][j] = -1;
-			}
+	for (int j = 0; j < 2; j++)
+		if (f->ready[j] >= 0) {
+			close(f->ready[j]);
+			f->ready[j] = -1;
+		}
 	if (f->gates)
 		munmap(f->gates, sizeof(*f->gates));
+	if (f->shared)
+		munmap(f->shared, (size_t)f->n * sizeof(*f->shared));
+	f->shared = NULL;
 	free(f->pids);
 	free(f->reps);
 	f->gates = NULL;
