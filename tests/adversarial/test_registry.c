@@ -1,7 +1,8 @@
 /* Attacks on the registry, the one segment others may write or take: a
  * user squatting hbwatch's key before it starts, the registry removed from
  * under the running daemon, and a group member moving the daemon's
- * doorbell wait onto another futex word (FUTEX_CMP_REQUEUE) before a stop.
+ * doorbell wait onto another futex word (FUTEX_CMP_REQUEUE) before a stop,
+ * or keeping the header's "awake" set so that no client wakes hbwatch.
  * Event kinds on stderr stand for MESSAGE_IDs (see test_trust.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -158,6 +159,30 @@ Test(registry, requeued_doorbell_then_sigterm)
 	/* The registry stayed; the next hbwatch takes it back, requeuer or not. */
 	hbd_start();
 	adv_still_kills("hung");
+}
+
+/* A group member keeps the registry's "awake" set, so clients skip the
+ * futex wake: hbwatch's doorbell thread never waits longer than 500 ms,
+ * so new registrations are still taken up within about that, and a hung
+ * one is killed. */
+Test(registry, forged_awake_delays_by_at_most_the_bounded_wait)
+{
+	adv_need_uids();
+	adv_config(BASE_CONF);
+	hbd_start();
+	adv_start_as(ADV_ATTACKER_UID, ADV_GROUP, NULL, NULL, 0, "$HBFORGE", "--awake-for-ms",
+		     "20000", NULL);
+	hbd_sleep_ms(300);
+	uint64_t t0 = hbd_now_ns();
+	pid_t s = hbd_worker("slow", 60000, "--beat-ms", "1000", NULL);
+	cr_assert(hbd_wait_status("Watching 1 process", 5000), "STATUS: %s", H.status);
+	uint64_t seen_ms = (hbd_now_ns() - t0) / 1000000u;
+	hbd_figure("awake forged: a registration watched %llu ms after it was made",
+		   (unsigned long long)seen_ms);
+	cr_assert_lt(seen_ms, 2000, "taken up only after %llu ms", (unsigned long long)seen_ms);
+	pid_t w = hbd_worker("hung", 500, "--beat-ms", "50", "--hang-after-ms", "100", NULL);
+	adv_assert_killed(w, 10000);
+	cr_assert(hbd_alive(s));
 }
 
 /* A group member may write the whole registry, header included, and

@@ -19,6 +19,8 @@
  * hbforge --requeue-for-ms D              move the doorbell's waiters onto another
  *                                         futex word (FUTEX_CMP_REQUEUE), every
  *                                         millisecond for D ms; prints "requeued N"
+ * hbforge --awake-for-ms D                keep the registry's "awake" set for D ms, so
+ *                                         clients never wake the daemon's doorbell
  * hbforge --smash-header                  overwrite the registry header's magic (a
  *                                         group member may write all of it)
  * hbforge --squat BYTES [--mode OCTAL] [--squat-header]
@@ -59,7 +61,7 @@ struct opts {
 	uint64_t timeout_ms, beat_ago_ms;
 	unsigned mode;
 	long flood, bogus, tail, rewrite;
-	long count, scribble, ring_ms, requeue_ms, squat, for_ms;
+	long count, scribble, ring_ms, requeue_ms, awake_ms, squat, for_ms;
 	bool squat_header, smash_header;
 };
 
@@ -249,6 +251,10 @@ static int do_registry(const struct opts *o)
 	}
 	if (o->requeue_ms > 0)
 		printf("requeued %ld\n", moved);
+	for (uint64_t end = now_ns() + (uint64_t)o->awake_ms * 1000000u; now_ns() < end;) {
+		atomic_store(&reg.hdr->awake, 1);
+		sleep_us(50);
+	}
 	registry_detach(&reg);
 	return 0;
 }
@@ -356,6 +362,8 @@ int main(int argc, char **argv)
 			o.ring_ms = num(v, 10);
 		else if (strcmp(a, "--requeue-for-ms") == 0)
 			o.requeue_ms = num(v, 10);
+		else if (strcmp(a, "--awake-for-ms") == 0)
+			o.awake_ms = num(v, 10);
 		else if (strcmp(a, "--squat") == 0)
 			o.squat = num(v, 10);
 		else if (strcmp(a, "--for-ms") == 0)
@@ -376,7 +384,7 @@ int main(int argc, char **argv)
 	}
 	if (o.rewrite >= 0)
 		return do_rewrite(&o);
-	if (o.scribble > 0 || o.ring_ms > 0 || o.requeue_ms > 0 || o.smash_header)
+	if (o.scribble > 0 || o.ring_ms > 0 || o.requeue_ms > 0 || o.awake_ms > 0 || o.smash_header)
 		return do_registry(&o);
 	if (o.squat > 0)
 		return do_squat(&o);
