@@ -20,8 +20,10 @@ void view_touch(struct watch *w)
 {
 	struct daemon *d = w->d;
 
-	if (w->legacy)
-		return; /* the view shows native registrations only */
+	/* Native registrations only, and only while there is a view (not
+	 * after view_finish(), when the watches are being torn down). */
+	if (w->legacy || !d->view.hdr)
+		return;
 	d->view_dirty = true;
 	if (w->view_listed || d->view_all)
 		return;
