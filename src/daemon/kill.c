@@ -82,9 +82,8 @@ static bool rate_allow(struct daemon *d, const struct service *svc, const char *
  * then if it still has not beaten. */
 static void retry_later(struct watch *w, uint64_t at)
 {
-	watch_set_state(w, WATCH_LOGGED);
+	watch_set_state(w, WATCH_LOGGED); /* touches the view: retry_at_ns goes with it */
 	w->retry_at_ns = at;
-	view_touch(w);
 }
 
 /* The facts about W's registration that the kernel vouches for, read now:

@@ -132,28 +132,14 @@ int triage_read(pid_t pid, uint64_t start_time, uint64_t budget_ns, struct triag
 
 int triage_cpu_ticks(pid_t pid, uint64_t start_time, uint64_t *ticks)
 {
-	unsigned long long ut, st, start;
-	char path[32], buf[1024];
-	int fd;
-	ssize_t n;
+	struct proc_stat st;
+	int r = proc_stat_facts(pid, &st);
 
-	if (pid <= 0)
+	if (r < 0)
+		return r;
+	if (st.start_time != start_time)
 		return -ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	if (proc_parse_stat_field(buf, (size_t)n, 14, &ut) < 0 ||
-	    proc_parse_stat_field(buf, (size_t)n, 15, &st) < 0 ||
-	    proc_parse_stat_field(buf, (size_t)n, 22, &start) < 0)
-		return -EINVAL;
-	if (start != start_time)
-		return -ESRCH;
-	*ticks = ut + st;
+	*ticks = st.cpu_ticks;
 	return 0;
 }
 

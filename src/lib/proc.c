@@ -172,10 +172,10 @@ int proc_stat_facts(pid_t pid, struct proc_stat *st)
 
 int proc_is_kthread(pid_t pid)
 {
-	unsigned long long flags;
-	int r = proc_stat_field(pid, 9, &flags);
+	struct proc_stat st;
+	int r = proc_stat_facts(pid, &st);
 
-	return r < 0 ? r : (flags & PF_KTHREAD) != 0;
+	return r < 0 ? r : st.kthread;
 }
 
 int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid)
