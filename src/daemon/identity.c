@@ -47,9 +47,15 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 		snprintf(why, why_len, "no such process");
 		return IDENTITY_STALE;
 	}
-	if (f->start_time != f->recorded) {
-		snprintf(why, why_len,
-			 "start time differs, the pid belongs to another process now");
+	if (!proc_start_matches(f->start_time, f->recorded, f->started_by)) {
+		if (f->recorded || !f->started_by)
+			snprintf(why, why_len,
+				 "start time differs, the pid belongs to another process now");
+		else
+			snprintf(why, why_len,
+				 "it started after its record was made, the pid belongs to "
+				 "another process now (or its CLOCK_BOOTTIME runs behind "
+				 "ours: another time namespace)");
 		return IDENTITY_STALE;
 	}
 	if (f->kthread) {

@@ -19,7 +19,8 @@ struct identity_facts {
 	pid_t self;		    /* hbwatch's own pid */
 	bool gone;		    /* no such process */
 	uint64_t start_time;	    /* its start time now (when not gone) */
-	uint64_t recorded;	    /* the start time the registration recorded */
+	uint64_t recorded;	    /* the start time the registration recorded, or 0 */
+	uint64_t started_by;	    /* else: the latest it may be (proc_started_by()) */
 	bool kthread;		    /* a kernel thread */
 	int uids_err;		    /* 0, or -errno reading its uids */
 	uid_t ruid, suid;	    /* its real and saved uids */

@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
+#include "proc.h"
 #include "state.h"
 #include "view.h"
 #include "watch.h"
@@ -170,6 +171,15 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	return false;
 }
 
+/* For a record that holds no start time (the library's, made by the
+ * process itself), the latest its maker can have started. */
+static uint64_t started_by(const struct watch *w)
+{
+	if (w->start_time || !(w->v.flags & HB_RECORD_SELF))
+		return 0;
+	return proc_started_by(w->v.made_boot_ns, boot_ns());
+}
+
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
  * and has no pidfd yet.  Returns false if W was destroyed. */
 static bool watch_evaluate(struct watch *w, bool first)
@@ -177,6 +187,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	struct daemon *d = w->d;
 	const struct service *pre = w->v.name_ok ? settings_find(&d->settings, w->v.name) : NULL;
 	struct identity_facts f = {.recorded = w->start_time,
+				   .started_by = started_by(w),
 				   .name_ok = w->v.name_ok,
 				   .name = w->v.name,
 				   .have_ownership = true,
@@ -207,9 +218,16 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	/* Facts about the process after its pidfd: if the start time still
 	 * matches, the pidfd holds the registered process, not a later one. */
-	if (w->pid > 1 && w->pid != d->self && w->pidfd >= 0)
+	if (w->pid > 1 && w->pid != d->self && w->pidfd >= 0) {
 		identity_gather(&f, w->pid);
-	else {
+		if (!w->start_time && !f.gone &&
+		    proc_start_matches(f.start_time, 0, f.started_by)) {
+			/* From now on exactly this process: every later look
+			 * (the kill path's too) compares start times. */
+			w->start_time = f.start_time;
+			f.recorded = f.start_time;
+		}
+	} else {
 		f.pid = w->pid;
 		f.self = d->self;
 		f.gone = w->pid > 1 && w->pid != d->self;

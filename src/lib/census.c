@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "census.h"
+#include "clock.h"
 #include "ownership.h"
 #include "proc.h"
 
@@ -35,7 +36,7 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
 int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 {
 	struct hb_record *rec;
-	uint64_t st;
+	uint64_t st, by;
 	uid_t ruid, euid, suid;
 	int r;
 
@@ -49,6 +50,7 @@ int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 		e->v.flags = rec->flags;
 		e->v.pid = rec->pid;
 		e->v.start_time = rec->start_time;
+		e->v.made_boot_ns = rec->made_boot_ns;
 	}
 	record_detach(rec);
 	e->pid = (e->v.flags & HB_RECORD_SELF) ? ds->shm_cpid : e->v.pid;
@@ -56,8 +58,9 @@ int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 		snprintf(e->why, sizeof(e->why), "it names no process");
 		return 0;
 	}
+	by = (e->v.flags & HB_RECORD_SELF) ? proc_started_by(e->v.made_boot_ns, boot_ns()) : 0;
 	r = proc_starttime(e->pid, &st);
-	if (r < 0 || st != e->v.start_time) {
+	if (r < 0 || !proc_start_matches(st, e->v.start_time, by)) {
 		snprintf(e->why, sizeof(e->why), "its process is gone");
 		return 0;
 	}

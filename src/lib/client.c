@@ -106,7 +106,6 @@ static int do_register(const char *name, unsigned int timeout_ms)
 {
 	struct hb_record *rec = client_owned;
 	struct hb_registry *reg;
-	uint64_t start_time;
 	pid_t pid = getpid();
 	int shmid, r;
 
@@ -116,9 +115,12 @@ static int do_register(const char *name, unsigned int timeout_ms)
 	if (r < 0)
 		return r;
 	if (!rec) {
-		r = proc_self_starttime(&start_time);
-		if (r >= 0)
-			r = record_create(pid, start_time, true, &rec, &shmid);
+		/* No start time of ours in the record: reading /proc/self/stat
+		 * was the dearest step of a fresh process's registration (a
+		 * proc lookup for a pid never looked up).  record_create()
+		 * stamps it with our CLOCK_BOOTTIME instead, and hbwatch takes
+		 * the process that started no later (proc_start_matches()). */
+		r = record_create(pid, 0, true, &rec, &shmid);
 		if (r < 0)
 			return r;
 		client_owned = rec;

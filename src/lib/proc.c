@@ -42,15 +42,6 @@ static int read_proc(pid_t pid, const char *what, char *buf, size_t size, size_t
 	return read_proc_file(path, buf, size, len);
 }
 
-int proc_self_starttime(uint64_t *start_time)
-{
-	char buf[1024];
-	size_t len;
-	int r = read_proc_file("/proc/self/stat", buf, sizeof(buf), &len);
-
-	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
-}
-
 /* Where field 3 (the state) of a stat line starts: after the last ')',
  * since comm may hold spaces and parentheses; NULL if malformed. */
 static const char *stat_after_comm(const char *buf, size_t len)
@@ -225,6 +216,24 @@ int proc_uid(pid_t pid, uid_t *uid)
 	uid_t e, s;
 
 	return proc_uids(pid, uid, &e, &s);
+}
+
+uint64_t proc_started_by(uint64_t made_boot_ns, uint64_t now_boot_ns)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t t = made_boot_ns < now_boot_ns ? made_boot_ns : now_boot_ns;
+
+	if (!made_boot_ns || hz <= 0 || hz > 1000000000)
+		return 0;
+	/* The kernel's own rounding (nsec_to_clock_t): down. */
+	return t / (1000000000u / (uint64_t)hz);
+}
+
+bool proc_start_matches(uint64_t start, uint64_t recorded, uint64_t started_by)
+{
+	if (recorded)
+		return start == recorded;
+	return started_by && start <= started_by;
 }
 
 int proc_start_realtime(uint64_t start_time, uint64_t *realtime_ns)

@@ -28,11 +28,6 @@ int proc_parse_state(const char *buf, size_t len, char *state);
  * -errno. */
 int proc_pgrp(pid_t pid, pid_t *pgrp);
 
-/* Start time of the calling process, from /proc/self/stat: right also in a
- * PID namespace whose /proc is still the host's (where getpid() names
- * another process of that /proc).  Returns 0 or -errno. */
-int proc_self_starttime(uint64_t *start_time);
-
 /* Start time of PID.  Returns 0, -ESRCH (no such process) or -errno. */
 int proc_starttime(pid_t pid, uint64_t *start_time);
 
@@ -59,6 +54,21 @@ int proc_stat_facts(pid_t pid, struct proc_stat *st);
 
 /* True if PID is a kernel thread (no address space: PF_KTHREAD). */
 int proc_is_kthread(pid_t pid);
+
+/* The latest start time (field 22, clock ticks) the maker of a record can
+ * have: the record was made at MADE_BOOT_NS on the maker's CLOCK_BOOTTIME
+ * and is seen at NOW_BOOT_NS on ours.  The earlier of the two counts, so a
+ * clock ahead of ours (another time namespace) never widens the bound.
+ * 0 (no bound) if MADE_BOOT_NS is 0 or the tick rate is unknown. */
+uint64_t proc_started_by(uint64_t made_boot_ns, uint64_t now_boot_ns);
+
+/* Whether a process that started at START (clock ticks) is the one a
+ * record names: exactly the start time the record holds (RECORDED), or,
+ * for a record that holds none, no later than STARTED_BY
+ * (proc_started_by()).  A later process can have the pid only after the
+ * maker died, after it made the record: it started later.  A record with
+ * neither names no process. */
+bool proc_start_matches(uint64_t start, uint64_t recorded, uint64_t started_by);
 
 /* When a process with START_TIME (field 22, clock ticks after boot) started,
  * in CLOCK_REALTIME nanoseconds as the wall clock reads now (so a clock

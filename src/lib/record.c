@@ -75,6 +75,7 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
 	r->flags = self ? HB_RECORD_SELF : 0;
 	r->pid = (int32_t)pid;
 	r->start_time = start_time;
+	r->made_boot_ns = boot_ns();
 	atomic_store_explicit(&r->state, HB_RECORD_CLOSED, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	r->magic = HB_RECORD_MAGIC;
@@ -173,6 +174,7 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 		v->flags = rec->flags;
 		v->pid = rec->pid;
 		v->start_time = rec->start_time;
+		v->made_boot_ns = rec->made_boot_ns;
 		v->beat_ns = atomic_load_explicit(&rec->beat_ns, memory_order_acquire);
 		v->version = rec->version;
 		v->ext_at_ns = v->ext_until_ns = 0;

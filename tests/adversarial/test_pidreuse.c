@@ -10,7 +10,9 @@
  * and is handed to root; hbwatch removes it once it is stale) and one
  * made with no removal mark by a process of another uid, whose pid goes
  * to a new process of the same uid (so only the start time tells them
- * apart: the ownership check would pass). */
+ * apart: the ownership check would pass).  The latter twice: with the
+ * start time written, and with only the CLOCK_BOOTTIME stamp the library
+ * writes instead (the process must have started no later than that). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
@@ -65,7 +67,8 @@ static pid_t sleeper_with_pid(pid_t want, uid_t uid)
 /* OLD, registered at REGISTERED, dies while hbwatch is stopped (its record
  * RECORD stays), a sleeper of UID takes its pid, hbwatch starts once the
  * record is overdue: stale, the innocent lives. */
-static pid_t recycle_and_restart(pid_t old, uid_t uid, int record, uint64_t registered)
+static pid_t recycle_and_restart(pid_t old, uid_t uid, int record, uint64_t registered,
+				 const char *why)
 {
 	uint64_t st_old, st_new;
 	int st;
@@ -86,7 +89,8 @@ static pid_t recycle_and_restart(pid_t old, uid_t uid, int record, uint64_t regi
 	if (hbd_now_ns() < due)
 		hbd_sleep_ms((unsigned)((due - hbd_now_ns()) / 1000000u) + 1);
 	hbd_start();
-	cr_assert(hbd_log_wait("stale-record", n, "start time differs", 10000));
+	cr_assert(hbd_log_wait("stale-record", n, why, 10000), "no stale-record saying \"%s\"",
+		  why);
 	return n;
 }
 
@@ -114,7 +118,7 @@ Test(pidreuse, recycled_pid_of_an_hbctl_record)
 	int record = hbd_record_of(s);
 	cr_assert_geq(record, 0);
 
-	pid_t n = recycle_and_restart(s, (uid_t)-1, record, registered);
+	pid_t n = recycle_and_restart(s, (uid_t)-1, record, registered, "start time differs");
 	/* hbctl's records are handed to root: the daemon removes a stale one. */
 	cr_assert(hbd_wait_record_gone(n, 5000), "the stale record was not removed");
 	hbd_assert_left_alone(n, 3 * 300);
@@ -122,7 +126,10 @@ Test(pidreuse, recycled_pid_of_an_hbctl_record)
 	adv_still_kills("hung");
 }
 
-Test(pidreuse, recycled_pid_of_a_record_left_behind)
+/* A record left behind by a process of another uid, whose pid goes to a
+ * new process of that uid.  MADE: the record holds no start time, only the
+ * CLOCK_BOOTTIME stamp the library writes instead. */
+static void left_behind(bool made)
 {
 	char out[128];
 
@@ -131,14 +138,20 @@ Test(pidreuse, recycled_pid_of_a_record_left_behind)
 	adv_config(BASE_CONF);
 	hbd_start();
 	uint64_t registered = hbd_now_ns();
-	pid_t f = adv_start_as(ADV_VICTIM_UID, ADV_GROUP, "ready", out, sizeof(out), "$HBFORGE",
-			       "--self", "--no-rmid", "--name", "slow", "--timeout-ms", "4000",
-			       "--beat-ago-ms", "0", NULL);
+	pid_t f = made ? adv_start_as(ADV_VICTIM_UID, ADV_GROUP, "ready", out, sizeof(out),
+				      "$HBFORGE", "--self", "--no-rmid", "--start-time", "0",
+				      "--made-at-ms", "0", "--name", "slow", "--timeout-ms", "4000",
+				      "--beat-ago-ms", "0", NULL)
+		       : adv_start_as(ADV_VICTIM_UID, ADV_GROUP, "ready", out, sizeof(out),
+				      "$HBFORGE", "--self", "--no-rmid", "--name", "slow",
+				      "--timeout-ms", "4000", "--beat-ago-ms", "0", NULL);
 	int record = adv_shmid_in(out);
 	cr_assert_geq(record, 0);
 	cr_assert(hbd_wait_status("Watching 1 process", 5000), "the record was not adopted");
 
-	pid_t n = recycle_and_restart(f, ADV_VICTIM_UID, record, registered);
+	pid_t n = recycle_and_restart(f, ADV_VICTIM_UID, record, registered,
+				      made ? "it started after its record was made"
+					   : "start time differs");
 	uint64_t t0 = hbd_now_ns();
 	hbd_assert_left_alone(n, 3 * 300);
 	cr_assert_eq(hbd_log_count("deadline-missed", n, NULL), 0);
@@ -152,4 +165,17 @@ Test(pidreuse, recycled_pid_of_a_record_left_behind)
 	hbd_assert_left_alone(n, 0);
 	hbd_figure("a stale record left by uid %u was reported %d times in 11 s", ADV_VICTIM_UID,
 		   hbd_log_count("stale-record", n, NULL));
+}
+
+Test(pidreuse, recycled_pid_of_a_record_left_behind)
+{
+	left_behind(false);
+}
+
+/* The library's records carry no start time: the process named must have
+ * started no later than the record was made, and the recycled pid's
+ * process started after. */
+Test(pidreuse, recycled_pid_of_a_stamped_record_left_behind)
+{
+	left_behind(true);
 }

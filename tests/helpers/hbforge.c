@@ -3,9 +3,9 @@
  * (setpriv).  Writes the record field by field, with any mode, naming any
  * pid, and announces it in the registry at $HBWATCH_KEY.
  *
- * hbforge [--pid P | --self] [--start-time N] [--name NAME] [--timeout-ms N]
- *         [--beat-ago-ms N] [--mode OCTAL] [--hand-to-root] [--no-rmid]
- *         [--no-announce] [--closed] [--hold] [--count N]
+ * hbforge [--pid P | --self] [--start-time N] [--made-at-ms D] [--name NAME]
+ *         [--timeout-ms N] [--beat-ago-ms N] [--mode OCTAL] [--hand-to-root]
+ *         [--no-rmid] [--no-announce] [--closed] [--hold] [--count N]
  * hbforge --flood N [--bogus-shmid S]     announce N hints (S: default 0x7fffffff)
  * hbforge --tail N                        set the registry's tail to N
  *         (--flood, --tail and --scribble: with --for-ms D, again and again
@@ -33,6 +33,9 @@
  * --self: the record names its creator (this process), which then stays
  * alive (as with --hold) so the record stays the word of a live process.
  * Without --start-time the named process's real start time is written.
+ * --made-at-ms D stamps the record's made_boot_ns with our CLOCK_BOOTTIME
+ * plus D ms (negative: in the past); with --start-time 0 the record is
+ * what the library makes, which names the process by that stamp alone.
  * Prints "shmid N" (and, with --hold, "ready") on stdout.
  * Exit: 0 done; 1 a system call failed (message on stderr); 2 usage. */
 #include <errno.h>
@@ -63,6 +66,8 @@ struct opts {
 	long flood, bogus, tail, rewrite;
 	long count, scribble, ring_ms, requeue_ms, awake_ms, squat, for_ms;
 	bool squat_header, smash_header;
+	bool have_made;
+	long made_at_ms; /* --made-at-ms: stamp made_boot_ns, ms from now (< 0: past) */
 };
 
 static int fail(const char *what)
@@ -147,6 +152,9 @@ static int forge_one(const struct opts *o, pid_t pid, uint64_t st)
 	rec->flags = o->self ? HB_RECORD_SELF : 0;
 	rec->pid = pid;
 	rec->start_time = st;
+	if (o->have_made)
+		rec->made_boot_ns =
+		    (uint64_t)((int64_t)boot_ns() + (int64_t)o->made_at_ms * 1000000);
 	write_fields(rec, o);
 	atomic_thread_fence(memory_order_release);
 	rec->magic = HB_RECORD_MAGIC;
@@ -338,6 +346,8 @@ int main(int argc, char **argv)
 			o.pid = (pid_t)num(v, 10);
 		else if (strcmp(a, "--start-time") == 0)
 			o.start_time = (uint64_t)num(v, 10), o.have_start = true;
+		else if (strcmp(a, "--made-at-ms") == 0)
+			o.made_at_ms = num(v, 10), o.have_made = true;
 		else if (strcmp(a, "--name") == 0)
 			o.name = v;
 		else if (strcmp(a, "--timeout-ms") == 0)

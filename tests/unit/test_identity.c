@@ -114,6 +114,12 @@ SPOIL(gone_unlisted, f->gone = true; f->name = "nope")
 SPOIL(start_later, f->start_time = 778)
 SPOIL(start_earlier, f->start_time = 776)
 SPOIL(start_unrecorded, f->recorded = 0)
+/* A library record holds no start time, only when it was made: the
+ * process that started no later (in clock ticks) is its maker. */
+SPOIL(bound_before, f->recorded = 0; f->started_by = 800)
+SPOIL(bound_same_tick, f->recorded = 0; f->started_by = 777)
+SPOIL(bound_after, f->recorded = 0; f->started_by = 776)
+SPOIL(bound_ignored_when_recorded, f->started_by = 100000)
 SPOIL(kthread, f->kthread = true)
 SPOIL(kthread_root, f->kthread = true; f->ruid = 0; f->suid = 0; f->own.cuid = 0; f->own.uid = 0)
 SPOIL(uids_eacces, f->uids_err = -EACCES)
@@ -195,6 +201,13 @@ static const struct identity_case cases[] = {
      "start time differs, the pid belongs to another process now"},
     {"no start time recorded", start_unrecorded, IDENTITY_STALE, NULL,
      "start time differs, the pid belongs to another process now"},
+    {"made after it started", bound_before, IDENTITY_OK, "web", "ok"},
+    {"made in the tick it started", bound_same_tick, IDENTITY_OK, "web", "ok"},
+    {"started after it was made", bound_after, IDENTITY_STALE, NULL,
+     "it started after its record was made, the pid belongs to another process now (or its "
+     "CLOCK_BOOTTIME runs behind ours: another time namespace)"},
+    {"a recorded start time wins over the bound", bound_ignored_when_recorded, IDENTITY_OK, "web",
+     "ok"},
     {"kernel thread", kthread, IDENTITY_UNTRUSTED, NULL, "it is a kernel thread"},
     {"kernel thread, root's record", kthread_root, IDENTITY_UNTRUSTED, NULL,
      "it is a kernel thread"},

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "key.h"
@@ -60,6 +61,39 @@ Test(proc, starttime_of_self_is_stable)
 	cr_assert_gt(a, 0);
 	cr_assert_eq(proc_starttime(-1, &a), -ESRCH);
 	cr_assert_eq(proc_is_kthread(getpid()), 0);
+}
+
+/* The bound a library record's stamp gives: the kernel's own rounding, the
+ * earlier of the maker's clock and ours, none without a stamp. */
+Test(proc, started_by_bound)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t tick = 1000000000u / (uint64_t)hz;
+
+	cr_assert_eq(proc_started_by(0, 5 * tick), 0, "no stamp, no bound");
+	cr_assert_eq(proc_started_by(5 * tick, 9 * tick), 5);
+	cr_assert_eq(proc_started_by(6 * tick - 1, 9 * tick), 5, "rounded down");
+	cr_assert_eq(proc_started_by(9 * tick, 7 * tick), 7, "a clock ahead of ours: ours");
+
+	cr_assert(proc_start_matches(5, 0, 5));
+	cr_assert(proc_start_matches(4, 0, 5));
+	cr_assert_not(proc_start_matches(6, 0, 5), "started after the record was made");
+	cr_assert_not(proc_start_matches(5, 0, 0), "neither start time nor stamp");
+	cr_assert(proc_start_matches(5, 5, 0));
+	cr_assert_not(proc_start_matches(4, 5, 100), "a recorded start time is exact");
+}
+
+/* A record this process makes now bounds its own start time. */
+Test(proc, self_within_its_bound)
+{
+	uint64_t st = 0;
+	struct timespec ts;
+
+	cr_assert_eq(clock_gettime(CLOCK_BOOTTIME, &ts), 0);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	cr_assert_eq(proc_starttime(getpid(), &st), 0);
+	cr_assert(proc_start_matches(st, 0, proc_started_by(now, now)), "start %llu, bound %llu",
+		  (unsigned long long)st, (unsigned long long)proc_started_by(now, now));
 }
 
 Test(proc, uid_of_self)
