@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/shm.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -322,6 +323,11 @@ static bool watch_evaluate(struct watch *w, bool first)
 	return true;
 }
 
+/* How long a segment whose magic is still zero may be a record its maker
+ * is finishing (preempted, on a loaded host) before it counts as some
+ * other program's empty segment. */
+#define UNFINISHED_S 60u
+
 struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 {
 	struct shmid_ds st;
@@ -349,7 +355,15 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 		return NULL;
 	}
 	r = record_attach_sized(shmid, ds->shm_segsz, true, &rec);
-	if (r == -EPROTO) {
+	if (r == -EINPROGRESS && (uint64_t)time(NULL) < (uint64_t)ds->shm_ctime + UNFINISHED_S) {
+		/* Caught between its maker's shmget() and the magic: not
+		 * turned down (its segment's ctime will not change, so that
+		 * would be for good, and its announcement ignored); the
+		 * announcement or a census soon takes it up. */
+		d->intake.census_soon = true;
+		return NULL;
+	}
+	if (r == -EPROTO || r == -EINPROGRESS) {
 		/* Not a heartbeat record: some other program's segment. */
 		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		return NULL;

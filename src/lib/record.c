@@ -122,6 +122,12 @@ int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record 
 		return -errno;
 	r = record_validate(mem, size, NULL, 0);
 	if (r < 0) {
+		/* All zero where the magic goes: a record its maker has not
+		 * finished (record_create() writes the magic last), or an
+		 * empty segment.  Not yet a verdict. */
+		if (size >= sizeof(uint64_t) &&
+		    atomic_load_explicit((_Atomic uint64_t *)mem, memory_order_relaxed) == 0)
+			r = -EINPROGRESS;
 		shmdt(mem);
 		return r;
 	}

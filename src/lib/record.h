@@ -172,7 +172,9 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len);
 int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **rec, int *shmid);
 
 /* Attach an existing record (*REC) by SHMID; read-only or for writing.
- * Validates it.  Returns 0, -EPROTO (not a record) or -errno. */
+ * Validates it.  Returns 0, -EPROTO (not a record), -EINPROGRESS (its
+ * magic is still zero: a record being made, or an empty segment) or
+ * -errno. */
 int record_attach(int shmid, bool readonly, struct hb_record **rec);
 
 /* record_attach() of a segment whose size IPC_STAT just gave (SIZE; a

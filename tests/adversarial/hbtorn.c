@@ -2,8 +2,8 @@
  * record, as one SIGKILLed or SIGSTOPped at the worst moment would, or
  * whose owner keeps the record's seqlock odd on purpose.
  *
- * hbtorn [--reregister] [--close-on-usr1] [--name NAME] [--timeout-ms N]
- *        [--settle-ms N]
+ * hbtorn [--reregister] [--close-on-usr1] [--unfinished] [--name NAME]
+ *        [--timeout-ms N] [--settle-ms N]
  *
  * Makes its record (as hb_register() does: its own, marked for removal)
  * in the registry at $HBWATCH_KEY, then opens the record's seqlock (seq
@@ -17,14 +17,22 @@
  *                    a beat now and closes the seqlock, without announcing
  *                    anything (hbwatch must find it by itself), then never
  *                    beats again.
- * Prints "shmid S" and "torn" on stdout once the seqlock is open, then
- * sleeps until killed.  Exit status: 2 usage, 1 a system call failed.
+ *   --unfinished     stops before the record has its magic: the segment
+ *                    is made and announced all zero (as a census meets a
+ *                    client preempted between shmget() and the header).
+ *                    On SIGUSR1, finishes it as hb_register() does (as
+ *                    NAME with N ms, a beat now), announces it again and
+ *                    never beats again.
+ * Prints "shmid S" and "torn" on stdout once the seqlock is open (or, with
+ * --unfinished, the zero segment announced), then sleeps until killed.  Exit status: 2 usage, 1 a
+ * system call failed.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,10 +50,43 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* --unfinished: a zero segment, announced; on SIGUSR1 the record that
+ * record_create() and hb_register() make in it, in their order (the
+ * header, the magic last, the removal mark, the registration, the
+ * announcement). */
+static int finish_later(struct hb_registry *reg, sigset_t *usr1, const char *name, long timeout_ms)
+{
+	struct hb_record *rec;
+	int sig, shmid = shmget(IPC_PRIVATE, HB_RECORD_SIZE, IPC_CREAT | IPC_EXCL | HB_RECORD_MODE);
+
+	if (shmid < 0 || (rec = shmat(shmid, NULL, 0)) == (void *)-1) {
+		perror("hbtorn: shmget/shmat");
+		return 1;
+	}
+	registry_announce(reg, shmid);
+	printf("shmid %d\ntorn\n", shmid);
+	fflush(stdout);
+	while (sigwait(usr1, &sig) != 0)
+		;
+	record_layout_init(rec);
+	rec->flags = HB_RECORD_SELF;
+	rec->pid = (int32_t)getpid();
+	rec->made_boot_ns = boot_ns();
+	atomic_store_explicit(&rec->state, HB_RECORD_CLOSED, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	rec->magic = HB_RECORD_MAGIC;
+	if (shmctl(shmid, IPC_RMID, NULL) < 0)
+		return 1;
+	record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
+	registry_announce(reg, shmid);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	const char *name = "torn";
-	bool rereg = false, close_on_usr1 = false;
+	bool rereg = false, close_on_usr1 = false, unfinished = false;
 	long timeout_ms = 60000, settle_ms = 300;
 	struct hb_registry reg;
 	struct hb_record *rec;
@@ -60,6 +101,8 @@ int main(int argc, char **argv)
 			rereg = true;
 		else if (strcmp(argv[a], "--close-on-usr1") == 0)
 			close_on_usr1 = true;
+		else if (strcmp(argv[a], "--unfinished") == 0)
+			unfinished = true;
 		else if (strcmp(argv[a], "--name") == 0 && a + 1 < argc)
 			name = argv[++a];
 		else if (strcmp(argv[a], "--timeout-ms") == 0 && a + 1 < argc)
@@ -67,8 +110,9 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[a], "--settle-ms") == 0 && a + 1 < argc)
 			settle_ms = atol(argv[++a]);
 		else {
-			fprintf(stderr, "Usage: hbtorn [--reregister] [--close-on-usr1] [--name "
-					"NAME] [--timeout-ms N] [--settle-ms N]\n");
+			fprintf(stderr, "Usage: hbtorn [--reregister] [--close-on-usr1] "
+					"[--unfinished] [--name NAME] [--timeout-ms N] "
+					"[--settle-ms N]\n");
 			return 2;
 		}
 	}
@@ -86,6 +130,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hbtorn: %s\n", why[0] ? why : strerror(-r));
 		return 1;
 	}
+	if (unfinished)
+		return finish_later(&reg, &usr1, name, timeout_ms);
 	if (proc_starttime(getpid(), &st) < 0)
 		return 1;
 	r = record_create(getpid(), st, true, &rec, &shmid);

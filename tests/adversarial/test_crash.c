@@ -4,7 +4,8 @@
  * seconds before finishing.  A record is written by its owner alone, so
  * none of this may block anybody else (there is no shared lock left to
  * hold); a record that is being written is just not read meanwhile, and
- * once it is readable it is watched like any other.  Event kinds on stderr
+ * once it is readable it is watched like any other.  So is a record met
+ * before its maker wrote its header.  Event kinds on stderr
  * stand for MESSAGE_IDs (see test_trust.c). */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -138,5 +139,34 @@ Test(crash, seqlock_held_open_then_closed)
 	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
 	cr_assert_eq(hbd_log_count("refused", t, NULL), 0);
 	cr_assert_eq(hbd_log_count("untrusted", t, NULL), 0);
+	adv_still_kills("hung");
+}
+
+/* A client caught between shmget() and its record's header: the daemon
+ * meets an all-zero segment of a record's size (here announced at once; a
+ * census meets it the same way on a loaded host).  Not some other
+ * program's segment for good: once the client finishes and announces it,
+ * it is watched, and killed when it stops beating. */
+Test(crash, record_met_before_its_header)
+{
+	int shmid;
+
+	adv_need_uids();
+	adv_config(BASE_CONF);
+	hbd_start();
+	pid_t t = torn(ADV_VICTIM_UID, &shmid, "--unfinished", "--name", "svc");
+	hbd_sleep_ms(500); /* the daemon takes the zero segment's announcement up */
+	cr_assert(hbd_alive(t));
+	cr_assert_eq(hbd_log_count(NULL, t, NULL), 0, "a record being made was reported");
+
+	uint64_t t0 = hbd_now_ns();
+	hbd_kill(t, SIGUSR1);
+	struct hbd_death d = {.pid = t};
+	cr_assert_eq(hbd_wait_deaths(&d, 1, 8000), 1,
+		     "the record was never watched once finished (turned down as foreign?)");
+	hbd_figure("record finished after its segment was met: killed %llu ms later (timeout 1 s)",
+		   (unsigned long long)((d.died_ns - t0) / 1000000u));
+	cr_assert(WIFSIGNALED(d.status));
+	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
 	adv_still_kills("hung");
 }
