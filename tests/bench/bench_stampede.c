@@ -14,7 +14,12 @@
  *     included); time until all are registered; time until hbwatch holds
  *     a pidfd for every one (all watched); hbwatch's CPU time over that;
  *     the census check (every child exactly one open record, no
- *     duplicates, none lost).
+ *     duplicates, none lost).  "Watched" is what hbwatch's status view
+ *     (hbctl status) shows: state OK for the child's pid.
+ *  0. Before that, with no hbwatch running, the floor: as many processes,
+ *     released the same way, that do nothing.  On a small VM waking 10 000
+ *     processes once takes seconds of scheduling and page-table switching
+ *     alone; the registration's own cost is what lies above it.
  *  2. Then all of them beat once a second, each at a phase of its own
  *     (they start together at a second gate, so the stampede above is
  *     measured without beats in its way): hbwatch's CPU share over a
@@ -44,6 +49,7 @@
 #include <sys/resource.h>
 
 #include "bench_fleet.h"
+#include "status.h"
 
 #define BENCH_KEY	  0x4bd7e7ccu
 #define SIZES_MAX	  16
@@ -86,6 +92,8 @@ struct res {
 	unsigned n_errs;
 	struct ms3 reg, rel;
 	double all_registered_ms, all_watched_ms;
+	double release_ms;		       /* the gate's FUTEX_WAKE took */
+	double floor_all_ms, floor_release_ms; /* the same, timing nothing (floor_run()) */
 	unsigned watched;
 	struct fleet_check check;
 	unsigned hangs, detected, missed;
@@ -315,35 +323,138 @@ static void register_figures(const struct fleet *f, struct res *o)
 	free(rel);
 }
 
-/* Until the daemon holds WANT more fds than BASE (a pidfd per watched
- * process), or gains none for 5 s.  Sets the time since the release (0:
- * never got there) and how many it watches. */
-static void wait_watched(struct res *o, pid_t daemon, int base, unsigned want, uint64_t release)
-{
-	int prev = -1;
-	uint64_t changed = bench_now();
+/* How many of the fleet's registrations hbwatch shows as watched (state
+ * OK) in its status view: what `hbctl status` would list.  *MISSING gets
+ * up to MISS_MAX of the others, with what the view says of each. */
+#define MISS_MAX 4
 
+struct watched_count {
+	unsigned ok;
+	unsigned n_missing;
+	char missing[MISS_MAX][HB_STATUS_REASON + 48];
+};
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int count_watched(const struct hb_status *st, struct hb_status_entry *buf, const pid_t *pids,
+			 unsigned n, struct watched_count *c)
+{
+	int got = status_read(st, buf, st->capacity);
+	unsigned char *seen = calloc(n + 1, 1);
+
+	*c = (struct watched_count){0};
+	if (got < 0 || !seen) {
+		free(seen);
+		return got < 0 ? got : -ENOMEM;
+	}
+	for (int k = 0; k < got; k++) {
+		const pid_t *p = bsearch(&buf[k].pid, pids, n, sizeof(*pids), pid_cmp);
+
+		if (!p)
+			continue;
+		seen[p - pids] = 1;
+		if (buf[k].state == HB_STATUS_OK)
+			c->ok++;
+		else if (c->n_missing < MISS_MAX)
+			snprintf(c->missing[c->n_missing++], sizeof(c->missing[0]),
+				 "pid %d record %d: state %u %s", (int)buf[k].pid, buf[k].shmid,
+				 buf[k].state, buf[k].reason);
+	}
+	for (unsigned i = 0; i < n && c->n_missing < MISS_MAX; i++)
+		if (!seen[i])
+			snprintf(c->missing[c->n_missing++], sizeof(c->missing[0]),
+				 "pid %d: not in the status view", (int)pids[i]);
+	free(seen);
+	return 0;
+}
+
+/* Until hbwatch's status view shows every registered child watched, or
+ * none more for 15 s (three periodic censuses).  Sets the time since the
+ * release (0: never got there) and how many it watches; names a few of
+ * those it does not. */
+static void wait_watched(struct res *o, const struct fleet *f)
+{
+	struct hb_registry reg;
+	struct hb_status st = {.shmid = -1};
+	struct hb_status_entry *buf = NULL;
+	struct watched_count c = {0};
+	pid_t *pids = calloc(f->got + 1, sizeof(*pids));
+	unsigned n = 0, prev = 0;
+	uint64_t changed = bench_now();
+	int r;
+
+	r = registry_attach((int)BENCH_KEY, false, &reg, NULL, 0);
+	if (r == 0 && (r = status_attach(&reg, &st)) < 0)
+		registry_detach(&reg);
+	if (r < 0 || !pids || !(buf = calloc(st.capacity + 1, sizeof(*buf)))) {
+		note(o, "cannot read hbwatch's status view: %s", strerror(r < 0 ? -r : ENOMEM));
+		goto out;
+	}
+	for (unsigned i = 0; i < f->got; i++)
+		if (f->reps[i].r == 0)
+			pids[n++] = f->reps[i].pid;
+	qsort(pids, n, sizeof(*pids), pid_cmp);
 	for (;;) {
-		int fds = bench_count_fds(daemon);
 		uint64_t now = bench_now();
 
-		if (fds < 0)
-			break;
-		o->watched = fds > base ? (unsigned)(fds - base) : 0;
-		if (o->watched >= want) {
-			o->all_watched_ms = (double)(now - release) / 1e6;
-			return;
+		if (count_watched(&st, buf, pids, n, &c) == 0) {
+			o->watched = c.ok;
+			if (c.ok >= n) {
+				o->all_watched_ms = (double)(now - f->release_ns) / 1e6;
+				goto out;
+			}
+			if (c.ok != prev)
+				changed = now;
+			prev = c.ok;
 		}
-		if (fds != prev)
-			changed = now;
-		if (now - changed > 5000000000ull || now - release > 120000000000ull)
+		if (now - changed > 15000000000ull || now - f->release_ns > 180000000000ull)
 			break;
-		prev = fds;
 		bench_sleep(20000000u);
 	}
 	o->all_watched_ms = 0;
-	note(o, "hbwatch watched %u of %u after %.1f s", o->watched, want,
-	     (double)(bench_now() - release) / 1e9);
+	note(o, "hbwatch's status view showed %u of %u watched after %.1f s", o->watched, n,
+	     (double)(bench_now() - f->release_ns) / 1e9);
+	for (unsigned i = 0; i < c.n_missing; i++)
+		note(o, "%s", c.missing[i]);
+out:
+	if (st.hdr) {
+		status_detach(&st);
+		registry_detach(&reg);
+	}
+	free(buf);
+	free(pids);
+}
+
+/* The machine's floor at N: the same fleet, released the same way, with
+ * nothing to time.  No hbwatch runs meanwhile. */
+static void floor_run(struct res *o)
+{
+	struct fleet f = {.name = NULL};
+	uint64_t last;
+
+	if (fleet_start(&f, o->n) < 0 || f.started < o->n ||
+	    fleet_wait_ready(&f, 300000000000ull) < f.started) {
+		note(o, "the floor fleet did not start");
+		fleet_stop(&f);
+		return;
+	}
+	bench_sleep(300000000u);
+	fleet_release(&f);
+	fleet_collect(&f, COLLECT_NS);
+	last = f.release_ns;
+	for (unsigned i = 0; i < f.got; i++)
+		if (f.reps[i].t1 > last)
+			last = f.reps[i].t1;
+	o->floor_all_ms = f.got == f.started ? (double)(last - f.release_ns) / 1e6 : 0;
+	o->floor_release_ms = (double)(f.released_ns - f.release_ns) / 1e6;
+	progress(o->n, "floor: %u processes woken, the last ran %.0f ms after the release", f.got,
+		 o->floor_all_ms);
+	fleet_stop(&f);
 }
 
 /* ---- step 3: hangs beside the N ---- */
@@ -500,12 +611,19 @@ static void print_register(const struct res *o)
 	}
 	printf("\nhb_register(), as each client timed it: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	       o->reg.p50, o->reg.p99, o->reg.max);
-	printf("release -> registered: p50 %.1f ms, p99 %.1f ms, max %.1f ms (all registered)\n",
-	       o->rel.p50, o->rel.p99, o->rel.max);
+	printf("release -> registered: p50 %.1f ms, p99 %.1f ms, max %.1f ms (all registered); "
+	       "the release took %.1f ms\n",
+	       o->rel.p50, o->rel.p99, o->rel.max, o->release_ms);
+	if (o->floor_all_ms > 0)
+		printf(
+		    "floor: the same %u processes released the same way (in %.1f ms) with nothing "
+		    "to do all ran %.1f ms after the release\n",
+		    o->n, o->floor_release_ms, o->floor_all_ms);
 	if (o->all_watched_ms > 0)
 		printf("all watched by hbwatch %.1f ms after the release", o->all_watched_ms);
 	else
-		printf("hbwatch never watched them all (%u of %u)", o->watched, o->registered);
+		printf("hbwatch's status view never showed them all watched (%u of %u)", o->watched,
+		       o->registered);
 	printf("; hbwatch CPU meanwhile %.1f ms\n", o->stampede_cpu_ms);
 	printf("census: %u duplicate, %u lost, %u foreign%s\n", o->check.dup, o->check.lost,
 	       o->check.foreign, o->check.err < 0 ? " (census failed)" : "");
@@ -595,7 +713,6 @@ static void beating(struct res *o, const struct opts *op, struct fleet *f, pid_t
 static void stampede(struct res *o, const struct opts *op, struct bench_daemon *d)
 {
 	struct fleet f = {.name = "stampede", .timeout_ms = BEATER_TIMEOUT_MS, .beat = true};
-	int base = bench_count_fds(d->pid);
 	int r = fleet_start(&f, o->n);
 	unsigned ready;
 	uint64_t c0;
@@ -620,7 +737,8 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	register_figures(&f, o);
 	progress(o->n, "%u registered, the last %.0f ms after the release", o->registered,
 		 o->all_registered_ms);
-	wait_watched(o, d->pid, base, o->registered, f.release_ns);
+	o->release_ms = (double)(f.released_ns - f.release_ns) / 1e6;
+	wait_watched(o, &f);
 	o->stampede_cpu_ms = (double)(bench_cpu_ns(d->pid) - c0) / 1e6;
 	progress(o->n, "%u watched by hbwatch", o->watched);
 	o->check = fleet_verify(&f);
@@ -649,6 +767,7 @@ static void one_size(struct res *o, const struct opts *op, int ns)
 	if (preflight(o, o->n, op->hangs, ns) < 0)
 		return;
 	fd_limit_note(o, o->n, op->hangs);
+	floor_run(o);
 	if (start_daemon(&d, op, o->n) < 0) {
 		snprintf(o->skipped, sizeof(o->skipped), "hbwatch did not start (log: %s)", d.log);
 		bench_daemon_stop(&d, 1);
@@ -685,9 +804,9 @@ static void print_rest(const struct res *o)
 
 static void print_table(const struct res *r, unsigned k)
 {
-	printf("\n%7s %7s %9s %9s %9s %10s %10s %9s %9s %9s %8s %9s\n", "N", "failed", "reg p50",
-	       "reg p99", "reg max", "all reg", "all watch", "det med", "det max", "CPU ms",
-	       "steady%", "VmHWM kB");
+	printf("\n%7s %7s %9s %9s %9s %10s %10s %10s %9s %9s %9s %8s %9s\n", "N", "failed",
+	       "reg p50", "reg p99", "reg max", "all reg", "floor", "all watch", "det med",
+	       "det max", "CPU ms", "steady%", "VmHWM kB");
 	for (unsigned i = 0; i < k; i++) {
 		const struct res *o = &r[i];
 
@@ -695,8 +814,9 @@ static void print_table(const struct res *r, unsigned k)
 			printf("%7u  not run (see above)\n", o->n);
 			continue;
 		}
-		printf("%7u %7u %9.2f %9.2f %9.2f %10.1f %10.1f ", o->n, o->failed, o->reg.p50,
-		       o->reg.p99, o->reg.max, o->all_registered_ms, o->all_watched_ms);
+		printf("%7u %7u %9.2f %9.2f %9.2f %10.1f %10.1f %10.1f ", o->n, o->failed,
+		       o->reg.p50, o->reg.p99, o->reg.max, o->all_registered_ms, o->floor_all_ms,
+		       o->all_watched_ms);
 		if (o->beat_ran)
 			printf("%9.3f %9.3f ", o->det_med, o->det_max);
 		else
@@ -709,8 +829,9 @@ static void print_table(const struct res *r, unsigned k)
 		printf("%9lu\n", o->hwm_kb);
 	}
 	printf("(ms unless marked; reg = hb_register() as the client timed it; all reg/all watch "
-	       "= release -> last registered / -> hbwatch watching all, 0 = never; CPU = hbwatch's "
-	       "over the stampede; - = not measured, see the notes)\n");
+	       "= release -> last registered / -> hbwatch's status view showing all watched, 0 = "
+	       "never; floor = release -> the last of as many processes that do nothing; CPU = "
+	       "hbwatch's over the stampede; - = not measured, see the notes)\n");
 }
 
 static void print_targets(const struct res *r, unsigned k)
@@ -761,9 +882,10 @@ static void print_json_size(const struct res *o)
 	print_errs(stdout, o, true);
 	printf("},\"register_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
 	       "\"release_to_registered_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
-	       "\"all_registered_ms\":%.1f,\"all_watched_ms\":",
+	       "\"all_registered_ms\":%.1f,\"release_ms\":%.1f,\"floor_all_ms\":%.1f,"
+	       "\"floor_release_ms\":%.1f,\"all_watched_ms\":",
 	       o->reg.p50, o->reg.p99, o->reg.max, o->rel.p50, o->rel.p99, o->rel.max,
-	       o->all_registered_ms);
+	       o->all_registered_ms, o->release_ms, o->floor_all_ms, o->floor_release_ms);
 	if (o->all_watched_ms > 0) /* 0: hbwatch never watched them all */
 		printf("%.1f", o->all_watched_ms);
 	else

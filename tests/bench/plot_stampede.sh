@@ -1,6 +1,8 @@
 #!/bin/bash
 # Plot bench_stampede's curve: time until all N processes are registered
-# and hb_register()'s p99, against N, for one or more runs.
+# and hb_register()'s p99, against N, for one or more runs; and, for runs
+# that measured it, the machine's floor: as many processes released the
+# same way with nothing to do.
 #
 #   tests/bench/plot_stampede.sh LABEL=FILE [LABEL=FILE ...]
 #
@@ -30,14 +32,17 @@ if not res:
     sys.exit("no RESULT line in " + sys.argv[1])
 for n, r in sorted(res["n"].items(), key=lambda kv: int(kv[0])):
     if r.get("ran") and r.get("all_registered_ms"):
-        print(n, r["all_registered_ms"], r["register_ms"]["p99"])
+        print(n, r["all_registered_ms"], r["register_ms"]["p99"], r.get("floor_all_ms") or "NaN")
 PY
-	echo "# $label: N, all registered (ms), hb_register p99 (ms)"
+	echo "# $label: N, all registered (ms), hb_register p99 (ms), floor (ms)"
 	cat "$OUT/$i.dat"
 	c1=$((i * 2 + 1))
-	c2=$((i * 2 + 2))
 	plots="$plots${plots:+, }'$OUT/$i.dat' using 1:2 with linespoints lw 2 pt 7 lc $c1 title '$label: all registered'"
 	plots="$plots, '$OUT/$i.dat' using 1:3 with linespoints lw 2 pt 5 dt 2 lc $c1 title '$label: hb_register p99'"
+	# The machine's floor (as many processes, nothing to do), where measured.
+	if awk '$4 != "NaN" { f = 1 } END { exit !f }' "$OUT/$i.dat"; then
+		plots="$plots, '$OUT/$i.dat' using 1:4 with linespoints lw 1 pt 1 dt 3 lc rgb '#444444' title '$label: floor, processes doing nothing'"
+	fi
 	i=$((i + 1))
 done
 
