@@ -43,6 +43,25 @@ static pid_t torn(uid_t uid, int *shmid, const char *a1, const char *a2, const c
 	return pid;
 }
 
+/* hbtorn T, told to finish its record (SIGUSR1) and then never beating,
+ * is watched and killed within WAIT_MS as any other ([svc], 1 s); WHAT
+ * and HOW name the figure. */
+static void finished_then_killed(pid_t t, int wait_ms, const char *what, const char *how)
+{
+	uint64_t t0 = hbd_now_ns();
+	struct hbd_death d = {.pid = t};
+
+	hbd_kill(t, SIGUSR1);
+	cr_assert_eq(hbd_wait_deaths(&d, 1, wait_ms), 1, "%s: the record was never watched", what);
+	hbd_figure("%s: killed %llu ms later (timeout 1 s, %s)", what,
+		   (unsigned long long)((d.died_ns - t0) / 1000000u), how);
+	cr_assert(WIFSIGNALED(d.status));
+	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
+	cr_assert_eq(hbd_log_count("refused", t, NULL), 0);
+	cr_assert_eq(hbd_log_count("untrusted", t, NULL), 0);
+	adv_still_kills("hung");
+}
+
 /* A registration and its time, which must not wait for anybody. */
 static pid_t timed_registration(const char *what)
 {
@@ -128,18 +147,7 @@ Test(crash, seqlock_held_open_then_closed)
 	cr_assert(hbd_alive(t));
 	cr_assert_eq(hbd_log_count(NULL, t, NULL), 0, "a record being written was reported");
 
-	uint64_t t0 = hbd_now_ns();
-	hbd_kill(t, SIGUSR1);
-	struct hbd_death d = {.pid = t};
-	cr_assert_eq(hbd_wait_deaths(&d, 1, 15000), 1,
-		     "the record was never watched once readable");
-	hbd_figure("seqlock closed: killed %llu ms later (timeout 1 s, found by the census)",
-		   (unsigned long long)((d.died_ns - t0) / 1000000u));
-	cr_assert(WIFSIGNALED(d.status));
-	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
-	cr_assert_eq(hbd_log_count("refused", t, NULL), 0);
-	cr_assert_eq(hbd_log_count("untrusted", t, NULL), 0);
-	adv_still_kills("hung");
+	finished_then_killed(t, 15000, "seqlock closed", "found by the census");
 }
 
 /* A client caught between shmget() and its record's header: the daemon
@@ -159,14 +167,6 @@ Test(crash, record_met_before_its_header)
 	cr_assert(hbd_alive(t));
 	cr_assert_eq(hbd_log_count(NULL, t, NULL), 0, "a record being made was reported");
 
-	uint64_t t0 = hbd_now_ns();
-	hbd_kill(t, SIGUSR1);
-	struct hbd_death d = {.pid = t};
-	cr_assert_eq(hbd_wait_deaths(&d, 1, 8000), 1,
-		     "the record was never watched once finished (turned down as foreign?)");
-	hbd_figure("record finished after its segment was met: killed %llu ms later (timeout 1 s)",
-		   (unsigned long long)((d.died_ns - t0) / 1000000u));
-	cr_assert(WIFSIGNALED(d.status));
-	cr_assert(hbd_log_wait("signal-sent", t, "svc", 5000));
-	adv_still_kills("hung");
+	finished_then_killed(t, 8000, "record finished after its segment was met",
+			     "announced again");
 }
