@@ -1,4 +1,5 @@
-/* The one clock heartbeats are measured on. */
+/* The clocks: heartbeats are measured on CLOCK_MONOTONIC; a record is
+ * stamped with CLOCK_BOOTTIME, the clock process start times count on. */
 #ifndef HBWATCH_CLOCK_H
 #define HBWATCH_CLOCK_H
 
