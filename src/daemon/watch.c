@@ -358,9 +358,10 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	if (r == -EINPROGRESS && (uint64_t)time(NULL) < (uint64_t)ds->shm_ctime + UNFINISHED_S) {
 		/* Caught between its maker's shmget() and the magic: not
 		 * turned down (its segment's ctime will not change, so that
-		 * would be for good, and its announcement ignored); the
-		 * announcement or a census soon takes it up. */
-		d->intake.census_soon = true;
+		 * would be for good, and its announcement ignored).  Its
+		 * announcement takes it up, or the periodic census; no
+		 * earlier census, or anybody's empty segments would make
+		 * them come every second. */
 		return NULL;
 	}
 	if (r == -EPROTO || r == -EINPROGRESS) {
