@@ -65,6 +65,11 @@ int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 		return 0;
 	}
 	e->alive = true;
+	/* A library record holds no start time, only its stamp: give the
+	 * process's own, now that it is known to fit (hbctl status shows
+	 * it, and a later look compares it exactly). */
+	if (!e->v.start_time)
+		e->v.start_time = st;
 	r = proc_uids(e->pid, &ruid, &euid, &suid);
 	if (r < 0) {
 		snprintf(e->why, sizeof(e->why), "cannot read the user of pid %d: %s", (int)e->pid,

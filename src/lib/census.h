@@ -21,13 +21,13 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
  * on the same facts. */
 struct census_entry {
 	int shmid;
-	pid_t pid;	 /* the process, in our PID namespace (shm_cpid if SELF) */
-	uid_t cuid, uid; /* creator and owner of the segment */
-	struct hb_record_view v;
-	bool busy;     /* the owner was writing during every read */
-	bool alive;    /* PID is alive with the recorded start time */
-	bool trusted;  /* ownership_check() passed */
-	char why[160]; /* why it is not trusted, or not alive */
+	pid_t pid;		 /* the process, in our PID namespace (shm_cpid if SELF) */
+	uid_t cuid, uid;	 /* creator and owner of the segment */
+	struct hb_record_view v; /* if ALIVE, v.start_time is the process's own */
+	bool busy;		 /* the owner was writing during every read */
+	bool alive;		 /* PID is alive with the recorded start time */
+	bool trusted;		 /* ownership_check() passed */
+	char why[160];		 /* why it is not trusted, or not alive */
 };
 
 /* Inspect the record SHMID (attach read-only, read, detach).  Returns 0,

@@ -534,6 +534,16 @@ Test(ctl, status_shows_the_daemons_verdicts)
 	cr_assert(tu_json_valid(r.out), "%s", r.out);
 	cr_assert(strstr(r.out, "\"timeout_ms\":400,\"requested_timeout_ms\":60000"), "%s", r.out);
 	cr_assert(strstr(r.out, "\"state\":\"rate-limited\""), "%s", r.out);
+	/* A library record holds no start time; the JSON gives the process's. */
+	uint64_t st;
+	char want_st[96];
+	cr_assert_eq(proc_starttime(a, &st), 0);
+	snprintf(want_st, sizeof(want_st), "\"pid\":%d,", (int)a);
+	line = strstr(r.out, want_st);
+	cr_assert(line, "%s", r.out);
+	snprintf(want_st, sizeof(want_st), "\"start_time\":%llu,", (unsigned long long)st);
+	cr_assert(strstr(line, want_st) && strstr(line, want_st) < strstr(line, "\"tasks\""),
+		  "want %s for pid %d in %s", want_st, (int)a, r.out);
 
 	cr_assert_eq(ctl(&r, "check", "unlisted", NULL), 2, "%s", r.out);
 	cr_assert(strstr(r.out, "registered but not watched by hbwatch"), "%s", r.out);
