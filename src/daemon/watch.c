@@ -172,15 +172,6 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	return false;
 }
 
-/* For a record that holds no start time (the library's, made by the
- * process itself), the latest its maker can have started. */
-static uint64_t started_by(const struct watch *w)
-{
-	if (w->start_time || !(w->v.flags & HB_RECORD_SELF))
-		return 0;
-	return proc_started_by(w->v.made_boot_ns, boot_ns());
-}
-
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
  * and has no pidfd yet.  Returns false if W was destroyed. */
 static bool watch_evaluate(struct watch *w, bool first)
@@ -188,7 +179,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	struct daemon *d = w->d;
 	const struct service *pre = w->v.name_ok ? settings_find(&d->settings, w->v.name) : NULL;
 	struct identity_facts f = {.recorded = w->start_time,
-				   .started_by = started_by(w),
+				   .started_by = w->start_time ? 0 : record_started_by(&w->v),
 				   .name_ok = w->v.name_ok,
 				   .name = w->v.name,
 				   .have_ownership = true,

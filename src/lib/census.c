@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "census.h"
-#include "clock.h"
 #include "ownership.h"
 #include "proc.h"
 
@@ -36,7 +35,7 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
 int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 {
 	struct hb_record *rec;
-	uint64_t st, by;
+	uint64_t st;
 	uid_t ruid, euid, suid;
 	int r;
 
@@ -58,9 +57,8 @@ int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 		snprintf(e->why, sizeof(e->why), "it names no process");
 		return 0;
 	}
-	by = (e->v.flags & HB_RECORD_SELF) ? proc_started_by(e->v.made_boot_ns, boot_ns()) : 0;
 	r = proc_starttime(e->pid, &st);
-	if (r < 0 || !proc_start_matches(st, e->v.start_time, by)) {
+	if (r < 0 || !proc_start_matches(st, e->v.start_time, record_started_by(&e->v))) {
 		snprintf(e->why, sizeof(e->why), "its process is gone");
 		return 0;
 	}

@@ -6,6 +6,7 @@
 #include <sys/shm.h>
 
 #include "clock.h"
+#include "proc.h"
 #include "record.h"
 #include "why.h"
 
@@ -54,6 +55,25 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 	return 0;
 }
 
+void record_init(struct hb_record *r, pid_t pid, uint64_t start_time, bool self)
+{
+	record_layout_init(r);
+	r->flags = self ? HB_RECORD_SELF : 0;
+	r->pid = (int32_t)pid;
+	r->start_time = start_time;
+	r->made_boot_ns = boot_ns();
+	atomic_store_explicit(&r->state, HB_RECORD_CLOSED, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	r->magic = HB_RECORD_MAGIC;
+}
+
+uint64_t record_started_by(const struct hb_record_view *v)
+{
+	if (v->start_time || !(v->flags & HB_RECORD_SELF))
+		return 0;
+	return proc_started_by(v->made_boot_ns, boot_ns());
+}
+
 int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **rec, int *shmid)
 {
 	struct hb_record *r;
@@ -71,14 +91,7 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
 		shmctl(id, IPC_RMID, NULL);
 		return e;
 	}
-	record_layout_init(r);
-	r->flags = self ? HB_RECORD_SELF : 0;
-	r->pid = (int32_t)pid;
-	r->start_time = start_time;
-	r->made_boot_ns = boot_ns();
-	atomic_store_explicit(&r->state, HB_RECORD_CLOSED, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	r->magic = HB_RECORD_MAGIC;
+	record_init(r, pid, start_time, self);
 
 	if (self) {
 		/* Gone with the last process attached: never a leak. */

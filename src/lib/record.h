@@ -164,6 +164,18 @@ static inline bool record_size_ok(size_t size)
  * layout.  Pure.  Returns 0 or -EPROTO with the reason in WHY (may be NULL). */
 int record_validate(const void *mem, size_t size, char *why, size_t why_len);
 
+/* Write a fresh record's header into the zeroed segment R, the magic last
+ * (a reader that sees the magic sees the rest): process PID, START_TIME (0:
+ * none, the CLOCK_BOOTTIME stamp written now names the process), SELF as
+ * for record_create().  The registration is CLOSED. */
+void record_init(struct hb_record *r, pid_t pid, uint64_t start_time, bool self);
+
+/* For a record V that holds no start time (made by its process itself):
+ * the latest start time, in clock ticks, its maker can have, as
+ * proc_started_by() gives it from the record's stamp and our clock now.
+ * 0 for any other record: its start time, if any, must match exactly. */
+uint64_t record_started_by(const struct hb_record_view *v);
+
 /* Create and attach a record for process PID with START_TIME: SELF if PID
  * is the caller (the record is then marked for removal at once); otherwise
  * it is handed to root so the daemon can remove it.  The registration is

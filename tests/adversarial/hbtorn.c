@@ -68,13 +68,7 @@ static int finish_later(struct hb_registry *reg, sigset_t *usr1, const char *nam
 	fflush(stdout);
 	while (sigwait(usr1, &sig) != 0)
 		;
-	record_layout_init(rec);
-	rec->flags = HB_RECORD_SELF;
-	rec->pid = (int32_t)getpid();
-	rec->made_boot_ns = boot_ns();
-	atomic_store_explicit(&rec->state, HB_RECORD_CLOSED, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	rec->magic = HB_RECORD_MAGIC;
+	record_init(rec, getpid(), 0, true);
 	if (shmctl(shmid, IPC_RMID, NULL) < 0)
 		return 1;
 	record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);

@@ -117,8 +117,7 @@ static int seen_one(int shmid, const struct shmid_ds *ds, void *userdata)
 	if (!bsearch(&e.pid, s->pids, MANY, sizeof(pid_t), pid_cmp))
 		s->bad_owner++;
 	else if (proc_starttime(e.pid, &st) < 0 ||
-		 !proc_start_matches(st, e.v.start_time,
-				     proc_started_by(e.v.made_boot_ns, boot_ns())))
+		 !proc_start_matches(st, e.v.start_time, record_started_by(&e.v)))
 		s->bad_start++;
 	if (s->n < MANY)
 		s->found[s->n] = e.pid;
@@ -570,9 +569,8 @@ Test(register, stale_record_of_the_same_pid_is_left_alone)
 	 * started, which bounds the start time census and hbwatch accept. */
 	cr_assert_eq(v.start_time, 0);
 	cr_assert_gt(v.made_boot_ns, 0);
-	cr_assert(proc_start_matches(st, v.start_time, proc_started_by(v.made_boot_ns, boot_ns())));
-	cr_assert(proc_started_by(v.made_boot_ns, boot_ns()) >= st,
-		  "made before its maker started");
+	cr_assert(proc_start_matches(st, v.start_time, record_started_by(&v)));
+	cr_assert(record_started_by(&v) >= st, "made before its maker started");
 
 	cr_assert_eq(tu_record_view(stale, &now), 0);
 	cr_assert_str_eq(now.name, "old-service");
