@@ -295,6 +295,11 @@ start_deadman() {
 
 guest_start() {
 	local state
+	# One guest at a time on this host: a guest has no cgroup namespace and
+	# builds its tree at the top of the host's, where a second would
+	# collide.  The guest inherits the lock and holds it until it is gone.
+	exec {GUEST_LOCK_FD}>/tmp/hbwatch-e2e-guest.lock
+	flock "$GUEST_LOCK_FD"
 	write_boot_script
 	setsid unshare --pid --fork --mount --uts --ipc --net "$SCRATCH/boot.sh" "$M" &
 	UNSHARE_PID=$!
