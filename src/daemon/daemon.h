@@ -116,7 +116,11 @@ struct manager_link {
 /* The node_exporter textfile (textfile.c). */
 struct textfile {
 	sd_event_source *timer;
+	uint64_t timer_ns; /* when TIMER fires */
 	uint64_t written_ns;
+	int dirfd;	   /* metrics_dir, opened once (safedir_open), or -1 */
+	char *dir;	   /* the metrics_dir= DIRFD was opened for */
+	long long started; /* wall clock at start, for hbwatch_start_time_seconds */
 	bool warned;
 };
 

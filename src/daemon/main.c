@@ -486,6 +486,7 @@ int main(int argc, char **argv)
 			   .self = getpid(),
 			   .doorbell.efd = -1,
 			   .notify.fd = -1,
+			   .textfile.dirfd = -1,
 			   .legacy = {.shmid = -1, .bad_shmid = -1}};
 	bool check_only = false;
 	char err[512];

@@ -1,0 +1,150 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safedir.h"
+
+/* The kernel's own limit on symlinks in one lookup. */
+#define SAFEDIR_MAX_LINKS 40
+
+/* Whether ST (reached as SHOWN) may be trusted; if not, say why. */
+static int trusted(const struct stat *st, const char *shown, uid_t owner, char *why, size_t why_len)
+{
+	if (st->st_uid != 0 && st->st_uid != owner) {
+		snprintf(why, why_len,
+			 "%s belongs to uid %u, who could put something else in its place", shown,
+			 (unsigned)st->st_uid);
+		return -EPERM;
+	}
+	if (S_ISDIR(st->st_mode) && (st->st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(st->st_mode & S_ISVTX)) {
+		snprintf(why, why_len,
+			 "%s is writable by its %s and not sticky: they could put something else "
+			 "below it",
+			 shown, st->st_mode & S_IWOTH ? "others" : "group");
+		return -EPERM;
+	}
+	return 0;
+}
+
+int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
+{
+	/* REST: what is left to walk; SHOWN: the path walked so far, for WHY. */
+	char rest[PATH_MAX], shown[PATH_MAX] = "/";
+	unsigned links = 0;
+	struct stat st;
+	int fd, r;
+
+	why[0] = '\0';
+	if (path[0] != '/' || strlen(path) >= sizeof(rest)) {
+		snprintf(why, why_len, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	strcpy(rest, path);
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = trusted(&st, "/", owner, why, why_len);
+	if (r < 0)
+		goto fail;
+	for (;;) {
+		char *p = rest, name[NAME_MAX + 1];
+		size_t n;
+		int next;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (n > NAME_MAX) {
+			r = -ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		memmove(rest, p + n, strlen(p + n) + 1);
+		if (strcmp(name, ".") == 0)
+			continue;
+		if (strcmp(name, "..") == 0) {
+			/* Going up could leave the directories checked so far. */
+			snprintf(why, why_len, "%s: '..' in the path", path);
+			r = -EPERM;
+			goto fail;
+		}
+		if (strlen(shown) + n + 2 < sizeof(shown)) {
+			if (strcmp(shown, "/") != 0)
+				strcat(shown, "/");
+			strcat(shown, name);
+		}
+		next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 || fstat(next, &st) < 0) {
+			r = -errno;
+			if (next >= 0)
+				close(next);
+			snprintf(why, why_len, "%s: %s", shown, strerror(-r));
+			goto fail;
+		}
+		r = trusted(&st, shown, owner, why, why_len);
+		if (r == 0 && S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t len = readlinkat(next, "", target, sizeof(target) - 1);
+
+			close(next);
+			if (len < 0) {
+				r = -errno;
+				goto fail;
+			}
+			target[len] = '\0';
+			if (++links > SAFEDIR_MAX_LINKS ||
+			    (size_t)len + strlen(rest) + 2 > sizeof(rest)) {
+				r = -ELOOP;
+				snprintf(why, why_len, "%s: %s", shown, strerror(ELOOP));
+				goto fail;
+			}
+			/* The target, then what was left after the link. */
+			memmove(rest + len + 1, rest, strlen(rest) + 1);
+			memcpy(rest, target, (size_t)len);
+			rest[len] = '/';
+			if (target[0] == '/') {
+				close(fd);
+				fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+				if (fd < 0) {
+					r = -errno;
+					goto fail;
+				}
+				strcpy(shown, "/");
+			} else {
+				char *slash = strrchr(shown, '/');
+
+				if (slash)
+					slash[slash == shown ? 1 : 0] = '\0';
+			}
+			continue;
+		}
+		if (r == 0 && !S_ISDIR(st.st_mode)) {
+			r = -ENOTDIR;
+			snprintf(why, why_len, "%s: %s", shown, strerror(ENOTDIR));
+		}
+		if (r < 0) {
+			close(next);
+			goto fail;
+		}
+		close(fd);
+		fd = next;
+	}
+	return fd;
+fail:
+	if (!why[0])
+		snprintf(why, why_len, "%s: %s", path, strerror(-r));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
