@@ -143,13 +143,14 @@ uint64_t ctl_entry_extended(const struct census_entry *e, const struct ctl_view 
 
 unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out, unsigned cap)
 {
-	struct hb_record *rec;
+	struct hb_record_map m;
 	unsigned n;
 
-	if (e->v.task_high == 0 || record_attach(e->shmid, true, &rec) < 0)
+	/* Attached afresh: its geometry, not E's, bounds the read. */
+	if (e->v.task_high == 0 || record_attach(e->shmid, true, &m) < 0)
 		return 0;
-	n = record_read_tasks(rec, e->v.task_high, out, cap);
-	record_detach(rec);
+	n = record_read_tasks(&m, e->v.task_high, out, cap);
+	record_unmap(&m);
 	return n;
 }
 

@@ -122,12 +122,12 @@ static bool segment_gone(int shmid)
 static void age_beat(int shmid, unsigned age_ms)
 {
 	uint64_t now = hbd_now_ns(), age = (uint64_t)age_ms * 1000000u;
-	struct hb_record *rec;
+	struct hb_record_map rec;
 
 	cr_assert_gt(now, age, "the clock is too young for a beat %u ms ago", age_ms);
 	cr_assert_eq(record_attach(shmid, false, &rec), 0);
-	record_beat(rec, now - age);
-	record_detach(rec);
+	record_beat(rec.rec, now - age);
+	record_unmap(&rec);
 }
 
 static void view(int shmid, struct hb_record_view *v)
