@@ -22,12 +22,16 @@
  *     Prints "ready" first, and on stderr "rounds N writes W killed K" at
  *     the end (K: rounds hbwatch signalled, on the word of what they
  *     scribbled).
+ * hbhostile --semaphore MODE
+ *     Makes the semaphore at $HBWATCH_KEY before hbwatch does, with MODE
+ *     (octal); prints "semid N".
  * Exit: 0 done; 1 a system call failed (message on stderr); 2 usage. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -264,9 +268,26 @@ static int scribble(long ms, char **names, int n_names)
 	return 0;
 }
 
+static int semaphore(const char *mode)
+{
+	char *end;
+	unsigned long m = strtoul(mode, &end, 8);
+	int key, id;
+
+	if (*end || m > 0777 || key_from_env(&key) < 0)
+		return 2;
+	id = semget(key, 1, IPC_CREAT | IPC_EXCL | (int)m);
+	if (id < 0)
+		return fail("semget");
+	printf("semid %d\n", id);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	rng_state = (uint64_t)getpid() * UINT64_C(0x9e3779b97f4a7c15) | 1u;
+	if (argc == 3 && strcmp(argv[1], "--semaphore") == 0)
+		return semaphore(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "--relayout") == 0)
 		return relayout(argv[2]);
 	if (argc >= 4 && strcmp(argv[1], "--scribble-ms") == 0) {
@@ -276,6 +297,7 @@ int main(int argc, char **argv)
 			return 2;
 		return scribble(ms, argv + 3, argc - 3);
 	}
-	fprintf(stderr, "usage: hbhostile --relayout NAME | --scribble-ms D NAME...\n");
+	fprintf(stderr, "usage: hbhostile --relayout NAME | --scribble-ms D NAME... | "
+			"--semaphore MODE\n");
 	return 2;
 }
