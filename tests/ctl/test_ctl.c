@@ -497,6 +497,8 @@ Test(ctl, shell_job_killed)
 	H.kids[H.n_kids++] = sh;
 	cr_assert(hbd_wait_exit(sh, 15000, &st), "the hung job was not killed");
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
+	/* hbwatch signals first and logs after: the death may be seen first. */
+	cr_assert(hbd_log_wait("signal-sent", sh, "SIGABRT", 5000), "no record of the signal");
 	cr_assert_eq(hbd_log_count("signal-sent", sh, "SIGABRT"), 1);
 	cr_assert_eq(hbd_log_count("deadline-missed", sh, NULL), 1);
 	/* hbctl handed the record to root so that hbwatch could do this. */
