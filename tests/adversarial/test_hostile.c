@@ -86,7 +86,7 @@ Test(hostile, owner_scribbles_headers, .timeout = 600)
 {
 	const char *env = getenv("HBWATCH_HOSTILE_S");
 	long secs = env && *env ? strtol(env, NULL, 10) : 30;
-	char ms[32], out[256];
+	char ms[32];
 	int runs = 0;
 
 	adv_need_uids();
@@ -111,6 +111,5 @@ Test(hostile, owner_scribbles_headers, .timeout = 600)
 		   "changed header",
 		   secs, runs, untrusted);
 	cr_assert_gt(untrusted, 0, "no rewrite ever reached hbwatch");
-	(void)out;
 	adv_still_kills("hung");
 }
