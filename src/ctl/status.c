@@ -18,17 +18,6 @@
 #include "registry.h"
 #include "status.h"
 
-int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
-{
-	struct ctl_view v;
-	int r = ctl_view_load(key, &v, why, why_len);
-
-	*owner = v.owner;
-	*alive = v.alive;
-	ctl_view_free(&v);
-	return r;
-}
-
 int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 {
 	struct hb_registry reg;
