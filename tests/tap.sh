@@ -1,8 +1,88 @@
-# Shared by the shell tests: TAP output and cleanup of what a test starts.
-# Source it after setting DIR (a scratch directory the test owns); append
-# the pids the test starts to PIDS.  On exit every pid in PIDS is killed
-# and reaped, the table at $HBWATCH_KEY is removed through $HBCTL, and DIR
-# is deleted.
+# The TAP library of the shell tests (POSIX sh; bash sources it too): test
+# points, diagnostics, skips, bail-outs, polling, and the plan either first
+# (plan N) or last (done_testing).  Every shell test writes TAP through it.
+#
+# Cleanup of what a test starts, for the tests that run the daemon
+# directly: call tap_cleanup_on_exit after setting DIR (a scratch directory
+# the test owns); append the pids the test starts to PIDS.  On exit every
+# pid in PIDS is killed and reaped, the table at $HBWATCH_KEY is removed
+# through $HBCTL, and DIR is deleted.
+
+T_N=0      # test points so far
+T_FAILED=0 # of which failed
+
+# plan N: the plan, before the points.
+plan() { echo "1..$1"; }
+ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
+not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
+# skip [DESCRIPTION] REASON: a point that was not tested, and why.
+skip() {
+	T_N=$((T_N + 1))
+	if [ $# -ge 2 ]; then echo "ok $T_N - $1 # SKIP $2"; else echo "ok $T_N # SKIP $1"; fi
+}
+# diag LINE...: each line as a TAP diagnostic.
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+# check DESCRIPTION COMMAND ARG...: one point for COMMAND's status.
+# check DESCRIPTION CODE: the same for shell CODE (one word), evaluated with
+# the caller's $? (so CODE may test it) and its variables.
+# Either runs in a subshell; its output is shown as diagnostics when it
+# fails.
+check() {
+	_tap_st=$? # the caller's, for CODE that tests it
+	_tap_desc=$1
+	shift
+	if _tap_out=$(if [ $# -eq 1 ]; then
+		(exit "$_tap_st")
+		eval "$1"
+	else
+		"$@"
+	fi 2>&1); then
+		ok "$_tap_desc"
+	else
+		not_ok "$_tap_desc"
+		[ -n "$_tap_out" ] && diag "$_tap_out"
+	fi
+	return 0
+}
+
+# wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds
+# (its output discarded); fails after SECONDS.
+wait_for() {
+	_tap_end=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$_tap_end" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# skip_all REASON: a plan of 0 with a reason, exit 0: meson counts the file
+# as skipped (a non-zero exit would be an error).
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# bail REASON: stop the whole test.
+bail() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# tap_done: the plan after the points (for a test that gave none first),
+# and exit 0 only if every point passed.
+tap_done() {
+	echo "1..$T_N"
+	tap_exit
+}
+# tap_exit: exit 0 only if every point passed.
+tap_exit() {
+	[ "$T_FAILED" -eq 0 ]
+	exit $?
+}
+done_testing() { tap_done; }
 
 PIDS=""
 tap_cleanup() {
@@ -10,19 +90,4 @@ tap_cleanup() {
 	"$HBCTL" remove >/dev/null 2>&1
 	rm -rf "$DIR"
 }
-trap tap_cleanup EXIT
-
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-# check DESCRIPTION SHELL-CODE: one TAP line for the code's status.
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-# wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds.
-wait_for() {
-	end=$(($(date +%s) + $1)); shift
-	while ! "$@" 2>/dev/null; do
-		[ "$(date +%s)" -gt "$end" ] && return 1
-		sleep 0.05
-	done
-}
+tap_cleanup_on_exit() { trap tap_cleanup EXIT; }

@@ -91,10 +91,11 @@ echo "lintian: no error, no warning"
 step "Building hbwatch $UPGRADE_VERSION for the upgrade test"
 USRC=$(export_source "$OUT/upgrade")
 # The same tree under a higher version, as the next release would be.
+# nocheck: its unit suite is the one the release build just ran.
 (cd "$USRC" && DEBFULLNAME="hbwatch CI" DEBEMAIL="ci@localhost" \
 	dch --preserve --newversion "$UPGRADE_VERSION" --distribution unstable --force-distribution \
 	"Upgrade test build.")
-(cd "$USRC" && dpkg-buildpackage -us -uc -b) >"$OUT/build-upgrade.log" 2>&1 ||
+(cd "$USRC" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$OUT/build-upgrade.log" 2>&1 ||
 	fail "the upgrade package build failed" "$OUT/build-upgrade.log"
 
 step "Guest test: install, watched service, upgrade, remove, purge"

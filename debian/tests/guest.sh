@@ -71,11 +71,7 @@ LEFTOVERS='/etc/hbwatch /usr/local/etc/hbwatch /usr/sbin/hbwatch /usr/local/sbin
 /usr/local/lib/systemd/system/hbwatch-demo@.service /etc/systemd/system/hbwatch.service.d'
 
 deb_guest_setup() {
-	local t p
-	[ "$(id -u)" -eq 0 ] || skip_all "needs root to boot systemd in namespaces"
-	for t in unshare nsenter mount umount chroot python3 dpkg-architecture /lib/systemd/systemd; do
-		command -v "$t" >/dev/null 2>&1 || skip_all "needs $t"
-	done
+	local p
 	OLD=(); NEW=()
 	for p in hbwatch libhbwatch0 libhbwatch-dev python3-hbwatch; do
 		OLD+=("$(deb "$OLD_DIR" "$p")")
@@ -86,21 +82,12 @@ deb_guest_setup() {
 	dpkg --compare-versions "$NEW_VERSION" gt "$OLD_VERSION" ||
 		bail "upgrade version $NEW_VERSION is not above $OLD_VERSION"
 
-	SCRATCH=$(mktemp -d /var/tmp/hbwatch-deb.XXXXXX)
-	M=$SCRATCH/root
-	CG_BEFORE=$SCRATCH.cgroups
-	# The harness's teardown (poweroff, unmount, remove, cgroups) runs with
-	# -e off and gets this script's status to exit with.
+	# The same root as the e2e tests' guests (the overlay, the masked
+	# units, a fresh machine id); the harness's teardown (poweroff,
+	# unmount, remove, cgroups) runs with -e off and gets this script's
+	# status to exit with.
+	harness guest_root hbwatch-deb dpkg-architecture
 	trap 'rc=$?; set +e +o pipefail; (exit "$rc"); guest_cleanup' EXIT
-	trap 'exit 130' INT TERM
-	cgroup_dirs >"$CG_BEFORE"
-	mkdir "$SCRATCH/upper" "$SCRATCH/work" "$M"
-	mount -t overlay overlay \
-		-o "lowerdir=/,upperdir=$SCRATCH/upper,workdir=$SCRATCH/work" "$M" ||
-		bail "cannot mount the overlay"
-	harness mask_units
-	rm -f "$M/etc/machine-id"
-	: >"$M/etc/machine-id"
 
 	# The guest plays a Debian machine that never had hbwatch.  These are
 	# whiteouts in the overlay; the host keeps its files.

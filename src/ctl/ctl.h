@@ -63,11 +63,6 @@ void ctl_view_free(struct ctl_view *v);
 /* hbwatch's entry for record SHMID, or NULL. */
 const struct hb_status_entry *ctl_view_find(const struct ctl_view *v, int shmid);
 
-/* Read the pid of the hbwatch owning the registry at KEY, and whether it
- * runs.  Returns 0 or -errno from registry_attach(), with the reason in
- * WHY (may be NULL). */
-int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len);
-
 /* Does hbwatch watch E?  False only if it refused E; true when its
  * verdicts are unknown or it has not seen E yet. */
 bool ctl_watched(const struct census_entry *e, const struct ctl_view *v);

@@ -18,17 +18,6 @@
 #include "registry.h"
 #include "status.h"
 
-int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
-{
-	struct ctl_view v;
-	int r = ctl_view_load(key, &v, why, why_len);
-
-	*owner = v.owner;
-	*alive = v.alive;
-	ctl_view_free(&v);
-	return r;
-}
-
 /* The live owner of REG by the kernel's word: the holder of the owner's
  * lock (registry.h), which the registry's owner made.  Without a holder,
  * none runs: *OWNER stays the header's.  Returns 0, or -errno if there is

@@ -43,7 +43,6 @@ static struct {
 	uint64_t window_start_ns;
 	unsigned used;
 	uint64_t held; /* held back in this window */
-	uint64_t total;
 } limit;
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
@@ -174,11 +173,6 @@ void log_flush_suppressed(void)
 	limit.held = 0;
 }
 
-uint64_t log_suppressed_total(void)
-{
-	return limit.total;
-}
-
 static bool limit_allow(void)
 {
 	log_flush_suppressed();
@@ -187,7 +181,6 @@ static bool limit_allow(void)
 		return true;
 	}
 	limit.held++;
-	limit.total++;
 	return false;
 }
 

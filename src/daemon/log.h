@@ -78,9 +78,6 @@ void log_eventv(int level, const struct event *e, const char *fmt, va_list ap)
  * many.  Called from the loop now and then. */
 void log_flush_suppressed(void);
 
-/* Limited events held back since start (for tests and metrics). */
-uint64_t log_suppressed_total(void);
-
 /* The short name of an event kind ("deadline-missed", ...), also the
  * HBWATCH_EVENT= field and the tag of stderr lines. */
 const char *event_kind_name(enum event_kind k);

@@ -161,14 +161,6 @@ int proc_stat_facts(pid_t pid, struct proc_stat *st)
 	return 0;
 }
 
-int proc_is_kthread(pid_t pid)
-{
-	struct proc_stat st;
-	int r = proc_stat_facts(pid, &st);
-
-	return r < 0 ? r : st.kthread;
-}
-
 int proc_parse_uids(const char *buf, uid_t *ruid, uid_t *euid, uid_t *suid)
 {
 	const char *p = buf;
@@ -209,13 +201,6 @@ int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid)
 	if (r < 0)
 		return r;
 	return proc_parse_uids(buf, ruid, euid, suid);
-}
-
-int proc_uid(pid_t pid, uid_t *uid)
-{
-	uid_t e, s;
-
-	return proc_uids(pid, uid, &e, &s);
 }
 
 uint64_t proc_started_by(uint64_t made_boot_ns, uint64_t now_boot_ns)

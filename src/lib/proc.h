@@ -31,9 +31,6 @@ int proc_pgrp(pid_t pid, pid_t *pgrp);
 /* Start time of PID.  Returns 0, -ESRCH (no such process) or -errno. */
 int proc_starttime(pid_t pid, uint64_t *start_time);
 
-/* Real uid of PID from /proc/PID/status.  Returns 0, -ESRCH or -errno. */
-int proc_uid(pid_t pid, uid_t *uid);
-
 /* Real, effective and saved uids of PID from /proc/PID/status.  Returns 0,
  * -ESRCH or -errno. */
 int proc_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *suid);
@@ -51,9 +48,6 @@ struct proc_stat {
 
 /* Read /proc/PID/stat once into ST.  Returns 0, -ESRCH or -errno. */
 int proc_stat_facts(pid_t pid, struct proc_stat *st);
-
-/* True if PID is a kernel thread (no address space: PF_KTHREAD). */
-int proc_is_kthread(pid_t pid);
 
 /* The latest start time (field 22, clock ticks) the maker of a record can
  * have: the record was made at MADE_BOOT_NS on the maker's CLOCK_BOOTTIME

@@ -132,6 +132,13 @@ Test(forge, pid_zero_and_negative)
 	adv_still_kills("hung");
 }
 
+static bool is_kthread(pid_t pid)
+{
+	struct proc_stat st;
+
+	return proc_stat_facts(pid, &st) == 0 && st.kthread;
+}
+
 /* A kernel thread, with its real start time. */
 static pid_t find_kthread(void)
 {
@@ -146,11 +153,11 @@ static pid_t find_kthread(void)
 		if (*end || p <= 1)
 			continue;
 		/* Prefer a worker thread over kthreadd (2), any will do. */
-		if (proc_is_kthread((pid_t)p) > 0 && p > 2)
+		if (is_kthread((pid_t)p) && p > 2)
 			found = (pid_t)p;
 	}
 	closedir(d);
-	if (!found && proc_is_kthread(2) > 0)
+	if (!found && is_kthread(2))
 		found = 2;
 	return found;
 }

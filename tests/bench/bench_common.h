@@ -27,15 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h" /* now_ns(): CLOCK_MONOTONIC, the clock of heartbeats */
 #include "registry.h"
-
-static inline uint64_t bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static inline void bench_sleep(uint64_t ns)
 {

@@ -77,7 +77,7 @@ static int worker_report_fd = -1;
 
 static void on_abort(int sig)
 {
-	struct report r = {.idx = worker_idx, .late_ns = (int64_t)(bench_now() - worker_deadline)};
+	struct report r = {.idx = worker_idx, .late_ns = (int64_t)(now_ns() - worker_deadline)};
 
 	(void)sig;
 	if (write(worker_report_fd, &r, sizeof(r)) != sizeof(r))
@@ -97,14 +97,14 @@ static void worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int repor
 	sigaction(SIGABRT, &sa, NULL);
 	if (hb_register("bench", timeout_ms) < 0)
 		_exit(2);
-	start = bench_now();
-	while (bench_now() - start < (uint64_t)beat_for_ms * 1000000u) {
+	start = now_ns();
+	while (now_ns() - start < (uint64_t)beat_for_ms * 1000000u) {
 		hb_beat();
 		bench_sleep(period);
 	}
 	/* Read the clock before the beat: the deadline we compute is never
 	 * later than the one hbwatch sees, so latencies are not flattered. */
-	last = bench_now();
+	last = now_ns();
 	hb_beat();
 	worker_deadline = last + (uint64_t)timeout_ms * 1000000u;
 	uint64_t dl[2] = {(uint64_t)idx, worker_deadline};
@@ -123,7 +123,7 @@ static void beater(int ready_fd, unsigned i)
 		_exit(3);
 	close(ready_fd);
 	bench_sleep((uint64_t)(i * 7919u % 1000u) * 1000000u); /* spread the phases */
-	uint64_t next = bench_now();
+	uint64_t next = now_ns();
 	for (;;) {
 		hb_beat();
 		next += BG_PERIOD_NS;
@@ -265,10 +265,10 @@ int main(int argc, char **argv)
 		h[i].timeout_ms = (unsigned)lround(50.0 * exp(u * log(2000.0 / 50.0)));
 		h[i].beat_for_ms = (unsigned)(rand() % 501);
 	}
-	uint64_t t_run = bench_now();
+	uint64_t t_run = now_ns();
 	for (unsigned w0 = 0; w0 < hangs; w0 += wave) {
 		unsigned n = hangs - w0 < wave ? hangs - w0 : wave;
-		uint64_t wave_start = bench_now();
+		uint64_t wave_start = now_ns();
 
 		for (unsigned i = 0; i < n; i++) {
 			struct hang *x = &h[w0 + i];
@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 				h[r.idx].got = true;
 			}
 	}
-	uint64_t t_end = bench_now();
+	uint64_t t_end = now_ns();
 	uint64_t cpu1 = bench_cpu_ns(d.pid);
 	unsigned long hwm = bench_status_kb(d.pid, "VmHWM");
 	for (unsigned i = 0; i < background; i++)

@@ -49,7 +49,7 @@ static void worker(int ready_fd, int go_fd, int report_fd)
 		}
 		hb_beat();
 	}
-	uint64_t last = bench_now();
+	uint64_t last = now_ns();
 	hb_beat();
 	if (write(report_fd, &last, sizeof(last)) != sizeof(last))
 		_exit(5);
@@ -108,8 +108,8 @@ static int one_round(const char *hbwatch, unsigned n, unsigned grace_ms, struct 
 	}
 	out->gone = out->by_sigkill = 0;
 	uint64_t first_gone = 0,
-		 give_up = bench_now() + (uint64_t)grace_ms * 1000000u + 10000000000ull;
-	while (out->gone < n && bench_now() < give_up) {
+		 give_up = now_ns() + (uint64_t)grace_ms * 1000000u + 10000000000ull;
+	while (out->gone < n && now_ns() < give_up) {
 		int st;
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p == d.pid)
@@ -118,7 +118,7 @@ static int one_round(const char *hbwatch, unsigned n, unsigned grace_ms, struct 
 			bench_sleep(200000u);
 			continue;
 		}
-		uint64_t t = bench_now();
+		uint64_t t = now_ns();
 		if (!first_gone)
 			first_gone = t;
 		last_gone = t;

@@ -93,7 +93,7 @@ static inline void fleet_live(const struct fleet *f, unsigned i, bool beat)
 	gate_wait(&f->gates->beat_go);
 	/* Spread the phases over the second, as independent services are. */
 	bench_sleep((uint64_t)(i * 7919u % 1000u) * 1000000u);
-	next = bench_now();
+	next = now_ns();
 	for (;;) {
 		hb_beat();
 		next += 1000000000u;
@@ -113,9 +113,9 @@ static inline void fleet_child(struct fleet *f, unsigned i, pid_t parent)
 		_exit(3);
 	close(f->ready[1]);
 	gate_wait(&f->gates->go);
-	x.t0 = bench_now();
+	x.t0 = now_ns();
 	x.r = f->name ? hb_register(f->name, f->timeout_ms) : 0;
-	x.t1 = bench_now();
+	x.t1 = now_ns();
 	f->shared[i] = x;
 	if (atomic_fetch_add(&f->gates->reported, 1) + 1 == atomic_load(&f->gates->want))
 		gate_open(&f->gates->all_in);
@@ -172,13 +172,13 @@ static inline int fleet_start(struct fleet *f, unsigned n)
  * how many are. */
 static inline unsigned fleet_wait_ready(struct fleet *f, uint64_t timeout_ns)
 {
-	uint64_t end = bench_now() + timeout_ns;
+	uint64_t end = now_ns() + timeout_ns;
 	unsigned k = 0;
 	char buf[4096];
 
 	while (k < f->started) {
 		struct pollfd p = {.fd = f->ready[0], .events = POLLIN};
-		uint64_t now = bench_now();
+		uint64_t now = now_ns();
 		ssize_t got;
 
 		if (now >= end || poll(&p, 1, (int)((end - now) / 1000000u) + 1) == 0)
@@ -204,9 +204,9 @@ static inline void fleet_release(struct fleet *f)
 	bool raised = policy >= 0 && sched_setscheduler(0, SCHED_FIFO, &fifo) == 0;
 
 	atomic_store(&f->gates->want, f->started);
-	f->release_ns = bench_now();
+	f->release_ns = now_ns();
 	gate_open(&f->gates->go);
-	f->released_ns = bench_now();
+	f->released_ns = now_ns();
 	if (raised)
 		(void)sched_setscheduler(0, policy, &other);
 }
@@ -224,9 +224,9 @@ static inline void fleet_start_beating(struct fleet *f)
  * whole run queue, and that showed in the p99. */
 static inline unsigned fleet_collect(struct fleet *f, uint64_t timeout_ns)
 {
-	uint64_t end = bench_now() + timeout_ns;
+	uint64_t end = now_ns() + timeout_ns;
 
-	while (atomic_load(&f->gates->reported) < f->started && bench_now() < end) {
+	while (atomic_load(&f->gates->reported) < f->started && now_ns() < end) {
 		struct timespec ts = {.tv_sec = 1};
 
 		if (!atomic_load(&f->gates->all_in))

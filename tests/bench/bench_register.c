@@ -39,7 +39,7 @@ static uint64_t wait_watched(pid_t daemon, int base, unsigned want, uint64_t rel
 		int fds = bench_count_fds(daemon);
 
 		if (fds >= base + (int)want)
-			return bench_now() - release;
+			return now_ns() - release;
 		same = fds == prev ? same + 1 : 0;
 		prev = fds;
 		bench_sleep(2000000u);

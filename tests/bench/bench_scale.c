@@ -121,12 +121,12 @@ static double read_pass_us(const struct records *rs)
 
 	for (int k = 0; k < 21; k++) {
 		struct hb_record_view v;
-		uint64_t t0 = bench_now();
+		uint64_t t0 = now_ns();
 
 		for (unsigned i = 0; i < rs->n; i++)
 			if (record_read(&rs->rec[i], &v) == 0)
 				sum += v.beat_ns;
-		pass[k] = (double)(bench_now() - t0) / 1e3;
+		pass[k] = (double)(now_ns() - t0) / 1e3;
 	}
 	if (sum == 42) /* keeps the reads from being optimised away */
 		printf(" ");
@@ -156,18 +156,18 @@ static void daemon_scan_cost(struct scan_res *o, pid_t daemon, struct hb_registr
 {
 	unsigned k = 200;
 	uint64_t gap = 3000000u + (uint64_t)(o->read_us * 1000.0 * 6.0);
-	uint64_t c0 = bench_cpu_ns(daemon), t0 = bench_now();
+	uint64_t c0 = bench_cpu_ns(daemon), t0 = now_ns();
 
 	bench_sleep(gap * k);
-	uint64_t c1 = bench_cpu_ns(daemon), t1 = bench_now();
-	uint64_t next = bench_now();
+	uint64_t c1 = bench_cpu_ns(daemon), t1 = now_ns();
+	uint64_t next = now_ns();
 	for (unsigned i = 0; i < k; i++) {
 		registry_ring_doorbell(reg);
 		next += gap;
 		bench_sleep_until(next);
 	}
 	bench_sleep(gap);
-	uint64_t c2 = bench_cpu_ns(daemon), t2 = bench_now();
+	uint64_t c2 = bench_cpu_ns(daemon), t2 = now_ns();
 	/* Scale the quiet CPU to the ringing stretch's length. */
 	double quiet = (double)(c1 - c0) * (double)(t2 - t1) / (double)(t1 - t0);
 	o->daemon_quiet_us = quiet / 1e3;
@@ -296,7 +296,7 @@ static void client(unsigned i, int ready_fd)
 		_exit(3);
 	close(ready_fd);
 	bench_sleep((uint64_t)(i * 7919u % 1000u) * 1000000u);
-	uint64_t next = bench_now();
+	uint64_t next = now_ns();
 	for (;;) {
 		hb_beat();
 		next += 1000000000u;
@@ -334,9 +334,9 @@ static int do_idle(const char *hbwatch, unsigned secs, unsigned n)
 		ready_n++;
 	close(ready[0]);
 	bench_sleep(3000000000u); /* adopted, settled */
-	uint64_t c0 = bench_cpu_ns(d.pid), t0 = bench_now();
+	uint64_t c0 = bench_cpu_ns(d.pid), t0 = now_ns();
 	bench_sleep((uint64_t)secs * 1000000000u);
-	uint64_t c1 = bench_cpu_ns(d.pid), t1 = bench_now();
+	uint64_t c1 = bench_cpu_ns(d.pid), t1 = now_ns();
 	unsigned long hwm = bench_status_kb(d.pid, "VmHWM"), rss = bench_status_kb(d.pid, "VmRSS");
 	int fds = bench_count_fds(d.pid);
 	unsigned alive = 0;

@@ -130,7 +130,7 @@ static void progress(unsigned n, const char *fmt, ...) __attribute__((format(pri
 static void progress(unsigned n, const char *fmt, ...)
 {
 	static uint64_t t0;
-	uint64_t now = bench_now();
+	uint64_t now = now_ns();
 	va_list ap;
 
 	if (!t0)
@@ -207,7 +207,7 @@ static void guard_init(struct guard *g)
 static bool guard_tripped(struct guard *g)
 {
 	long running, total;
-	uint64_t now = bench_now();
+	uint64_t now = now_ns();
 
 	if (g->tripped || tasks_now(&running, &total) < 0)
 		return g->tripped;
@@ -225,9 +225,9 @@ static bool guard_tripped(struct guard *g)
 /* Sleep NS, watching the run queue.  Returns false if the guard tripped. */
 static bool guarded_sleep(struct guard *g, uint64_t ns)
 {
-	uint64_t end = bench_now() + ns;
+	uint64_t end = now_ns() + ns;
 
-	while (bench_now() < end) {
+	while (now_ns() < end) {
 		if (guard_tripped(g))
 			return false;
 		bench_sleep(100000000u);
@@ -385,7 +385,7 @@ static void wait_watched(struct res *o, const struct fleet *f)
 	struct watched_count c = {0};
 	pid_t *pids = calloc(f->got + 1, sizeof(*pids));
 	unsigned n = 0, prev = 0;
-	uint64_t changed = bench_now();
+	uint64_t changed = now_ns();
 	int r;
 
 	r = registry_attach((int)BENCH_KEY, false, &reg, NULL, 0);
@@ -400,7 +400,7 @@ static void wait_watched(struct res *o, const struct fleet *f)
 			pids[n++] = f->reps[i].pid;
 	qsort(pids, n, sizeof(*pids), pid_cmp);
 	for (;;) {
-		uint64_t now = bench_now();
+		uint64_t now = now_ns();
 
 		if (count_watched(&st, buf, pids, n, &c) == 0) {
 			o->watched = c.ok;
@@ -418,7 +418,7 @@ static void wait_watched(struct res *o, const struct fleet *f)
 	}
 	o->all_watched_ms = 0;
 	note(o, "hbwatch's status view showed %u of %u watched after %.1f s", o->watched, n,
-	     (double)(bench_now() - f->release_ns) / 1e9);
+	     (double)(now_ns() - f->release_ns) / 1e9);
 	for (unsigned i = 0; i < c.n_missing; i++)
 		note(o, "%s", c.missing[i]);
 out:
@@ -474,7 +474,7 @@ static int hang_fd = -1;
 static void on_abort(int sig)
 {
 	struct hang_rep r = {
-	    .idx = hang_idx, .kind = HANG_LATE, .v = (int64_t)(bench_now() - hang_deadline)};
+	    .idx = hang_idx, .kind = HANG_LATE, .v = (int64_t)(now_ns() - hang_deadline)};
 
 	(void)sig;
 	if (write(hang_fd, &r, sizeof(r)) != sizeof(r))
@@ -494,14 +494,14 @@ static void hang_worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int 
 	sigaction(SIGABRT, &sa, NULL);
 	if (hb_register("hang", timeout_ms) < 0)
 		_exit(2);
-	start = bench_now();
-	while (bench_now() - start < (uint64_t)beat_for_ms * 1000000u) {
+	start = now_ns();
+	while (now_ns() - start < (uint64_t)beat_for_ms * 1000000u) {
 		hb_beat();
 		bench_sleep(period);
 	}
 	/* The clock before the beat: never later than the deadline hbwatch
 	 * computes, so the figure is not flattered. */
-	last = bench_now();
+	last = now_ns();
 	hb_beat();
 	hang_deadline = last + (uint64_t)timeout_ms * 1000000u;
 	r.v = (int64_t)hang_deadline;
@@ -517,7 +517,7 @@ static void reap_wave(pid_t *pids, unsigned k, uint64_t limit, struct guard *g)
 {
 	unsigned left = k;
 
-	while (left && bench_now() < limit && !guard_tripped(g)) {
+	while (left && now_ns() < limit && !guard_tripped(g)) {
 		for (unsigned i = 0; i < k; i++)
 			if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
 				pids[i] = 0;
@@ -573,7 +573,7 @@ static void run_hangs(struct res *o, unsigned hangs, struct guard *g)
 			}
 		}
 		reap_wave(pids, k,
-			  bench_now() + (uint64_t)(HANG_MAX_MS + HANG_BEAT_MAX_MS) * 1000000u +
+			  now_ns() + (uint64_t)(HANG_MAX_MS + HANG_BEAT_MAX_MS) * 1000000u +
 			      5000000000ull,
 			  g);
 		while (read(p[0], &r, sizeof(r)) == sizeof(r))
@@ -677,11 +677,10 @@ static bool steady_window(struct res *o, struct fleet *f, pid_t daemon, unsigned
 	if (!guarded_sleep(g, 1500000000u))
 		return false;
 	c0 = bench_cpu_ns(daemon);
-	t0 = bench_now();
+	t0 = now_ns();
 	if (!guarded_sleep(g, (uint64_t)secs * 1000000000u))
 		return false;
-	o->steady_cpu_pct =
-	    (double)(bench_cpu_ns(daemon) - c0) * 100.0 / (double)(bench_now() - t0);
+	o->steady_cpu_pct = (double)(bench_cpu_ns(daemon) - c0) * 100.0 / (double)(now_ns() - t0);
 	return true;
 }
 

@@ -7,53 +7,40 @@
 # points per compiler, the program's own TAP lines as diagnostics.
 set -u
 : "${MKTABLE:?run through meson test}" "${CXX_TEST_SRC:?}" "${HB_INCDIR:?}" "${HB_LIBDIR:?}"
+. "$(dirname "$0")/../tap.sh"
 
 found=0
 for cxx in g++ clang++; do
 	command -v "$cxx" >/dev/null 2>&1 && found=$((found + 1))
 done
-if [ $found -eq 0 ]; then
-	echo "1..0 # SKIP neither g++ nor clang++ is installed"
-	exit 0 # a TAP skip; meson counts a non-zero TAP exit as an error
-fi
+[ $found -gt 0 ] || skip_all "neither g++ nor clang++ is installed"
 
 DIR=$(mktemp -d /tmp/hbwatch-cxx-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
 export HBWATCH_KEY=$(printf '0x43%06x' $(($$ & 0xffffff)))
-if ! "$MKTABLE" 16; then
-	echo "Bail out! mktable could not make a registry at $HBWATCH_KEY"
-	exit 1
-fi
+"$MKTABLE" 16 || bail "mktable could not make a registry at $HBWATCH_KEY"
 
-echo "1..4"
-n=0 rc=0
-point() { # point OK DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = ok ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; rc=1; fi
-}
+plan 4
 for cxx in g++ clang++; do
 	if ! command -v "$cxx" >/dev/null 2>&1; then
-		n=$((n + 1)); echo "ok $n # SKIP $cxx is not installed"
-		n=$((n + 1)); echo "ok $n # SKIP $cxx is not installed"
+		skip "$cxx is not installed"
+		skip "$cxx is not installed"
 		continue
 	fi
 	bin="$DIR/test_cpp-$cxx"
-	if "$cxx" -std=c++17 -Wall -Wextra -Werror -pedantic -I"$HB_INCDIR" \
-		-o "$bin" "$CXX_TEST_SRC" -L"$HB_LIBDIR" -Wl,-rpath,"$HB_LIBDIR" -lhbwatch \
-		>"$DIR/cc.log" 2>&1; then
-		point ok "$cxx -std=c++17 -Wall -Wextra -Werror -pedantic builds test_cpp.cpp"
-	else
-		point fail "$cxx -std=c++17 -Wall -Wextra -Werror -pedantic builds test_cpp.cpp"
-		sed 's/^/# /' "$DIR/cc.log"
-		n=$((n + 1)); echo "not ok $n - $cxx: test_cpp runs (not built)"
-		rc=1
+	check "$cxx -std=c++17 -Wall -Wextra -Werror -pedantic builds test_cpp.cpp" \
+		"$cxx" -std=c++17 -Wall -Wextra -Werror -pedantic -I"$HB_INCDIR" \
+		-o "$bin" "$CXX_TEST_SRC" -L"$HB_LIBDIR" -Wl,-rpath,"$HB_LIBDIR" -lhbwatch
+	if [ ! -x "$bin" ]; then
+		not_ok "$cxx: test_cpp runs (not built)"
 		continue
 	fi
+	# The program's own TAP lines become diagnostics when it fails.
 	if "$bin" >"$DIR/run.log" 2>&1; then
-		point ok "$cxx: test_cpp passes ($(grep -c '^ok' "$DIR/run.log") checks)"
+		ok "$cxx: test_cpp passes ($(grep -c '^ok' "$DIR/run.log") checks)"
 	else
-		point fail "$cxx: test_cpp passes"
+		not_ok "$cxx: test_cpp passes"
 		grep -v '^ok' "$DIR/run.log" | sed 's/^/# /'
 	fi
 done
-exit $rc
+tap_exit

@@ -14,6 +14,7 @@ DIR=$(mktemp -d /tmp/hbwatch-examples-XXXXXX)
 KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
 . "$TAP_SH"
+tap_cleanup_on_exit
 
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
@@ -33,14 +34,14 @@ PIDS="$PIDS $!"
 running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
 wait_for 5 running
 
-echo "1..9"
+plan 9
 # try NAME COMMAND...: start it with 3 workers, wait until hbctl shows it
 # ok, SIGTERM it, and expect status 0.
 try() {
 	name=$1
 	shift
 	if [ -z "$1" ]; then
-		for _ in 1 2 3; do n=$((n + 1)); echo "ok $n # SKIP $name: no toolchain"; done
+		for _ in 1 2 3; do skip "$name: no toolchain"; done
 		return
 	fi
 	"$@" "$name" 3 >"$DIR/$name.log" 2>&1 &
@@ -74,7 +75,7 @@ if [ -n "$PYTHON3" ]; then
 else
 	try ex-python ""
 fi
-if [ $fails -ne 0 ]; then
+if [ "$T_FAILED" -ne 0 ]; then
 	echo "# hbwatch.log:"; sed 's/^/#   /' "$DIR/hbwatch.log"
 fi
-exit $((fails != 0))
+tap_exit

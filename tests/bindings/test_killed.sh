@@ -11,19 +11,17 @@ set -u
 : "${HBWATCH:?run through meson test}" "${HBCTL:?}" "${TAP_SH:?}"
 LANGUAGE=$1
 shift
-if [ -z "${1:-}" ]; then
-	echo "1..0 # SKIP no $LANGUAGE toolchain"
-	exit 0 # a TAP skip; meson counts a non-zero TAP exit as an error
-fi
+. "$TAP_SH"
+[ -n "${1:-}" ] || skip_all "no $LANGUAGE toolchain"
 
 DIR=$(mktemp -d /tmp/hbwatch-bindings-XXXXXX)
 KEY=$(printf '0x4b%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
-. "$TAP_SH"
+tap_cleanup_on_exit
 
 NAME=hang-$LANGUAGE
 LABEL=stuck-$LANGUAGE
-echo "1..5"
+plan 5
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
 key = $KEY
@@ -61,9 +59,9 @@ check "$LANGUAGE: hbwatch's log names the task as the one that missed its deadli
 
 # What hbwatch said about it, in meson's log.
 grep -E "pid $P[,)]" "$DIR/hbwatch.log" | sed 's/^/# /'
-if [ $fails -ne 0 ]; then
+if [ "$T_FAILED" -ne 0 ]; then
 	for f in hbwatch.log program.log; do
 		[ -f "$DIR/$f" ] && { echo "# $f:"; sed 's/^/#   /' "$DIR/$f"; }
 	done
 fi
-exit $((fails != 0))
+tap_exit

@@ -7,19 +7,17 @@
 # stops beating.  TAP output.
 set -u
 : "${HBWATCH:?run through meson test}" "${HBCTL:?}" "${BUILD_ROOT:?}" "${CONSUMER_SRC:?}"
+. "${TAP_SH:?}"
 for tool in meson pkg-config cc; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "1..0 # SKIP $tool is not installed"
-		exit 0 # a TAP plan of 0 is the skip; meson counts a non-zero exit as an error
-	fi
+	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
 done
 
 DIR=$(mktemp -d /tmp/hbwatch-consumer-XXXXXX)
 KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
-. "$TAP_SH"
+tap_cleanup_on_exit
 
-echo "1..7"
+plan 7
 DEST="$DIR/dest"
 check "meson install into a DESTDIR" \
 	'meson install -C "$BUILD_ROOT" --no-rebuild --quiet --destdir "$DEST" >"$DIR/install.log" 2>&1'
@@ -69,9 +67,9 @@ st=$?
 check "hbwatch killed it when it stopped beating (status $st)" \
 	'[ $st -eq 134 ] && grep -q "sent SIGABRT to consumer (pid $C)" "$DIR/hbwatch.log"'
 
-if [ $fails -ne 0 ]; then
+if [ "$T_FAILED" -ne 0 ]; then
 	for f in install.log cc.log hbwatch.log status.json; do
 		[ -f "$DIR/$f" ] && { echo "# $f:"; sed 's/^/#   /' "$DIR/$f"; }
 	done
 fi
-exit $((fails != 0))
+tap_exit

@@ -24,39 +24,21 @@ TestSuite(ctl, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
 
 #define SEC UINT64_C(1000000000)
 
-struct ctl_result {
-	int code; /* exit code, -1 if hbctl did not exit */
-	char out[8192], err[2048];
-};
-
-/* Run hbctl with the NULL-terminated arguments, as uid AS_UID (no groups,
- * through setpriv) or as ourselves if AS_UID is 0.  Returns R->code. */
-static int ctl_as(struct ctl_result *r, uid_t as_uid, ...)
+/* tu_hbctl_as() with the arguments in line, NULL-terminated. */
+static int ctl_as(struct tu_output *r, uid_t as_uid, ...)
 {
-	char *argv[24], id[16];
+	char *args[24];
 	int n = 0;
 	va_list ap;
 
-	if (as_uid != 0) {
-		snprintf(id, sizeof(id), "%u", (unsigned)as_uid);
-		argv[n++] = (char *)tu_setpriv();
-		argv[n++] = "--reuid";
-		argv[n++] = id;
-		argv[n++] = "--regid";
-		argv[n++] = id;
-		argv[n++] = "--clear-groups";
-		argv[n++] = "--";
-	}
-	argv[n++] = (char *)tu_prog("HBCTL");
 	va_start(ap, as_uid);
 	for (char *a; (a = va_arg(ap, char *));) {
 		cr_assert_lt(n, 23);
-		argv[n++] = a;
+		args[n++] = a;
 	}
 	va_end(ap);
-	argv[n] = NULL;
-	r->code = tu_exit_code(tu_run(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), 20000));
-	return r->code;
+	args[n] = NULL;
+	return tu_hbctl_as(r, as_uid, args);
 }
 
 #define ctl(r, ...) ctl_as((r), 0, __VA_ARGS__)
@@ -160,7 +142,7 @@ static bool prom_has(const char *line, int timeout_ms)
 
 Test(ctl, register_beat_unregister)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	struct hb_record_view v;
 	struct shmid_ds ds;
 	char pid[16], line[128];
@@ -224,7 +206,7 @@ Test(ctl, register_beat_unregister)
 
 Test(ctl, refuses_bad_arguments)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	int segments;
 
 	hbd_config("[job]\naction = log\n");
@@ -257,7 +239,7 @@ Test(ctl, refuses_bad_arguments)
  * before making anything, since hbwatch would act on the record. */
 Test(ctl, register_refuses_a_process_the_caller_may_not_signal)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char pid[16], want[256];
 	int segments;
 
@@ -317,7 +299,7 @@ Test(ctl, register_refuses_a_process_the_caller_may_not_signal)
  * makes a record of the right process. */
 Test(ctl, start_time_pinned)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	struct hb_record_view v;
 	char pid[16];
 	uint64_t st;
@@ -352,7 +334,7 @@ Test(ctl, start_time_pinned)
 
 Test(ctl, check_exit_codes)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char pid[16], want[160];
 	uint64_t st;
 
@@ -437,7 +419,7 @@ Test(ctl, check_exit_codes)
  * counter reaches "hbctl metrics --counters" escaped. */
 Test(ctl, metrics_escaping)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char want[256], prom[160];
 	uint64_t st, st2;
 
@@ -511,7 +493,7 @@ Test(ctl, shell_job_killed)
  * refused name is CRITICAL. */
 Test(ctl, status_shows_the_daemons_verdicts)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char want[200];
 
 	hbd_config("kill_grace = 300ms\n[capped]\ntimeout = 400ms\nkill_burst = 1\n"
@@ -557,7 +539,7 @@ Test(ctl, status_shows_the_daemons_verdicts)
  * under an unlisted name must not be answered by the earlier verdict). */
 Test(ctl, register_wait_reports_hbwatchs_verdict)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char pid[16];
 
 	hbd_config("[job]\ntimeout = 30s\n");
@@ -582,7 +564,7 @@ Test(ctl, register_wait_reports_hbwatchs_verdict)
  * metrics counts the open tasks. */
 Test(ctl, status_shows_tasks)
 {
-	struct ctl_result r;
+	struct tu_output r;
 	char want[64];
 
 	hbd_config("kill_grace = 5s\n[tasks]\ntimeout = 2s\naction = log\n");

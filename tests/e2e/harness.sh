@@ -9,46 +9,14 @@
 
 set -u
 
-T_N=0
-T_FAILED=0
+# TAP: check, wait_for, diag, skip, skip_all, bail (tests/tap.sh).
+# shellcheck source=../tap.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+
 GUEST_PID=
 UNSHARE_PID=
 SCRATCH=
 M=
-
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
-not_ok() { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
-
-# check DESCRIPTION COMMAND...: one test point, the command's output as
-# diagnostics when it fails.
-check() {
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		not_ok "$desc"
-		[ -n "$out" ] && diag "$out"
-	fi
-	return 0
-}
-
-# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-
-# A TAP plan of 0 with a reason, exit 0: meson counts the file as skipped.
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
 
 done_testing() {
 	# On a failure, what hbwatch said is the first thing one wants.
@@ -56,9 +24,7 @@ done_testing() {
 		diag "hbwatch's journal (last 80 lines):"
 		diag "$(g journalctl -u hbwatch.service --no-pager -o short-monotonic 2>&1 | tail -80)"
 	fi
-	echo "1..$T_N"
-	[ "$T_FAILED" -eq 0 ]
-	exit $?
+	tap_done
 }
 
 # Run a command inside the guest (all its namespaces, its root and cwd).
@@ -205,17 +171,21 @@ EOF
 	chmod +x "$SCRATCH/boot.sh"
 }
 
-# guest_setup: overlay, install, and prepare; the caller may then add test
-# units and configuration under $M before guest_start.
-guest_setup() {
+# guest_root NAME [TOOL...]: the guest's root, shared by every guest test
+# (e2e and the Debian package's): skips without root or without the tools
+# (TOOL... beyond the harness's own), makes $SCRATCH (/var/tmp/NAME.*) with
+# the overlay of / at $M, masks the host's units and gives the guest a
+# fresh machine id.  guest_cleanup undoes it all on exit.  The caller then
+# installs into $M and adds its units before guest_start.
+guest_root() {
+	local name=$1 t
+	shift
 	[ "$(id -u)" -eq 0 ] || skip_all "needs root to boot systemd in namespaces"
-	local t
-	for t in unshare nsenter mount umount chroot python3 /lib/systemd/systemd meson; do
+	for t in unshare nsenter mount umount chroot python3 /lib/systemd/systemd "$@"; do
 		command -v "$t" >/dev/null 2>&1 || skip_all "needs $t"
 	done
-	[ -n "${HBWATCH_BUILD_ROOT:-}" ] || skip_all "HBWATCH_BUILD_ROOT is not set (run through meson test)"
 
-	SCRATCH=$(mktemp -d /var/tmp/hbwatch-e2e.XXXXXX)
+	SCRATCH=$(mktemp -d "/var/tmp/$name.XXXXXX")
 	M=$SCRATCH/root
 	CG_BEFORE=$SCRATCH.cgroups
 	trap guest_cleanup EXIT
@@ -230,6 +200,14 @@ guest_setup() {
 	# A fresh machine id, so the guest's journal is its own.
 	rm -f "$M/etc/machine-id"
 	: >"$M/etc/machine-id"
+}
+
+# guest_setup: the guest's root with this build installed, prepared; the
+# caller may then add test units and configuration under $M before
+# guest_start.
+guest_setup() {
+	[ -n "${HBWATCH_BUILD_ROOT:-}" ] || skip_all "HBWATCH_BUILD_ROOT is not set (run through meson test)"
+	guest_root hbwatch-e2e meson
 	meson install -C "$HBWATCH_BUILD_ROOT" --no-rebuild --quiet --destdir "$M" \
 		>"$SCRATCH/install.log" 2>&1 || bail "meson install failed: $(tail -5 "$SCRATCH/install.log")"
 	ldconfig -r "$M"
@@ -268,11 +246,6 @@ EOF
 		printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' \
 			>"$M/etc/systemd/system/hbwatch.service.d/asan.conf"
 	fi
-}
-
-bail() {
-	echo "Bail out! $*"
-	exit 1
 }
 
 # If this script dies without its EXIT trap (meson's timeout ends with

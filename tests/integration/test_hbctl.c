@@ -20,40 +20,9 @@
 
 TestSuite(hbctl, .fini = tu_cleanup, .timeout = 60);
 
-struct ctl_result {
-	int code;
-	char out[16384], err[4096];
-};
-
-/* Run hbctl with ARGS (NULL-terminated), as uid AS_UID with no groups
- * through setpriv, or as ourselves if AS_UID is 0. */
-static void run_hbctl_as(struct ctl_result *r, uid_t as_uid, char *const args[])
+static void run_hbctl(struct tu_output *r, char *const args[])
 {
-	char *argv[24], id[16];
-	int n = 0;
-
-	if (as_uid != 0) {
-		snprintf(id, sizeof(id), "%u", (unsigned)as_uid);
-		argv[n++] = (char *)tu_setpriv();
-		argv[n++] = "--reuid";
-		argv[n++] = id;
-		argv[n++] = "--regid";
-		argv[n++] = id;
-		argv[n++] = "--clear-groups";
-		argv[n++] = "--";
-	}
-	argv[n++] = (char *)tu_prog("HBCTL");
-	for (int i = 0; args[i]; i++) {
-		cr_assert_lt(n, 23);
-		argv[n++] = args[i];
-	}
-	argv[n] = NULL;
-	r->code = tu_exit_code(tu_run(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), 20000));
-}
-
-static void run_hbctl(struct ctl_result *r, char *const args[])
-{
-	run_hbctl_as(r, 0, args);
+	tu_hbctl_as(r, 0, args);
 }
 
 static pid_t start_worker(const char *name, const char *timeout_ms, const char *hang_after_ms)
@@ -219,7 +188,7 @@ Test(hbctl, status_shows_every_state)
 {
 	struct every_state s;
 	struct hb_registry reg;
-	struct ctl_result r;
+	struct tu_output r;
 	char f[6][80], want[256], line[512], obj[1024];
 	int key = tu_key_use(40);
 
@@ -306,7 +275,7 @@ Test(hbctl, status_for_a_user_outside_the_group)
 {
 	struct every_state s;
 	struct hb_registry reg;
-	struct ctl_result root, other;
+	struct tu_output root, other;
 	char want[1024], got[1024], head[128];
 	int key;
 
@@ -318,7 +287,7 @@ Test(hbctl, status_for_a_user_outside_the_group)
 
 	run_hbctl(&root, (char *[]){"status", "--json", NULL});
 	cr_assert_eq(root.code, 0, "%s", root.err);
-	run_hbctl_as(&other, 3002, (char *[]){"status", "--json", NULL});
+	tu_hbctl_as(&other, 3002, (char *[]){"status", "--json", NULL});
 	cr_assert_eq(other.code, 0, "as uid 3002: %s", other.err);
 	cr_assert(tu_json_valid(other.out), "invalid JSON: %s", other.out);
 	json_states(root.out, want, sizeof(want));
@@ -329,7 +298,7 @@ Test(hbctl, status_for_a_user_outside_the_group)
 		      strstr(got, "=busy;"),
 		  "%s", got);
 
-	run_hbctl_as(&other, 3002, (char *[]){"status", NULL});
+	tu_hbctl_as(&other, 3002, (char *[]){"status", NULL});
 	cr_assert_eq(other.code, 0, "as uid 3002: %s", other.err);
 	snprintf(head, sizeof(head), "hbwatch at key 0x%x: pid %d (running); 7 registrations\n",
 		 (unsigned)key, (int)getpid());
@@ -346,7 +315,7 @@ Test(hbctl, hostile_names_are_escaped)
 	static const char want_text[] = "q\"b\\x5cs\\x01\\x1b[2J\\x7f\\xff\\xc3\\xa9";
 	struct hb_registry reg;
 	struct hb_record *rec;
-	struct ctl_result r;
+	struct tu_output r;
 	uint64_t st;
 
 	tu_key_use(41);
@@ -375,7 +344,7 @@ Test(hbctl, hostile_names_are_escaped)
 Test(hbctl, no_records)
 {
 	struct hb_registry reg;
-	struct ctl_result r;
+	struct tu_output r;
 	char want[128];
 	int key = tu_key_use(42);
 
@@ -405,7 +374,7 @@ Test(hbctl, no_records)
 Test(hbctl, remove_deletes_the_registry_only)
 {
 	struct hb_registry reg;
-	struct ctl_result r;
+	struct tu_output r;
 	char want[128];
 	int key = tu_key_use(43), rec;
 	pid_t w;
@@ -472,7 +441,7 @@ Test(hbctl, usage_errors_exit_2)
 	    {"unregister", "--bogus", NULL},
 	    {"metrics", "--bogus", NULL},
 	};
-	struct ctl_result r;
+	struct tu_output r;
 
 	tu_key_use(44);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -53,7 +53,7 @@ static const char *env_path(const char *var)
 	return p;
 }
 
-static void kid_add(pid_t pid)
+void hbd_track(pid_t pid)
 {
 	cr_assert(H.n_kids < HBD_MAX_KIDS, "too many children");
 	H.kids[H.n_kids++] = pid;
@@ -320,7 +320,7 @@ void hbd_child_setup(pid_t parent)
 			signal(s, SIG_DFL);
 }
 
-static void redirect(int fd, const char *path)
+void hbd_redirect(int fd, const char *path)
 {
 	int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
@@ -346,8 +346,8 @@ void hbd_start(void)
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		hbd_child_setup(parent);
-		redirect(STDOUT_FILENO, H.log);
-		redirect(STDERR_FILENO, H.log);
+		hbd_redirect(STDOUT_FILENO, H.log);
+		hbd_redirect(STDERR_FILENO, H.log);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
 		if (H.watchdog_usec) {
 			char v[32];
@@ -446,13 +446,13 @@ int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...)
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		hbd_child_setup(parent);
-		redirect(STDOUT_FILENO, opath);
-		redirect(STDERR_FILENO, epath);
+		hbd_redirect(STDOUT_FILENO, opath);
+		hbd_redirect(STDERR_FILENO, epath);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
 		execv(exe, argv);
 		_exit(127);
 	}
-	kid_add(pid);
+	hbd_track(pid);
 	cr_assert(hbd_wait_exit(pid, 10000, &st), "hbwatch %s did not exit within 10 s",
 		  argc > 1 ? argv[1] : "");
 	slurp(opath, out, out_len);
@@ -462,13 +462,11 @@ int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...)
 
 pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 {
-	pid_t parent = getpid();
 	const char *exe = env_path("HBWORKER");
-	char tmo[16], line[64];
+	char tmo[16];
 	char *argv[32];
-	int argc = 0, fds[2];
+	int argc = 0;
 	va_list ap;
-	pid_t pid;
 
 	snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
 	argv[argc++] = (char *)exe;
@@ -484,21 +482,30 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
+	return hbd_worker_exec(argv, name);
+}
+
+pid_t hbd_worker_exec(char *const argv[], const char *what)
+{
+	pid_t parent = getpid();
+	char line[64], expect[32];
+	int fds[2];
+	pid_t pid;
 
 	cr_assert(pipe2(fds, O_CLOEXEC) == 0);
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		hbd_child_setup(parent);
-		redirect(STDOUT_FILENO, H.wlog);
-		redirect(STDERR_FILENO, H.wlog);
+		hbd_redirect(STDOUT_FILENO, H.wlog);
+		hbd_redirect(STDERR_FILENO, H.wlog);
 		if (dup2(fds[1], 3) < 0) /* dup2 clears FD_CLOEXEC */
 			_exit(126);
-		execv(exe, argv);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(fds[1]);
-	kid_add(pid);
+	hbd_track(pid);
 
 	struct pollfd p = {.fd = fds[0], .events = POLLIN};
 	ssize_t n = 0;
@@ -508,12 +515,12 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 	if (n <= 0) {
 		int st = 0;
 		bool exited = hbd_wait_exit(pid, 1000, &st);
-		cr_assert_fail("hbworker %s did not register (%s, status %d)", name,
+		cr_assert_fail("hbworker %s did not register (%s, status %d)", what,
 			       exited ? "exited" : "no answer",
 			       exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
 	line[n] = '\0';
-	char expect[32];
+	/* A wrapper that execs (setpriv) leaves the worker its pid. */
 	snprintf(expect, sizeof(expect), "READY %d\n", (int)pid);
 	cr_assert_str_eq(line, expect);
 	return pid;
@@ -530,7 +537,7 @@ pid_t hbd_sleeper(void)
 		for (;;)
 			pause();
 	}
-	kid_add(pid);
+	hbd_track(pid);
 	return pid;
 }
 

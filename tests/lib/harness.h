@@ -82,6 +82,12 @@ int hbd_run(char *out, size_t out_len, char *err, size_t err_len, ...);
  * core dumps are disabled.  Returns its pid (fails the test otherwise). */
 pid_t hbd_worker(const char *name, unsigned timeout_ms, ...);
 
+/* The same for a worker command line of the caller's: ARGV (argv[0] a
+ * path, maybe a wrapper such as setpriv that execs the worker) must make
+ * an hbworker with --ready-fd 3.  Its output goes to H.wlog; tracked like
+ * every child.  WHAT names it in failures.  Returns its pid. */
+pid_t hbd_worker_exec(char *const argv[], const char *what);
+
 /* Fork a child that only sleeps (pause()).  Returns its pid. */
 pid_t hbd_sleeper(void);
 
@@ -146,6 +152,12 @@ int hbd_main(int argc, char **argv);
 /* In a forked child, before exec: die with PARENT (the test process), no
  * core files, default handling of every signal. */
 void hbd_child_setup(pid_t parent);
+
+/* In a forked child: FD appends to the file PATH (exits 126 if it cannot). */
+void hbd_redirect(int fd, const char *path);
+
+/* Track child PID: hbd_fini() kills and reaps it. */
+void hbd_track(pid_t pid);
 
 /* W must survive MS more milliseconds and never be signalled (no
  * signal-sent or escalated record for it). */

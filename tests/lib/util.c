@@ -574,8 +574,10 @@ bool tu_read_until(int fd, const char *needle, char *buf, size_t len, int timeou
 const char *tu_setpriv(void)
 {
 	static char found[512];
-	const char *path = getenv("PATH");
+	const char *path = getenv("PATH"), *env = getenv("SETPRIV");
 
+	if (env && *env)
+		return env;
 	if (!path)
 		path = "/usr/bin:/bin";
 	while (*path) {
@@ -589,6 +591,45 @@ const char *tu_setpriv(void)
 		path += n + (path[n] == ':');
 	}
 	return NULL;
+}
+
+int tu_as_argv(struct tu_as *as, char **argv, uid_t uid, gid_t gid)
+{
+	const char *setpriv = tu_setpriv();
+	int n = 0;
+
+	cr_assert(setpriv, "setpriv not found");
+	snprintf(as->uid, sizeof(as->uid), "--reuid=%u", (unsigned)uid);
+	snprintf(as->gid, sizeof(as->gid), "--regid=%u", (unsigned)uid);
+	if (gid == TU_NO_GROUP)
+		snprintf(as->groups, sizeof(as->groups), "--clear-groups");
+	else
+		snprintf(as->groups, sizeof(as->groups), "--groups=%u", (unsigned)gid);
+	argv[n++] = (char *)setpriv;
+	argv[n++] = as->uid;
+	argv[n++] = as->gid;
+	argv[n++] = as->groups;
+	argv[n++] = "--pdeathsig=SIGKILL";
+	argv[n++] = "--";
+	return n;
+}
+
+int tu_hbctl_as(struct tu_output *r, uid_t uid, char *const args[])
+{
+	struct tu_as as;
+	char *argv[32];
+	int n = 0;
+
+	if (uid != 0)
+		n = tu_as_argv(&as, argv, uid, TU_NO_GROUP);
+	argv[n++] = (char *)tu_prog("HBCTL");
+	for (int i = 0; args[i]; i++) {
+		cr_assert_lt(n, 31, "too many arguments");
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	r->code = tu_exit_code(tu_run(argv, r->out, sizeof(r->out), r->err, sizeof(r->err), 20000));
+	return r->code;
 }
 
 bool tu_can_become(uid_t uid)

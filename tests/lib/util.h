@@ -102,8 +102,33 @@ int tu_record_make(pid_t pid, uint64_t start_time, const char *name, unsigned ti
  * EOF or TIMEOUT_MS.  Returns true if NEEDLE was seen. */
 bool tu_read_until(int fd, const char *needle, char *buf, size_t len, int timeout_ms);
 
-/* Path of setpriv(1) found in $PATH, or NULL. */
+/* Path of setpriv(1): $SETPRIV if set, else the first in $PATH; or NULL. */
 const char *tu_setpriv(void);
+
+/* Running programs as another user, through setpriv. */
+#define TU_NO_GROUP ((gid_t)-1)
+struct tu_as {
+	char uid[32], gid[32], groups[32];
+};
+
+/* Put at ARGV the setpriv prefix (at most 6 words, ending in "--") that
+ * runs the program after it as uid and gid UID with GID as its only
+ * supplementary group (TU_NO_GROUP: none), killed if its parent dies
+ * (setpriv sets it again: a change of uid clears it).  The words point
+ * into AS, which must outlive ARGV.  Returns how many words it put.
+ * Aborts the test without setpriv. */
+int tu_as_argv(struct tu_as *as, char **argv, uid_t uid, gid_t gid);
+
+/* What a program said, and how it ended. */
+struct tu_output {
+	int code; /* exit code, -1 if it did not exit */
+	char out[16384], err[4096];
+};
+
+/* Run $HBCTL with ARGS (NULL-terminated) to completion (at most 20 s): as
+ * uid and gid UID with no supplementary groups, through setpriv; as
+ * ourselves if UID is 0.  Returns R->code. */
+int tu_hbctl_as(struct tu_output *r, uid_t uid, char *const args[]);
 
 /* Could we run programs as UID (setpriv --reuid/--regid UID, no groups)?
  * False without setpriv, or where UID is not mapped (a user namespace). */

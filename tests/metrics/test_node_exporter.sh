@@ -8,19 +8,17 @@
 # (private IPC namespace), on a key of its own; everything started here is
 # stopped by pid.
 set -u
+. "${TAP_SH:?run through meson test}"
 NE=$(command -v prometheus-node-exporter || command -v node_exporter || true)
-if [ -z "$NE" ]; then
-	echo "1..0 # SKIP prometheus-node-exporter is not installed"
-	exit 0 # a TAP plan of 0 is the skip; meson counts a non-zero exit as an error
-fi
+[ -n "$NE" ] || skip_all "prometheus-node-exporter is not installed"
 : "${HBWATCH:?run through meson test}" "${HBWORKER:?}" "${HBCTL:?}"
 
 DIR=$(mktemp -d /tmp/hbwatch-metrics-XXXXXX)
 KEY=$(printf '0x46%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
-. "$TAP_SH"
+tap_cleanup_on_exit
 
-echo "1..8"
+plan 8
 mkdir "$DIR/textfile"
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
@@ -73,10 +71,10 @@ check "scrape: one registered process and no textfile error" 'wait_for 10 one_le
 
 echo "# scrape excerpt:"
 grep -E '^hbwatch_(kills|deadlines|heartbeat|registered)' "$DIR/scrape" | sed 's/^/#   /'
-if [ $fails -ne 0 ]; then
+if [ "$T_FAILED" -ne 0 ]; then
 	echo "# hbwatch log:"; sed 's/^/#   /' "$DIR/hbwatch.log"
 	echo "# node_exporter log:"; tail -5 "$DIR/ne.log" | sed 's/^/#   /'
 fi
 kill "$NEPID"
 wait "$NEPID" 2>/dev/null
-exit $((fails != 0))
+tap_exit

@@ -60,7 +60,9 @@ Test(proc, starttime_of_self_is_stable)
 	cr_assert_eq(a, b);
 	cr_assert_gt(a, 0);
 	cr_assert_eq(proc_starttime(-1, &a), -ESRCH);
-	cr_assert_eq(proc_is_kthread(getpid()), 0);
+	struct proc_stat st;
+	cr_assert_eq(proc_stat_facts(getpid(), &st), 0);
+	cr_assert(!st.kthread);
 }
 
 /* The bound a library record's stamp gives: the kernel's own rounding, the
@@ -98,10 +100,12 @@ Test(proc, self_within_its_bound)
 
 Test(proc, uid_of_self)
 {
-	uid_t uid = (uid_t)-1;
+	uid_t ruid = (uid_t)-1, euid = (uid_t)-1, suid = (uid_t)-1;
 
-	cr_assert_eq(proc_uid(getpid(), &uid), 0);
-	cr_assert_eq(uid, getuid());
+	cr_assert_eq(proc_uids(getpid(), &ruid, &euid, &suid), 0);
+	cr_assert_eq(ruid, getuid());
+	cr_assert_eq(euid, geteuid());
+	cr_assert_eq(proc_uids(-1, &ruid, &euid, &suid), -ESRCH);
 }
 
 Test(key, parse)

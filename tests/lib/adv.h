@@ -16,11 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 #define ADV_VICTIM_UID	 3001u
 #define ADV_ATTACKER_UID 3002u
 #define ADV_OUTSIDER_UID 3003u /* in no group at all */
 #define ADV_GROUP	 4242u
-#define ADV_NO_GROUP	 ((gid_t)-1)
+#define ADV_NO_GROUP	 TU_NO_GROUP
 
 /* Fixtures: the harness's, plus removal of every segment the test uids
  * created and of the classic table at adv_legacy_key(). */

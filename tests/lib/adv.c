@@ -101,47 +101,14 @@ void adv_config(const char *fmt, ...)
 	cr_assert(fclose(f) == 0);
 }
 
-static const char *setpriv_path(void)
-{
-	static char found[256];
-	const char *env = getenv("SETPRIV");
-	const char *path = getenv("PATH");
-
-	if (env && *env)
-		return env;
-	if (found[0])
-		return found;
-	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-		size_t n = strcspn(p, ":");
-		snprintf(found, sizeof(found), "%.*s/setpriv", (int)n, p);
-		if (access(found, X_OK) == 0)
-			return found;
-		p += n + (p[n] == ':');
-	}
-	found[0] = '\0';
-	return NULL;
-}
-
 /* Can this test take on other uids and gids (real root, not a user
  * namespace mapping only root)?  Asked once per test process. */
 static bool uids_usable(void)
 {
 	static int usable = -1;
-	const char *sp = setpriv_path();
-	char out[64], err[256];
-	char uid[32], gid[32];
 
-	if (usable >= 0)
-		return usable;
-	usable = 0;
-	if (geteuid() != 0 || !sp)
-		return false;
-	snprintf(uid, sizeof(uid), "--reuid=%u", ADV_VICTIM_UID);
-	snprintf(gid, sizeof(gid), "--regid=%u", ADV_VICTIM_UID);
-	/* Inside a user namespace mapping only root, setresuid() fails. */
-	char *argv[] = {(char *)sp, uid, gid, "--clear-groups", "--", "/bin/true", NULL};
-	int st = tu_run(argv, out, sizeof(out), err, sizeof(err), 10000);
-	usable = tu_exit_code(st) == 0;
+	if (usable < 0)
+		usable = geteuid() == 0 && tu_can_become(ADV_VICTIM_UID);
 	return usable;
 }
 
@@ -156,12 +123,6 @@ uint64_t adv_long_ago(void)
 	uint64_t now = hbd_now_ns();
 
 	return now > 5000000000u ? now - 5000000000u : 1;
-}
-
-static void kid_track(pid_t pid)
-{
-	cr_assert(H.n_kids < HBD_MAX_KIDS, "too many children");
-	H.kids[H.n_kids++] = pid;
 }
 
 pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
@@ -194,38 +155,22 @@ pid_t adv_sleeper_as(uid_t uid, bool pgrp, int ignore)
 	close(p[1]);
 	cr_assert_eq(read(p[0], &c, 1), 1, "sleeper %d did not start", (int)pid);
 	close(p[0]);
-	kid_track(pid);
+	hbd_track(pid);
 	return pid;
 }
 
 /* argv running PROG with the arguments of AP: through setpriv as UID/GID,
  * or directly as ourselves if UID is (uid_t)-1.  *AFTER_PROG gets the index
  * of PROG's first argument.  Returns argc. */
-static int argv_as(char **argv, char bufs[4][32], uid_t uid, gid_t gid, const char *prog,
+static int argv_as(char **argv, struct tu_as *as, uid_t uid, gid_t gid, const char *prog,
 		   va_list ap, int *after_prog)
 {
 	int argc = 0;
 
 	if (prog[0] == '$')
 		prog = tu_prog(prog + 1);
-	if (uid != (uid_t)-1) {
-		const char *sp = setpriv_path();
-
-		cr_assert(sp, "setpriv not found");
-		snprintf(bufs[0], 32, "--reuid=%u", (unsigned)uid);
-		snprintf(bufs[1], 32, "--regid=%u", (unsigned)uid);
-		if (gid == ADV_NO_GROUP)
-			snprintf(bufs[2], 32, "--clear-groups");
-		else
-			snprintf(bufs[2], 32, "--groups=%u", (unsigned)gid);
-		argv[argc++] = (char *)sp;
-		argv[argc++] = bufs[0];
-		argv[argc++] = bufs[1];
-		argv[argc++] = bufs[2];
-		/* setpriv's own: a change of uid clears one set before. */
-		argv[argc++] = "--pdeathsig=SIGKILL";
-		argv[argc++] = "--";
-	}
+	if (uid != (uid_t)-1)
+		argc = tu_as_argv(as, argv, uid, gid);
 	argv[argc++] = (char *)prog;
 	*after_prog = argc;
 	for (char *a; (a = va_arg(ap, char *));) {
@@ -239,13 +184,14 @@ static int argv_as(char **argv, char bufs[4][32], uid_t uid, gid_t gid, const ch
 int adv_run_as(uid_t uid, gid_t gid, char *out, size_t out_len, char *err, size_t err_len,
 	       const char *prog, ...)
 {
-	char *argv[ADV_MAX_ARGS], bufs[4][32], o[256], e[1024];
+	struct tu_as as;
+	char *argv[ADV_MAX_ARGS], o[256], e[1024];
 	va_list ap;
 
 	int after;
 
 	va_start(ap, prog);
-	argv_as(argv, bufs, uid, gid, prog, ap, &after);
+	argv_as(argv, &as, uid, gid, prog, ap, &after);
 	va_end(ap);
 	if (!out || !out_len) {
 		out = o;
@@ -256,15 +202,6 @@ int adv_run_as(uid_t uid, gid_t gid, char *out, size_t out_len, char *err, size_
 		err_len = sizeof(e);
 	}
 	return tu_run(argv, out, out_len, err, err_len, 60000);
-}
-
-static void redirect(int fd, const char *path)
-{
-	int f = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-	if (f < 0 || dup2(f, fd) < 0)
-		_exit(126);
-	close(f);
 }
 
 /* Does BUF hold a whole line that starts with PREFIX? */
@@ -287,14 +224,15 @@ static bool has_line(const char *buf, const char *prefix)
 pid_t adv_start_as(uid_t uid, gid_t gid, const char *wait_for, char *out, size_t out_len,
 		   const char *prog, ...)
 {
-	char *argv[ADV_MAX_ARGS], bufs[4][32], buf[8192];
+	struct tu_as as;
+	char *argv[ADV_MAX_ARGS], buf[8192];
 	pid_t parent = getpid(), pid;
 	size_t have = 0;
 	int p[2], after;
 	va_list ap;
 
 	va_start(ap, prog);
-	argv_as(argv, bufs, uid, gid, prog, ap, &after);
+	argv_as(argv, &as, uid, gid, prog, ap, &after);
 	va_end(ap);
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	pid = fork();
@@ -302,15 +240,15 @@ pid_t adv_start_as(uid_t uid, gid_t gid, const char *wait_for, char *out, size_t
 	if (pid == 0) {
 		hbd_child_setup(parent);
 		if (!wait_for)
-			redirect(STDOUT_FILENO, H.wlog);
+			hbd_redirect(STDOUT_FILENO, H.wlog);
 		else if (dup2(p[1], STDOUT_FILENO) < 0)
 			_exit(126);
-		redirect(STDERR_FILENO, H.wlog);
+		hbd_redirect(STDERR_FILENO, H.wlog);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(p[1]);
-	kid_track(pid);
+	hbd_track(pid);
 	buf[0] = '\0';
 	for (uint64_t end = hbd_now_ns() + 10000000000u; wait_for && !has_line(buf, wait_for);) {
 		struct pollfd pf = {.fd = p[0], .events = POLLIN};
@@ -333,14 +271,14 @@ pid_t adv_start_as(uid_t uid, gid_t gid, const char *wait_for, char *out, size_t
 
 pid_t adv_worker_as(uid_t uid, gid_t gid, const char *name, unsigned timeout_ms, ...)
 {
-	char *argv[ADV_MAX_ARGS], bufs[4][32], tmo[16], line[64], expect[32];
-	pid_t parent = getpid(), pid;
-	int fds[2], argc, first;
+	char *argv[ADV_MAX_ARGS], tmo[16], what[64];
+	struct tu_as as;
+	int argc, first;
 	va_list ap;
 
 	snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
 	va_start(ap, timeout_ms);
-	argc = argv_as(argv, bufs, uid, gid, "$HBWORKER", ap, &first);
+	argc = argv_as(argv, &as, uid, gid, "$HBWORKER", ap, &first);
 	va_end(ap);
 	/* The worker's own arguments go first, the caller's after them. */
 	char *fixed[] = {"--name", (char *)name, "--timeout-ms", tmo, "--ready-fd", "3", "--quiet"};
@@ -348,38 +286,8 @@ pid_t adv_worker_as(uid_t uid, gid_t gid, const char *name, unsigned timeout_ms,
 	cr_assert(argc + nfixed < ADV_MAX_ARGS);
 	memmove(&argv[first + nfixed], &argv[first], (size_t)(argc - first + 1) * sizeof(char *));
 	memcpy(&argv[first], fixed, sizeof(fixed));
-
-	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		hbd_child_setup(parent);
-		redirect(STDOUT_FILENO, H.wlog);
-		redirect(STDERR_FILENO, H.wlog);
-		if (dup2(fds[1], 3) < 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	kid_track(pid);
-	struct pollfd p = {.fd = fds[0], .events = POLLIN};
-	ssize_t n = 0;
-	if (poll(&p, 1, 10000) == 1)
-		n = read(fds[0], line, sizeof(line) - 1);
-	close(fds[0]);
-	if (n <= 0) {
-		int st = 0;
-		bool exited = hbd_wait_exit(pid, 1000, &st);
-		cr_assert_fail("hbworker %s as uid %u did not register (%s, status %d)", name,
-			       (unsigned)uid, exited ? "exited" : "no answer",
-			       exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	}
-	line[n] = '\0';
-	/* setpriv execs: the worker has setpriv's pid. */
-	snprintf(expect, sizeof(expect), "READY %d\n", (int)pid);
-	cr_assert_str_eq(line, expect);
-	return pid;
+	snprintf(what, sizeof(what), "%s as uid %u", name, (unsigned)uid);
+	return hbd_worker_exec(argv, what);
 }
 
 int adv_shmid_in(const char *out)
