@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "hold.h"
 #include "identity.h"
 #include "kill.h"
 #include "legacy.h"
@@ -231,6 +232,9 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	w->handled_beat = 0;
 	w->state = WATCH_FREE;
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
+	w->hold = HOLD_NONE;
+	w->deferred = false;
+	w->rearm_ns = 0;
 	lw->timeout_s = r->timeout;
 	lw->atime = r->atime;
 	lw->recheck = false;
@@ -336,14 +340,17 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);
 	deadline = lw->base_age_ns >= timeout ? lw->base_mono_ns
 					      : lw->base_mono_ns + (timeout - lw->base_age_ns);
+	deadline = hold_deadline(w, deadline, timeout);
 	if (now < deadline) {
 		/* Its beats are its atime: one sample after each. */
 		triage_sample(&w->triage, w->pid, w->start_time, (uint64_t)lw->atime + 1u, now,
 			      triage_sample_gap(timeout), &w->d->triage_warm_left);
+		hold_sample(w, svc, now);
 		return deadline;
 	}
+	w->handled_beat = (uint64_t)lw->atime + 1u; /* the beat whose deadline this is */
 	kill_deadline_missed(w, svc, timeout, now - deadline);
-	return UINT64_MAX;
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
 }
 
 static void legacy_detach(struct daemon *d)
@@ -570,6 +577,7 @@ uint64_t legacy_scan(struct daemon *d)
 		} else if (r.atime != lw->atime) {
 			lw->atime = r.atime;
 			rebase(lw, real, now, jumped);
+			hold_beat(w);
 			if (w->state == WATCH_LOGGED)
 				watch_set_state(w,
 						WATCH_ACTIVE); /* it beat again: watch it afresh */
