@@ -259,7 +259,7 @@ uint64_t hold_deadline(const struct watch *w, uint64_t deadline, uint64_t timeou
 uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
 		   uint64_t timeout_ns, uint64_t now)
 {
-	struct event e = watch_event(w, EVENT_DEADLINE_NEAR);
+	struct event e = watch_event(w, EVENT_NEAR);
 	struct triage_facts tf;
 	struct hb_status_triage t;
 	struct triage_fields fl;

@@ -40,7 +40,7 @@ static const struct {
     [EVENT_FROZEN] = {"frozen", "85d6b8689f474e50aab39f7a9684d0db"},
     [EVENT_DEBUGGED] = {"being-debugged", "aed481540ae74e05a17f1b72fd7a262e"},
     [EVENT_DUMPING] = {"dumping-core", "ed02499c769f4b83b76cdd4f55e59412"},
-    [EVENT_DEADLINE_NEAR] = {"deadline-near", "f41e7a669ebc4a09a0c53dd07320048b"},
+    [EVENT_NEAR] = {"deadline-near", "f41e7a669ebc4a09a0c53dd07320048b"},
 };
 
 /* The rate limit of limited events (see log.h). */

@@ -24,18 +24,18 @@ enum event_kind {
 	EVENT_RATE_LIMITED,
 	EVENT_RESTART_UNIT,
 	EVENT_STARTED,
-	EVENT_UNTRUSTED,     /* a registration that is not the word of one who may signal */
-	EVENT_SUPPRESSED,    /* how many records the rate limit held back */
-	EVENT_REGISTRY,	     /* the registry at the key was removed, recreated, refused */
-	EVENT_ODD,	     /* a registration looks wrong (future beat, bad timeout) or waits */
-	EVENT_HANDED_OVER,   /* limit_action: a unit handed to systemd after kill_burst */
-	EVENT_EXTENDED,	     /* a process or task extended its deadline */
-	EVENT_UNKILLABLE,    /* still there kill_grace after SIGKILL */
-	EVENT_DEFERRED,	     /* a missed deadline deferred: the process was starved */
-	EVENT_FROZEN,	     /* a missed deadline left alone: its cgroup is frozen */
-	EVENT_DEBUGGED,	     /* a missed deadline left alone: a tracer holds it */
-	EVENT_DUMPING,	     /* SIGKILL waits: the process is writing its core */
-	EVENT_DEADLINE_NEAR, /* warn_at: a deadline near, with the triage */
+	EVENT_UNTRUSTED,   /* a registration that is not the word of one who may signal */
+	EVENT_SUPPRESSED,  /* how many records the rate limit held back */
+	EVENT_REGISTRY,	   /* the registry at the key was removed, recreated, refused */
+	EVENT_ODD,	   /* a registration looks wrong (future beat, bad timeout) or waits */
+	EVENT_HANDED_OVER, /* limit_action: a unit handed to systemd after kill_burst */
+	EVENT_EXTENDED,	   /* a process or task extended its deadline */
+	EVENT_UNKILLABLE,  /* still there kill_grace after SIGKILL */
+	EVENT_DEFERRED,	   /* a missed deadline deferred: the process was starved */
+	EVENT_FROZEN,	   /* a missed deadline left alone: its cgroup is frozen */
+	EVENT_DEBUGGED,	   /* a missed deadline left alone: a tracer holds it */
+	EVENT_DUMPING,	   /* SIGKILL waits: the process is writing its core */
+	EVENT_NEAR,	   /* warn_at: a deadline near, with the triage */
 	EVENT_KIND_MAX,
 };
 

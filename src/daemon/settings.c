@@ -29,16 +29,18 @@
 #define NS_S  UINT64_C(1000000000)
 #define NS_H  (3600 * NS_S)
 
-#define GROUP_DEFAULT	   "hbwatch"
-#define KILL_GRACE_DEFAULT (5 * NS_S)
-/* A core of a few GB written at disk speed, or piped to systemd-coredump
- * and compressed, takes tens of seconds; a minute fits within systemd's
- * default TimeoutAbortSec= (its TimeoutStopSec=, 90 s). */
-#define DUMP_MAX_DEFAULT      (60 * NS_S)
+#define GROUP_DEFAULT	      "hbwatch"
+#define KILL_GRACE_DEFAULT    (5 * NS_S)
 #define KILL_BURST_DEFAULT    5u
 #define KILL_BURST_MAX	      1000u
 #define KILL_INTERVAL_DEFAULT (600 * NS_S)
 #define SYNTAX_ERROR	      "expected 'key = value' or '[section]'"
+
+/* How long SIGKILL waits for a core dump in progress.  A core of a few GB
+ * written at disk speed, or piped to systemd-coredump and compressed,
+ * takes tens of seconds; a minute stays within systemd's default
+ * TimeoutAbortSec= (its TimeoutStopSec=, 90 s). */
+#define DUMP_MAX_DEFAULT (60 * NS_S)
 
 enum {
 	SECTION_LEGACY = -3, /* [legacy]: a classic CPActive table to watch too */
