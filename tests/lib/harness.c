@@ -309,6 +309,13 @@ void hbd_child_setup(pid_t parent)
 	struct rlimit nocore = {0, 0};
 	sigset_t none;
 
+	/* No core files, but the hard limit kept: a worker run with --core
+	 * may ask for them. */
+	if (getrlimit(RLIMIT_CORE, &nocore) == 0)
+		nocore.rlim_cur = 0;
+	else
+		nocore = (struct rlimit){0, 0};
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
