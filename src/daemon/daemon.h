@@ -81,6 +81,7 @@ struct watch {
 	uint64_t deferred_told_ns; /* the last deadline-deferred record (rate limit) */
 	uint64_t rearm_ns;	   /* a deadline counts from here at the earliest (thaw) */
 	uint64_t dump_from_ns;	   /* HOLD_DUMPING: SIGKILL waits since then */
+	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
 	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
 	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
 };

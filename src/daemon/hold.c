@@ -207,31 +207,45 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 
 uint64_t hold_dump_wait_ns(struct watch *w)
 {
-	uint64_t now = now_ns(), max = w->d->settings.dump_max_ns, waited;
+	uint64_t now = now_ns(), max = w->d->settings.dump_max_ns;
+	uint64_t grace = w->d->settings.kill_grace_ns;
 	struct verdict_facts f = {.read = true};
 	char mx[DURATION_FORMAT_MAX];
 
 	if (verdict_read_dumping(w->pid, &f.core_dumping) < 0)
 		f.read = false;
-	if (w->hold != HOLD_DUMPING)
-		w->dump_from_ns = now;
-	waited = now - w->dump_from_ns;
-	if (!verdict_wait_dump(&f, waited, max)) {
-		hold_clear(w);
-		return 0;
-	}
-	if (w->hold != HOLD_DUMPING) {
+	if (w->hold != HOLD_DUMPING && verdict_wait_dump(&f, 0, max)) {
 		struct event e = watch_event(w, EVENT_DUMPING);
 
 		w->hold = HOLD_DUMPING;
+		w->dump_from_ns = now;
+		w->dump_done_ns = 0;
 		view_touch(w);
+		/* Off the scans (a timer of its own): hbctl hears it now. */
+		view_update(w->d, now);
 		duration_format(max, mx, sizeof(mx));
 		stats_event(&w->d->stats, LOG_NOTICE, &e,
 			    "%s (pid %d) is writing its core dump: SIGKILL waits until it is "
 			    "done, at most dump_max=%s",
 			    w->name, (int)w->pid, mx);
 	}
-	return max - waited < DUMP_POLL_NS ? max - waited : DUMP_POLL_NS;
+	if (w->hold == HOLD_DUMPING) {
+		uint64_t waited = now - w->dump_from_ns;
+
+		if (verdict_wait_dump(&f, waited, max))
+			return max - waited < DUMP_POLL_NS ? max - waited : DUMP_POLL_NS;
+		/* Written: a process that dumped its core exits next, and
+		 * gets kill_grace to do so (freeing a large memory takes a
+		 * while) before SIGKILL. */
+		if (f.read && !f.core_dumping && waited < max) {
+			if (!w->dump_done_ns)
+				w->dump_done_ns = now;
+			if (now - w->dump_done_ns < grace)
+				return DUMP_POLL_NS;
+		}
+	}
+	hold_clear(w);
+	return 0;
 }
 
 void hold_beat(struct watch *w)
