@@ -116,10 +116,6 @@ static enum identity_verdict target_verify(struct watch *w, char **unit, char *w
 	enum identity_verdict v;
 
 	*unit = NULL;
-	if (w->pid <= 1 || w->pid == w->d->self) {
-		snprintf(why, why_len, "pid %d is never signalled", (int)w->pid);
-		return IDENTITY_UNTRUSTED;
-	}
 	f.have_ownership = registration_ownership(w, &f.own);
 	if (!f.have_ownership) {
 		snprintf(why, why_len, "its record is gone");
@@ -127,7 +123,7 @@ static enum identity_verdict target_verify(struct watch *w, char **unit, char *w
 	}
 	/* Last: the facts were read by pid.  If the start time still matches,
 	 * they were read from the process the pidfd holds. */
-	identity_gather(&f, w->pid);
+	identity_build(&f, w->pid, w->d->self, true);
 	v = identity_decide(&f, &w->d->settings, &svc, why, why_len);
 	*unit = (char *)f.unit;
 	return v;

@@ -200,7 +200,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	f.own = (struct ownership_facts){
 	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
-	if (w->pid > 1 && w->pid != d->self && w->pidfd < 0) {
+	if (identity_pid_ok(w->pid, d->self) && w->pidfd < 0) {
 		w->pidfd = pidfd_open(w->pid, 0);
 		if (w->pidfd < 0 && errno != ESRCH) {
 			char e[96];
@@ -211,19 +211,13 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	/* Facts about the process after its pidfd: if the start time still
 	 * matches, the pidfd holds the registered process, not a later one. */
-	if (w->pid > 1 && w->pid != d->self && w->pidfd >= 0) {
-		identity_gather(&f, w->pid);
-		if (!w->start_time && !f.gone &&
-		    proc_start_matches(f.start_time, 0, f.started_by)) {
-			/* From now on exactly this process: every later look
-			 * (the kill path's too) compares start times. */
-			w->start_time = f.start_time;
-			f.recorded = f.start_time;
-		}
-	} else {
-		f.pid = w->pid;
-		f.self = d->self;
-		f.gone = w->pid > 1 && w->pid != d->self;
+	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
+	if (!w->start_time && !f.gone && identity_pid_ok(w->pid, d->self) &&
+	    proc_start_matches(f.start_time, 0, f.started_by)) {
+		/* From now on exactly this process: every later look
+		 * (the kill path's too) compares start times. */
+		w->start_time = f.start_time;
+		f.recorded = f.start_time;
 	}
 	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
