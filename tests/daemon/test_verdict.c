@@ -236,13 +236,18 @@ Test(verdict, v1_frozen_lives_then_is_watched_again)
 
 /* A 5 % CPU quota (cfs_quota_us 5000 of 100000): 20 ms of work between
  * beats takes some 400 ms, past the 300 ms timeout. */
-static const char *slow_cgroup(void)
+static const char *quota_cgroup(const char *quota_us)
 {
 	const char *cg = cgroup_make("cpu");
 
 	cgroup_put(cg, "cpu.cfs_period_us", "100000");
-	cgroup_put(cg, "cpu.cfs_quota_us", "5000");
+	cgroup_put(cg, "cpu.cfs_quota_us", quota_us);
 	return cg;
+}
+
+static const char *slow_cgroup(void)
+{
+	return quota_cgroup("5000");
 }
 
 Test(verdict, cpu_throttled_healthy_process_lives)
@@ -266,6 +271,8 @@ Test(verdict, cpu_throttled_healthy_process_lives)
 	cr_assert(strstr(line, "HBWATCH_PSI_CPU=\""), "%s", line);
 	cr_assert(strstr(line, "HBWATCH_STARVE_GRACE_USEC=\"300000\""), "%s", line);
 	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
+	/* hbctl shows the deferral while it lasts (a part of each late beat). */
+	cr_assert(status_says("deferred (starved: ", 5000));
 	/* The counter, in the metrics file (rewritten at most once a second). */
 	snprintf(prom, sizeof(prom), "%s/hbwatch.prom", H.dir);
 	bool counted = false;
@@ -312,14 +319,14 @@ Test(verdict, cpu_throttled_hung_process_dies_within_the_bound)
 		   (unsigned long long)after);
 }
 
-/* The core of a process slowed to 5 % CPU takes seconds to write: longer
+/* The core of a process slowed to 1 % CPU takes seconds to write: longer
  * than kill_grace.  SIGKILL waits, and the core is whole. */
 Test(verdict, core_dump_finishes_before_sigkill)
 {
 	char pattern[200], line[2048];
-	const size_t mb = 384;
+	const size_t mb = 768;
 
-	const char *cg = slow_cgroup();
+	const char *cg = quota_cgroup("1000");
 	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, old_pattern, sizeof(old_pattern) - 1) : -1;
 	if (fd >= 0)
@@ -336,11 +343,14 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	}
 	hbd_config("kill_grace = 1s\n[dump]\ntimeout = 300ms\n");
 	hbd_start();
-	pid_t w = hbd_worker("dump", 300, "--beat-ms", "50", "--touch-mb", "384", "--core",
+	pid_t w = hbd_worker("dump", 300, "--beat-ms", "50", "--touch-mb", "768", "--core",
 			     "--hang-after-ms", "500", NULL);
 	cgroup_move(cg, w);
 	cr_assert(hbd_log_wait("signal-sent", w, NULL, 5000));
-	cr_assert(status_says("dumping", 5000), "hbctl never showed the dump");
+	if (!status_says("dumping", 5000)) {
+		hbd_log_dump();
+		cr_assert_fail("hbctl never showed the dump");
+	}
 	int st;
 	cr_assert(hbd_wait_exit(w, 90000, &st), "still there");
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
@@ -365,6 +375,32 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	}
 	closedir(dir);
 	cr_assert_geq(size, (off_t)(mb << 20), "core of %lld bytes", (long long)size);
-	hbd_figure("core of %lld MB written at 5 %% CPU with kill_grace = 1s",
+	hbd_figure("core of %lld MB written at 1 %% CPU with kill_grace = 1s",
 		   (long long)(size >> 20));
+}
+
+/* warn_at = 50%: one deadline-near record per beat, with what the process
+ * does, before the deadline; action = log keeps it alive. */
+Test(verdict, warn_at_says_why_before_the_deadline)
+{
+	char line[2048];
+
+	hbd_config("kill_grace = 1s\n[near]\ntimeout = 1s\nwarn_at = 50%%\naction = log\n");
+	hbd_start();
+	pid_t w = hbd_worker("near", 1000, "--beat-ms", "100", "--hang-after-ms", "300",
+			     "--hang-how", "read", NULL);
+	uint64_t t0 = hbd_now_ns();
+	cr_assert(hbd_log_wait("deadline-near", w, NULL, 5000), "no deadline-near record");
+	uint64_t near = hbd_now_ns();
+	cr_assert(hbd_log_wait("deadline-missed", w, NULL, 5000));
+	cr_assert(hbd_log_line("deadline-near", w, NULL, line, sizeof(line)));
+	cr_log_info("%s", line);
+	cr_assert(strstr(line, "% of its timeout 1s (warn_at): blocked in "), "%s", line);
+	cr_assert(strstr(line, "HBWATCH_PROC_STATE=\"S (threads: 1 S)\""), "%s", line);
+	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 1);
+	/* Before the deadline: the beats stop 300 ms in, the deadline is 1 s
+	 * after the last. */
+	cr_assert_lt((near - t0) / 1000000u, 1300u);
+	cr_assert_eq(hbd_log_count("deadline-near", w, NULL), 1, "said once per beat");
+	cr_assert(hbd_alive(w));
 }

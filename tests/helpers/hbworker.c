@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -444,9 +445,12 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.touch_mb) {
+		/* Populated in one call (no page fault each), then written:
+		 * pages of the zero page would be left out of a core. */
 		size_t n = (size_t)o.touch_mb << 20;
-		char *m = malloc(n);
-		if (!m)
+		char *m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (m == MAP_FAILED)
 			return EXIT_USAGE;
 		memset(m, 0x5a, n); /* kept: the core carries it */
 		__asm__ volatile("" : : "r"(m) : "memory");

@@ -509,7 +509,8 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 
 	struct pollfd p = {.fd = fds[0], .events = POLLIN};
 	ssize_t n = 0;
-	if (poll(&p, 1, 10000) == 1)
+	/* Generous: a loaded host may take seconds to start a worker. */
+	if (poll(&p, 1, 30000) == 1)
 		n = read(fds[0], line, sizeof(line) - 1);
 	close(fds[0]);
 	if (n <= 0) {
