@@ -234,13 +234,14 @@ uint64_t hold_dump_wait_ns(struct watch *w)
 
 		if (verdict_wait_dump(&f, waited, max))
 			return max - waited < DUMP_POLL_NS ? max - waited : DUMP_POLL_NS;
-		/* Written: a process that dumped its core exits next, and
-		 * gets kill_grace to do so (freeing a large memory takes a
-		 * while) before SIGKILL. */
-		if (f.read && !f.core_dumping && waited < max) {
+		/* Written: a process that dumped its core is exiting (freeing
+		 * a large memory on a slowed CPU takes a while), and SIGKILL
+		 * would change nothing: it gets the rest of dump_max, and
+		 * kill_grace at least, to go. */
+		if (f.read && !f.core_dumping) {
 			if (!w->dump_done_ns)
 				w->dump_done_ns = now;
-			if (now - w->dump_done_ns < grace)
+			if (waited < max || now - w->dump_done_ns < grace)
 				return DUMP_POLL_NS;
 		}
 	}

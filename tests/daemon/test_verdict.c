@@ -326,7 +326,6 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	char pattern[200], line[2048];
 	const size_t mb = 768;
 
-	const char *cg = quota_cgroup("1000");
 	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, old_pattern, sizeof(old_pattern) - 1) : -1;
 	if (fd >= 0)
@@ -344,7 +343,10 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	hbd_config("kill_grace = 1s\n[dump]\ntimeout = 300ms\n");
 	hbd_start();
 	pid_t w = hbd_worker("dump", 300, "--beat-ms", "50", "--touch-mb", "768", "--core",
-			     "--hang-after-ms", "500", NULL);
+			     "--hang-after-ms", "1500", NULL);
+	/* The cgroup made only now, populated at once: an empty cgroup is
+	 * fair game for tools that sweep them. */
+	const char *cg = quota_cgroup("1000");
 	cgroup_move(cg, w);
 	cr_assert(hbd_log_wait("signal-sent", w, NULL, 5000));
 	if (!status_says("dumping", 5000)) {

@@ -433,13 +433,11 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
-	start = mono_ms();
-	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
-	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
-
 	if (o.core) {
-		struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-		if (setrlimit(RLIMIT_CORE, &rl) < 0) {
+		struct rlimit rl;
+		/* As large as the hard limit allows. */
+		if (getrlimit(RLIMIT_CORE, &rl) < 0 || (rl.rlim_cur = rl.rlim_max) == 0 ||
+		    setrlimit(RLIMIT_CORE, &rl) < 0) {
 			fprintf(stderr, "hbworker: cannot allow core dumps: %s\n", strerror(errno));
 			return EXIT_USAGE;
 		}
@@ -455,6 +453,10 @@ int main(int argc, char **argv)
 		memset(m, 0x5a, n); /* kept: the core carries it */
 		__asm__ volatile("" : : "r"(m) : "memory");
 	}
+	start = mono_ms();
+	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
+	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
+
 	for (uint64_t i = 0; i < o.threads; i++) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
