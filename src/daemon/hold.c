@@ -161,6 +161,13 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	/* The late thread: the main one until the record names the thread
 	 * that last beat (then: that TID here). */
 	(void)verdict_read(w->pid, 0, &w->vmark, now, &f);
+	/* The CPU figure of the triage just taken (kill.c), for the same
+	 * window. */
+	if (w->triage.last.cpu_usec != UINT64_MAX && w->triage.last.window_usec) {
+		f.have_cpu = true;
+		f.cpu_ns = w->triage.last.cpu_usec * 1000u;
+		f.cpu_window_ns = w->triage.last.window_usec * 1000u;
+	}
 	v = verdict_decide(&f, &p, why, sizeof(why));
 	if ((was == HOLD_FROZEN && v != VERDICT_LEAVE_FROZEN) ||
 	    (was == HOLD_DEBUGGED && v != VERDICT_LEAVE_DEBUGGED)) {

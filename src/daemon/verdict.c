@@ -30,15 +30,20 @@ bool verdict_starved(const struct verdict_facts *f, unsigned *pct)
 	unsigned w = 0, t = 0;
 
 	*pct = 0;
-	if (!f->read || !f->window_ns)
+	if (!f->read)
 		return false;
-	if (f->have_wait)
+	if (f->have_wait && f->window_ns)
 		w = share_pct(f->wait_ns, f->window_ns);
 	/* Its cgroup's throttling speaks for it only while it wants the CPU:
 	 * a thread asleep is not held back by a quota others use up. */
-	if (f->have_throttle && f->state == 'R')
+	if (f->have_throttle && f->state == 'R' && f->window_ns)
 		t = share_pct(f->throttled_ns, f->window_ns);
 	*pct = w > t ? w : t;
+	if (f->have_cpu && f->state == 'R' && f->cpu_window_ns) {
+		unsigned r = 100u - share_pct(f->cpu_ns, f->cpu_window_ns);
+		if (r > *pct)
+			*pct = r;
+	}
 	return *pct >= VERDICT_STARVED_PCT;
 }
 

@@ -57,12 +57,15 @@ struct verdict_facts {
 	bool core_dumping; /* CoreDumping: 1 */
 	pid_t tid;	   /* the thread whose wait was read */
 	/* Since the mark (0 / false: unknown). */
-	uint64_t window_ns;    /* from the mark to now */
-	bool have_wait;	       /* wait_ns holds */
-	uint64_t wait_ns;      /* run-queue wait in the window */
-	bool have_throttle;    /* the two below hold */
-	uint64_t nr_throttled; /* periods throttled in the window */
-	uint64_t throttled_ns; /* time throttled in the window */
+	uint64_t window_ns;	/* from the mark to now */
+	bool have_wait;		/* wait_ns holds */
+	uint64_t wait_ns;	/* run-queue wait in the window */
+	bool have_cpu;		/* the two below hold (the triage's CPU sample) */
+	uint64_t cpu_ns;	/* CPU it used since the sample after its beat ... */
+	uint64_t cpu_window_ns; /* ... in this long */
+	bool have_throttle;	/* the two below hold */
+	uint64_t nr_throttled;	/* periods throttled in the window */
+	uint64_t throttled_ns;	/* time throttled in the window */
 	/* The cgroup. */
 	bool frozen;		/* cgroup.events "frozen 1", freezer.state FROZEN/FREEZING */
 	const char *frozen_by;	/* "cgroup.events" or "freezer.state" */
@@ -80,7 +83,10 @@ struct verdict_policy {
 
 /* A run-queue wait (or a throttled time) of at least this share of the
  * window is starvation: the thread was runnable but not running for most
- * of the time it should have beaten in. */
+ * of the time it should have beaten in.  So is a thread runnable now that
+ * got less than the rest of its window on the CPU: the scheduler adds a
+ * wait to schedstat only when the wait ends, so a thread still waiting
+ * shows it in its CPU, not yet in its wait. */
 #define VERDICT_STARVED_PCT 50u
 /* I/O or memory "full" pressure (avg10) at which a thread in D counts as
  * blocked on pressure rather than hung. */

@@ -247,9 +247,49 @@ Test(verdict, table)
 		}
 		f.have_psi[PSI_IO] = true;
 		f.psi_full[PSI_IO] = r->io_full;
+
 		enum verdict v = verdict_decide(&f, &p, why, sizeof(why));
 		cr_expect_eq(v, r->want, "%s: verdict %d, want %d (%s)", r->what, v, r->want, why);
 		cr_expect(strstr(why, r->why), "%s: why \"%s\", want \"%s\"", r->what, why, r->why);
+	}
+}
+
+/* Still waiting on the run queue: schedstat counts a wait only when it
+ * ends, the CPU figure of the window shows it now. */
+static const struct {
+	const char *what;
+	char state;
+	uint64_t cpu_ms; /* of a 1 s window */
+	bool deferred;
+	enum verdict want;
+	const char *why;
+} cpu_rows[] = {
+    {"runnable, 3 % CPU, wait not counted yet", 'R', 30, false, VERDICT_DEFER_STARVED,
+     "starved: 97 % waiting for CPU"},
+    {"runnable, half the CPU", 'R', 500, false, VERDICT_DEFER_STARVED, "starved: 50 %"},
+    {"spinning with the CPU to itself", 'R', 980, false, VERDICT_ACT, "not starved (2 %"},
+    {"asleep with no CPU is hung, not starved", 'S', 0, false, VERDICT_ACT, "not starved (0 %"},
+    {"in D with no CPU, no pressure", 'D', 0, false, VERDICT_ACT, "not starved (0 %"},
+    {"runnable, little CPU, deferred once already", 'R', 30, true, VERDICT_ACT,
+     "deferred once already"},
+};
+
+Test(verdict, cpu_table)
+{
+	for (size_t i = 0; i < sizeof(cpu_rows) / sizeof(cpu_rows[0]); i++) {
+		struct verdict_facts f = {.read = true,
+					  .state = cpu_rows[i].state,
+					  .have_cpu = true,
+					  .cpu_ns = cpu_rows[i].cpu_ms * MS,
+					  .cpu_window_ns = 1000 * MS};
+		struct verdict_policy p = {.starve_grace_ns = 300 * MS,
+					   .deferred = cpu_rows[i].deferred};
+		char why[160];
+		enum verdict v = verdict_decide(&f, &p, why, sizeof(why));
+
+		cr_expect_eq(v, cpu_rows[i].want, "%s: verdict %d (%s)", cpu_rows[i].what, v, why);
+		cr_expect(strstr(why, cpu_rows[i].why), "%s: why \"%s\", want \"%s\"",
+			  cpu_rows[i].what, why, cpu_rows[i].why);
 	}
 }
 
