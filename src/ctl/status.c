@@ -128,7 +128,13 @@ const char *ctl_entry_state(const struct census_entry *e, const struct ctl_view 
 			return "extended";
 		return ctl_entry_age(e, now) > d->timeout_ns ? "late" : "ok";
 	}
-	if (d->triage.words[0])
+	/* Held back: why ("starved: 92 % waiting for CPU", "being debugged:
+	 * traced by pid 7"). */
+	if (d->state == HB_STATUS_DEFERRED || d->state == HB_STATUS_DEBUGGED) {
+		*why = d->reason;
+		return status_state_name(d->state);
+	}
+	if (d->triage.words[0] && d->state != HB_STATUS_FROZEN)
 		*why = d->triage.words; /* why it hung, as hbwatch saw it */
 	return status_state_name(d->state);
 }

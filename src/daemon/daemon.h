@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "status.h"
 #include "triage.h"
+#include "verdict.h"
 
 enum watch_state {
 	WATCH_FREE,    /* nothing tracked */
@@ -71,6 +72,17 @@ struct watch {
 	char why[HB_STATUS_REASON]; /* REFUSED: why it is not watched */
 	struct triage_mark triage;  /* CPU near the last beat; why it hung (triage.h) */
 	bool view_listed;	    /* native: its index is in d->view_stale */
+	/* The verdict (hold.c): why its action is held back, if it is. */
+	enum verdict_hold hold;
+	bool deferred;		   /* starvation deferred the deadline of ... */
+	uint64_t deferred_beat;	   /* ... this beat (handled_beat) ... */
+	uint64_t deferred_which;   /* ... of this heartbeat (handled_which) */
+	uint64_t deferred_told_ns; /* the last deadline-deferred record (rate limit) */
+	uint64_t rearm_ns;	   /* a deadline counts from here at the earliest (thaw) */
+	uint64_t dump_from_ns;	   /* HOLD_DUMPING: SIGKILL waits since then */
+	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
+	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
+	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
 };
 
 struct legacy_watch;

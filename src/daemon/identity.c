@@ -22,6 +22,19 @@ const char *identity_verdict_name(enum identity_verdict v)
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
 
+bool identity_pid_ok(pid_t pid, pid_t self)
+{
+	return pid > 1 && pid != self;
+}
+
+bool identity_atime_stale(const struct identity_facts *f)
+{
+	if (!f->have_atime || f->gone)
+		return false;
+	return f->start_real_err || f->atime < 0 ||
+	       f->start_real_ns > ((uint64_t)f->atime + 1) * 1000000000u + IDENTITY_START_SLACK_NS;
+}
+
 static void origin(char *buf, size_t len, const struct service *svc)
 {
 	snprintf(buf, len, "[%s] (%s:%u)", svc->name, svc->file ? svc->file : "?", svc->line);
@@ -38,7 +51,7 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 		snprintf(why, why_len, "it names pid %d", (int)f->pid);
 		return IDENTITY_UNTRUSTED;
 	}
-	if (f->pid == 1 || f->pid == f->self) {
+	if (!identity_pid_ok(f->pid, f->self)) {
 		snprintf(why, why_len, "pid %d (%s) is never signalled", (int)f->pid,
 			 f->pid == 1 ? "init" : "hbwatch itself");
 		return IDENTITY_UNTRUSTED;
@@ -56,6 +69,19 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 				 "it started after its record was made, the pid belongs to "
 				 "another process now (or its CLOCK_BOOTTIME runs behind "
 				 "ours: another time namespace)");
+		return IDENTITY_STALE;
+	}
+	/* A classic record: the process the pidfd pins is the one that wrote
+	 * it if it was alive when the record was last written. */
+	if (identity_atime_stale(f)) {
+		if (f->start_real_err)
+			snprintf(why, why_len, "cannot read its start time: %s",
+				 strerror(-f->start_real_err));
+		else
+			snprintf(why, why_len,
+				 "the process started after the record's last heartbeat (atime "
+				 "%lld), so its pid belongs to another process now",
+				 (long long)f->atime);
 		return IDENTITY_STALE;
 	}
 	if (f->kthread) {
@@ -135,6 +161,8 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	f->kthread = st.kthread;
 	f->cpu_ticks = st.cpu_ticks;
 	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
+	if (f->have_atime)
+		f->start_real_err = proc_start_realtime(f->start_time, &f->start_real_ns);
 	if (f->uids_err == -ESRCH)
 		f->gone = true;
 	if (f->skip_unit)
@@ -142,4 +170,19 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	r = sd_pid_get_unit(pid, &unit);
 	f->unit = r >= 0 ? unit : NULL;
 	f->unit_err = r >= 0 ? 0 : r;
+}
+
+void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned)
+{
+	if (identity_pid_ok(pid, self) && pinned) {
+		identity_gather(f, pid);
+		return;
+	}
+	/* Nothing read: no pidfd holds it (it is gone), or it is init or
+	 * hbwatch, which identity_decide() refuses by name. */
+	f->pid = pid;
+	f->self = self;
+	f->gone = identity_pid_ok(pid, self);
+	f->unit = NULL;
+	f->unit_err = 0;
 }

@@ -32,7 +32,17 @@ struct identity_facts {
 	int unit_err;	    /* -errno of the unit look-up, 0 if found */
 	bool skip_unit;	    /* in: no section it could fall under asks for a unit */
 	uint64_t cpu_ticks; /* its utime + stime when the facts were read */
+	/* A classic table's record holds no start time, only the wall-clock
+	 * second of its last beat: its process must have started by then. */
+	bool have_atime;	/* in: the rule applies */
+	int64_t atime;		/* in: time(0) of its last beat */
+	uint64_t start_real_ns; /* its start on CLOCK_REALTIME (identity_gather()) */
+	int start_real_err;	/* -errno reading it, 0 if read */
 };
+
+/* Slack of the started-after-its-heartbeat rule: start times are in clock
+ * ticks and are converted to wall time by reading two clocks. */
+#define IDENTITY_START_SLACK_NS (100u * 1000000u)
 
 enum identity_verdict {
 	IDENTITY_OK,	    /* watch it: deadlines are enforced */
@@ -48,12 +58,28 @@ enum identity_verdict {
 enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
 				      const struct service **svc, char *why, size_t why_len);
 
+/* May hbwatch pin and ever signal PID (hbwatch being SELF)?  Not init, not
+ * itself, not a group or nothing.  Pure. */
+bool identity_pid_ok(pid_t pid, pid_t self);
+
+/* Does F's classic record name a process that started after its last
+ * beat (or whose start cannot be read)?  Pure. */
+bool identity_atime_stale(const struct identity_facts *f);
+
+/* The one builder of a verdict's identity facts: for PID (hbwatch being
+ * SELF), read now if hbwatch may act on it and PINNED (a pidfd holds it);
+ * else named as gone (or as init / hbwatch, which the decider refuses).
+ * The registration's own facts (recorded, ownership, name, atime) are the
+ * caller's.  The caller frees F->unit. */
+void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned);
+
 /* The verdict's short name ("ok", "stale", "untrusted", ...). */
 const char *identity_verdict_name(enum identity_verdict v);
 
 /* Fill the process facts of F for PID: start time, kernel thread, CPU,
- * uids and, unless F->skip_unit, unit (the caller frees F->unit).  Leaves the registration's own
- * facts (recorded, ownership, name) alone. */
+ * uids, the start on the wall clock if F->have_atime and, unless
+ * F->skip_unit, unit (the caller frees F->unit).  Leaves the
+ * registration's own facts (recorded, ownership, name) alone. */
 void identity_gather(struct identity_facts *f, pid_t pid);
 
 #endif

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
+#include "hold.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
@@ -115,10 +116,6 @@ static enum identity_verdict target_verify(struct watch *w, char **unit, char *w
 	enum identity_verdict v;
 
 	*unit = NULL;
-	if (w->pid <= 1 || w->pid == w->d->self) {
-		snprintf(why, why_len, "pid %d is never signalled", (int)w->pid);
-		return IDENTITY_UNTRUSTED;
-	}
 	f.have_ownership = registration_ownership(w, &f.own);
 	if (!f.have_ownership) {
 		snprintf(why, why_len, "its record is gone");
@@ -126,7 +123,7 @@ static enum identity_verdict target_verify(struct watch *w, char **unit, char *w
 	}
 	/* Last: the facts were read by pid.  If the start time still matches,
 	 * they were read from the process the pidfd holds. */
-	identity_gather(&f, w->pid);
+	identity_build(&f, w->pid, w->d->self, true);
 	v = identity_decide(&f, &w->d->settings, &svc, why, why_len);
 	*unit = (char *)f.unit;
 	return v;
@@ -208,6 +205,15 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
+	/* A core being written: SIGKILL would cut it short (hold.h). */
+	uint64_t dump_wait = hold_dump_wait_ns(w);
+	if (dump_wait) {
+		if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
+					       deadline_usec_ceil(dump_wait), 1000, on_escalate,
+					       w) >= 0)
+			return 0;
+		w->escalate_source = NULL;
+	}
 	/* The group still exists while any member does: its id cannot have
 	 * been reused. */
 	if (w->pgrp)
@@ -436,6 +442,10 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	/* A deadline that only leads to a log line may be held back by the
 	 * rate limit; one that leads to a kill is always told. */
 	e.limited = svc->action == ACTION_LOG;
+	/* Late is not hung: starved, frozen or debugged, it is held back
+	 * (and said so) instead. */
+	if (hold_at_deadline(w, svc, timeout_ns, late_ns, words, tfl.v))
+		return;
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	/* A unit restart meets the same uninterruptible wait: systemd's

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "hold.h"
 #include "identity.h"
 #include "kill.h"
 #include "legacy.h"
@@ -46,10 +47,7 @@
 /* The wall clock moving this much more than the monotonic one between two
  * scans is a step (settimeofday, NTP), not drift. */
 #define LEGACY_JUMP_NS (NS_S)
-/* Slack of the started-after-its-heartbeat rule: start times are in clock
- * ticks and are converted to wall time by reading two clocks. */
-#define LEGACY_START_SLACK_NS (100u * 1000000u)
-#define LEGACY_LOOK_NS	      (NS_S) /* how often to look for the segment */
+#define LEGACY_LOOK_NS (NS_S) /* how often to look for the segment */
 
 struct legacy_record {
 	int32_t pid;
@@ -218,7 +216,6 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	char name[HB_NAME_SIZE] = "", why[512];
 	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
 	const struct service *svc;
-	uint64_t start_real;
 	enum identity_verdict v;
 	int rr;
 
@@ -231,6 +228,9 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	w->handled_beat = 0;
 	w->state = WATCH_FREE;
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
+	w->hold = HOLD_NONE;
+	w->deferred = false;
+	w->rearm_ns = 0;
 	lw->timeout_s = r->timeout;
 	lw->atime = r->atime;
 	lw->recheck = false;
@@ -242,7 +242,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		lw_refuse(lw, EVENT_REFUSED, why);
 		return;
 	}
-	if (r->pid > 1 && r->pid != d->self) {
+	if (identity_pid_ok(r->pid, d->self)) {
 		w->pidfd = pidfd_open(r->pid, 0);
 		if (w->pidfd < 0 && errno != ESRCH) {
 			/* Transient (EMFILE ...): looked at again next scan. */
@@ -261,34 +261,12 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		}
 	}
 	lw->warned_retry = false;
-	if (w->pidfd >= 0) {
-		identity_gather(&f, r->pid);
-	} else {
-		f.pid = r->pid;
-		f.self = d->self;
-		f.gone = r->pid > 1 && r->pid != d->self;
-	}
-	/* The record has no start time: the process the pidfd pins is the
-	 * one that wrote it if it was alive when the record was last written. */
+	f.have_atime = true;
+	f.atime = r->atime;
+	identity_build(&f, r->pid, d->self, w->pidfd >= 0);
+	/* The record has no start time: its process is the one the pidfd
+	 * pins, if that started by its last beat (identity_decide()). */
 	f.recorded = f.start_time;
-	if (!f.gone && f.pid > 1 && f.pid != d->self) {
-		rr = proc_start_realtime(f.start_time, &start_real);
-		if (rr < 0) {
-			free((char *)f.unit);
-			snprintf(why, sizeof(why), "cannot read its start time: %s", strerror(-rr));
-			lw_stale(lw, LOG_NOTICE, "%s", why);
-			return;
-		}
-		if (r->atime < 0 ||
-		    start_real > ((uint64_t)r->atime + 1) * NS_S + LEGACY_START_SLACK_NS) {
-			free((char *)f.unit);
-			lw_stale(lw, LOG_NOTICE,
-				 "the process started after the record's last heartbeat (atime "
-				 "%lld), so its pid belongs to another process now",
-				 (long long)r->atime);
-			return;
-		}
-	}
 	w->start_time = f.start_time;
 	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
@@ -297,7 +275,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		break;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, LOG_INFO, "%s", why);
+		lw_stale(lw, identity_atime_stale(&f) ? LOG_NOTICE : LOG_INFO, "%s", why);
 		return;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
@@ -336,14 +314,17 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 	timeout = deadline_timeout((uint64_t)lw->timeout_s * NS_S, svc->timeout_ns);
 	deadline = lw->base_age_ns >= timeout ? lw->base_mono_ns
 					      : lw->base_mono_ns + (timeout - lw->base_age_ns);
+	deadline = hold_deadline(w, deadline, timeout);
 	if (now < deadline) {
 		/* Its beats are its atime: one sample after each. */
 		triage_sample(&w->triage, w->pid, w->start_time, (uint64_t)lw->atime + 1u, now,
 			      triage_sample_gap(timeout), &w->d->triage_warm_left);
+		hold_sample(w, svc, now);
 		return deadline;
 	}
+	w->handled_beat = (uint64_t)lw->atime + 1u; /* the beat whose deadline this is */
 	kill_deadline_missed(w, svc, timeout, now - deadline);
-	return UINT64_MAX;
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
 }
 
 static void legacy_detach(struct daemon *d)
@@ -570,6 +551,7 @@ uint64_t legacy_scan(struct daemon *d)
 		} else if (r.atime != lw->atime) {
 			lw->atime = r.atime;
 			rebase(lw, real, now, jumped);
+			hold_beat(w);
 			if (w->state == WATCH_LOGGED)
 				watch_set_state(w,
 						WATCH_ACTIVE); /* it beat again: watch it afresh */
@@ -595,7 +577,7 @@ static enum identity_verdict lw_decide(struct daemon *d, struct legacy_watch *lw
 	const struct service *svc;
 	enum identity_verdict v;
 
-	identity_gather(&f, w->pid);
+	identity_build(&f, w->pid, d->self, true);
 	v = identity_decide(&f, &d->settings, &svc, why, why_len);
 	free((char *)f.unit);
 	return v;

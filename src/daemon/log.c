@@ -36,6 +36,11 @@ static const struct {
     [EVENT_HANDED_OVER] = {"handed-over", "3f7e56018a3247b091fdcc5e6aa5bdd3"},
     [EVENT_EXTENDED] = {"deadline-extended", "6f2b9d4e8a1c4d7b9e3f5a0c2d4b6e81"},
     [EVENT_UNKILLABLE] = {"unkillable", "6b0f4d7e2c914a58b3e1d9a07c5f2e36"},
+    [EVENT_DEFERRED] = {"deadline-deferred", "f43f94c012a04dfc9117ebabc6df151c"},
+    [EVENT_FROZEN] = {"frozen", "85d6b8689f474e50aab39f7a9684d0db"},
+    [EVENT_DEBUGGED] = {"being-debugged", "aed481540ae74e05a17f1b72fd7a262e"},
+    [EVENT_DUMPING] = {"dumping-core", "ed02499c769f4b83b76cdd4f55e59412"},
+    [EVENT_NEAR] = {"deadline-near", "f41e7a669ebc4a09a0c53dd07320048b"},
 };
 
 /* The rate limit of limited events (see log.h). */

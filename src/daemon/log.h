@@ -31,6 +31,11 @@ enum event_kind {
 	EVENT_HANDED_OVER, /* limit_action: a unit handed to systemd after kill_burst */
 	EVENT_EXTENDED,	   /* a process or task extended its deadline */
 	EVENT_UNKILLABLE,  /* still there kill_grace after SIGKILL */
+	EVENT_DEFERRED,	   /* a missed deadline deferred: the process was starved */
+	EVENT_FROZEN,	   /* a missed deadline left alone: its cgroup is frozen */
+	EVENT_DEBUGGED,	   /* a missed deadline left alone: a tracer holds it */
+	EVENT_DUMPING,	   /* SIGKILL waits: the process is writing its core */
+	EVENT_NEAR,	   /* warn_at: a deadline near, with the triage */
 	EVENT_KIND_MAX,
 };
 

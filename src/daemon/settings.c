@@ -36,6 +36,12 @@
 #define KILL_INTERVAL_DEFAULT (600 * NS_S)
 #define SYNTAX_ERROR	      "expected 'key = value' or '[section]'"
 
+/* How long SIGKILL waits for a core dump in progress.  A core of a few GB
+ * written at disk speed, or piped to systemd-coredump and compressed,
+ * takes tens of seconds; a minute stays within systemd's default
+ * TimeoutAbortSec= (its TimeoutStopSec=, 90 s). */
+#define DUMP_MAX_DEFAULT (60 * NS_S)
+
 enum {
 	SECTION_LEGACY = -3, /* [legacy]: a classic CPActive table to watch too */
 	SECTION_NONE = -2,   /* before the first [section] of a file */
@@ -404,6 +410,51 @@ static int set_legacy_shared(struct loader *l, struct service *svc, const char *
 	return 0;
 }
 
+static int set_dump_max(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	return set_duration(l, key, value, 0, NS_H, &l->s->dump_max_ns);
+}
+
+static int set_starve_grace(struct loader *l, struct service *svc, const char *key,
+			    const char *value)
+{
+	return set_duration(l, key, value, 0, 24 * NS_H, &svc->starve_grace_ns);
+}
+
+static int set_debugged(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	if (strcmp(value, "kill") == 0)
+		svc->debugged_kill = true;
+	else if (strcmp(value, "leave") == 0)
+		svc->debugged_kill = false;
+	else
+		return invalid(l, key, value, "expected leave or kill");
+	return 0;
+}
+
+static int set_warn_at(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	unsigned long long v;
+	size_t n = strlen(value);
+	char num[8];
+
+	/* "50%" or "50 %": a share of the timeout; 0 turns it off. */
+	if (n && value[n - 1] == '%')
+		n--;
+	while (n && value[n - 1] == ' ')
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		return invalid(l, key, value,
+			       "expected a percentage of the timeout from 0%% to 99%%");
+	memcpy(num, value, n);
+	num[n] = '\0';
+	if (parse_uint(num, 0, 99, &v) < 0)
+		return invalid(l, key, value,
+			       "expected a percentage of the timeout from 0%% to 99%%");
+	svc->warn_at_pct = (unsigned)v;
+	return 0;
+}
+
 static const struct key_def keys[] = {
     {"key", IN_GLOBAL, false, set_key},
     {"slots", IN_GLOBAL, false, set_slots},
@@ -424,6 +475,10 @@ static const struct key_def keys[] = {
     {"key", IN_LEGACY, false, set_legacy_key},
     {"enabled", IN_LEGACY, false, set_legacy_enabled},
     {"allow_shared_writers", IN_LEGACY, false, set_legacy_shared},
+    {"dump_max", IN_GLOBAL, false, set_dump_max},
+    {"starve_grace", IN_SERVICE, false, set_starve_grace},
+    {"debugged", IN_SERVICE, false, set_debugged},
+    {"warn_at", IN_SERVICE, false, set_warn_at},
 };
 
 static int service_add(struct loader *l, const char *name)
@@ -447,6 +502,7 @@ static int service_add(struct loader *l, const char *name)
 	    .kill_interval_ns = KILL_INTERVAL_DEFAULT,
 	    .enabled = true,
 	    .extend_max_ns = HB_EXTEND_AUTO,
+	    .starve_grace_ns = HB_GRACE_AUTO,
 	    .file = strdup(l->file),
 	    .line = l->line,
 	};
@@ -894,6 +950,7 @@ static int settings_load_from(const char *const *dirs, size_t n_dirs, const char
 	    .key = HB_KEY_DEFAULT,
 	    .slots = HB_SLOTS_DEFAULT,
 	    .kill_grace_ns = KILL_GRACE_DEFAULT,
+	    .dump_max_ns = DUMP_MAX_DEFAULT,
 	};
 	if (err_len)
 		err[0] = '\0';

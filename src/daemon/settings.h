@@ -24,6 +24,9 @@
 #define HB_SLOTS_DEFAULT 1024u
 #define HB_SLOTS_MAX	 65536u
 
+/* starve_grace unset: as long as the heartbeat's own timeout. */
+#define HB_GRACE_AUTO UINT64_MAX
+
 /* The main file's name in each configuration directory. */
 #define SETTINGS_MAIN_FILE "hbwatch.ini"
 
@@ -62,9 +65,13 @@ struct service {
 	bool enabled;	    /* enabled = (default yes) */
 	char *enabled_file; /* where 'enabled' was last set, or NULL */
 	unsigned enabled_line;
-	uint64_t extend_max_ns; /* how far past the last beat an extension reaches;
-				 * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
-	char *file;		/* where the section was first seen */
+	uint64_t extend_max_ns;	  /* how far past the last beat an extension reaches;
+				   * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
+	uint64_t starve_grace_ns; /* how long a starved late process is deferred;
+				   * 0: never; HB_GRACE_AUTO: 1 x its timeout */
+	bool debugged_kill;	  /* debugged = kill: a debugged process is acted on */
+	unsigned warn_at_pct;	  /* warn_at=: deadline-near at this % of the timeout; 0: off */
+	char *file;		  /* where the section was first seen */
 	unsigned line;
 };
 
@@ -77,6 +84,7 @@ struct settings {
 	bool has_gid; /* gid is meaningful */
 	gid_t gid;
 	uint64_t kill_grace_ns;
+	uint64_t dump_max_ns;	  /* how long SIGKILL waits for a core dump in progress */
 	char *metrics_dir;	  /* node_exporter textfile directory, or NULL: none */
 	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
 	int legacy_key;		  /* its System V key */

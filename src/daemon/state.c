@@ -54,4 +54,8 @@ void watch_release(struct watch *w)
 	w->warned_future = false;
 	w->warned_timeout = false;
 	w->triage = (struct triage_mark){0};
+	w->hold = HOLD_NONE;
+	w->deferred = false;
+	w->rearm_ns = 0;
+	w->vmark = (struct verdict_mark){0};
 }

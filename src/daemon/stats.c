@@ -18,7 +18,7 @@ const struct counter *stats_find(const struct stats *s, const char *name)
 /* Count event K for NAME (a service, or any name a registration used).
  * Past a fixed number of distinct names (a hostile host can make up any
  * number) new names go uncounted rather than grow memory. */
-static void stats_count(struct stats *s, const char *name, enum event_kind k)
+void stats_count(struct stats *s, const char *name, enum event_kind k)
 {
 	struct counter *c = (struct counter *)stats_find(s, name);
 

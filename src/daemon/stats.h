@@ -32,6 +32,9 @@ struct stats {
 void stats_event(struct stats *s, int level, const struct event *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Count event K for NAME without a record (one the caller rate-limits). */
+void stats_count(struct stats *s, const char *name, enum event_kind k);
+
 /* Record an action for STATUS=; ACTED: it signalled or restarted. */
 void stats_action(struct stats *s, bool acted, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

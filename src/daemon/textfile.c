@@ -66,6 +66,41 @@ static void write_sample(FILE *f, const char *family, const char *name, uint64_t
 	fprintf(f, "\"} %llu\n", (unsigned long long)v);
 }
 
+/* hbwatch_deferrals_total{service=,reason=}: deadlines not acted on (yet)
+ * because the process was starved, frozen, debugged or writing its core. */
+static const struct {
+	const char *reason;
+	enum event_kind kind;
+} deferrals[] = {
+    {"starved", EVENT_DEFERRED},
+    {"frozen", EVENT_FROZEN},
+    {"debugged", EVENT_DEBUGGED},
+    {"dumping", EVENT_DUMPING},
+};
+
+static void write_deferral(FILE *f, const char *name, const struct counter *c)
+{
+	for (size_t k = 0; k < sizeof(deferrals) / sizeof(deferrals[0]); k++) {
+		fprintf(f, "hbwatch_deferrals_total{service=\"");
+		metrics_write_label(f, name);
+		fprintf(f, "\",reason=\"%s\"} %llu\n", deferrals[k].reason,
+			(unsigned long long)(c ? c->n[deferrals[k].kind] : 0));
+	}
+}
+
+static void write_deferrals(FILE *f, const struct daemon *d)
+{
+	fprintf(f, "# HELP hbwatch_deferrals_total Missed deadlines not acted on (yet): the "
+		   "process was starved (deferred by starve_grace), frozen, debugged, or writing "
+		   "its core (SIGKILL waited).\n# TYPE hbwatch_deferrals_total counter\n");
+	for (size_t i = 0; i < d->settings.n_services; i++)
+		write_deferral(f, d->settings.services[i].name,
+			       stats_find(&d->stats, d->settings.services[i].name));
+	for (size_t i = 0; i < d->stats.n_counters; i++)
+		if (!settings_find(&d->settings, d->stats.counters[i].name))
+			write_deferral(f, d->stats.counters[i].name, &d->stats.counters[i]);
+}
+
 /* Every watched service gets a sample (0 until something happens, so rate()
  * works from the start), then every other name something was counted for. */
 static void write_counters(FILE *f, const struct daemon *d)
@@ -249,6 +284,7 @@ static int textfile_write(struct daemon *d, bool up)
 	if (up)
 		write_procs(f, d);
 	write_counters(f, d);
+	write_deferrals(f, d);
 	/* No fsync(): the rename alone makes the switch atomic for readers, and
 	 * durability across a crash is worthless for a file rewritten within a
 	 * second of the next start, while fsync() on this loop could block the

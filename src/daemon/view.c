@@ -53,8 +53,16 @@ static uint32_t state_of(const struct watch *w)
 	case WATCH_ACTIVE:
 		return HB_STATUS_OK;
 	case WATCH_KILLING:
+		if (w->hold == HOLD_DUMPING)
+			return HB_STATUS_DUMPING;
 		return w->triage.unkillable ? HB_STATUS_UNKILLABLE : HB_STATUS_ACTED;
 	case WATCH_LOGGED:
+		if (w->hold == HOLD_STARVED)
+			return HB_STATUS_DEFERRED;
+		if (w->hold == HOLD_FROZEN)
+			return HB_STATUS_FROZEN;
+		if (w->hold == HOLD_DEBUGGED)
+			return HB_STATUS_DEBUGGED;
 		return w->retry_at_ns ? HB_STATUS_RATE_LIMITED : HB_STATUS_LOGGED;
 	case WATCH_REFUSED:
 	case WATCH_FREE:

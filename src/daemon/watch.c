@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
+#include "hold.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
@@ -199,7 +200,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	f.own = (struct ownership_facts){
 	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
-	if (w->pid > 1 && w->pid != d->self && w->pidfd < 0) {
+	if (identity_pid_ok(w->pid, d->self) && w->pidfd < 0) {
 		w->pidfd = pidfd_open(w->pid, 0);
 		if (w->pidfd < 0 && errno != ESRCH) {
 			char e[96];
@@ -210,19 +211,13 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	/* Facts about the process after its pidfd: if the start time still
 	 * matches, the pidfd holds the registered process, not a later one. */
-	if (w->pid > 1 && w->pid != d->self && w->pidfd >= 0) {
-		identity_gather(&f, w->pid);
-		if (!w->start_time && !f.gone &&
-		    proc_start_matches(f.start_time, 0, f.started_by)) {
-			/* From now on exactly this process: every later look
-			 * (the kill path's too) compares start times. */
-			w->start_time = f.start_time;
-			f.recorded = f.start_time;
-		}
-	} else {
-		f.pid = w->pid;
-		f.self = d->self;
-		f.gone = w->pid > 1 && w->pid != d->self;
+	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
+	if (!w->start_time && !f.gone && identity_pid_ok(w->pid, d->self) &&
+	    proc_start_matches(f.start_time, 0, f.started_by)) {
+		/* From now on exactly this process: every later look
+		 * (the kill path's too) compares start times. */
+		w->start_time = f.start_time;
+		f.recorded = f.start_time;
 	}
 	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
@@ -301,8 +296,11 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	if (first) {
 		/* The first CPU sample, from the read just made (triage.h). */
-		if (!f.gone)
-			triage_baseline(&w->triage, w->v.beat_ns, now_ns(), f.cpu_ticks);
+		if (!f.gone) {
+			uint64_t now = now_ns();
+			triage_baseline(&w->triage, w->v.beat_ns, now, f.cpu_ticks);
+			hold_sample(w, svc, now);
+		}
 		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
 		if (r < 0) {
 			char e[96];
@@ -534,9 +532,12 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	if (w->state == WATCH_LOGGED) {
 		/* Still silent: wait for the retry (a rate-limit window that
 		 * reopens, a failed action), or for ever (action=log). */
-		if (beat_of(w, w->handled_which) == w->handled_beat &&
-		    (!w->retry_at_ns || now < w->retry_at_ns))
+		bool beat = beat_of(w, w->handled_which) != w->handled_beat;
+
+		if (!beat && (!w->retry_at_ns || now < w->retry_at_ns))
 			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
+		if (beat)
+			hold_beat(w);
 		watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
 		w->retry_at_ns = 0;
 	}
@@ -591,27 +592,33 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			which_beat = t->v.beat_ns;
 		}
 	}
+	deadline = hold_deadline(w, deadline, timeout);
 	if (now < deadline) {
-		uint64_t gap = triage_sample_gap(timeout), look;
+		uint64_t gap = triage_sample_gap(timeout), look, near;
 
 		/* The CPU figure at a missed deadline counts from here: a
 		 * sample after the last beat of the heartbeat nearest its
 		 * deadline. */
 		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap,
 			      &d->triage_warm_left);
+		hold_sample(w, svc, now);
 		/* Look again a quarter timeout on, beat or not: the deadline
 		 * scans alone would see the last beat only at its deadline,
 		 * too late for a sample.  On a grid, so that processes with
 		 * the same timeout share the scans. */
 		look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
 		look = triage_sample_tick(look, gap);
+		near = hold_near(w, svc, which_beat, timeout, now);
+		if (near < look)
+			look = near;
 		return look < deadline ? look : deadline;
 	}
 	w->handled_beat = which_beat;
 	w->handled_which = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
 	kill_deadline_missed(w, svc, timeout, now - deadline);
-	return UINT64_MAX;
+	/* Thawed or let go by its tracer: due a whole timeout from now. */
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
 }
 
 uint64_t watch_scan(struct daemon *d)

@@ -13,6 +13,22 @@
 
 #include <hbwatch.h>
 
+/* Spend MS of this thread's CPU time: real work, which a process denied
+ * the CPU (a CPUQuota=, a busy host) takes longer to do. */
+static void work_ms(unsigned ms)
+{
+	struct timespec ts;
+	unsigned long long end, t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	end = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec +
+	      ms * 1000000ull;
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		t = (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+	} while (t < end);
+}
+
 static int parse_ms(const char *s, unsigned *out)
 {
 	char *end;
@@ -58,12 +74,12 @@ static void hang(const char *how)
 int main(int argc, char **argv)
 {
 	const char *name = "hbwatch-demo", *label = NULL, *how = "pause";
-	unsigned timeout = 2000, hang_after = 0;
+	unsigned timeout = 2000, hang_after = 0, work = 0;
 	hb_task *task = NULL;
 	bool task_silent = false;
 	int c, r;
 
-	while ((c = getopt(argc, argv, "n:t:H:T:m:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:t:H:T:m:w:h")) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -79,6 +95,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'w':
+			if (parse_ms(optarg, &work) < 0) {
+				fprintf(stderr, "hbwatch-demo: bad -w value '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 't':
 		case 'H':
 			if (parse_ms(optarg, c == 't' ? &timeout : &hang_after) < 0 ||
@@ -91,13 +113,14 @@ int main(int argc, char **argv)
 			fprintf(
 			    c == 'h' ? stdout : stderr,
 			    "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS] "
-			    "[-T LABEL] [-m pause|spin|read|stop]\n"
+			    "[-T LABEL] [-m pause|spin|read|stop] [-w WORK_MS]\n"
 			    "Registers as NAME (default hbwatch-demo) and beats every "
 			    "TIMEOUT/4; with -H, stops beating after that long but stays alive,\n"
 			    "asleep (-m pause, the default), in a busy loop (spin), blocked "
 			    "reading a pipe (read) or stopped (stop).\n"
 			    "With -T, also beats a task LABEL with the same timeout, and -H "
-			    "stops the task's beats instead of the process's.\n");
+			    "stops the task's beats instead of the process's.\n"
+			    "With -w, spends WORK_MS of CPU after each beat.\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -145,6 +168,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hbwatch-demo: beat failed: %s\n", strerror(-r));
 			return 1;
 		}
+		if (work)
+			work_ms(work);
 		sleep_ms(timeout / 4 ? timeout / 4 : 1);
 	}
 }

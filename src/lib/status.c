@@ -210,6 +210,14 @@ const char *status_state_name(uint32_t state)
 		return "refused";
 	case HB_STATUS_UNKILLABLE:
 		return "unkillable";
+	case HB_STATUS_DEFERRED:
+		return "deferred";
+	case HB_STATUS_FROZEN:
+		return "frozen";
+	case HB_STATUS_DEBUGGED:
+		return "debugged";
+	case HB_STATUS_DUMPING:
+		return "dumping";
 	}
 	return "?";
 }

@@ -30,6 +30,10 @@ enum hb_status_state {
 	HB_STATUS_RATE_LIMITED, /* deadline missed, held back by kill_burst */
 	HB_STATUS_REFUSED,	/* not watched: no such service, or against its section */
 	HB_STATUS_UNKILLABLE,	/* still there kill_grace after SIGKILL */
+	HB_STATUS_DEFERRED,	/* deadline missed while starved: waits starve_grace (reason) */
+	HB_STATUS_FROZEN,	/* deadline missed while its cgroup is frozen: left alone */
+	HB_STATUS_DEBUGGED,	/* deadline missed while a tracer holds it: left alone */
+	HB_STATUS_DUMPING,	/* signalled, writing its core: SIGKILL waits (dump_max) */
 };
 
 struct hb_status_header {
@@ -115,7 +119,8 @@ int status_find(const struct hb_status *s, int shmid, struct hb_status_entry *ou
  * (-ENOENT no registry or no verdicts published). */
 int status_of_record(int key, int shmid, uint32_t seq);
 
-/* "ok", "acted-on", "logged", "rate-limited", "refused", "unkillable". */
+/* "ok", "acted-on", "logged", "rate-limited", "refused", "unkillable",
+ * "deferred", "frozen", "debugged", "dumping". */
 const char *status_state_name(uint32_t state);
 
 #endif

@@ -1,6 +1,9 @@
 /* The cost of triage_read() on the kill path: a target with 1 and with 64
  * threads (asleep, one of them blocked on a pipe, or spinning), read in
- * full (no budget) and with the daemon's budget (TRIAGE_BUDGET_NS).
+ * full (no budget) and with the daemon's budget (TRIAGE_BUDGET_NS).  Then
+ * what the verdict adds at a miss (verdict_read() and verdict_decide():
+ * status, schedstat, cgroups, freezer, cpu.stat, PSI) and per CPU sample
+ * (verdict_sample()).
  * Prints figures and a final RESULT {json} line; never asserts.
  *
  * bench_triage [ITERATIONS]   (default 2000) */
@@ -17,6 +20,8 @@
 
 #include "proc.h"
 #include "triage.h"
+#include "verdict.h"
+#include "verdict_read.h"
 
 static void *sleeper(void *arg)
 {
@@ -101,6 +106,39 @@ static struct figure run(pid_t pid, uint64_t start, uint64_t budget, unsigned n)
 	return fig;
 }
 
+/* What the verdict adds at a miss (READ: verdict_read() then
+ * verdict_decide()) or per sample (verdict_sample()), N times. */
+static struct figure run_verdict(pid_t pid, bool read, unsigned n)
+{
+	uint64_t *t = calloc(n, sizeof(*t)), sum = 0;
+	struct verdict_mark m = {0};
+	struct verdict_policy p = {.starve_grace_ns = 1000000000u};
+	struct verdict_facts f;
+	struct figure fig;
+	char why[160];
+
+	if (!t)
+		exit(1);
+	verdict_sample(&m, pid, 0, now());
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t t0 = now();
+		if (read) {
+			(void)verdict_read(pid, 0, &m, now(), &f);
+			(void)verdict_decide(&f, &p, why, sizeof(why));
+		} else {
+			verdict_sample(&m, pid, 0, t0);
+		}
+		t[i] = now() - t0;
+		sum += t[i];
+	}
+	qsort(t, n, sizeof(*t), cmp);
+	fig = (struct figure){.median_us = (double)t[n / 2] / 1e3,
+			      .p99_us = (double)t[n * 99 / 100] / 1e3,
+			      .mean_us = (double)sum / n / 1e3};
+	free(t);
+	return fig;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 2000;
@@ -141,12 +179,26 @@ int main(int argc, char **argv)
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 	}
+	pid_t pid = target(1);
+	int st;
+	struct figure vr = run_verdict(pid, true, n), vs = run_verdict(pid, false, n);
+
+	printf("verdict at a miss:    median %7.1f us  p99 %7.1f us  mean %7.1f us  (status, "
+	       "schedstat, cgroups, freezer, cpu.stat, PSI; decided)\n",
+	       vr.median_us, vr.p99_us, vr.mean_us);
+	printf("verdict per sample:   median %7.1f us  p99 %7.1f us  mean %7.1f us  (schedstat, "
+	       "cgroup, cpu.stat)\n",
+	       vs.median_us, vs.p99_us, vs.mean_us);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
 	printf("RESULT {\"bench\":\"triage\",\"iterations\":%u,"
 	       "\"full_1_median_us\":%.1f,\"full_64_median_us\":%.1f,"
 	       "\"budget_1_median_us\":%.1f,\"budget_64_median_us\":%.1f,"
 	       "\"budget_64_threads_read\":%.1f,\"cold_1_us\":%.1f,\"cold_64_us\":%.1f,"
-	       "\"cold_64_threads_read\":%u}\n",
+	       "\"cold_64_threads_read\":%u,\"verdict_median_us\":%.1f,\"verdict_p99_us\":%.1f,"
+	       "\"verdict_sample_median_us\":%.1f,\"verdict_sample_p99_us\":%.1f}\n",
 	       n, full[0].median_us, full[1].median_us, budget[0].median_us, budget[1].median_us,
-	       budget[1].seen, cold[0], cold[1], cold_seen[1]);
+	       budget[1].seen, cold[0], cold[1], cold_seen[1], vr.median_us, vr.p99_us,
+	       vs.median_us, vs.p99_us);
 	return 0;
 }

@@ -11,10 +11,11 @@
 MISSED=a3e1e2b08efe4f97be2db085ea452ff1
 
 guest_setup
-# victim UNIT HOW [EXTRA SERVICE LINES]: the demo worker, 1 s timeout,
-# hangs HOW 0.6 s after it starts; not restarted (one record each).
+# victim UNIT HOW [EXTRA SERVICE LINES [SECTION LINES]]: the demo worker,
+# 1 s timeout, hangs HOW 0.6 s after it starts; not restarted (one record
+# each).
 victim() {
-	local unit=$1 how=$2 extra=${3:-}
+	local unit=$1 how=$2 extra=${3:-} section=${4:-}
 	cat >"$M/etc/systemd/system/$unit.service" <<EOF
 [Unit]
 Description=e2e triage victim ($how)
@@ -29,15 +30,16 @@ EOF
 	cp "$M$DOCDIR/hbwatch-watched.conf.example" \
 		"$M/etc/systemd/system/$unit.service.d/hbwatch.conf"
 	printf '[Service]\nRestart=no\n' >"$M/etc/systemd/system/$unit.service.d/50-once.conf"
-	write_section 80-e2e.ini "$unit" "$unit.service"
+	write_section 80-e2e.ini "$unit" "$unit.service" $section
 }
 mkdir -p "$M/var/tmp/e2e-cores"
 chmod 1777 "$M/var/tmp/e2e-cores"
 # The guest inherits the test run's nice level, and the host may be busy:
 # the busy one runs at a high priority for its one second of spinning, so
-# that what is measured is its loop, not the host's load.
+# that what is measured is its loop, not the host's load; and it is not
+# deferred as starved (starve_grace=0) should the host's load win anyway.
 victim e2e-busy spin "LimitCORE=0
-Nice=-10"
+Nice=-10" "starve_grace=0"
 victim e2e-blocked read LimitCORE=0
 # A core file of the stopped one is written in its working directory
 # (the host's kernel.core_pattern is checked below).  In an

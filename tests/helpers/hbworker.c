@@ -6,6 +6,7 @@
  *          [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]
  *          [--hang-how pause|spin|read|stop] [--threads N]
  *          [--ready-fd FD] [--quiet]
+ *          [--work-ms N] [--touch-mb N] [--core]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
  * --hang-after-ms (then keeps living without beating) or --exit-after-ms
@@ -14,6 +15,11 @@
  * loop (spin), blocked reading a pipe nobody writes (read), or stopped by
  * its own SIGSTOP (stop).  --threads N starts N more threads that only
  * sleep.
+ *
+ * --work-ms N spends N ms of CPU (its own thread's CPU time, so a process
+ * denied the CPU takes longer) after each beat.  --touch-mb N writes N MB
+ * of memory before registering (a core dump of some size), and --core
+ * allows core dumps (the test harness disables them).
  *
  * Each --task is opened after registering and beaten with the process
  * until its own HANG_AFTER_MS (then it stays open, silent, while the
@@ -39,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +83,9 @@ struct opts {
 	unsigned extend_ms;		 /* 0: no hb_extend() */
 	const char *hang_how;		 /* pause, spin, read, stop */
 	uint64_t threads;		 /* more threads, asleep */
+	uint64_t work_ms;		 /* CPU spent after each beat */
+	uint64_t touch_mb;		 /* memory written before registering */
+	bool core;			 /* allow core dumps */
 };
 
 /* LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]] */
@@ -180,7 +191,8 @@ static void usage(FILE *f)
 	    "                [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...\n"
 	    "                [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]\n"
 	    "                [--hang-how pause|spin|read|stop] [--threads N]\n"
-	    "                [--ready-fd FD] [--quiet]\n");
+	    "                [--ready-fd FD] [--quiet]\n"
+	    "                [--work-ms N] [--touch-mb N] [--core]\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -203,6 +215,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"hang-how", required_argument, NULL, 'm'},
 	    {"threads", required_argument, NULL, 'j'},
+	    {"work-ms", required_argument, NULL, 'W'},
+	    {"touch-mb", required_argument, NULL, 'B'},
+	    {"core", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -287,6 +302,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'j':
 			r = parse_u64(optarg, 256, &o->threads);
 			break;
+		case 'W':
+			r = parse_u64(optarg, 60000, &o->work_ms);
+			break;
+		case 'B':
+			r = parse_u64(optarg, 65536, &o->touch_mb);
+			break;
+		case 'C':
+			o->core = true;
+			break;
 		case 'm':
 			o->hang_how = optarg;
 			if (strcmp(optarg, "pause") && strcmp(optarg, "spin") &&
@@ -361,6 +385,20 @@ static void hang(const char *how, uint64_t at)
 	sleep_until(at);
 }
 
+/* Spend MS of this thread's CPU time. */
+static void work(uint64_t ms)
+{
+	struct timespec ts;
+	uint64_t end, t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	end = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + ms * 1000000u;
+	do {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	} while (t < end);
+}
+
 static void *sleeper(void *arg)
 {
 	for (;;)
@@ -395,6 +433,26 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv, &o) < 0)
 		return EXIT_USAGE;
+	if (o.core) {
+		struct rlimit rl;
+		/* As large as the hard limit allows. */
+		if (getrlimit(RLIMIT_CORE, &rl) < 0 || (rl.rlim_cur = rl.rlim_max) == 0 ||
+		    setrlimit(RLIMIT_CORE, &rl) < 0) {
+			fprintf(stderr, "hbworker: cannot allow core dumps: %s\n", strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	if (o.touch_mb) {
+		/* Populated in one call (no page fault each), then written:
+		 * pages of the zero page would be left out of a core. */
+		size_t n = (size_t)o.touch_mb << 20;
+		char *m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (m == MAP_FAILED)
+			return EXIT_USAGE;
+		memset(m, 0x5a, n); /* kept: the core carries it */
+		__asm__ volatile("" : : "r"(m) : "memory");
+	}
 	start = mono_ms();
 	hang_at = o.hang_ms == NEVER ? NEVER : start + o.hang_ms;
 	exit_at = o.exit_ms == NEVER ? NEVER : start + o.exit_ms;
@@ -474,6 +532,8 @@ int main(int argc, char **argv)
 				o.task[i].extend_ms = 0; /* once */
 			}
 		}
+		if (o.work_ms)
+			work(o.work_ms);
 		/* A fixed cadence from the start, not from each wake-up, so a
 		 * slow wake-up does not push every later beat back. */
 		next += o.beat_ms;

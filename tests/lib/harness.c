@@ -309,6 +309,13 @@ void hbd_child_setup(pid_t parent)
 	struct rlimit nocore = {0, 0};
 	sigset_t none;
 
+	/* No core files, but the hard limit kept: a worker run with --core
+	 * may ask for them. */
+	if (getrlimit(RLIMIT_CORE, &nocore) == 0)
+		nocore.rlim_cur = 0;
+	else
+		nocore = (struct rlimit){0, 0};
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(127);
@@ -509,7 +516,8 @@ pid_t hbd_worker_exec(char *const argv[], const char *what)
 
 	struct pollfd p = {.fd = fds[0], .events = POLLIN};
 	ssize_t n = 0;
-	if (poll(&p, 1, 10000) == 1)
+	/* Generous: a loaded host may take seconds to start a worker. */
+	if (poll(&p, 1, 30000) == 1)
 		n = read(fds[0], line, sizeof(line) - 1);
 	close(fds[0]);
 	if (n <= 0) {

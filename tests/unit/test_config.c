@@ -236,6 +236,34 @@ Test(config, extend_max)
 	cr_expect_eq(find("e")->extend_max_ns, HB_EXTEND_AUTO);
 }
 
+/* The verdict's keys: starve_grace (unset: the timeout itself; 0: off),
+ * debugged (leave or kill), warn_at (a share of the timeout, 0 off) and
+ * dump_max in [hbwatch]. */
+Test(config, verdict_keys)
+{
+	put("hbwatch.ini", GLOBAL "dump_max = 2min\n"
+				  "[a]\nstarve_grace = 10s\ndebugged = kill\nwarn_at = 50%\n"
+				  "[b]\nstarve_grace = 0\ndebugged = leave\nwarn_at = 0\n"
+				  "[c]\nwarn_at = 75 %\n"
+				  "[d]\ntimeout = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.dump_max_ns, 2 * MIN);
+	cr_expect_eq(find("a")->starve_grace_ns, 10 * SEC);
+	cr_expect(find("a")->debugged_kill);
+	cr_expect_eq(find("a")->warn_at_pct, 50);
+	cr_expect_eq(find("b")->starve_grace_ns, 0);
+	cr_expect(!find("b")->debugged_kill);
+	cr_expect_eq(find("b")->warn_at_pct, 0);
+	cr_expect_eq(find("c")->warn_at_pct, 75);
+	cr_expect_eq(find("d")->starve_grace_ns, HB_GRACE_AUTO);
+	cr_expect(!find("d")->debugged_kill);
+	cr_expect_eq(find("d")->warn_at_pct, 0);
+	settings_finish(&s);
+	put("hbwatch.ini", GLOBAL "[d]\ntimeout = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.dump_max_ns, MIN, "dump_max defaults to a minute");
+}
+
 Test(config, service_keys)
 {
 	put("hbwatch.ini", GLOBAL "[web]\n"
@@ -507,6 +535,19 @@ static const struct error_case error_cases[] = {
     {GLOBAL "allow_shared_writers = yes\n", 3, "unknown key 'allow_shared_writers' in [hbwatch]"},
     {GLOBAL "[web]\nallow_shared_writers = yes\n", 4,
      "unknown key 'allow_shared_writers' in [web]"},
+    {GLOBAL "[web]\nstarve_grace = 25h\n", 4,
+     "invalid value '25h' for 'starve_grace' in [web]: must be between 0 and 1d"},
+    {GLOBAL "[web]\ndebugged = maybe\n", 4,
+     "invalid value 'maybe' for 'debugged' in [web]: expected leave or kill"},
+    {GLOBAL "[web]\nwarn_at = 100%\n", 4,
+     "invalid value '100%' for 'warn_at' in [web]: expected a percentage of the timeout from 0% "
+     "to 99%"},
+    {GLOBAL "[web]\nwarn_at = %\n", 4,
+     "invalid value '%' for 'warn_at' in [web]: expected a percentage of the timeout from 0% to "
+     "99%"},
+    {GLOBAL "dump_max = 2h\n", 3,
+     "invalid value '2h' for 'dump_max' in [hbwatch]: must be between 0 and 1h"},
+    {GLOBAL "[web]\ndump_max = 1s\n", 4, "unknown key 'dump_max' in [web]"},
     /* The first error wins. */
     {GLOBAL "[web]\ntimeout = 0\nsignal = 0\n", 4,
      "invalid value '0' for 'timeout' in [web]: must be between 1ms and 1d"},

@@ -120,6 +120,20 @@ SPOIL(bound_before, f->recorded = 0; f->started_by = 800)
 SPOIL(bound_same_tick, f->recorded = 0; f->started_by = 777)
 SPOIL(bound_after, f->recorded = 0; f->started_by = 776)
 SPOIL(bound_ignored_when_recorded, f->started_by = 100000)
+/* A classic record: no start time, the process must have started by the
+ * second of its last beat (time(0) truncates: by its end, plus slack). */
+#define NS 1000000000ull
+SPOIL(atime_ok, f->have_atime = true; f->atime = 100; f->start_real_ns = 100 * NS)
+SPOIL(atime_same_second, f->have_atime = true; f->atime = 100; f->start_real_ns = 101 * NS)
+SPOIL(atime_in_slack, f->have_atime = true; f->atime = 100;
+      f->start_real_ns = 101 * NS + IDENTITY_START_SLACK_NS)
+SPOIL(atime_after, f->have_atime = true; f->atime = 100;
+      f->start_real_ns = 101 * NS + IDENTITY_START_SLACK_NS + 1)
+SPOIL(atime_negative, f->have_atime = true; f->atime = -1; f->start_real_ns = 1)
+SPOIL(atime_unreadable, f->have_atime = true; f->atime = 100; f->start_real_err = -EINVAL)
+SPOIL(atime_gone, f->have_atime = true; f->atime = -1; f->gone = true)
+SPOIL(atime_init, f->have_atime = true; f->atime = -1; f->pid = 1)
+SPOIL(atime_kthread, f->have_atime = true; f->atime = -1; f->kthread = true)
 SPOIL(kthread, f->kthread = true)
 SPOIL(kthread_root, f->kthread = true; f->ruid = 0; f->suid = 0; f->own.cuid = 0; f->own.uid = 0)
 SPOIL(uids_eacces, f->uids_err = -EACCES)
@@ -208,6 +222,22 @@ static const struct identity_case cases[] = {
      "CLOCK_BOOTTIME runs behind ours: another time namespace)"},
     {"a recorded start time wins over the bound", bound_ignored_when_recorded, IDENTITY_OK, "web",
      "ok"},
+    {"classic: started before its last beat", atime_ok, IDENTITY_OK, "web", "ok"},
+    {"classic: started in its last beat's second", atime_same_second, IDENTITY_OK, "web", "ok"},
+    {"classic: within the slack", atime_in_slack, IDENTITY_OK, "web", "ok"},
+    {"classic: started after its last beat", atime_after, IDENTITY_STALE, NULL,
+     "the process started after the record's last heartbeat (atime 100), so its pid belongs "
+     "to another process now"},
+    {"classic: a beat before 1970", atime_negative, IDENTITY_STALE, NULL,
+     "the process started after the record's last heartbeat (atime -1), so its pid belongs to "
+     "another process now"},
+    {"classic: start unreadable", atime_unreadable, IDENTITY_STALE, NULL,
+     "cannot read its start time: Invalid argument"},
+    {"classic: gone", atime_gone, IDENTITY_STALE, NULL, "no such process"},
+    {"classic: init first", atime_init, IDENTITY_UNTRUSTED, NULL, "pid 1 (init) " NEVER},
+    {"classic: stale before kernel thread", atime_kthread, IDENTITY_STALE, NULL,
+     "the process started after the record's last heartbeat (atime -1), so its pid belongs to "
+     "another process now"},
     {"kernel thread", kthread, IDENTITY_UNTRUSTED, NULL, "it is a kernel thread"},
     {"kernel thread, root's record", kthread_root, IDENTITY_UNTRUSTED, NULL,
      "it is a kernel thread"},
@@ -401,4 +431,39 @@ Test(identity, gather_self_and_none)
 	identity_gather(&f, -1);
 	cr_expect(f.gone);
 	cr_expect_null(f.unit);
+}
+
+/* The one pid rule, wherever a pid is about to be pinned or signalled. */
+Test(identity, pid_ok)
+{
+	cr_assert(identity_pid_ok(2, SELF));
+	cr_assert(identity_pid_ok(PID, SELF));
+	cr_assert(!identity_pid_ok(1, SELF), "init");
+	cr_assert(!identity_pid_ok(SELF, SELF), "hbwatch itself");
+	cr_assert(!identity_pid_ok(0, SELF));
+	cr_assert(!identity_pid_ok(-PID, SELF), "a process group");
+}
+
+/* The builder reads nothing of what hbwatch may not act on, or of what no
+ * pidfd holds; the decider then says why. */
+Test(identity, build_unpinned_and_never)
+{
+	struct identity_facts f = {.start_time = 5};
+
+	identity_build(&f, PID, SELF, false);
+	cr_assert(f.gone, "no pidfd: gone");
+	cr_assert_eq(f.pid, PID);
+	f = (struct identity_facts){0};
+	identity_build(&f, 1, SELF, true);
+	cr_assert(!f.gone);
+	cr_assert_eq(f.self, SELF);
+	const struct service *svc;
+	char why[128];
+	cr_assert_eq(identity_decide(&f, &s, &svc, why, sizeof(why)), IDENTITY_UNTRUSTED);
+	cr_assert_str_eq(why, "pid 1 (init) is never signalled");
+	f = (struct identity_facts){.have_atime = true, .atime = 0, .skip_unit = true};
+	identity_build(&f, getpid(), SELF, true);
+	cr_assert(!f.gone);
+	cr_assert_eq(f.start_real_err, 0);
+	cr_assert(identity_atime_stale(&f), "this process started after 1970-01-01T00:00:01");
 }
