@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "timens.h"
 
 int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
 {
@@ -150,6 +151,8 @@ unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out,
 		return 0;
 	n = record_read_tasks(rec, e->v.task_high, out, cap);
 	record_detach(rec);
+	for (unsigned i = 0; i < n; i++)
+		timens_task_to_ours(&out[i], e->clock_rel_ns);
 	return n;
 }
 

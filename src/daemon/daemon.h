@@ -51,7 +51,8 @@ struct watch {
 	const struct hb_record *rec; /* native: attached read-only */
 	size_t segsz;		     /* native: its size when attached */
 	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
-	struct hb_record_view v;     /* native: the last consistent view */
+	struct hb_record_view v;     /* native: the last consistent view, on our clock */
+	int64_t clock_rel_ns;	     /* native: how far its process's clock is ahead of ours */
 	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;
