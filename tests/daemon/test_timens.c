@@ -1,8 +1,8 @@
 /* Clients in time namespaces: their CLOCK_MONOTONIC runs an hour from
  * hbwatch's, and their beats are on it.  hbwatch reads each process's
  * offset from the kernel: a beating client whose clock is behind is not
- * killed, a hung client whose clock is ahead is, and hbctl status shows
- * both on one clock.
+ * killed, a hung client whose clock is ahead is, hbctl status shows both
+ * on one clock, and hbctl beat --pid stamps the job's clock, not its own.
  *
  * The offsets are set with unshare(CLONE_NEWTIME) in this process before
  * each fork: the namespace applies to the children only, and this
@@ -115,4 +115,38 @@ Test(timens, client_ahead_that_hangs_is_killed)
 	cr_assert(d.last_beat_ns > 0, "never saw a beat of pid %d", (int)w);
 	hbd_figure("client 1 h ahead (timeout 500 ms): died %.1f ms after its last beat",
 		   ((double)d.died_ns - ((double)d.last_beat_ns - 2 * HOUR_S * 1e9)) / 1e6);
+}
+
+/* hbctl register and beat --pid for a shell job in another time namespace
+ * than hbctl's: the beats are stamped on the job's clock, so the job is
+ * left alone while hbctl beats for it, and killed once the beats stop. */
+Test(timens, hbctl_beats_on_the_jobs_clock)
+{
+	char out[1024], err[1024], pid_s[16];
+
+	hbd_config("kill_grace = 1s\n[job]\ntimeout = 500ms\n");
+	children_clock(HOUR_S);
+	hbd_start();
+	children_clock(0);
+	pid_t job = hbd_sleeper();
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)job);
+
+	/* hbctl runs on the daemon's clock, an hour ahead of the job's. */
+	children_clock(HOUR_S);
+	int st = tu_run((char *[]){(char *)tu_prog("HBCTL"), "register", "--name", "job",
+				   "--timeout", "500ms", "--pid", pid_s, NULL},
+			out, sizeof(out), err, sizeof(err), 5000);
+	cr_assert_eq(tu_exit_code(st), 0, "hbctl register: %s", err);
+	for (int i = 0; i < 15; i++) {
+		hbd_sleep_ms(100);
+		st = tu_run((char *[]){(char *)tu_prog("HBCTL"), "beat", "--pid", pid_s, NULL}, out,
+			    sizeof(out), err, sizeof(err), 5000);
+		cr_assert_eq(tu_exit_code(st), 0, "hbctl beat: %s", err);
+	}
+	cr_assert(hbd_alive(job), "the job died while hbctl beat for it");
+	cr_assert_eq(hbd_log_count("deadline-missed", job, NULL), 0);
+
+	/* No more beats: caught within its timeout, not an hour later. */
+	cr_assert(hbd_wait_exit(job, 5000, NULL), "the job (pid %d) outlived its beats", (int)job);
+	cr_assert(hbd_log_wait("deadline-missed", job, "job", 2000));
 }
