@@ -124,7 +124,7 @@ Test(timens, hbctl_beats_on_the_jobs_clock)
 {
 	char out[1024], err[1024], pid_s[16];
 
-	hbd_config("kill_grace = 1s\n[job]\ntimeout = 500ms\n");
+	hbd_config("kill_grace = 1s\n[job]\ntimeout = 3s\n");
 	children_clock(HOUR_S);
 	hbd_start();
 	children_clock(0);
@@ -134,11 +134,13 @@ Test(timens, hbctl_beats_on_the_jobs_clock)
 	/* hbctl runs on the daemon's clock, an hour ahead of the job's. */
 	children_clock(HOUR_S);
 	int st = tu_run((char *[]){(char *)tu_prog("HBCTL"), "register", "--name", "job",
-				   "--timeout", "500ms", "--pid", pid_s, NULL},
+				   "--timeout", "3s", "--pid", pid_s, NULL},
 			out, sizeof(out), err, sizeof(err), 5000);
 	cr_assert_eq(tu_exit_code(st), 0, "hbctl register: %s", err);
+	/* Beats 200 ms apart, far within the timeout even where each hbctl
+	 * takes a while to start (sanitizers, a loaded host): over 3 s in all. */
 	for (int i = 0; i < 15; i++) {
-		hbd_sleep_ms(100);
+		hbd_sleep_ms(200);
 		st = tu_run((char *[]){(char *)tu_prog("HBCTL"), "beat", "--pid", pid_s, NULL}, out,
 			    sizeof(out), err, sizeof(err), 5000);
 		cr_assert_eq(tu_exit_code(st), 0, "hbctl beat: %s", err);
@@ -147,6 +149,6 @@ Test(timens, hbctl_beats_on_the_jobs_clock)
 	cr_assert_eq(hbd_log_count("deadline-missed", job, NULL), 0);
 
 	/* No more beats: caught within its timeout, not an hour later. */
-	cr_assert(hbd_wait_exit(job, 5000, NULL), "the job (pid %d) outlived its beats", (int)job);
+	cr_assert(hbd_wait_exit(job, 10000, NULL), "the job (pid %d) outlived its beats", (int)job);
 	cr_assert(hbd_log_wait("deadline-missed", job, "job", 2000));
 }
