@@ -203,9 +203,9 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 {
 	struct script_args a = {0};
 	struct hb_registry reg;
+	struct hb_record *rec;
 	uint64_t timeout_ns, start_time = 0, wait_ns = 0;
 	int64_t rel;
-	struct hb_record *rec;
 	uint32_t seq;
 	char why[256] = "";
 	int r, shmid;
