@@ -24,6 +24,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "timens.h"
 
 struct script_args {
 	const char *name;
@@ -204,6 +205,7 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 	struct hb_registry reg;
 	struct hb_record_map m = {0};
 	uint64_t timeout_ns, start_time = 0, wait_ns = 0;
+	int64_t rel;
 	uint32_t seq;
 	char why[256] = "";
 	int r, shmid;
@@ -251,7 +253,10 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 				       : strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
-	record_set(m.rec, HB_RECORD_OPEN, timeout_ns, a.name);
+	/* The record keeps to its process's clock, whatever ours (timens.h). */
+	if (timens_relative(a.pid, &rel) < 0)
+		rel = 0;
+	record_set_at(m.rec, HB_RECORD_OPEN, timeout_ns, a.name, timens_now_for(rel));
 	seq = atomic_load(&m.rec->seq);
 	record_unmap(&m);
 	registry_announce(&reg, shmid);
@@ -283,7 +288,11 @@ static int by_process(const struct ctl *ctl, int argc, char **argv, bool beat)
 		return CTL_EXIT_FAIL;
 	}
 	if (beat) {
-		record_beat(m.rec, now_ns());
+		int64_t rel;
+
+		if (timens_relative(a.pid, &rel) < 0)
+			rel = 0;
+		record_beat(m.rec, timens_now_for(rel));
 		record_unmap(&m);
 		return CTL_EXIT_OK;
 	}

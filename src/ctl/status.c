@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "timens.h"
 
 /* The live owner of REG by the kernel's word: the holder of the owner's
  * lock (registry.h), which the registry's owner made.  Without a holder,
@@ -169,6 +170,8 @@ unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out,
 		return 0;
 	n = record_read_tasks(&m, e->v.task_high, out, cap);
 	record_unmap(&m);
+	for (unsigned i = 0; i < n; i++)
+		timens_task_to_ours(&out[i], e->clock_rel_ns);
 	return n;
 }
 

@@ -51,7 +51,8 @@ struct watch {
 	int shmid;		     /* native: the record's segment */
 	struct hb_record_map record; /* native: attached read-only, and how to read it */
 	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
-	struct hb_record_view v;     /* native: the last consistent view */
+	struct hb_record_view v;     /* native: the last consistent view, on our clock */
+	int64_t clock_rel_ns;	     /* native: how far its process's clock is ahead of ours */
 	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;

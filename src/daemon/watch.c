@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proc.h"
 #include "state.h"
+#include "timens.h"
 #include "view.h"
 #include "watch.h"
 
@@ -173,6 +174,47 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	return false;
 }
 
+/* Learn how far W's process's CLOCK_MONOTONIC runs from ours (timens.h),
+ * and put the view on our clock: read once the pidfd holds the process
+ * (a reused pid is caught by the start-time check, and read again before
+ * any action).  Returns 0, or -errno if W was given up for now. */
+static int watch_clock_learn(struct watch *w)
+{
+	int64_t rel;
+	int r = timens_relative(w->pid, &rel);
+
+	if (r == -ESRCH)
+		return 0; /* gone: the pidfd says so */
+	if (r < 0) {
+		char e[96];
+		snprintf(e, sizeof(e), "cannot read its clock's offset (timens_offsets): %s",
+			 strerror(-r));
+		watch_retry(w, e);
+		return r;
+	}
+	timens_view_to_ours(&w->v, rel - w->clock_rel_ns);
+	w->clock_rel_ns = rel;
+	return 0;
+}
+
+/* Just before acting on a missed deadline: whether W's process still runs
+ * on the clock its beats were read on.  A single-threaded process may
+ * setns() into another time namespace; then its record is read again. */
+static bool watch_clock_moved(struct watch *w)
+{
+	struct hb_record_view v;
+	int64_t rel;
+
+	if (timens_relative(w->pid, &rel) < 0 || rel == w->clock_rel_ns)
+		return false;
+	w->clock_rel_ns = rel;
+	if (record_read(w->rec, &v) == 0) {
+		timens_view_to_ours(&v, rel);
+		w->v = v;
+	}
+	return true;
+}
+
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
  * and has no pidfd yet.  Returns false if W was destroyed. */
 static bool watch_evaluate(struct watch *w, bool first)
@@ -219,6 +261,9 @@ static bool watch_evaluate(struct watch *w, bool first)
 		w->start_time = f.start_time;
 		f.recorded = f.start_time;
 	}
+	if (first && !f.gone && w->pidfd >= 0 && identity_pid_ok(w->pid, d->self) &&
+	    watch_clock_learn(w) < 0)
+		return false;
 	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
 	if (verdict == IDENTITY_OK) {
@@ -446,6 +491,7 @@ static void watch_tasks_refresh(struct watch *w)
 
 		if (t->v.gen != tv[i].gen)
 			t->told_ext_at = 0; /* a new task in the slot */
+		timens_task_to_ours(&tv[i], w->clock_rel_ns);
 		t->v = tv[i];
 		t->open = true;
 	}
@@ -613,6 +659,10 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			look = near;
 		return look < deadline ? look : deadline;
 	}
+	if (watch_clock_moved(w)) {
+		watch_tasks_refresh(w);
+		return now; /* judged again on its new clock */
+	}
 	w->handled_beat = which_beat;
 	w->handled_which = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
@@ -637,6 +687,7 @@ uint64_t watch_scan(struct daemon *d)
 
 		/* A record its owner keeps writing: the last good copy stands. */
 		if (r == 0) {
+			timens_view_to_ours(&v, w->clock_rel_ns);
 			w->v = v;
 			watch_tasks_refresh(w);
 		} else if (r == -EPROTO && w->state != WATCH_KILLING) {

@@ -6,6 +6,7 @@
 #include "census.h"
 #include "ownership.h"
 #include "proc.h"
+#include "timens.h"
 
 int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata)
 {
@@ -71,6 +72,10 @@ int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 	 * it, and a later look compares it exactly). */
 	if (!e->v.start_time)
 		e->v.start_time = st;
+	/* Ages count on our clock: a process in a time namespace stamps its
+	 * beats on its own.  Unreadable (gone meanwhile): taken as ours. */
+	if (timens_relative(e->pid, &e->clock_rel_ns) == 0)
+		timens_view_to_ours(&e->v, e->clock_rel_ns);
 	r = proc_uids(e->pid, &ruid, &euid, &suid);
 	if (r < 0) {
 		snprintf(e->why, sizeof(e->why), "cannot read the user of pid %d: %s", (int)e->pid,

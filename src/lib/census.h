@@ -23,7 +23,9 @@ struct census_entry {
 	int shmid;
 	pid_t pid;		 /* the process, in our PID namespace (shm_cpid if SELF) */
 	uid_t cuid, uid;	 /* creator and owner of the segment */
-	struct hb_record_view v; /* if ALIVE, v.start_time is the process's own */
+	struct hb_record_view v; /* if ALIVE, v.start_time is the process's own, and its
+				    times are on our clock */
+	int64_t clock_rel_ns;	 /* how far the process's clock runs ahead of ours (timens.h) */
 	bool busy;		 /* the owner was writing during every read */
 	bool alive;		 /* PID is alive with the recorded start time */
 	bool trusted;		 /* ownership_check() passed */

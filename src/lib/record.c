@@ -204,6 +204,12 @@ void record_detach(const struct hb_record *rec)
 void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
 		const char *name)
 {
+	record_set_at(rec, state, timeout_ns, name, now_ns());
+}
+
+void record_set_at(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
+		   const char *name, uint64_t now)
+{
 	uint32_t seq = atomic_load_explicit(&rec->seq, memory_order_relaxed);
 	uint64_t w[HB_NAME_WORDS] = {0};
 
@@ -217,7 +223,7 @@ void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t time
 		atomic_store_explicit(&rec->name[k], w[k], memory_order_relaxed);
 	/* The beat first: a reader that sees the new registration sees a beat
 	 * at least as new, never an old beat under a new, shorter timeout. */
-	record_beat(rec, now_ns());
+	record_beat(rec, now);
 	atomic_store_explicit(&rec->seq, (seq | 1u) + 1u, memory_order_release);
 }
 

@@ -82,7 +82,7 @@ struct hb_record {
 	/* Line 2: the name, NUL-terminated, read word by word. */
 	_Atomic uint64_t name[HB_NAME_WORDS];
 	/* Line 3: the heartbeat, alone on its line. */
-	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of the last beat */
+	_Atomic uint64_t beat_ns; /* CLOCK_MONOTONIC of the last beat (its process's: timens.h) */
 	/* The deadline extension (hb_extend()): until ext_until_ns, unless a
 	 * beat newer than ext_at_ns ended it.  ext_at_ns is stored last. */
 	_Atomic uint64_t ext_at_ns;
@@ -233,6 +233,11 @@ void record_detach(const struct hb_record *rec);
  * the seqlock, then a beat now.  Callers serialise their own writes. */
 void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
 		const char *name);
+
+/* record_set() with the beat at NOW: the record's process's clock, for a
+ * writer in another time namespace (timens.h). */
+void record_set_at(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
+		   const char *name, uint64_t now);
 
 /* Snapshot M's record without any lock, a few tries at most, as the
  * layout decided at attach reads it (task_high at most M's task_cap).
