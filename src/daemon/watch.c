@@ -208,7 +208,7 @@ static bool watch_clock_moved(struct watch *w)
 	if (timens_relative(w->pid, &rel) < 0 || rel == w->clock_rel_ns)
 		return false;
 	w->clock_rel_ns = rel;
-	if (record_read(w->rec, &v) == 0) {
+	if (record_read(&w->record, &v) == 0) {
 		timens_view_to_ours(&v, rel);
 		w->v = v;
 	}
