@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "settings.h"
 #include "stats.h"
+#include "target.h"
 #include "status.h"
 #include "triage.h"
 
@@ -64,7 +65,7 @@ struct watch {
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;
-	pid_t pgrp; /* kill_group: the group signalled with it, 0: none */
+	struct target_group group; /* kill_group: the members met, group.pgrp 0: none */
 	sd_event_source *exit_source;
 	sd_event_source *escalate_source;
 	bool warned_future;

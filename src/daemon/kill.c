@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "signame.h"
 #include "state.h"
+#include "target.h"
 #include "triage.h"
 #include "view.h"
 
@@ -201,25 +202,81 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* Not signalled after all: WHY says why.  Once per signal decided, so not
+ * limited, as the signal itself would not have been. */
+static void say_refused(struct watch *w, int sig, const char *when, const char *why)
+{
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+
+	e.signal = sig;
+	e.verified = false;
+	log_event(LOG_WARNING, &e, "not sending %s to %s (pid %d)%s: %s", sig_name(sig), w->name,
+		  (int)w->pid, when, why);
+}
+
+/* FIELD= and what the message says of the members of W's group that
+ * T left out, or "" and NULL if none. */
+static const char *const *skipped_fields(const struct target_tally *t, char *field, size_t flen,
+					 char *words, size_t wlen, const char *const **extra)
+{
+	static const char *fields[2];
+
+	words[0] = '\0';
+	*extra = NULL;
+	if (!t->skipped)
+		return NULL;
+	snprintf(field, flen, "HBWATCH_SKIPPED=%s", t->skipped_list);
+	snprintf(words, wlen, "; not to %u member%s of its process group (%s): %s",
+		 t->skipped, t->skipped == 1 ? "" : "s", t->skipped_list, t->why);
+	fields[0] = field;
+	fields[1] = NULL;
+	*extra = fields;
+	return fields;
+}
+
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
 	struct event e = watch_event(w, EVENT_ESCALATED);
+	struct target_tally t = {0};
+	struct ownership_facts own;
+	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	char *unit = NULL;
+	bool alive;
+	int r;
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
-	/* The group still exists while any member does: its id cannot have
-	 * been reused. */
-	if (w->pgrp)
-		(void)kill(-w->pgrp, SIGKILL);
-	if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0) {
-		if (errno != ESRCH)
+	/* As the first signal was: kill_grace is long enough for the process
+	 * to have become another uid's (a setuid program exec'd). */
+	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
+	    !registration_ownership(w, &own)) {
+		free(unit);
+		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
+			say_refused(w, SIGKILL, " after kill_grace", why);
+		return 0;
+	}
+	free(unit);
+	/* Members met at the first signal; others only while the leader
+	 * lives, which keeps the group number the same group's. */
+	alive = pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0;
+	if (w->group.pgrp)
+		target_group_signal(&own, &w->group, w->pid, alive, SIGKILL, &t);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	r = target_signal(&own, w->pidfd, w->pid, w->start_time, SIGKILL, why, sizeof(why));
+	if (r == -EPERM) {
+		say_refused(w, SIGKILL, " after kill_grace", why);
+		return 0;
+	}
+	if (r < 0) {
+		if (r != -ESRCH)
 			log_error("cannot send SIGKILL to %s (pid %d): %s", w->name, (int)w->pid,
-				  strerror(errno));
+				  strerror(-r));
 		return 0; /* ESRCH: it is exiting; the pidfd event follows */
 	}
 	stats_event(&w->d->stats, LOG_WARNING, &e,
-		    "%s (pid %d) still there after kill_grace: sent SIGKILL", w->name, (int)w->pid);
+		    "%s (pid %d) still there after kill_grace: sent SIGKILL%s", w->name,
+		    (int)w->pid, words);
 	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(w->d->settings.kill_grace_ns), 1000,
@@ -230,11 +287,13 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* kill_group: the process's whole process group, for shell jobs whose
  * hung child would outlive the shell (KillMode=process, cron).  Only when
- * the registered process leads its group: a group is signalled by number,
- * and only its leader's identity is pinned (by the pidfd, just checked
- * alive), which keeps the number from being anyone else's.  Returns the
- * group signalled, or 0. */
-static pid_t signal_group(struct watch *w, const struct service *svc, int sig)
+ * the registered process leads its group: only its leader's identity is
+ * pinned (by the pidfd, just checked alive), which keeps the number from
+ * being anyone else's.  Each member is signalled through a pidfd of its
+ * own, and only if OWN's writers could signal it (a setuid member, sudo's
+ * child, is not theirs to signal).  Returns the group, or 0. */
+static pid_t signal_group(struct watch *w, const struct service *svc,
+			  const struct ownership_facts *own, int sig, struct target_tally *t)
 {
 	pid_t pg;
 
@@ -250,8 +309,10 @@ static pid_t signal_group(struct watch *w, const struct service *svc, int sig)
 		    w->name, (int)w->pid, (int)pg);
 		return 0;
 	}
-	if (pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0 || kill(-pg, sig) < 0)
+	if (pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0)
 		return 0;
+	w->group.pgrp = pg;
+	target_group_signal(own, &w->group, w->pid, true, sig, t);
 	return pg;
 }
 
@@ -259,19 +320,33 @@ static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
+	struct target_tally t = {0}, tc = {0};
+	struct ownership_facts own;
+	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	char members[64] = "";
+	pid_t pg;
 	int r;
 
 	e.signal = svc->signal;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
+	if (!registration_ownership(w, &own))
+		return; /* the record is gone: the exit event or the next scan tells */
 
 	/* The group first, while its leader is known to be there; then the
 	 * leader itself through its pidfd, whatever the group did. */
-	w->pgrp = signal_group(w, svc, svc->signal);
-	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0 && !w->pgrp) {
-		if (errno == ESRCH)
+	pg = signal_group(w, svc, &own, svc->signal, &t);
+	r = target_signal(&own, w->pidfd, w->pid, w->start_time, svc->signal, why, sizeof(why));
+	if (r == -EPERM) {
+		/* Changed since it was verified, an instant ago. */
+		say_refused(w, svc->signal, "", why);
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		if (!t.sent)
+			return;
+	} else if (r < 0 && !t.sent) {
+		if (r == -ESRCH)
 			return; /* already exiting: on_exit frees the slot */
 		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
-			  sig_name(svc->signal), w->name, (int)w->pid, strerror(errno),
+			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
 			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
 		retry_later(w, now_ns() + ACTION_RETRY_NS);
 		return;
@@ -279,20 +354,28 @@ static void action_kill(struct watch *w, const struct service *svc)
 	/* As systemd does after its kill signal: a stopped process would keep
 	 * the signal pending until the SIGKILL escalation, and SIGABRT would
 	 * leave no core dump of where it hung.  After the signal, so that the
-	 * process never runs on between the two. */
+	 * process never runs on between the two; checked again, like it. */
 	if (svc->signal != SIGKILL) {
-		(void)pidfd_send_signal(w->pidfd, SIGCONT, NULL, 0);
-		if (w->pgrp)
-			(void)kill(-w->pgrp, SIGCONT);
+		if (r == 0)
+			(void)target_signal(&own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
+					    sizeof(why));
+		if (pg)
+			target_group_signal(&own, &w->group, w->pid, false, SIGCONT, &tc);
 	}
-	watch_set_state(w, WATCH_KILLING);
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s",
-		    sig_name(svc->signal), w->name, (int)w->pid,
-		    w->pgrp ? " and its process group" : "",
+	if (r == 0)
+		watch_set_state(w, WATCH_KILLING);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	if (t.sent)
+		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
+			 t.sent == 1 ? "" : "s");
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s",
+		    sig_name(svc->signal), w->name, (int)w->pid, members,
 		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
-		    e.task ? e.task : "");
+		    e.task ? e.task : "", words);
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
+	if (r != 0)
+		return;
 	/* SIGKILL at once: what stays kill_grace after it is unkillable. */
 	r = sd_event_add_time_relative(d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(d->settings.kill_grace_ns), 1,
