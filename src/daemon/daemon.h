@@ -18,8 +18,8 @@
 #include "registry.h"
 #include "settings.h"
 #include "stats.h"
-#include "target.h"
 #include "status.h"
+#include "target.h"
 #include "triage.h"
 
 enum watch_state {

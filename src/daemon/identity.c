@@ -156,7 +156,8 @@ enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
 		return IDENTITY_STALE;
 	}
 	if (f->recorded && f->start_time != f->recorded) {
-		snprintf(why, why_len, "start time differs, the pid belongs to another process now");
+		snprintf(why, why_len,
+			 "start time differs, the pid belongs to another process now");
 		return IDENTITY_STALE;
 	}
 	if (f->kthread) {

@@ -226,8 +226,8 @@ static const char *const *skipped_fields(const struct target_tally *t, char *fie
 	if (!t->skipped)
 		return NULL;
 	snprintf(field, flen, "HBWATCH_SKIPPED=%s", t->skipped_list);
-	snprintf(words, wlen, "; not to %u member%s of its process group (%s): %s",
-		 t->skipped, t->skipped == 1 ? "" : "s", t->skipped_list, t->why);
+	snprintf(words, wlen, "; not to %u member%s of its process group (%s): %s", t->skipped,
+		 t->skipped == 1 ? "" : "s", t->skipped_list, t->why);
 	fields[0] = field;
 	fields[1] = NULL;
 	*extra = fields;
