@@ -63,6 +63,7 @@ struct watch {
 	uint64_t told_ext_at;		      /* native: the process's extension last logged */
 	char missed_task[HB_TASK_LABEL_SIZE]; /* the task whose deadline was acted on, or "" */
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
+	uint64_t retried_beat;	 /* handled_beat when an action was put off to a retry */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;
 	struct target_group group; /* kill_group: the members met, group.pgrp 0: none */

@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
+#include "handover.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
@@ -85,6 +87,21 @@ static void retry_later(struct watch *w, uint64_t at)
 {
 	watch_set_state(w, WATCH_LOGGED); /* touches the view: retry_at_ns goes with it */
 	w->retry_at_ns = at;
+	w->retried_beat = w->handled_beat;
+}
+
+/* A failure on the way to systemd (no bus, a refused job): said again at
+ * every retry, so rate-limited like any repeated record. */
+static void say_bus_error(const char *unit, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say_bus_error(const char *unit, const char *fmt, ...)
+{
+	struct event e = {.kind = EVENT_ODD, .slot = -1, .unit = unit, .limited = true};
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_eventv(LOG_ERR, &e, fmt, ap);
+	va_end(ap);
 }
 
 /* The facts about W's registration that the kernel vouches for, read now:
@@ -391,7 +408,7 @@ static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 	const sd_bus_error *err = sd_bus_message_get_error(m);
 
 	if (err)
-		log_error("systemd refused %s: %s", what, err->message);
+		say_bus_error(strchr(what, ' ') + 1, "systemd refused %s: %s", what, err->message);
 	free(what);
 	return 0;
 }
@@ -409,10 +426,11 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
 		if (r >= 0)
 			r = sd_bus_attach_event(d->bus, d->event, 0);
 		if (r < 0) {
-			log_error("cannot connect to the system bus for %s of %s: %s (under "
-				  "hbwatch.service, add the drop-in "
-				  "hbwatch-restart-unit.conf.example)",
-				  method, unit, strerror(-r));
+			say_bus_error(unit,
+				      "cannot connect to the system bus for %s of %s: %s (under "
+				      "hbwatch.service, add the drop-in "
+				      "hbwatch-restart-unit.conf.example)",
+				      method, unit, strerror(-r));
 			d->bus = sd_bus_flush_close_unref(d->bus);
 			return r;
 		}
@@ -430,13 +448,35 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
 					     "org.freedesktop.systemd1.Manager", method,
 					     on_unit_reply, what, "ss", unit, "replace");
 	if (r < 0) {
-		log_error("cannot ask systemd for %s: %s", what, strerror(-r));
+		say_bus_error(unit, "cannot ask systemd for %s: %s", what, strerror(-r));
 		free(what);
 	}
 	return r;
 }
 
-static void action_restart_unit(struct watch *w, const char *unit)
+/* A unit-wide action reaches every process of UNIT, whatever its uid:
+ * only on the word of one who could signal each of them (handover.c).
+ * Otherwise a record naming the processes that stopped it.  Returns true
+ * if UNIT may be handed to systemd. */
+static bool handover_allowed(struct watch *w, const char *unit, const char *what)
+{
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct ownership_facts own;
+	char why[1024];
+
+	if (!registration_ownership(w, &own))
+		snprintf(why, sizeof(why), "its record is gone");
+	else if (handover_check(&own, w->pid, unit, why, sizeof(why)) == 0)
+		return true;
+	e.unit = unit;
+	e.limited = true;
+	log_event(LOG_WARNING, &e,
+		  "not asking systemd to %s %s for %s (pid %d): %s; acting on the process alone",
+		  what, unit, w->name, (int)w->pid, why);
+	return false;
+}
+
+static void action_restart_unit(struct watch *w, const struct service *svc, const char *unit)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_RESTART_UNIT);
@@ -445,8 +485,14 @@ static void action_restart_unit(struct watch *w, const char *unit)
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	retry_later(w, now_ns() + ACTION_RETRY_NS);
 	if (!unit) {
-		log_error("cannot restart the unit of %s (pid %d): it runs in no systemd unit",
-			  w->name, (int)w->pid);
+		say_bus_error(NULL,
+			      "cannot restart the unit of %s (pid %d): it runs in no systemd unit",
+			      w->name, (int)w->pid);
+		return;
+	}
+	if (!handover_allowed(w, unit, "restart")) {
+		w->retry_at_ns = 0;
+		action_kill(w, svc);
 		return;
 	}
 	if (unit_call(d, "RestartUnit", unit, 0) < 0)
@@ -473,6 +519,13 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 	e.unit = unit;
 	e.signal = kill_all ? svc->signal : 0;
 	retry_later(w, reopens);
+	if (!handover_allowed(w, unit, kill_all ? "kill every process of" : "restart")) {
+		/* Once per window, like the hand-over: then the window's wait. */
+		rate->handed_over = true;
+		w->retry_at_ns = 0;
+		action_kill(w, svc);
+		return;
+	}
 	if (unit_call(d, kill_all ? "KillUnit" : "RestartUnit", unit, kill_all ? svc->signal : 0) <
 	    0) {
 		/* Try again in a while, within the window. */
@@ -517,8 +570,10 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
 	/* A deadline that only leads to a log line may be held back by the
-	 * rate limit; one that leads to a kill is always told. */
-	e.limited = svc->action == ACTION_LOG;
+	 * rate limit; one that leads to a kill is always told, once: the same
+	 * deadline again at an action's retry (no bus) is a repeat. */
+	e.limited =
+	    svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat);
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	/* A unit restart meets the same uninterruptible wait: systemd's
@@ -583,7 +638,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		action_kill(w, svc);
 		break;
 	case ACTION_RESTART_UNIT:
-		action_restart_unit(w, unit);
+		action_restart_unit(w, svc, unit);
 		break;
 	case ACTION_LOG:
 		/* Said once per missed beat: looked at again when it beats. */
