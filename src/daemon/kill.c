@@ -26,6 +26,7 @@
 #include "signame.h"
 #include "state.h"
 #include "target.h"
+#include "thread.h"
 #include "triage.h"
 #include "view.h"
 
@@ -171,6 +172,25 @@ static void triage_take(struct watch *w, uint64_t budget_ns, struct triage_facts
 	if (words)
 		triage_words(f, cpu, window, words, len);
 	view_touch(w);
+}
+
+/* The thread the record says beat the late heartbeat last, read now if
+ * /proc shows it a thread of W's process (the record's word is only a
+ * hint): W->stuck_tid is then set for the first signal, TH the facts,
+ * WORDS what the message says of it. */
+static void stuck_thread_take(struct watch *w, struct thread_facts *th, char *words, size_t len)
+{
+	w->stuck_tid = 0;
+	words[0] = '\0';
+	if (thread_read(w->pid, w->missed_tid, th) < 0) {
+		if (w->missed_tid > 0)
+			snprintf(words, len, "the thread %d its record names is not one of its; ",
+				 (int)w->missed_tid);
+		return;
+	}
+	w->stuck_tid = th->tid;
+	snprintf(words, len, "its thread %d (%c%s%s) beat it last; ", (int)th->tid, th->state,
+		 th->wchan[0] ? ", in " : "", th->wchan);
 }
 
 /* Looked at again every kill_grace (at least a second) while it stays. */
@@ -333,6 +353,26 @@ static pid_t signal_group(struct watch *w, const struct service *svc,
 	return pg;
 }
 
+/* A pidfd of W's stuck thread for the first signal, so that a SIGABRT
+ * core dump's crashing thread is the one that hung; NOTE says which way
+ * the signal goes.  -1: the process pidfd (no thread known, the thread is
+ * gone, or the kernel has no thread pidfds: before Linux 6.9). */
+static int stuck_thread_pidfd(struct watch *w, char *note, size_t len)
+{
+	int fd;
+
+	note[0] = '\0';
+	if (!w->stuck_tid)
+		return -1;
+	fd = thread_pidfd(w->pid, w->stuck_tid);
+	if (fd >= 0)
+		snprintf(note, len, " through its thread %d", (int)w->stuck_tid);
+	else if (fd == -EINVAL)
+		snprintf(note, len, " to the process, not its thread %d (no thread pidfds here)",
+			 (int)w->stuck_tid);
+	return fd;
+}
+
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
@@ -340,9 +380,9 @@ static void action_kill(struct watch *w, const struct service *svc)
 	struct target_tally t = {0}, tc = {0};
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
-	char members[64] = "";
+	char members[64] = "", thread_note[96] = "";
 	pid_t pg;
-	int r;
+	int r, tfd;
 
 	e.signal = svc->signal;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
@@ -350,9 +390,14 @@ static void action_kill(struct watch *w, const struct service *svc)
 		return; /* the record is gone: the exit event or the next scan tells */
 
 	/* The group first, while its leader is known to be there; then the
-	 * leader itself through its pidfd, whatever the group did. */
+	 * leader itself through its pidfd, whatever the group did: to the
+	 * stuck thread, where there is one. */
 	pg = signal_group(w, svc, &own, svc->signal, &t);
-	r = target_signal(&own, w->pidfd, w->pid, w->start_time, svc->signal, why, sizeof(why));
+	tfd = stuck_thread_pidfd(w, thread_note, sizeof(thread_note));
+	r = target_signal(&own, tfd >= 0 ? tfd : w->pidfd, w->pid, w->start_time, svc->signal, why,
+			  sizeof(why));
+	if (tfd >= 0)
+		close(tfd);
 	if (r == -EPERM) {
 		/* Changed since it was verified, an instant ago. */
 		say_refused(w, svc->signal, "", why);
@@ -385,8 +430,8 @@ static void action_kill(struct watch *w, const struct service *svc)
 	if (t.sent)
 		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
 			 t.sent == 1 ? "" : "s");
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s",
-		    sig_name(svc->signal), w->name, (int)w->pid, members,
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s",
+		    sig_name(svc->signal), w->name, (int)w->pid, members, thread_note,
 		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
 		    e.task ? e.task : "", words);
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
@@ -562,11 +607,21 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	char *unit = NULL;
 	struct triage_facts tf;
 	struct triage_fields tfl;
-	char words[256];
+	struct thread_facts th;
+	char words[256], th_buf[5][320], th_words[192] = "";
+	const char *extra[TRIAGE_FIELDS_MAX + 6];
+	size_t n_extra = 0;
 
 	/* First, before anything is sent to it: what it does now. */
 	triage_take(w, TRIAGE_BUDGET_NS, &tf, &tfl, words, sizeof(words));
-	e.extra = tfl.v;
+	stuck_thread_take(w, &th, th_words, sizeof(th_words));
+	while (n_extra < TRIAGE_FIELDS_MAX && tfl.v[n_extra]) {
+		extra[n_extra] = tfl.v[n_extra];
+		n_extra++;
+	}
+	n_extra += thread_fields(&th, th_buf, extra + n_extra, 5);
+	extra[n_extra] = NULL;
+	e.extra = extra;
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
 	/* A deadline that only leads to a log line may be held back by the
@@ -585,16 +640,16 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		e.task = w->missed_task;
 		stats_event(&d->stats, LOG_WARNING, &e,
 			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
-			    "timeout %s, %s late; %s%s",
+			    "timeout %s, %s late; %s%s%s",
 			    w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo,
-			    late, words, d_note);
+			    late, th_words, words, d_note);
 	} else
 		stats_event(
 		    &d->stats, LOG_WARNING, &e,
 		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
-		    "%s%s",
+		    "%s%s%s",
 		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
-		    late, words, d_note);
+		    late, th_words, words, d_note);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {

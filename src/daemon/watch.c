@@ -581,6 +581,9 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	w->handled_beat = which_beat;
 	w->handled_which = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
+	/* The record's word for which thread it was: checked before use. */
+	w->missed_tid =
+	    late_task ? record_task_tid(w->rec, w->segsz, late_task->v.index) : w->v.beat_tid;
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	return UINT64_MAX;
 }

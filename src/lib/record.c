@@ -21,8 +21,9 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 		uint32_t version, size, flags;
 		int32_t pid;
 		uint64_t start_time;
-		uint32_t task_offset, task_count, task_size;
+		uint32_t task_offset, task_count, task_size, task_tid_offset;
 	} h;
+	bool v2;
 
 	if (size < sizeof(struct hb_record)) {
 		why_set(why, why_len, "segment is %zu bytes, smaller than a heartbeat record",
@@ -37,11 +38,19 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 	}
 	if (h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE)
 		return 0; /* a 0.2 client's: no tasks */
-	if (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE) {
+	/* Layout 2: tasks without tids, the same slots. */
+	v2 = h.version == 2 && h.size == HB_RECORD_V2_SIZE && size >= HB_RECORD_V2_SIZE;
+	if (!v2 &&
+	    (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE)) {
 		why_set(why, why_len,
 			"heartbeat record layout %u of %u bytes, this build speaks %u "
 			"of %u",
 			h.version, h.size, HB_RECORD_VERSION, HB_RECORD_SIZE);
+		return -EPROTO;
+	}
+	if (!v2 && h.task_tid_offset != HB_TASK_TID_OFFSET) {
+		why_set(why, why_len, "task tids at %u, this build speaks %u", h.task_tid_offset,
+			HB_TASK_TID_OFFSET);
 		return -EPROTO;
 	}
 	if (h.task_offset != HB_TASK_OFFSET || h.task_count != HB_TASK_SLOTS ||
@@ -198,7 +207,10 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 		v->version = rec->version;
 		v->ext_at_ns = v->ext_until_ns = 0;
 		v->task_high = 0;
-		if (v->version == HB_RECORD_VERSION) {
+		v->beat_tid = v->version == HB_RECORD_VERSION
+				  ? atomic_load_explicit(&rec->beat_tid, memory_order_relaxed)
+				  : 0;
+		if (v->version == 2 || v->version == HB_RECORD_VERSION) {
 			uint32_t high = atomic_load_explicit(&rec->task_high, memory_order_acquire);
 
 			v->ext_at_ns = atomic_load_explicit(&rec->ext_at_ns, memory_order_acquire);
@@ -221,7 +233,7 @@ unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb
 	const struct hb_task_slot *slots = (const struct hb_task_slot *)(const void *)(rec + 1);
 	unsigned n = 0;
 
-	if (rec->version != HB_RECORD_VERSION)
+	if (rec->version != 2 && rec->version != HB_RECORD_VERSION)
 		return 0;
 	if (high > HB_TASK_SLOTS)
 		high = HB_TASK_SLOTS;
@@ -244,6 +256,7 @@ unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb
 			continue; /* closed or reused meanwhile */
 		t->index = (uint16_t)i;
 		t->gen = HB_TASK_GEN(w);
+		t->tid = 0; /* record_task_tid(), where the segment has room for it */
 		memcpy(t->label, l, sizeof(t->label));
 		t->label_ok = memchr(t->label, '\0', sizeof(t->label)) != NULL &&
 			      task_label_validate(t->label) == 0;
@@ -254,4 +267,12 @@ unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb
 		n++;
 	}
 	return n;
+}
+
+int32_t record_task_tid(const struct hb_record *rec, size_t segsz, unsigned index)
+{
+	if (!record_has_task_tids(segsz) || index >= HB_TASK_SLOTS)
+		return 0;
+	return atomic_load_explicit(&record_task_tids((struct hb_record *)rec)[index],
+				    memory_order_relaxed);
 }
