@@ -251,24 +251,24 @@ static void say_refused(struct watch *w, int sig, const char *when, const char *
 		  (int)w->pid, when, why);
 }
 
-/* FIELD= and what the message says of the members of W's group that
- * T left out, or "" and NULL if none. */
-static const char *const *skipped_fields(const struct target_tally *t, char *field, size_t flen,
-					 char *words, size_t wlen, const char *const **extra)
+/* HBWATCH_SKIPPED= in FIELD (then *EXTRA points at it) and what the
+ * message says in WORDS of the members of a group that T left out; ""
+ * and NULL if none. */
+static void skipped_fields(const struct target_tally *t, char *field, size_t flen, char *words,
+			   size_t wlen, const char *const **extra)
 {
 	static const char *fields[2];
 
 	words[0] = '\0';
 	*extra = NULL;
 	if (!t->skipped)
-		return NULL;
+		return;
 	snprintf(field, flen, "HBWATCH_SKIPPED=%s", t->skipped_list);
 	snprintf(words, wlen, "; not to %u member%s of its process group (%s): %s", t->skipped,
 		 t->skipped == 1 ? "" : "s", t->skipped_list, t->why);
 	fields[0] = field;
 	fields[1] = NULL;
 	*extra = fields;
-	return fields;
 }
 
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
