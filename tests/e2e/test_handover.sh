@@ -6,7 +6,9 @@
 # registrant running as nobody: when the registrant hangs, hbwatch refuses
 # to restart the unit, says which processes stopped it, and signals the
 # hung process alone.  (test_kill.sh's e2e-restart, a unit of nobody's
-# processes only, is the control: it is restarted.)
+# processes only, is the control: it is restarted.)  The same unit shape
+# under limit_action = kill-unit: its registrant hangs again and again
+# (kill_burst = 1), and the KillUnit is refused in the same way.
 . "$(dirname "$0")/harness.sh"
 
 guest_setup
@@ -23,6 +25,28 @@ echo \$! >/run/e2e/shared.demo
 wait
 EOF
 chmod 0755 "$M/etc/e2e-shared.sh"
+cat >"$M/etc/e2e-limit.sh" <<EOF
+#!/bin/sh
+mkdir -p /run/e2e
+gid=\$(getent group hbwatch | cut -d: -f3)
+sleep infinity &
+echo \$! >/run/e2e/limit.root
+(while :; do setpriv --reuid=65534 --regid=65534 --groups="\$gid" $DEMO -n e2e-limit -t 1000 -H 800; done) &
+wait
+EOF
+chmod 0755 "$M/etc/e2e-limit.sh"
+cat >"$M/etc/systemd/system/e2e-limit.service" <<EOF
+[Unit]
+Description=e2e: a root process beside a registrant that hangs again and again
+Wants=hbwatch.service
+After=hbwatch.service
+
+[Service]
+ExecStart=/etc/e2e-limit.sh
+LimitCORE=0
+EOF
+write_section 80-e2e.ini e2e-limit e2e-limit.service "kill_burst = 1" "kill_interval = 1h" \
+	"limit_action = kill-unit"
 cat >"$M/etc/systemd/system/e2e-shared.service" <<EOF
 [Unit]
 Description=e2e: one unit, three uids
@@ -71,6 +95,24 @@ check "e2e-shared.service is still active, same main process, not restarted" \
 	      [ "$(main_pid e2e-shared.service)" = "$shell" ] &&
 	      [ "$(prop e2e-shared.service NRestarts)" = 0 ]'
 g systemctl stop e2e-shared.service
+
+check "start e2e-limit" g systemctl start e2e-limit.service
+check "its root process is there" wait_for 10 eval 'g test -s /run/e2e/limit.root'
+lroot=$(g cat /run/e2e/limit.root)
+check "limit_action = kill-unit: hbwatch refuses KillUnit of e2e-limit.service, naming root's process" \
+	wait_for 20 journal_has "r.get('HBWATCH_EVENT') == 'untrusted' and
+		r.get('HBWATCH_UNIT') == 'e2e-limit.service' and
+		'not asking systemd to kill every process of e2e-limit.service' in r.get('MESSAGE', '') and
+		'pid $lroot (uid 0)' in r.get('MESSAGE', '')" -u hbwatch.service
+handed() {
+	journal_has "r.get('MESSAGE_ID') == '3f7e56018a3247b091fdcc5e6aa5bdd3' and
+		r.get('HBWATCH_UNIT') == 'e2e-limit.service'" -u hbwatch.service
+}
+sleep 1
+check "no handed-over record for e2e-limit" eval '! handed'
+check "root's process ($lroot) in e2e-limit still lives, the unit is active" \
+	eval 'g kill -0 '"$lroot"' && [ "$(g systemctl is-active e2e-limit.service)" = active ]'
+g systemctl stop e2e-limit.service
 
 check "hbwatch.service is still active" g systemctl is-active hbwatch.service
 done_testing
