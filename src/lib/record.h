@@ -34,6 +34,14 @@
  * Python binding's, older clients') are still read, without tids.  A tid
  * is the writer's word: the daemon checks that it is a thread of the
  * process before it looks at it or signals it.
+ *
+ * Bounds: the owner may rewrite any byte of its record at any moment,
+ * line 0 included.  So what sizes or places a read (the layout, where the
+ * task slots are and how many lie inside the mapping) is decided once, at
+ * attach, by record_geometry() from the kernel's segment size and the
+ * header, and kept beside the mapping (struct hb_record_map).  Every later
+ * read is bounded by that, never by a live field; a record whose header no
+ * longer says what was decided is refused (record_check()), not followed.
  */
 #ifndef HBWATCH_RECORD_H
 #define HBWATCH_RECORD_H
@@ -65,14 +73,14 @@ struct hb_record {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t size;
-	uint32_t flags;		  /* HB_RECORD_SELF */
-	int32_t pid;		  /* the process, in its creator's PID namespace */
-	uint64_t start_time;	  /* field 22 of /proc/PID/stat, clock ticks; 0: see made_boot_ns */
-	uint32_t task_offset;	  /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
-	uint32_t task_count;	  /* how many: HB_TASK_SLOTS */
-	uint32_t task_size;	  /* bytes each: sizeof(struct hb_task_slot) */
+	uint32_t flags;	      /* HB_RECORD_SELF */
+	int32_t pid;	      /* the process, in its creator's PID namespace */
+	uint64_t start_time;  /* field 22 of /proc/PID/stat, clock ticks; 0: see made_boot_ns */
+	uint32_t task_offset; /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
+	uint32_t task_count;  /* how many: HB_TASK_SLOTS */
+	uint32_t task_size;   /* bytes each: sizeof(struct hb_task_slot) */
 	uint32_t task_tid_offset; /* layout 3: the tid per task slot, HB_TASK_TID_OFFSET */
-	uint64_t made_boot_ns;	  /* CLOCK_BOOTTIME of the creator when it made the record */
+	uint64_t made_boot_ns; /* CLOCK_BOOTTIME of the creator when it made the record */
 	uint8_t reserved0[64 - 56];
 	/* Line 1: the registration, under the seqlock. */
 	_Atomic uint32_t seq;
@@ -176,17 +184,32 @@ static inline bool record_size_ok(size_t size)
 	return size == HB_RECORD_SIZE || size == HB_RECORD_V2_SIZE || size == HB_RECORD_V1_SIZE;
 }
 
-/* Whether a record in a segment of SEGSZ bytes (the kernel's size, known
- * at attach: never a field the owner may rewrite) has room for the tids of
- * its tasks.  Every read of the tid array is bounded by this. */
-static inline bool record_has_task_tids(size_t segsz)
-{
-	return segsz >= HB_RECORD_SIZE;
-}
+/* An attached record and the geometry decided when it was attached: every
+ * read through it stays inside SIZE bytes from REC. */
+struct hb_record_map {
+	struct hb_record *rec; /* the mapping; NULL: none */
+	size_t size;	       /* bytes mapped: the segment's size, from the kernel */
+	uint32_t layout;       /* the header's version: 1, 2 or HB_RECORD_VERSION */
+	uint32_t task_cap;     /* task slots read at most, all inside SIZE; 0: none */
+	uint32_t tid_cap;      /* task tids read at most, all inside SIZE; 0: none */
+};
 
-/* Check that MEM (SIZE bytes, the whole segment) holds a record of this
- * layout.  Pure.  Returns 0 or -EPROTO with the reason in WHY (may be NULL). */
+/* The one place that decides how a record is read: check that MEM (SIZE
+ * bytes, the whole segment, as the kernel sizes it) holds a record of a
+ * layout this build reads, and fill *M (may be NULL; REC is left alone)
+ * with that layout and the task slots that lie inside SIZE.  The header
+ * is copied once, then only the copy is looked at.  Pure.  Returns 0 or
+ * -EPROTO with the reason in WHY (may be NULL). */
+int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char *why,
+		    size_t why_len);
+
+/* record_geometry() without the geometry. */
 int record_validate(const void *mem, size_t size, char *why, size_t why_len);
+
+/* Does M's record still say, now, what was decided when it was attached?
+ * Returns 0, or -EPROTO with what changed in WHY (may be NULL): the record
+ * is then its owner's scribble, not a record to follow. */
+int record_check(const struct hb_record_map *m, char *why, size_t why_len);
 
 /* Write a fresh record's header into the zeroed segment R, the magic last
  * (a reader that sees the magic sees the rest): process PID, START_TIME (0:
@@ -207,17 +230,20 @@ uint64_t record_started_by(const struct hb_record_view *v);
  * -errno: -ENOSPC when the host's segment limit (kernel.shmmni) is reached. */
 int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **rec, int *shmid);
 
-/* Attach an existing record (*REC) by SHMID; read-only or for writing.
- * Validates it.  Returns 0, -EPROTO (not a record), -EINPROGRESS (its
- * magic is still zero: a record being made, or an empty segment) or
- * -errno. */
-int record_attach(int shmid, bool readonly, struct hb_record **rec);
+/* Attach an existing record by SHMID into *M; read-only or for writing.
+ * Sizes it with IPC_STAT and decides its geometry (record_geometry()).
+ * Returns 0, -EPROTO (not a record), -EINPROGRESS (its magic is still
+ * zero: a record being made, or an empty segment) or -errno. */
+int record_attach(int shmid, bool readonly, struct hb_record_map *m);
 
 /* record_attach() of a segment whose size IPC_STAT just gave (SIZE; a
  * segment's size never changes): one system call fewer. */
-int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record **rec);
+int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record_map *m);
 
-/* Detach.  Safe on NULL. */
+/* Detach and clear M.  Safe on a cleared map. */
+void record_unmap(struct hb_record_map *m);
+
+/* Detach a record made by record_create().  Safe on NULL. */
 void record_detach(const struct hb_record *rec);
 
 /* The owner's write of the registration: STATE, TIMEOUT_NS and NAME inside
@@ -225,19 +251,23 @@ void record_detach(const struct hb_record *rec);
 void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
 		const char *name);
 
-/* Snapshot REC without any lock, a few tries at most.  Returns 0, or
- * -EAGAIN if the owner was writing during every try. */
-int record_read(const struct hb_record *rec, struct hb_record_view *v);
+/* Snapshot M's record without any lock, a few tries at most, as the
+ * layout decided at attach reads it (task_high at most M's task_cap).
+ * Returns 0, -EAGAIN if the owner was writing during every try, or
+ * -EPROTO if its header no longer says what was decided (record_check()). */
+int record_read(const struct hb_record_map *m, struct hb_record_view *v);
 
-/* Copy the open tasks among the first HIGH slots of REC (HIGH as
- * record_read() gave it) into OUT, at most CAP of them, without any lock:
- * a slot its owner is changing meanwhile is left out.  Returns how many. */
-unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb_task_view *out,
+/* Copy the open tasks among the first HIGH slots of M's record (HIGH as
+ * record_read() gave it; never more than M's task_cap) into OUT, at most
+ * CAP of them, without any lock: a slot its owner is changing meanwhile is
+ * left out, and none of a record whose header changed.  Returns how many. */
+unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct hb_task_view *out,
 			   unsigned cap);
 
-/* The tid of task slot INDEX of REC, read from the array of a record that
- * record_has_task_tids() for its segment size; 0 for any other. */
-int32_t record_task_tid(const struct hb_record *rec, size_t segsz, unsigned index);
+/* The tid of task slot INDEX of M's record: from the tid array where the
+ * geometry decided at attach has one (layout 3) and INDEX is inside it; 0
+ * for any other. */
+int32_t record_task_tid(const struct hb_record_map *m, unsigned index);
 
 /* The tid slots of a layout 3 record. */
 static inline _Atomic int32_t *record_task_tids(struct hb_record *rec)
