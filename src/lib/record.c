@@ -263,9 +263,8 @@ int record_read(const struct hb_record_map *m, struct hb_record_view *v)
 		v->version = m->layout;
 		v->ext_at_ns = v->ext_until_ns = 0;
 		v->task_high = 0;
-		v->beat_tid = m->tid_cap
-				  ? atomic_load_explicit(&rec->beat_tid, memory_order_relaxed)
-				  : 0;
+		v->beat_tid =
+		    m->tid_cap ? atomic_load_explicit(&rec->beat_tid, memory_order_relaxed) : 0;
 		if (m->layout == 2 || m->layout == HB_RECORD_VERSION) {
 			uint32_t high = atomic_load_explicit(&rec->task_high, memory_order_acquire);
 
