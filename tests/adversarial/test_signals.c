@@ -152,6 +152,17 @@ static void install_suid(char *dir, size_t dlen, char *prog, size_t plen)
 
 static char suid_dir[64], suid_prog[128], marker[160];
 
+/* A setuid-root program must not outlive its test, failed or not. */
+static void suid_fini(void)
+{
+	if (suid_dir[0]) {
+		unlink(marker);
+		unlink(suid_prog);
+		rmdir(suid_dir);
+	}
+	adv_fini();
+}
+
 static void on_abrt(int sig)
 {
 	char *argv[] = {suid_prog, marker, NULL};
@@ -165,7 +176,7 @@ static void on_abrt(int sig)
  * hangs; at SIGABRT it exec's a setuid-root program that takes root for
  * good, as su does.  kill_grace later the process is root's: the SIGKILL
  * escalation is checked again, refused, and said so. */
-Test(signals, escalation_after_exec_of_setuid_root)
+Test(signals, escalation_after_exec_of_setuid_root, .fini = suid_fini)
 {
 	char pid[16], err[1024], buf[16] = "";
 	int p[2], fd, st;
@@ -209,8 +220,5 @@ Test(signals, escalation_after_exec_of_setuid_root)
 		  "the refused escalation is not said");
 	hbd_kill(s, SIGKILL);
 	cr_assert(hbd_wait_exit(s, 2000, &st));
-	unlink(marker);
-	unlink(suid_prog);
-	rmdir(suid_dir);
 	adv_still_kills("hung");
 }
