@@ -19,6 +19,7 @@
 #include "settings.h"
 #include "stats.h"
 #include "status.h"
+#include "target.h"
 #include "triage.h"
 #include "verdict.h"
 
@@ -62,10 +63,13 @@ struct watch {
 	uint32_t n_tasks;
 	uint64_t told_ext_at;		      /* native: the process's extension last logged */
 	char missed_task[HB_TASK_LABEL_SIZE]; /* the task whose deadline was acted on, or "" */
+	pid_t missed_tid;		      /* the thread the record says beat it last, 0: none */
+	pid_t stuck_tid;		      /* ... once /proc showed it a thread of the process */
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
+	uint64_t retried_beat;	 /* handled_beat when an action was put off to a retry */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
 	int pidfd;
-	pid_t pgrp; /* kill_group: the group signalled with it, 0: none */
+	struct target_group group; /* kill_group: the members met, group.pgrp 0: none */
 	sd_event_source *exit_source;
 	sd_event_source *escalate_source;
 	bool warned_future;

@@ -185,4 +185,59 @@ void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned
 	f->gone = identity_pid_ok(pid, self);
 	f->unit = NULL;
 	f->unit_err = 0;
+enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
+					  const struct signal_facts *f, char *why, size_t why_len)
+{
+	if (!identity_pid_ok(f->pid, f->self)) {
+		snprintf(why, why_len, "pid %d is never signalled", (int)f->pid);
+		return IDENTITY_UNTRUSTED;
+	}
+	if (f->gone) {
+		snprintf(why, why_len, "no such process");
+		return IDENTITY_STALE;
+	}
+	if (f->recorded && f->start_time != f->recorded) {
+		snprintf(why, why_len,
+			 "start time differs, the pid belongs to another process now");
+		return IDENTITY_STALE;
+	}
+	if (f->kthread) {
+		snprintf(why, why_len, "it is a kernel thread");
+		return IDENTITY_UNTRUSTED;
+	}
+	if (f->uids_err) {
+		snprintf(why, why_len, "cannot read its user: %s", strerror(-f->uids_err));
+		return IDENTITY_RETRY;
+	}
+	/* Both writers: either could have aimed the signal. */
+	if (!uid_may_signal(writer->cuid, f->ruid, f->suid) ||
+	    !uid_may_signal(writer->uid, f->ruid, f->suid)) {
+		snprintf(why, why_len,
+			 "it runs as uid %u (saved uid %u), which uid %u could not signal itself",
+			 (unsigned)f->ruid, (unsigned)f->suid,
+			 (unsigned)(uid_may_signal(writer->cuid, f->ruid, f->suid) ? writer->uid
+										   : writer->cuid));
+		return IDENTITY_UNTRUSTED;
+	}
+	snprintf(why, why_len, "ok");
+	return IDENTITY_OK;
+}
+
+void identity_gather_signal(struct signal_facts *f, pid_t pid)
+{
+	struct proc_stat st;
+	uid_t euid;
+
+	f->pid = pid;
+	f->self = getpid();
+	f->gone = false;
+	if (proc_stat_facts(pid, &st) < 0) {
+		f->gone = true;
+		return;
+	}
+	f->start_time = st.start_time;
+	f->kthread = st.kthread;
+	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
+	if (f->uids_err == -ESRCH)
+		f->gone = true;
 }

@@ -82,4 +82,29 @@ const char *identity_verdict_name(enum identity_verdict v);
  * registration's own facts (recorded, ownership, name) alone. */
 void identity_gather(struct identity_facts *f, pid_t pid);
 
+/* What is read just before a signal goes to one process: the registered
+ * process itself (RECORDED set) or a member of its process group. */
+struct signal_facts {
+	pid_t pid;	     /* the target (in our PID namespace) */
+	pid_t self;	     /* hbwatch's own pid */
+	bool gone;	     /* no such process */
+	uint64_t start_time; /* its start time now (when not gone) */
+	uint64_t recorded;   /* the start time it must have, 0: any */
+	bool kthread;	     /* a kernel thread */
+	int uids_err;	     /* 0, or -errno reading its uids */
+	uid_t ruid, suid;    /* its real and saved uids */
+};
+
+/* May a signal go to the process F describes on the word of WRITER (the
+ * creator and the owner of the record: both must be able to signal it, as
+ * kill(2) decides)?  OK, STALE (gone, or another process), UNTRUSTED (pid
+ * 1, hbwatch, a kernel thread, or a process the writer could not signal),
+ * RETRY (its uids could not be read).  WHY is always set.  Pure. */
+enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
+					  const struct signal_facts *f, char *why, size_t why_len);
+
+/* Fill F for PID: start time, kernel thread and uids, read now.  Leaves
+ * F->recorded alone. */
+void identity_gather_signal(struct signal_facts *f, pid_t pid);
+
 #endif

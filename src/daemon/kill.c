@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,15 @@
 #include "deadline.h"
 #include "duration.h"
 #include "hold.h"
+#include "handover.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
 #include "proc.h"
 #include "signame.h"
 #include "state.h"
+#include "target.h"
+#include "thread.h"
 #include "triage.h"
 #include "view.h"
 
@@ -85,6 +89,21 @@ static void retry_later(struct watch *w, uint64_t at)
 {
 	watch_set_state(w, WATCH_LOGGED); /* touches the view: retry_at_ns goes with it */
 	w->retry_at_ns = at;
+	w->retried_beat = w->handled_beat;
+}
+
+/* A failure on the way to systemd (no bus, a refused job): said again at
+ * every retry, so rate-limited like any repeated record. */
+static void say_bus_error(const char *unit, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say_bus_error(const char *unit, const char *fmt, ...)
+{
+	struct event e = {.kind = EVENT_ODD, .slot = -1, .unit = unit, .limited = true};
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_eventv(LOG_ERR, &e, fmt, ap);
+	va_end(ap);
 }
 
 /* The facts about W's registration that the kernel vouches for, read now:
@@ -152,6 +171,25 @@ static void triage_take(struct watch *w, uint64_t budget_ns, struct triage_facts
 	view_touch(w);
 }
 
+/* The thread the record says beat the late heartbeat last, read now if
+ * /proc shows it a thread of W's process (the record's word is only a
+ * hint): W->stuck_tid is then set for the first signal, TH the facts,
+ * WORDS what the message says of it. */
+static void stuck_thread_take(struct watch *w, struct thread_facts *th, char *words, size_t len)
+{
+	w->stuck_tid = 0;
+	words[0] = '\0';
+	if (thread_read(w->pid, w->missed_tid, th) < 0) {
+		if (w->missed_tid > 0)
+			snprintf(words, len, "the thread %d its record names is not one of its; ",
+				 (int)w->missed_tid);
+		return;
+	}
+	w->stuck_tid = th->tid;
+	snprintf(words, len, "its thread %d (%c%s%s) beat it last; ", (int)th->tid, th->state,
+		 th->wchan[0] ? ", in " : "", th->wchan);
+}
+
 /* Looked at again every kill_grace (at least a second) while it stays. */
 static uint64_t unkillable_recheck_usec(const struct daemon *d)
 {
@@ -198,10 +236,48 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* Not signalled after all: WHY says why.  Once per signal decided, so not
+ * limited, as the signal itself would not have been. */
+static void say_refused(struct watch *w, int sig, const char *when, const char *why)
+{
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+
+	e.signal = sig;
+	e.verified = false;
+	log_event(LOG_WARNING, &e, "not sending %s to %s (pid %d)%s: %s", sig_name(sig), w->name,
+		  (int)w->pid, when, why);
+}
+
+/* HBWATCH_SKIPPED= in FIELD (then *EXTRA points at it) and what the
+ * message says in WORDS of the members of a group that T left out; ""
+ * and NULL if none. */
+static void skipped_fields(const struct target_tally *t, char *field, size_t flen, char *words,
+			   size_t wlen, const char *const **extra)
+{
+	static const char *fields[2];
+
+	words[0] = '\0';
+	*extra = NULL;
+	if (!t->skipped)
+		return;
+	snprintf(field, flen, "HBWATCH_SKIPPED=%s", t->skipped_list);
+	snprintf(words, wlen, "; not to %u member%s of its process group (%s): %s", t->skipped,
+		 t->skipped == 1 ? "" : "s", t->skipped_list, t->why);
+	fields[0] = field;
+	fields[1] = NULL;
+	*extra = fields;
+}
+
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
 	struct event e = watch_event(w, EVENT_ESCALATED);
+	struct target_tally t = {0};
+	struct ownership_facts own;
+	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	char *unit = NULL;
+	bool alive;
+	int r;
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
@@ -214,18 +290,36 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 			return 0;
 		w->escalate_source = NULL;
 	}
-	/* The group still exists while any member does: its id cannot have
-	 * been reused. */
-	if (w->pgrp)
-		(void)kill(-w->pgrp, SIGKILL);
-	if (pidfd_send_signal(w->pidfd, SIGKILL, NULL, 0) < 0) {
-		if (errno != ESRCH)
+	/* As the first signal was: kill_grace is long enough for the process
+	 * to have become another uid's (a setuid program exec'd). */
+	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
+	    !registration_ownership(w, &own)) {
+		free(unit);
+		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
+			say_refused(w, SIGKILL, " after kill_grace", why);
+		return 0;
+	}
+	free(unit);
+	/* Members met at the first signal; others only while the leader
+	 * lives, which keeps the group number the same group's. */
+	alive = pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0;
+	if (w->group.pgrp)
+		target_group_signal(&own, &w->group, w->pid, alive, SIGKILL, &t);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	r = target_signal(&own, w->pidfd, w->pid, w->start_time, SIGKILL, why, sizeof(why));
+	if (r == -EPERM) {
+		say_refused(w, SIGKILL, " after kill_grace", why);
+		return 0;
+	}
+	if (r < 0) {
+		if (r != -ESRCH)
 			log_error("cannot send SIGKILL to %s (pid %d): %s", w->name, (int)w->pid,
-				  strerror(errno));
+				  strerror(-r));
 		return 0; /* ESRCH: it is exiting; the pidfd event follows */
 	}
 	stats_event(&w->d->stats, LOG_WARNING, &e,
-		    "%s (pid %d) still there after kill_grace: sent SIGKILL", w->name, (int)w->pid);
+		    "%s (pid %d) still there after kill_grace: sent SIGKILL%s", w->name,
+		    (int)w->pid, words);
 	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(w->d->settings.kill_grace_ns), 1000,
@@ -236,11 +330,13 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 
 /* kill_group: the process's whole process group, for shell jobs whose
  * hung child would outlive the shell (KillMode=process, cron).  Only when
- * the registered process leads its group: a group is signalled by number,
- * and only its leader's identity is pinned (by the pidfd, just checked
- * alive), which keeps the number from being anyone else's.  Returns the
- * group signalled, or 0. */
-static pid_t signal_group(struct watch *w, const struct service *svc, int sig)
+ * the registered process leads its group: only its leader's identity is
+ * pinned (by the pidfd, just checked alive), which keeps the number from
+ * being anyone else's.  Each member is signalled through a pidfd of its
+ * own, and only if OWN's writers could signal it (a setuid member, sudo's
+ * child, is not theirs to signal).  Returns the group, or 0. */
+static pid_t signal_group(struct watch *w, const struct service *svc,
+			  const struct ownership_facts *own, int sig, struct target_tally *t)
 {
 	pid_t pg;
 
@@ -256,28 +352,69 @@ static pid_t signal_group(struct watch *w, const struct service *svc, int sig)
 		    w->name, (int)w->pid, (int)pg);
 		return 0;
 	}
-	if (pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0 || kill(-pg, sig) < 0)
+	if (pidfd_send_signal(w->pidfd, 0, NULL, 0) < 0)
 		return 0;
+	w->group.pgrp = pg;
+	target_group_signal(own, &w->group, w->pid, true, sig, t);
 	return pg;
+}
+
+/* A pidfd of W's stuck thread for the first signal, so that a SIGABRT
+ * core dump's crashing thread is the one that hung; NOTE says which way
+ * the signal goes.  -1: the process pidfd (no thread known, the thread is
+ * gone, or the kernel has no thread pidfds: before Linux 6.9). */
+static int stuck_thread_pidfd(struct watch *w, char *note, size_t len)
+{
+	int fd;
+
+	note[0] = '\0';
+	if (!w->stuck_tid)
+		return -1;
+	fd = thread_pidfd(w->pid, w->stuck_tid);
+	if (fd >= 0)
+		snprintf(note, len, " through its thread %d", (int)w->stuck_tid);
+	else if (fd == -EINVAL)
+		snprintf(note, len, " to the process, not its thread %d (no thread pidfds here)",
+			 (int)w->stuck_tid);
+	return fd;
 }
 
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
-	int r;
+	struct target_tally t = {0}, tc = {0};
+	struct ownership_facts own;
+	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	char members[64] = "", thread_note[96] = "";
+	pid_t pg;
+	int r, tfd;
 
 	e.signal = svc->signal;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
+	if (!registration_ownership(w, &own))
+		return; /* the record is gone: the exit event or the next scan tells */
 
 	/* The group first, while its leader is known to be there; then the
-	 * leader itself through its pidfd, whatever the group did. */
-	w->pgrp = signal_group(w, svc, svc->signal);
-	if (pidfd_send_signal(w->pidfd, svc->signal, NULL, 0) < 0 && !w->pgrp) {
-		if (errno == ESRCH)
+	 * leader itself through its pidfd, whatever the group did: to the
+	 * stuck thread, where there is one. */
+	pg = signal_group(w, svc, &own, svc->signal, &t);
+	tfd = stuck_thread_pidfd(w, thread_note, sizeof(thread_note));
+	r = target_signal(&own, tfd >= 0 ? tfd : w->pidfd, w->pid, w->start_time, svc->signal, why,
+			  sizeof(why));
+	if (tfd >= 0)
+		close(tfd);
+	if (r == -EPERM) {
+		/* Changed since it was verified, an instant ago. */
+		say_refused(w, svc->signal, "", why);
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		if (!t.sent)
+			return;
+	} else if (r < 0 && !t.sent) {
+		if (r == -ESRCH)
 			return; /* already exiting: on_exit frees the slot */
 		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
-			  sig_name(svc->signal), w->name, (int)w->pid, strerror(errno),
+			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
 			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
 		retry_later(w, now_ns() + ACTION_RETRY_NS);
 		return;
@@ -285,20 +422,28 @@ static void action_kill(struct watch *w, const struct service *svc)
 	/* As systemd does after its kill signal: a stopped process would keep
 	 * the signal pending until the SIGKILL escalation, and SIGABRT would
 	 * leave no core dump of where it hung.  After the signal, so that the
-	 * process never runs on between the two. */
+	 * process never runs on between the two; checked again, like it. */
 	if (svc->signal != SIGKILL) {
-		(void)pidfd_send_signal(w->pidfd, SIGCONT, NULL, 0);
-		if (w->pgrp)
-			(void)kill(-w->pgrp, SIGCONT);
+		if (r == 0)
+			(void)target_signal(&own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
+					    sizeof(why));
+		if (pg)
+			target_group_signal(&own, &w->group, w->pid, false, SIGCONT, &tc);
 	}
-	watch_set_state(w, WATCH_KILLING);
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s",
-		    sig_name(svc->signal), w->name, (int)w->pid,
-		    w->pgrp ? " and its process group" : "",
+	if (r == 0)
+		watch_set_state(w, WATCH_KILLING);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	if (t.sent)
+		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
+			 t.sent == 1 ? "" : "s");
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s",
+		    sig_name(svc->signal), w->name, (int)w->pid, members, thread_note,
 		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
-		    e.task ? e.task : "");
+		    e.task ? e.task : "", words);
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
+	if (r != 0)
+		return;
 	/* SIGKILL at once: what stays kill_grace after it is unkillable. */
 	r = sd_event_add_time_relative(d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(d->settings.kill_grace_ns), 1,
@@ -314,7 +459,7 @@ static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
 	const sd_bus_error *err = sd_bus_message_get_error(m);
 
 	if (err)
-		log_error("systemd refused %s: %s", what, err->message);
+		say_bus_error(strchr(what, ' ') + 1, "systemd refused %s: %s", what, err->message);
 	free(what);
 	return 0;
 }
@@ -332,10 +477,11 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
 		if (r >= 0)
 			r = sd_bus_attach_event(d->bus, d->event, 0);
 		if (r < 0) {
-			log_error("cannot connect to the system bus for %s of %s: %s (under "
-				  "hbwatch.service, add the drop-in "
-				  "hbwatch-restart-unit.conf.example)",
-				  method, unit, strerror(-r));
+			say_bus_error(unit,
+				      "cannot connect to the system bus for %s of %s: %s (under "
+				      "hbwatch.service, add the drop-in "
+				      "hbwatch-restart-unit.conf.example)",
+				      method, unit, strerror(-r));
 			d->bus = sd_bus_flush_close_unref(d->bus);
 			return r;
 		}
@@ -353,13 +499,35 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
 					     "org.freedesktop.systemd1.Manager", method,
 					     on_unit_reply, what, "ss", unit, "replace");
 	if (r < 0) {
-		log_error("cannot ask systemd for %s: %s", what, strerror(-r));
+		say_bus_error(unit, "cannot ask systemd for %s: %s", what, strerror(-r));
 		free(what);
 	}
 	return r;
 }
 
-static void action_restart_unit(struct watch *w, const char *unit)
+/* A unit-wide action reaches every process of UNIT, whatever its uid:
+ * only on the word of one who could signal each of them (handover.c).
+ * Otherwise a record naming the processes that stopped it.  Returns true
+ * if UNIT may be handed to systemd. */
+static bool handover_allowed(struct watch *w, const char *unit, const char *what)
+{
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct ownership_facts own;
+	char why[1024];
+
+	if (!registration_ownership(w, &own))
+		snprintf(why, sizeof(why), "its record is gone");
+	else if (handover_check(&own, w->pid, unit, why, sizeof(why)) == 0)
+		return true;
+	e.unit = unit;
+	e.limited = true;
+	log_event(LOG_WARNING, &e,
+		  "not asking systemd to %s %s for %s (pid %d): %s; acting on the process alone",
+		  what, unit, w->name, (int)w->pid, why);
+	return false;
+}
+
+static void action_restart_unit(struct watch *w, const struct service *svc, const char *unit)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_RESTART_UNIT);
@@ -368,8 +536,14 @@ static void action_restart_unit(struct watch *w, const char *unit)
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	retry_later(w, now_ns() + ACTION_RETRY_NS);
 	if (!unit) {
-		log_error("cannot restart the unit of %s (pid %d): it runs in no systemd unit",
-			  w->name, (int)w->pid);
+		say_bus_error(NULL,
+			      "cannot restart the unit of %s (pid %d): it runs in no systemd unit",
+			      w->name, (int)w->pid);
+		return;
+	}
+	if (!handover_allowed(w, unit, "restart")) {
+		w->retry_at_ns = 0;
+		action_kill(w, svc);
 		return;
 	}
 	if (unit_call(d, "RestartUnit", unit, 0) < 0)
@@ -396,6 +570,13 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 	e.unit = unit;
 	e.signal = kill_all ? svc->signal : 0;
 	retry_later(w, reopens);
+	if (!handover_allowed(w, unit, kill_all ? "kill every process of" : "restart")) {
+		/* Once per window, like the hand-over: then the window's wait. */
+		rate->handed_over = true;
+		w->retry_at_ns = 0;
+		action_kill(w, svc);
+		return;
+	}
 	if (unit_call(d, kill_all ? "KillUnit" : "RestartUnit", unit, kill_all ? svc->signal : 0) <
 	    0) {
 		/* Try again in a while, within the window. */
@@ -432,16 +613,28 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	char *unit = NULL;
 	struct triage_facts tf;
 	struct triage_fields tfl;
-	char words[256];
+	struct thread_facts th;
+	char words[256], th_buf[5][320], th_words[192] = "";
+	const char *extra[TRIAGE_FIELDS_MAX + 6];
+	size_t n_extra = 0;
 
 	/* First, before anything is sent to it: what it does now. */
 	triage_take(w, TRIAGE_BUDGET_NS, &tf, &tfl, words, sizeof(words));
-	e.extra = tfl.v;
+	stuck_thread_take(w, &th, th_words, sizeof(th_words));
+	while (n_extra < TRIAGE_FIELDS_MAX && tfl.v[n_extra]) {
+		extra[n_extra] = tfl.v[n_extra];
+		n_extra++;
+	}
+	n_extra += thread_fields(&th, th_buf, extra + n_extra, 5);
+	extra[n_extra] = NULL;
+	e.extra = extra;
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
 	/* A deadline that only leads to a log line may be held back by the
-	 * rate limit; one that leads to a kill is always told. */
-	e.limited = svc->action == ACTION_LOG;
+	 * rate limit; one that leads to a kill is always told, once: the same
+	 * deadline again at an action's retry (no bus) is a repeat. */
+	e.limited =
+	    svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat);
 	/* Late is not hung: starved, frozen or debugged, it is held back
 	 * (and said so) instead. */
 	if (hold_at_deadline(w, svc, timeout_ns, late_ns, words, tfl.v))
@@ -457,16 +650,16 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		e.task = w->missed_task;
 		stats_event(&d->stats, LOG_WARNING, &e,
 			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
-			    "timeout %s, %s late; %s%s",
+			    "timeout %s, %s late; %s%s%s",
 			    w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo,
-			    late, words, d_note);
+			    late, th_words, words, d_note);
 	} else
 		stats_event(
 		    &d->stats, LOG_WARNING, &e,
 		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
-		    "%s%s",
+		    "%s%s%s",
 		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
-		    late, words, d_note);
+		    late, th_words, words, d_note);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
@@ -510,7 +703,7 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		action_kill(w, svc);
 		break;
 	case ACTION_RESTART_UNIT:
-		action_restart_unit(w, unit);
+		action_restart_unit(w, svc, unit);
 		break;
 	case ACTION_LOG:
 		/* Said once per missed beat: looked at again when it beats. */

@@ -60,6 +60,16 @@ unsigned precheck_settings(const struct settings *s)
 			    svc->file, svc->line, svc->name, strerror(-bus_r));
 			warnings++;
 		}
+		if (svc->limit_action != LIMIT_WAIT && bus_r < 0) {
+			log_warning(
+			    "%s:%u: [%s] has limit_action = %s, but the system bus is not "
+			    "reachable here (%s): hbwatch could not hand its unit to systemd; "
+			    "under hbwatch.service add the drop-in "
+			    "hbwatch-restart-unit.conf.example",
+			    svc->limit_file, svc->limit_line, svc->name,
+			    limit_action_name(svc->limit_action), strerror(-bus_r));
+			warnings++;
+		}
 		if (!svc->unit || bus_r < 0)
 			continue;
 		int known = unit_pattern_known(bus, "ListUnitFilesByPatterns", svc->unit);

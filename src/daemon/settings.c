@@ -271,6 +271,11 @@ static int set_action(struct loader *l, struct service *svc, const char *key, co
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
 		if (strcmp(value, action_name(actions[i])) == 0) {
 			svc->action = actions[i];
+			svc->action_line = l->line;
+			free(svc->action_file);
+			svc->action_file = strdup(l->file);
+			if (!svc->action_file)
+				return fail(l, here(l), -ENOMEM, "out of memory");
 			return 0;
 		}
 	return invalid(l, key, value, "expected kill, restart-unit or log");
@@ -866,15 +871,21 @@ static int no_main_file(struct loader *l, const char *const *dirs, size_t n_dirs
 		    where);
 }
 
-/* limit_action hands a whole unit to systemd: only one the admin named
- * with unit=, since a process in no named unit may run in cron.service or
- * a login session.  Checked once every file is read: a drop-in may add
- * either key. */
+/* limit_action and action = restart-unit hand a whole unit to systemd:
+ * only one the admin named with unit=, since a process in no named unit
+ * may run in cron.service or a login session.  Checked once every file is
+ * read: a drop-in may add either key. */
 static int limits_resolve(struct loader *l)
 {
 	for (size_t i = 0; i < l->s->n_services; i++) {
 		const struct service *svc = &l->s->services[i];
 		struct origin at = {svc->limit_file, svc->limit_line};
+
+		if (svc->action == ACTION_RESTART_UNIT && !svc->unit)
+			return fail(l, (struct origin){svc->action_file, svc->action_line}, -EINVAL,
+				    "'action = restart-unit' in [%s] needs 'unit =': hbwatch "
+				    "restarts only a unit named in the section",
+				    svc->name);
 
 		if (svc->limit_action == LIMIT_WAIT)
 			continue;
@@ -1024,6 +1035,7 @@ static void services_free(struct service *v, size_t n)
 		free(v[i].file);
 		free(v[i].enabled_file);
 		free(v[i].limit_file);
+		free(v[i].action_file);
 	}
 	free(v);
 }

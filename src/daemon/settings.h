@@ -55,6 +55,8 @@ struct service {
 	uid_t uid;
 	uint64_t timeout_ns; /* cap on the client's timeout; 0: no cap */
 	enum action action;
+	char *action_file; /* where action was last set, or NULL */
+	unsigned action_line;
 	int signal;
 	unsigned kill_burst;	   /* at most kill_burst kills ... */
 	uint64_t kill_interval_ns; /* ... per kill_interval (rate limit) */

@@ -49,7 +49,7 @@ void watch_release(struct watch *w)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
-	w->pgrp = 0;
+	target_group_release(&w->group);
 	watch_set_state(w, WATCH_FREE);
 	w->warned_future = false;
 	w->warned_timeout = false;

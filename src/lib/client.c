@@ -35,6 +35,14 @@ static pid_t client_pid;
  * attach, no detach and no TLB shoot-down.  Guarded by client_lock. */
 static struct hb_registry client_reg = {.shmid = -1};
 
+__thread int32_t client_tid_cache __attribute__((tls_model("initial-exec")));
+
+int32_t client_tid_slow(void)
+{
+	client_tid_cache = (int32_t)gettid();
+	return client_tid_cache;
+}
+
 static void client_reset(void)
 {
 	atomic_store(&client_rec, NULL);
@@ -58,6 +66,7 @@ static void atfork_parent(void)
  * mapping and must not beat for it. */
 static void atfork_child(void)
 {
+	client_tid_cache = 0; /* the one thread of the child has a tid of its own */
 	client_reset();
 	pthread_mutex_unlock(&client_lock);
 }
@@ -185,7 +194,7 @@ HB_EXPORT int hb_beat(void)
 
 	if (!rec)
 		return -ENOTCONN;
-	record_beat(rec, now_ns());
+	record_beat_tid(rec, now_ns(), client_tid());
 	return 0;
 }
 

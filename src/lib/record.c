@@ -22,9 +22,9 @@ int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char 
 		uint32_t version, size, flags;
 		int32_t pid;
 		uint64_t start_time;
-		uint32_t task_offset, task_count, task_size;
+		uint32_t task_offset, task_count, task_size, task_tid_offset;
 	} h;
-	uint32_t cap;
+	uint32_t cap, tid_cap = 0;
 
 	if (size < sizeof(struct hb_record)) {
 		why_set(why, why_len, "segment is %zu bytes, smaller than a heartbeat record",
@@ -42,12 +42,25 @@ int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char 
 		cap = 0; /* a 0.2 client's: no tasks */
 		goto decided;
 	}
-	if (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE) {
+	/* Layout 2: the same slots, no tids (0.3 clients, the Python binding). */
+	if (!(h.version == 2 && h.size == HB_RECORD_V2_SIZE && size >= HB_RECORD_V2_SIZE) &&
+	    (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE)) {
 		why_set(why, why_len,
 			"heartbeat record layout %u of %u bytes in a segment of %zu, this build "
 			"speaks %u of %u",
 			h.version, h.size, size, HB_RECORD_VERSION, HB_RECORD_SIZE);
 		return -EPROTO;
+	}
+	if (h.version == HB_RECORD_VERSION) {
+		if (h.task_tid_offset != HB_TASK_TID_OFFSET) {
+			why_set(why, why_len, "task tids at %u, this build speaks %u",
+				h.task_tid_offset, HB_TASK_TID_OFFSET);
+			return -EPROTO;
+		}
+		/* The tids that fit in the segment, whatever the header says. */
+		tid_cap = (uint32_t)((size - HB_TASK_TID_OFFSET) / sizeof(int32_t));
+		if (tid_cap > HB_TASK_SLOTS)
+			tid_cap = HB_TASK_SLOTS;
 	}
 	if (h.task_offset != HB_TASK_OFFSET || h.task_count != HB_TASK_SLOTS ||
 	    h.task_size != sizeof(struct hb_task_slot)) {
@@ -66,6 +79,7 @@ decided:
 		m->size = size;
 		m->layout = h.version;
 		m->task_cap = cap;
+		m->tid_cap = tid_cap;
 	}
 	return 0;
 }
@@ -84,7 +98,7 @@ int record_check(const struct hb_record_map *m, char *why, size_t why_len)
 		why_set(why, why_len, "its header changed after it was attached: %s", w);
 		return -EPROTO;
 	}
-	if (now.layout != m->layout || now.task_cap != m->task_cap) {
+	if (now.layout != m->layout || now.task_cap != m->task_cap || now.tid_cap != m->tid_cap) {
 		why_set(why, why_len,
 			"its header changed after it was attached: layout %u with %u task slots, "
 			"was %u with %u",
@@ -255,7 +269,9 @@ int record_read(const struct hb_record_map *m, struct hb_record_view *v)
 		v->version = m->layout;
 		v->ext_at_ns = v->ext_until_ns = 0;
 		v->task_high = 0;
-		if (m->layout == HB_RECORD_VERSION) {
+		v->beat_tid =
+		    m->tid_cap ? atomic_load_explicit(&rec->beat_tid, memory_order_relaxed) : 0;
+		if (m->layout == 2 || m->layout == HB_RECORD_VERSION) {
 			uint32_t high = atomic_load_explicit(&rec->task_high, memory_order_acquire);
 
 			v->ext_at_ns = atomic_load_explicit(&rec->ext_at_ns, memory_order_acquire);
@@ -303,6 +319,7 @@ unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct 
 			continue; /* closed or reused meanwhile */
 		t->index = (uint16_t)i;
 		t->gen = HB_TASK_GEN(w);
+		t->tid = 0; /* record_task_tid(), where the geometry has the tids */
 		memcpy(t->label, l, sizeof(t->label));
 		t->label_ok = memchr(t->label, '\0', sizeof(t->label)) != NULL &&
 			      task_label_validate(t->label) == 0;
@@ -313,4 +330,12 @@ unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct 
 		n++;
 	}
 	return n;
+}
+
+int32_t record_task_tid(const struct hb_record_map *m, unsigned index)
+{
+	/* The bound is the one decided at attach, never a live field. */
+	if (index >= m->tid_cap || record_check(m, NULL, 0) < 0)
+		return 0;
+	return atomic_load_explicit(&record_task_tids(m->rec)[index], memory_order_relaxed);
 }

@@ -27,6 +27,14 @@
  * (4 KiB, no tasks, no extension) is still read: its bytes 0..255 are the
  * same and the words layout 2 added there were reserved and zero.
  *
+ * Layout 3 (12 KiB) adds which thread beat last: beat_tid beside beat_ns
+ * (a word that was reserved and zero), and, since a task slot is one full
+ * line, an array of one tid per task slot from byte 8192 (task_tid_offset),
+ * on a page of its own that only task beats touch.  Layout 2 records (the
+ * Python binding's, older clients') are still read, without tids.  A tid
+ * is the writer's word: the daemon checks that it is a thread of the
+ * process before it looks at it or signals it.
+ *
  * Bounds: the owner may rewrite any byte of its record at any moment,
  * line 0 included.  So what sizes or places a read (the layout, where the
  * task slots are and how many lie inside the mapping) is decided once, at
@@ -47,9 +55,10 @@
 #include "name.h"
 
 #define HB_RECORD_MAGIC	  UINT64_C(0x3130434552574248) /* "HBWREC01", little endian */
-#define HB_RECORD_VERSION 2u
-#define HB_RECORD_SIZE	  8192u
+#define HB_RECORD_VERSION 3u
+#define HB_RECORD_SIZE	  12288u
 #define HB_RECORD_V1_SIZE 4096u /* layout 1, of 0.2 clients: read, never made */
+#define HB_RECORD_V2_SIZE 8192u /* layout 2: tasks without tids; read, never made */
 #define HB_RECORD_MODE	  0644
 #define HB_RECORD_SELF	  1u /* the process is the segment's creator */
 #define HB_NAME_WORDS	  (HB_NAME_SIZE / 8)
@@ -70,7 +79,7 @@ struct hb_record {
 	uint32_t task_offset; /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
 	uint32_t task_count;  /* how many: HB_TASK_SLOTS */
 	uint32_t task_size;   /* bytes each: sizeof(struct hb_task_slot) */
-	uint32_t reserved0a;
+	uint32_t task_tid_offset; /* layout 3: the tid per task slot, HB_TASK_TID_OFFSET */
 	uint64_t made_boot_ns; /* CLOCK_BOOTTIME of the creator when it made the record */
 	uint8_t reserved0[64 - 56];
 	/* Line 1: the registration, under the seqlock. */
@@ -87,7 +96,8 @@ struct hb_record {
 	 * beat newer than ext_at_ns ended it.  ext_at_ns is stored last. */
 	_Atomic uint64_t ext_at_ns;
 	_Atomic uint64_t ext_until_ns;
-	uint8_t reserved3[64 - 24];
+	_Atomic int32_t beat_tid; /* layout 3: the thread of the last beat, 0: unknown */
+	uint8_t reserved3[64 - 28];
 } __attribute__((aligned(64)));
 
 _Static_assert(sizeof(struct hb_record) == 256, "record layout");
@@ -109,7 +119,8 @@ struct hb_task_slot {
 } __attribute__((aligned(64)));
 
 #define HB_TASK_OFFSET	    256u
-#define HB_TASK_SLOTS	    ((HB_RECORD_SIZE - HB_TASK_OFFSET) / 64u)
+#define HB_TASK_SLOTS	    ((HB_RECORD_V2_SIZE - HB_TASK_OFFSET) / 64u)
+#define HB_TASK_TID_OFFSET  HB_RECORD_V2_SIZE
 #define HB_TASK_FREE	    0u
 #define HB_TASK_CLAIMED	    1u
 #define HB_TASK_OPEN	    2u
@@ -120,6 +131,8 @@ struct hb_task_slot {
 _Static_assert(sizeof(struct hb_task_slot) == 64, "task slot layout");
 _Static_assert(HB_TASK_SLOTS == 124, "task slots");
 _Static_assert(sizeof(struct hb_record) == HB_TASK_OFFSET, "the slots follow the header");
+_Static_assert(HB_TASK_TID_OFFSET + HB_TASK_SLOTS * sizeof(int32_t) <= HB_RECORD_SIZE,
+	       "the task tids fit");
 
 /* One task as record_read() copies it. */
 struct hb_task_view {
@@ -131,6 +144,7 @@ struct hb_task_view {
 	uint64_t ext_until_ns;
 	char label[HB_TASK_LABEL_SIZE]; /* printable, NUL-terminated */
 	bool label_ok;			/* a valid label (task_label_validate()) */
+	int32_t tid;			/* the thread of its last beat, 0: unknown */
 };
 _Static_assert(HB_NAME_SIZE == 64, "the name fills one line");
 
@@ -150,6 +164,7 @@ struct hb_record_view {
 	uint64_t ext_at_ns;	 /* the process's deadline extension, 0: none */
 	uint64_t ext_until_ns;
 	uint32_t task_high; /* slots that may hold tasks (record_read_tasks()) */
+	int32_t beat_tid;   /* the thread of the last beat, 0: unknown */
 };
 
 /* Write the layout fields of a new record's first line (before its magic). */
@@ -160,12 +175,13 @@ static inline void record_layout_init(struct hb_record *r)
 	r->task_offset = HB_TASK_OFFSET;
 	r->task_count = HB_TASK_SLOTS;
 	r->task_size = sizeof(struct hb_task_slot);
+	r->task_tid_offset = HB_TASK_TID_OFFSET;
 }
 
-/* A segment of SIZE bytes may be a record (of layout 1 or 2). */
+/* A segment of SIZE bytes may be a record (of layout 1, 2 or 3). */
 static inline bool record_size_ok(size_t size)
 {
-	return size == HB_RECORD_SIZE || size == HB_RECORD_V1_SIZE;
+	return size == HB_RECORD_SIZE || size == HB_RECORD_V2_SIZE || size == HB_RECORD_V1_SIZE;
 }
 
 /* An attached record and the geometry decided when it was attached: every
@@ -173,8 +189,9 @@ static inline bool record_size_ok(size_t size)
 struct hb_record_map {
 	struct hb_record *rec; /* the mapping; NULL: none */
 	size_t size;	       /* bytes mapped: the segment's size, from the kernel */
-	uint32_t layout;       /* the header's version: 1 or HB_RECORD_VERSION */
+	uint32_t layout;       /* the header's version: 1, 2 or HB_RECORD_VERSION */
 	uint32_t task_cap;     /* task slots read at most, all inside SIZE; 0: none */
+	uint32_t tid_cap;      /* task tids read at most, all inside SIZE; 0: none */
 };
 
 /* The one place that decides how a record is read: check that MEM (SIZE
@@ -252,9 +269,28 @@ int record_read(const struct hb_record_map *m, struct hb_record_view *v);
 unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct hb_task_view *out,
 			   unsigned cap);
 
+/* The tid of task slot INDEX of M's record: from the tid array where the
+ * geometry decided at attach has one (layout 3) and INDEX is inside it; 0
+ * for any other. */
+int32_t record_task_tid(const struct hb_record_map *m, unsigned index);
+
+/* The tid slots of a layout 3 record. */
+static inline _Atomic int32_t *record_task_tids(struct hb_record *rec)
+{
+	return (_Atomic int32_t *)(void *)((char *)rec + HB_TASK_TID_OFFSET);
+}
+
 /* The heartbeat: one atomic store. */
 static inline void record_beat(struct hb_record *rec, uint64_t now)
 {
+	atomic_store_explicit(&rec->beat_ns, now, memory_order_release);
+}
+
+/* The heartbeat of thread TID: its tid, then the beat (release: a reader
+ * that sees the beat sees its tid, or a later one).  Both on one line. */
+static inline void record_beat_tid(struct hb_record *rec, uint64_t now, int32_t tid)
+{
+	atomic_store_explicit(&rec->beat_tid, tid, memory_order_relaxed);
 	atomic_store_explicit(&rec->beat_ns, now, memory_order_release);
 }
 

@@ -19,8 +19,10 @@ _Static_assert(HB_TASK_LABEL_SIZE == 32, "the label fills half a slot");
 
 struct hb_task {
 	struct hb_task_slot *slot;
-	uint64_t epoch; /* client_epoch when opened */
-	uint32_t word;	/* the slot's word while this task holds it */
+	_Atomic int32_t *tid;	  /* its slot's tid in the record (layout 3) */
+	_Atomic int32_t last_tid; /* what *TID holds: written there only on a change */
+	uint64_t epoch;		  /* client_epoch when opened */
+	uint32_t word;		  /* the slot's word while this task holds it */
 };
 
 /* A task of a registration that has ended: its slot is not ours. */
@@ -109,6 +111,8 @@ HB_EXPORT int hb_task_open(hb_task **task, const char *label, unsigned int timeo
 			return -ENOSPC;
 		}
 		high_raise(rec, index);
+		atomic_store_explicit(&record_task_tids(rec)[index], client_tid(),
+				      memory_order_relaxed);
 		slot_fill(s, label, timeout_ms);
 		word = HB_TASK_WORD(HB_TASK_GEN(word), HB_TASK_OPEN);
 		atomic_store_explicit(&s->word, word, memory_order_release);
@@ -119,7 +123,9 @@ HB_EXPORT int hb_task_open(hb_task **task, const char *label, unsigned int timeo
 			slot_release(s, word);
 			continue;
 		}
-		*t = (struct hb_task){.slot = s, .epoch = epoch, .word = word};
+		*t = (struct hb_task){
+		    .slot = s, .tid = &record_task_tids(rec)[index], .epoch = epoch, .word = word};
+		atomic_init(&t->last_tid, client_tid());
 		*task = t;
 		return 0;
 	}
@@ -133,6 +139,16 @@ HB_EXPORT int hb_task_beat(hb_task *task)
 		return -EINVAL;
 	if (task_stale(task))
 		return -ENOTCONN;
+	/* The thread first, so a reader that sees the beat sees its tid; only
+	 * when another thread beats than before: the tids are on a line (and
+	 * a page) of their own, which a beat from the same thread need not
+	 * touch. */
+	int32_t tid = client_tid();
+	if (__builtin_expect(atomic_load_explicit(&task->last_tid, memory_order_relaxed) != tid,
+			     0)) {
+		atomic_store_explicit(&task->last_tid, tid, memory_order_relaxed);
+		atomic_store_explicit(task->tid, tid, memory_order_relaxed);
+	}
 	atomic_store_explicit(&task->slot->beat_ns, now_ns(), memory_order_release);
 	return 0;
 }

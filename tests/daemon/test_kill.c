@@ -278,5 +278,5 @@ Test(kill, kill_group_takes_the_whole_process_group)
 	struct pollfd p = {.fd = child_fd, .events = POLLIN};
 	cr_assert_eq(poll(&p, 1, 2000), 1, "the job's child %d outlived the job", (int)child);
 	close(child_fd);
-	cr_assert(hbd_log_wait("signal-sent", leader, "and its process group", 1000));
+	cr_assert(hbd_log_wait("signal-sent", leader, "member of its process group", 1000));
 }

@@ -97,15 +97,22 @@ Test(lifecycle, check_config_warns_about_late_mistakes)
 	char out[1024], err[2048], want[300];
 
 	int first = hbd_config("metrics_dir = /proc/hbwatch-no-such-dir\n"
-			       "[svc]\ntimeout = 1s\naction = restart-unit\n");
+			       "[svc]\ntimeout = 1s\nunit = svc.service\naction = restart-unit\n"
+			       "[lim]\nunit = lim.service\nlimit_action = kill-unit\n");
 	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
-	cr_assert(strstr(out, "OK, 1 watched service (see the warnings above)"), "stdout: %s", out);
+	cr_assert(strstr(out, "OK, 2 watched services (see the warnings above)"), "stdout: %s",
+		  out);
 	cr_assert(strstr(err, "metrics_dir /proc/hbwatch-no-such-dir is not writable here"), "%s",
 		  err);
 	snprintf(want, sizeof(want),
 		 "%s:%d: [svc] has action = restart-unit, but the system bus is not reachable",
 		 H.conf, first + 1);
+	if (access("/run/dbus/system_bus_socket", F_OK) != 0)
+		cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
+	snprintf(want, sizeof(want),
+		 "%s:%d: [lim] has limit_action = kill-unit, but the system bus is not reachable",
+		 H.conf, first + 7);
 	if (access("/run/dbus/system_bus_socket", F_OK) != 0)
 		cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
 }

@@ -283,6 +283,7 @@ Test(config, service_keys)
 				  "kill_interval = 1w\n"
 				  "[restart]\n"
 				  "action = restart-unit\n"
+				  "unit = restart.service\n"
 				  "timeout = 24h\n");
 	cr_assert_eq(load(), 0, "%s", err);
 	expect_services((const char *[]){"web", "batch.job:1@x_y-z", "restart", NULL});
@@ -310,9 +311,8 @@ Test(config, service_keys)
 	cr_expect_eq(b->kill_interval_ns, 7 * 24 * 60 * MIN);
 	cr_expect_eq(b->line, 11);
 
-	/* restart-unit without unit= is allowed: the process's own unit. */
 	const struct service *r = find("restart");
-	cr_expect_null(r->unit);
+	cr_expect_str_eq(r->unit, "restart.service");
 	cr_expect_eq(r->action, ACTION_RESTART_UNIT);
 	cr_expect_eq(r->timeout_ns, 24 * 60 * MIN);
 
@@ -892,6 +892,15 @@ Test(config, limit_action)
 	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 3,
 		     "'limit_action = kill-unit' in [job] needs 'unit =': hbwatch hands over to "
 		     "systemd only a unit named in the section");
+	/* restart-unit reaches every process of a unit: one the section names,
+	 * also where a drop-in sets the action. */
+	put("hbwatch.d/10-x.ini", "[job]\n\naction = restart-unit\n");
+	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 3,
+		     "'action = restart-unit' in [job] needs 'unit =': hbwatch restarts only a "
+		     "unit named in the section");
+	put("hbwatch.d/10-x.ini", "[job]\nunit = job.service\naction = restart-unit\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	settings_finish(&s);
 	put("hbwatch.d/10-x.ini", "[web]\naction = log\nlimit_action = restart-unit\n");
 	expect_error(load(), -EINVAL, "hbwatch.d/10-x.ini", 3,
 		     "'limit_action = restart-unit' in [web] does nothing with 'action = log', "

@@ -466,4 +466,116 @@ Test(identity, build_unpinned_and_never)
 	cr_assert(!f.gone);
 	cr_assert_eq(f.start_real_err, 0);
 	cr_assert(identity_atime_stale(&f), "this process started after 1970-01-01T00:00:01");
+/* identity_may_signal(): each signal's own check, for the registered
+ * process and for each member of its group.  The writer is the record's
+ * creator and owner; both must be able to signal the target, as kill(2)
+ * decides. */
+#define SIGSPOIL(fn, ...)                                                                          \
+	static void fn(struct signal_facts *f)                                                     \
+	{                                                                                          \
+		__VA_ARGS__;                                                                       \
+	}
+
+SIGSPOIL(t_own, (void)f)
+SIGSPOIL(t_recorded, f->recorded = 777)
+SIGSPOIL(t_restarted, f->recorded = 776)
+SIGSPOIL(t_gone, f->gone = true)
+SIGSPOIL(t_init, f->pid = 1)
+SIGSPOIL(t_pid0, f->pid = 0)
+SIGSPOIL(t_group_number, f->pid = -PID)
+SIGSPOIL(t_self, f->pid = SELF)
+SIGSPOIL(t_kthread, f->kthread = true)
+SIGSPOIL(t_uids_err, f->uids_err = -EACCES)
+SIGSPOIL(t_root, f->ruid = 0; f->suid = 0)
+SIGSPOIL(t_setuid_kept_real, f->suid = 0)
+SIGSPOIL(t_other, f->ruid = 1001; f->suid = 1001)
+SIGSPOIL(t_saved_only, f->ruid = 1001)
+
+struct signal_case {
+	const char *what;
+	struct ownership_facts writer;
+	void (*spoil)(struct signal_facts *f);
+	enum identity_verdict v;
+	const char *why;
+};
+
+#define USER1000                                                                                   \
+	{                                                                                          \
+		.cuid = 1000, .uid = 1000, .mode = 0600                                            \
+	}
+#define ROOTS                                                                                      \
+	{                                                                                          \
+		.cuid = 0, .uid = 0, .mode = 0600                                                  \
+	}
+#define HBCTL                                                                                      \
+	{                                                                                          \
+		.cuid = 1000, .uid = 0, .mode = 0600                                               \
+	}
+#define NO_ROOT "it runs as uid 0 (saved uid 0), which uid 1000 could not signal itself"
+
+static const struct signal_case signal_cases[] = {
+    {"its own process", USER1000, t_own, IDENTITY_OK, "ok"},
+    {"the recorded start time", USER1000, t_recorded, IDENTITY_OK, "ok"},
+    {"another start time", USER1000, t_restarted, IDENTITY_STALE,
+     "start time differs, the pid belongs to another process now"},
+    {"gone", USER1000, t_gone, IDENTITY_STALE, "no such process"},
+    {"init", ROOTS, t_init, IDENTITY_UNTRUSTED, "pid 1 is never signalled"},
+    {"pid 0", ROOTS, t_pid0, IDENTITY_UNTRUSTED, "pid 0 is never signalled"},
+    {"a group number", ROOTS, t_group_number, IDENTITY_UNTRUSTED, "pid -4242 is never signalled"},
+    {"hbwatch", ROOTS, t_self, IDENTITY_UNTRUSTED, "pid 999 is never signalled"},
+    {"a kernel thread", ROOTS, t_kthread, IDENTITY_UNTRUSTED, "it is a kernel thread"},
+    {"uids unreadable", USER1000, t_uids_err, IDENTITY_RETRY,
+     "cannot read its user: Permission denied"},
+    /* sudo's child in the job's group: root's for good. */
+    {"a root member", USER1000, t_root, IDENTITY_UNTRUSTED, NO_ROOT},
+    /* A setuid-root program exec'd keeps the real uid: kill(2) allows it. */
+    {"setuid, real uid kept", USER1000, t_setuid_kept_real, IDENTITY_OK, "ok"},
+    {"another user's member", USER1000, t_other, IDENTITY_UNTRUSTED,
+     "it runs as uid 1001 (saved uid 1001), which uid 1000 could not signal itself"},
+    {"saved uid only", USER1000, t_saved_only, IDENTITY_OK, "ok"},
+    {"root's record, root member", ROOTS, t_root, IDENTITY_OK, "ok"},
+    {"root's record, anyone", ROOTS, t_other, IDENTITY_OK, "ok"},
+    /* hbctl's record: root owns it, the user made it; the user's word. */
+    {"hbctl's record, root member", HBCTL, t_root, IDENTITY_UNTRUSTED, NO_ROOT},
+    {"hbctl's record, its own", HBCTL, t_own, IDENTITY_OK, "ok"},
+    {"owner another user",
+     {.cuid = 1000, .uid = 1001},
+     t_own,
+     IDENTITY_UNTRUSTED,
+     "it runs as uid 1000 (saved uid 1000), which uid 1001 could not signal itself"},
+};
+
+Test(identity, may_signal_table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(signal_cases); i++) {
+		const struct signal_case *c = &signal_cases[i];
+		struct signal_facts f = {
+		    .pid = PID, .self = SELF, .start_time = 777, .ruid = 1000, .suid = 1000};
+		enum identity_verdict v;
+		char why[256] = "";
+
+		c->spoil(&f);
+		v = identity_may_signal(&c->writer, &f, why, sizeof(why));
+		cr_expect_eq(v, c->v, "%s: verdict %s", c->what, identity_verdict_name(v));
+		cr_expect_str_eq(why, c->why, "%s", c->what);
+	}
+}
+
+/* identity_gather_signal() on the test process, and on no process. */
+Test(identity, gather_signal_self_and_none)
+{
+	struct signal_facts f = {.recorded = 5};
+	uid_t r, e, sv;
+	uint64_t st;
+
+	identity_gather_signal(&f, getpid());
+	cr_expect_not(f.gone);
+	cr_assert_eq(proc_starttime(getpid(), &st), 0);
+	cr_expect_eq(f.start_time, st);
+	cr_expect_eq(f.recorded, 5);
+	cr_assert_eq(getresuid(&r, &e, &sv), 0);
+	cr_expect_eq(f.ruid, r);
+	cr_expect_eq(f.suid, sv);
+	identity_gather_signal(&f, 0x3fffffff);
+	cr_expect(f.gone);
 }

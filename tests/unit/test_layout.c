@@ -286,6 +286,50 @@ Test(record, validate_accepts_good)
 	cr_expect_eq(record_validate(m, 2 * HB_RECORD_SIZE, why, sizeof(why)), 0,
 		     "a larger segment: %s", why);
 	free(m);
+	/* Layout 2 (no task tids), as the Python binding and older clients
+	 * make it: still read. */
+	m = image(HB_RECORD_V2_SIZE);
+	record_header(m);
+	((struct hb_record *)m)->version = 2;
+	((struct hb_record *)m)->size = HB_RECORD_V2_SIZE;
+	((struct hb_record *)m)->task_tid_offset = 0;
+	cr_expect_eq(record_validate(m, HB_RECORD_V2_SIZE, why, sizeof(why)), 0, "layout 2: %s",
+		     why);
+	free(m);
+}
+
+/* Layout 3 says where its task tids are; anywhere else is refused, and the
+ * tids are read only where the kernel's segment size has room for them. */
+Test(record, task_tids)
+{
+	struct hb_record *r = image(HB_RECORD_SIZE);
+	char why[256] = "";
+
+	struct hb_record_map m;
+
+	record_header(r);
+	record_task_tids(r)[5] = 4321;
+	m = map_of(r, HB_RECORD_SIZE);
+	cr_expect_eq(m.tid_cap, HB_TASK_SLOTS);
+	cr_expect_eq(record_task_tid(&m, 5), 4321);
+	cr_expect_eq(record_task_tid(&m, HB_TASK_SLOTS), 0, "past the slots");
+	/* Layout 2: no tids, whatever lies where they would be. */
+	r->version = 2;
+	r->size = HB_RECORD_V2_SIZE;
+	m = map_of(r, HB_RECORD_V2_SIZE);
+	cr_expect_eq(m.tid_cap, 0);
+	cr_expect_eq(record_task_tid(&m, 5), 0, "past a layout 2 segment");
+	/* A layout 3 record rewritten as layout 2 after attach: no tid read. */
+	record_layout_init(r);
+	m = map_of(r, HB_RECORD_SIZE);
+	r->version = 2;
+	r->size = HB_RECORD_V2_SIZE;
+	cr_expect_eq(record_task_tid(&m, 5), 0, "a changed header was followed");
+	record_layout_init(r);
+	r->task_tid_offset = 4096;
+	cr_expect_eq(record_validate(r, HB_RECORD_SIZE, why, sizeof(why)), -EPROTO);
+	cr_expect_str_eq(why, "task tids at 4096, this build speaks 8192");
+	free(r);
 }
 
 struct record_case {
@@ -327,17 +371,21 @@ static const struct record_case record_cases[] = {
      0,
      HB_RECORD_SIZE,
      HB_RECORD_SIZE,
-     {"heartbeat record layout 0 of 8192 bytes", "this build speaks 2 of 8192"}},
-    {"version 3", 0, 3, HB_RECORD_SIZE, HB_RECORD_SIZE, {"heartbeat record layout 3 of 8192"}},
-    {"size field 256", 0, HB_RECORD_VERSION, 256, HB_RECORD_SIZE, {"layout 2 of 256 bytes"}},
-    {"size field 16384", 0, HB_RECORD_VERSION, 16384, 16384, {"layout 2 of 16384 bytes"}},
-    {"layout 1 of 8192 bytes", 0, 1, HB_RECORD_SIZE, HB_RECORD_SIZE, {"layout 1 of 8192"}},
+     {"heartbeat record layout 0 of 12288 bytes", "this build speaks 3 of 12288"}},
+    {"version 4", 0, 4, HB_RECORD_SIZE, HB_RECORD_SIZE, {"heartbeat record layout 4 of 12288"}},
+    {"size field 256", 0, HB_RECORD_VERSION, 256, HB_RECORD_SIZE, {"layout 3 of 256 bytes"}},
+    {"size field 16384", 0, HB_RECORD_VERSION, 16384, 16384, {"layout 3 of 16384 bytes"}},
+    {"layout 3 of 8192 bytes", 0, 3, HB_RECORD_V2_SIZE, HB_RECORD_V2_SIZE, {"layout 3 of 8192"}},
+    {"layout 2 of 12288 bytes", 0, 2, HB_RECORD_SIZE, HB_RECORD_SIZE, {"layout 2 of 12288"}},
+    {"layout 2 cut short", 0, 2, HB_RECORD_V2_SIZE, HB_RECORD_V2_SIZE - 1, {"layout 2 of 8192"}},
+    {"layout 1 of 8192 bytes", 0, 1, HB_RECORD_V2_SIZE, HB_RECORD_V2_SIZE, {"layout 1 of 8192"}},
     {"layout 2 of 4096 bytes", 0, 2, HB_RECORD_V1_SIZE, HB_RECORD_V1_SIZE, {"layout 2 of 4096"}},
     {"layout 1 cut short", 0, 1, HB_RECORD_V1_SIZE, HB_RECORD_V1_SIZE - 1, {"layout 1 of 4096"}},
-    /* A good header in a segment cut short of the layout's 8192 bytes. */
+    /* A good header in a segment cut short of the layout's 12288 bytes. */
     {"truncated to 256", 0, GOOD, 256, {NULL}},
     {"truncated to 4096", 0, GOOD, HB_RECORD_V1_SIZE, {NULL}},
-    {"truncated to 8191", 0, GOOD, HB_RECORD_SIZE - 1, {NULL}},
+    {"truncated to 8192", 0, GOOD, HB_RECORD_V2_SIZE, {NULL}},
+    {"truncated to 12287", 0, GOOD, HB_RECORD_SIZE - 1, {NULL}},
 };
 
 Test(record, validate_refuses)
