@@ -185,6 +185,8 @@ void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned
 	f->gone = identity_pid_ok(pid, self);
 	f->unit = NULL;
 	f->unit_err = 0;
+}
+
 enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
 					  const struct signal_facts *f, char *why, size_t why_len)
 {

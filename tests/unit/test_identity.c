@@ -466,6 +466,8 @@ Test(identity, build_unpinned_and_never)
 	cr_assert(!f.gone);
 	cr_assert_eq(f.start_real_err, 0);
 	cr_assert(identity_atime_stale(&f), "this process started after 1970-01-01T00:00:01");
+}
+
 /* identity_may_signal(): each signal's own check, for the registered
  * process and for each member of its group.  The writer is the record's
  * creator and owner; both must be able to signal the target, as kill(2)
