@@ -295,7 +295,7 @@ static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char 
 	else if (reg_r < 0)
 		printf("registry unreadable: %s", reg_why);
 	else if (view->owner <= 0)
-		printf("no owner recorded");
+		printf("not running (stopped; its registry stays for the next start)");
 	else
 		printf("pid %d (%s)", (int)view->owner, view->alive ? "running" : "not running");
 	printf("; %zu registration%s%s\n", n, n == 1 ? "" : "s",
@@ -443,6 +443,9 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 	else
 		print_text(ctl, e, n, reg_r, reg_why, &view, now);
 	free(e);
+	r = reg_r < 0 || !view.alive ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 	ctl_view_free(&view);
-	return CTL_EXIT_OK;
+	/* The records are listed either way; the exit says whether hbwatch
+	 * runs, as hbctl(1) promises. */
+	return r;
 }

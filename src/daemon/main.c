@@ -467,6 +467,13 @@ static void daemon_finish(struct daemon *d)
 	d->mgr.watchdog_timer = sd_event_source_disable_unref(d->mgr.watchdog_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
+	if (d->reg.r.hdr) {
+		/* The registry stays for the next start (no registration is
+		 * lost), but clients learn at once that nobody watches: they
+		 * take a registry that names no live hbwatch as "not running". */
+		int32_t self = (int32_t)getpid();
+		atomic_compare_exchange_strong(&d->reg.r.hdr->owner_pid, &self, 0);
+	}
 	registry_detach(&d->reg.r);
 	settings_finish(&d->settings);
 	free(d->rl.v);

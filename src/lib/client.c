@@ -18,6 +18,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "vouch.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
@@ -87,10 +88,8 @@ static int registry_get(struct hb_registry **reg)
 	if (r < 0)
 		return r;
 	if (client_reg.hdr) {
-		if (client_reg.key == key && registry_check(&client_reg) == 0) {
-			*reg = &client_reg;
-			return 0;
-		}
+		if (client_reg.key == key && registry_check(&client_reg) == 0)
+			goto vouch;
 		registry_detach(&client_reg);
 	}
 	r = registry_attach(key, false, &client_reg, NULL, 0);
@@ -98,8 +97,26 @@ static int registry_get(struct hb_registry **reg)
 		client_reg = (struct hb_registry){.shmid = -1};
 		return r;
 	}
+vouch:
+	/* Every time, not only at attach: hbwatch may have stopped since,
+	 * and its registry stays when it does (vouch.h). */
+	r = registry_vouch(&client_reg, NULL, 0);
+	if (r < 0)
+		return r;
 	*reg = &client_reg;
 	return 0;
+}
+
+/* The System V calls answer a denied permission with EACCES; EPERM or
+ * ENOSYS from them comes from a seccomp filter (systemd's
+ * SystemCallFilter=~@ipc, a container runtime's profile).  Say so with an
+ * errno of its own, so that it is not taken for hbwatch's refusal (EPERM
+ * from hb_register_wait()). */
+static int sandbox_errno(int r)
+{
+	if ((r == -EPERM || r == -ENOSYS) && seccomp_filtered())
+		return -ENOSYS;
+	return r;
 }
 
 static int do_register(const char *name, unsigned int timeout_ms)
@@ -140,7 +157,7 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 	if (name_validate(name) < 0 || timeout_ms == 0 || timeout_ms > HB_TIMEOUT_MAX_MS)
 		return -EINVAL;
 	pthread_mutex_lock(&client_lock);
-	r = do_register(name, timeout_ms);
+	r = sandbox_errno(do_register(name, timeout_ms));
 	pthread_mutex_unlock(&client_lock);
 	return r;
 }
@@ -149,6 +166,8 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
  * Registration is a one-off, so a short sleep between looks is fine; each
  * look is a handful of system calls and reads one entry. */
 #define WAIT_POLL_NS 2000000L
+/* Between looks for an hbwatch that is not running: it takes a while to start. */
+#define WAIT_ABSENT_NS 20000000L
 
 HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsigned int wait_ms)
 {
@@ -156,7 +175,11 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 	uint32_t seq;
 	int key, shmid, r;
 
-	r = hb_register(name, timeout_ms);
+	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
+	/* hbwatch not running (yet: it may be starting or restarting): look
+	 * again until WAIT_MS is over, then say it is not running. */
+	while ((r = hb_register(name, timeout_ms)) == -ENOENT && now_ns() < deadline)
+		nanosleep(&(struct timespec){.tv_nsec = WAIT_ABSENT_NS}, NULL);
 	if (r < 0)
 		return r;
 	r = key_from_env(&key);
@@ -166,7 +189,6 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 	shmid = client_shmid;
 	seq = atomic_load(&client_owned->seq);
 	pthread_mutex_unlock(&client_lock);
-	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
 	for (;;) {
 		r = status_of_record(key, shmid, seq);
 		if (r == HB_STATUS_REFUSED)

@@ -395,10 +395,29 @@ Test(hbctl, no_records)
 	run_hbctl(&r, (char *[]){"-k", "0x4b00002a", "status", NULL});
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, want);
+	/* No registry: the listing still, and exit 1, as hbctl(1) says, so
+	 * that "hbctl status && ..." does not take it for a running hbwatch. */
 	run_hbctl(&r, (char *[]){"status", NULL});
-	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(r.code, 1, "%s", r.err);
 	cr_assert_str_eq(r.out, "hbwatch at key 0x4b0000ff: not running (no registry); 0 "
 				"registrations\n");
+	run_hbctl(&r, (char *[]){"status", "--json", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert(tu_json_valid(r.out), "%s", r.out);
+	/* wait-ready gives up after its timeout, saying why. */
+	int64_t t0 = tu_now_ms();
+	run_hbctl(&r, (char *[]){"wait-ready", "--timeout", "300ms", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert_geq(tu_now_ms() - t0, 300);
+	cr_assert(strstr(r.err, "not ready at key 0x4b0000ff"), "%s", r.err);
+	run_hbctl(&r, (char *[]){"wait-ready", "--timeout", "soon", NULL});
+	cr_assert_eq(r.code, 2, "%s", r.err);
+	setenv("HBWATCH_KEY", "0x4b00002a", 1);
+	/* A cleanly stopped hbwatch leaves its registry naming nobody. */
+	atomic_store(&reg.hdr->owner_pid, 0);
+	run_hbctl(&r, (char *[]){"status", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert(strstr(r.out, "not running (stopped"), "%s", r.out);
 	registry_detach(&reg);
 }
 

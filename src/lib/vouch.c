@@ -1,0 +1,59 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include "vouch.h"
+#include "why.h"
+
+bool registry_owner_alive(const struct hb_registry *r)
+{
+	pid_t pid = atomic_load(&r->hdr->owner_pid);
+
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int registry_vouch(const struct hb_registry *r, char *why, size_t why_len)
+{
+	uid_t self = geteuid();
+	struct shmid_ds ds;
+
+	if (shmctl(r->shmid, IPC_STAT, &ds) < 0)
+		return -errno;
+	if ((ds.shm_perm.cuid != 0 && ds.shm_perm.cuid != self) ||
+	    (ds.shm_perm.uid != 0 && ds.shm_perm.uid != self)) {
+		why_set(why, why_len,
+			"the registry at key 0x%x was created by uid %u and is owned by uid %u: "
+			"hbwatch's is root's, so this one is not hbwatch's and a heartbeat "
+			"announced there would go unwatched",
+			r->key, (unsigned)ds.shm_perm.cuid, (unsigned)ds.shm_perm.uid);
+		return -EPROTO;
+	}
+	if (!registry_owner_alive(r)) {
+		why_set(why, why_len,
+			"hbwatch is not running: the registry at key 0x%x names no live hbwatch",
+			r->key);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+bool seccomp_filtered(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	bool filtered = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "Seccomp:", 8) == 0) {
+			filtered = strtol(line + 8, NULL, 10) == 2;
+			break;
+		}
+	fclose(f);
+	return filtered;
+}
