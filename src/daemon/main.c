@@ -280,7 +280,7 @@ static void reload(struct daemon *d)
 {
 	struct settings fresh = {0};
 	struct event e = {.kind = EVENT_RELOADED, .slot = -1};
-	char err[512];
+	char err[4096]; /* every mistake, one line each */
 	int r;
 
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "RELOADING=1");
@@ -495,7 +495,7 @@ int main(int argc, char **argv)
 			   .notify.fd = -1,
 			   .legacy = {.shmid = -1, .bad_shmid = -1}};
 	bool check_only = false;
-	char err[512];
+	char err[4096]; /* every mistake, one line each */
 	int c, r;
 
 	log_init();
