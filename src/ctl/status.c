@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "vouch.h"
 
 int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why_len)
 {
@@ -39,8 +40,8 @@ int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 	if (r < 0)
 		return r;
 	v->owner = atomic_load(&reg.hdr->owner_pid);
-	/* EPERM: it exists but belongs to someone we may not signal. */
-	v->alive = v->owner > 0 && (kill(v->owner, 0) == 0 || errno == EPERM);
+	/* As clients decide it (vouch.h). */
+	v->alive = registry_owner_alive(&reg);
 	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
 	/* Published but not hbwatch's own (or not of this layout): say so. */
 	v->unreadable = r < 0 && r != -ENOENT;

@@ -245,13 +245,24 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void warn_unchecked_services(const struct settings *s)
+/* Once per section and configuration: not again at a reload for a section
+ * that had no unit= in the configuration in force (BEFORE, may be NULL),
+ * and never for one that says "unit = none". */
+static void warn_unchecked_services(const struct settings *s, const struct settings *before)
 {
-	for (size_t i = 0; i < s->n_services; i++)
-		if (!s->services[i].unit && s->services[i].action != ACTION_LOG)
-			log_warning("%s:%u: [%s] has no unit=: its processes are acted on without "
-				    "checking which systemd unit they run in",
-				    s->services[i].file, s->services[i].line, s->services[i].name);
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct service *svc = &s->services[i], *was;
+
+		if (svc->unit || svc->no_unit || svc->action == ACTION_LOG)
+			continue;
+		was = before ? settings_find(before, svc->name) : NULL;
+		if (was && !was->unit && !was->no_unit && was->action != ACTION_LOG)
+			continue;
+		log_warning("%s:%u: [%s] has no unit=: its processes are acted on without "
+			    "checking which systemd unit they run in ('unit = none' says that "
+			    "is meant)",
+			    svc->file, svc->line, svc->name);
+	}
 }
 
 /* The file given with -c (and its hbwatch.d), else the layered directories. */
@@ -293,10 +304,10 @@ static void reload(struct daemon *d)
 			log_warning(
 			    "key, slots and group take effect at the next start; the registry "
 			    "in use stays as it is");
+		warn_unchecked_services(&fresh, &d->settings);
 		settings_finish(&d->settings);
 		d->settings = fresh;
 		d->scan.period_ns = deadline_scan_period(min_service_timeout(&d->settings));
-		warn_unchecked_services(&d->settings);
 		/* Re-evaluate every registration under the new rules; what is
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
@@ -532,7 +543,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	warn_unchecked_services(&d.settings);
+	warn_unchecked_services(&d.settings, NULL);
 	if (check_only) {
 		unsigned w = precheck_settings(&d.settings);
 

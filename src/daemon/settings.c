@@ -256,6 +256,14 @@ static int set_unit(struct loader *l, struct service *svc, const char *key, cons
 				"0123456789:-_.\\@*?[]!^")])
 		return invalid(l, key, value,
 			       "expected a systemd unit name or glob such as worker@*.service");
+	/* "none" names no unit (a unit name has a suffix): the section
+	 * knowingly leaves the unit unchecked, and is not warned about. */
+	svc->no_unit = strcmp(value, "none") == 0;
+	if (svc->no_unit) {
+		free(svc->unit);
+		svc->unit = NULL;
+		return 0;
+	}
 	return set_string(l, &svc->unit, value);
 }
 

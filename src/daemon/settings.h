@@ -66,6 +66,7 @@ struct service {
 				 * 0: extensions ignored; HB_EXTEND_AUTO: 10 x timeout */
 	char *file;		/* where the section was first seen */
 	unsigned line;
+	bool no_unit; /* unit = none: knowingly no unit, not warned about */
 };
 
 struct settings {

@@ -12,8 +12,21 @@
 bool registry_owner_alive(const struct hb_registry *r)
 {
 	pid_t pid = atomic_load(&r->hdr->owner_pid);
+	int status_id = atomic_load(&r->hdr->status_shmid);
+	struct shmid_ds rds, ds;
 
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	if (pid <= 0)
+		return false; /* stopped cleanly */
+	/* The pid means nothing in another PID namespace (a container that
+	 * shares the host's IPC namespace).  What does: the daemon's status
+	 * segment is marked for removal from the start and attached by the
+	 * daemon alone (readers only for a moment), so it exists only while
+	 * the daemon runs, whatever ends it. */
+	if (status_id > 0 && shmctl(r->shmid, IPC_STAT, &rds) == 0 &&
+	    shmctl(status_id, IPC_STAT, &ds) == 0 && ds.shm_perm.cuid == rds.shm_perm.uid &&
+	    ds.shm_perm.uid == rds.shm_perm.uid && ds.shm_nattch > 0)
+		return true;
+	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
 int registry_vouch(const struct hb_registry *r, char *why, size_t why_len)

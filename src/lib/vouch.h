@@ -7,12 +7,15 @@
  * the key, in a shared non-host IPC namespace say, is refused: announcing
  * there would leave the process silently unwatched.
  *
- * hbwatch runs when the pid its registry names is alive: a cleanly stopped
- * hbwatch leaves its registry (a restart loses no registration) but clears
- * that pid, and a killed one leaves a pid that is gone.  The pid is a hint
- * that group members may rewrite: a forged one can only make a client wait
- * (hb_register_wait()) or fail as if hbwatch were stopped, never aim a
- * signal. */
+ * hbwatch runs when its registry names a pid (a cleanly stopped hbwatch
+ * leaves its registry, so that a restart loses no registration, but
+ * clears that pid) and either the status segment it publishes there
+ * still exists (it is marked for removal from the start, so it goes when
+ * the daemon dies, whatever ends it) or that pid is alive.  The first
+ * holds across PID namespaces, the second when the status segment could
+ * not be made.  These are hints that group members may rewrite: a forged
+ * one can only make a client wait (hb_register_wait()) or fail as if
+ * hbwatch were stopped, never aim a signal. */
 #ifndef HBWATCH_VOUCH_H
 #define HBWATCH_VOUCH_H
 
@@ -26,7 +29,7 @@
  * -ENOENT (hbwatch is not running) or another -errno from shmctl(). */
 int registry_vouch(const struct hb_registry *r, char *why, size_t why_len);
 
-/* Does the registry's header name a live hbwatch?  A pid we may not
+/* Does the registry name a live hbwatch (see above)?  A pid we may not
  * signal (EPERM) is alive. */
 bool registry_owner_alive(const struct hb_registry *r);
 
