@@ -593,6 +593,35 @@ static bool has_hash_comment(const char *value)
 }
 
 /* Check and apply one "NAME = VALUE" of the current section. */
+/* Remember where KEY of the current section got its value. */
+static int origin_note(struct loader *l, const char *key)
+{
+	struct settings *s = l->s;
+	struct setting_origin *o = realloc(s->origins, (s->n_origins + 1) * sizeof(*o));
+
+	if (!o)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	s->origins = o;
+	o += s->n_origins;
+	*o = (struct setting_origin){.key = key, .line = l->line};
+	snprintf(o->section, sizeof(o->section), "%s", section_label(l));
+	o->file = strdup(l->file);
+	if (!o->file)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	s->n_origins++;
+	return 0;
+}
+
+const struct setting_origin *settings_origin(const struct settings *s, const char *section,
+					     const char *key)
+{
+	for (size_t i = s->n_origins; i-- > 0;)
+		if (strcmp(s->origins[i].section, section) == 0 &&
+		    strcmp(s->origins[i].key, key) == 0)
+			return &s->origins[i];
+	return NULL;
+}
+
 /* Edit distance of A and B (insert, delete, substitute, swap of two
  * neighbours), up to 32 bytes each; more is "far". */
 static unsigned edit_distance(const char *a, const char *b)
@@ -686,7 +715,9 @@ static int key_apply(struct loader *l, const char *name, const char *value)
 			    "'#' in the value of '%s' in [%s]: '#' starts a comment only at the "
 			    "beginning of a line (use ' ; ' for a comment after a value)",
 			    name, section_label(l));
-	return k->set(l, svc, name, value);
+	if (k->set(l, svc, name, value) < 0)
+		return l->error;
+	return origin_note(l, k->name);
 }
 
 /* inih's handler.  SECTION is inih's copy, truncated past 49 bytes: unused,
@@ -1074,6 +1105,9 @@ void settings_finish(struct settings *s)
 	free(s->path);
 	free(s->group);
 	free(s->metrics_dir);
+	for (size_t i = 0; i < s->n_origins; i++)
+		free(s->origins[i].file);
+	free(s->origins);
 	*s = (struct settings){0};
 }
 

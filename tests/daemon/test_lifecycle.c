@@ -140,6 +140,26 @@ Test(lifecycle, check_config_every_mistake_and_units)
 	cr_assert(!strstr(err, "[meant] has no unit="), "unit = none still warned: %s", err);
 }
 
+/* --check-config --show: each value as hbwatch parsed it, and where it was
+ * set (the last file and line) or "default". */
+Test(lifecycle, check_config_show)
+{
+	char out[4096], err[2048], want[300];
+
+	int first = hbd_config("[svc]\ntimeout = 5 minutes\nkill_interval = 5sec\nunit = none\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "--show", "-c",
+			 H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	snprintf(want, sizeof(want), "timeout        = 5min                     ; %s:%d", H.conf,
+		 first + 1);
+	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
+	snprintf(want, sizeof(want), "kill_interval  = 5s                       ; %s:%d", H.conf,
+		 first + 2);
+	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
+	cr_assert(strstr(out, "kill_burst     = 5                        ; default"), "%s", out);
+	cr_assert(strstr(out, "signal         = SIGABRT (6)              ; default"), "%s", out);
+}
+
 /* "[x] has no unit=" once per section and configuration: not again at a
  * reload that keeps the section as it was, and never for "unit = none". */
 Test(lifecycle, no_unit_warning_once_per_section)

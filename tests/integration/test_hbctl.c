@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -514,4 +515,32 @@ Test(hbctl, usage_errors_exit_2)
 	run_hbctl(&r, (char *[]){"--version", NULL});
 	cr_assert_eq(r.code, 0);
 	cr_assert(strncmp(r.out, "hbctl ", 6) == 0);
+}
+
+/* --help names every state status can show (ctl.h lists them), each as
+ * a word of its own: " ok;", " late (", "(status): ok;". */
+static bool help_names(const char *help, const char *state)
+{
+	static const char *const before = " \n", *const after = ";(.";
+	size_t n = strlen(state);
+
+	for (const char *p = help; (p = strstr(p, state)); p += n)
+		if (p > help && strchr(before, p[-1]) && p[n] &&
+		    (strchr(after, p[n]) || ((p[n] == ' ' || p[n] == '\n') && p[n + 1] == '(')))
+			return true;
+	return false;
+}
+
+Test(hbctl, help_lists_every_state)
+{
+	static const char *const states[] = {
+	    "ok",      "late",	 "extended", "acted-on",  "logged", "rate-limited", "unkillable",
+	    "refused", "unseen", "stale",    "untrusted", "busy",   "bad-name"};
+	struct ctl_result r;
+
+	run_hbctl(&r, (char *[]){"--help", NULL});
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		cr_assert(help_names(r.out, states[i]), "--help lacks the state '%s':\n%s",
+			  states[i], r.out);
 }
