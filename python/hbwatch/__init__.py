@@ -92,8 +92,8 @@ def _error(code: int) -> OSError:
 # What a registration's error means, as libhbwatch(3) says (the same
 # words as hbwatch.hpp's).
 _REGISTER_WHY = {
-    errno.ENOENT: "hbwatch is not running (no registry at the key, or it "
-                  "names no live hbwatch)",
+    errno.ENOENT: "hbwatch is not running (no registry at the key; with a "
+                  "wait, also a stopped hbwatch's)",
     errno.ENOSYS: "the System V shared-memory calls are blocked by a "
                   "seccomp filter (SystemCallFilter=); see libhbwatch(3), "
                   "SANDBOXED SERVICES",
@@ -190,8 +190,9 @@ def register(name: str, timeout: Seconds, *,
     (the registration stays in both cases).
 
     Raises OSError: EINVAL bad name or timeout, ENOENT hbwatch is not
-    running (no registry, or a stopped hbwatch's; with WAIT, after
-    waiting that long for it to start), EACCES not allowed (not in the
+    running (no registry; with WAIT also a stopped hbwatch's registry,
+    after waiting that long for it to start: the registration stays for
+    its next start), EACCES not allowed (not in the
     hbwatch group), EPROTO the segment at the key is not hbwatch's
     registry (another version, or made by a user other than root),
     ENOSYS a seccomp filter blocks the shared-memory calls, ENOSPC the

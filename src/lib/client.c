@@ -98,8 +98,8 @@ static int registry_get(struct hb_registry **reg)
 		return r;
 	}
 vouch:
-	/* Every time, not only at attach: hbwatch may have stopped since,
-	 * and its registry stays when it does (vouch.h). */
+	/* Whose it is: a registry another user made at the key is not
+	 * hbwatch's (vouch.h). */
 	r = registry_vouch(&client_reg, NULL, 0);
 	if (r < 0)
 		return r;
@@ -176,8 +176,8 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 	int key, shmid, r;
 
 	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
-	/* hbwatch not running (yet: it may be starting or restarting): look
-	 * again until WAIT_MS is over, then say it is not running. */
+	/* No registry (yet: hbwatch may be starting): look again until
+	 * WAIT_MS is over, then say it is not running. */
 	while ((r = hb_register(name, timeout_ms)) == -ENOENT && now_ns() < deadline)
 		nanosleep(&(struct timespec){.tv_nsec = WAIT_ABSENT_NS}, NULL);
 	if (r < 0)
@@ -195,8 +195,16 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 			return -EPERM;
 		if (r > 0)
 			return 0;
-		if (now_ns() >= deadline)
-			return -ETIMEDOUT;
+		if (now_ns() >= deadline) {
+			/* Not taken up: say whether anybody could have (the
+			 * registration stays for the next start either way). */
+			bool alive;
+
+			pthread_mutex_lock(&client_lock);
+			alive = client_reg.hdr && registry_owner_alive(&client_reg);
+			pthread_mutex_unlock(&client_lock);
+			return alive ? -ETIMEDOUT : -ENOENT;
+		}
 		nanosleep(&(struct timespec){.tv_nsec = WAIT_POLL_NS}, NULL);
 	}
 }

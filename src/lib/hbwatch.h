@@ -37,9 +37,10 @@ extern "C" {
  * not registered.
  * Errors: -EINVAL bad name (empty, longer than HB_NAME_MAX, or a byte
  * other than ASCII letters, digits and "-_.:@", the characters of systemd
- * unit names) or timeout (0 or above HB_TIMEOUT_MAX_MS); -ENOENT hbwatch
- * is not running (no registry at the key, or the registry of a stopped
- * hbwatch, which names no live process); -EACCES not allowed to announce
+ * unit names) or timeout (0 or above HB_TIMEOUT_MAX_MS); -ENOENT no
+ * registry at the key (hbwatch is not running; the registry of a stopped
+ * hbwatch stays, and a registration made there is taken up when hbwatch
+ * starts again: hb_register_wait() tells); -EACCES not allowed to announce
  * (not in the hbwatch group); -EPROTO the segment at the key is not
  * hbwatch's registry (another program's, another version, or created or
  * owned by a user who is neither root nor the caller); -ENOSYS a seccomp
@@ -54,10 +55,10 @@ int hb_register(const char *name, unsigned int timeout_ms);
  * The registration, once made, stays in every case; calling this again
  * waits again.  hbwatch takes a registration up within milliseconds,
  * unless it is very busy, at its slots= limit, or not running normally.
- * While hbwatch is not running it looks again until WAIT_MS is over (a
- * service that starts with hbwatch need not wait for it), then fails with
- * -ENOENT.
- * Errors: those of hb_register(); -ETIMEDOUT not taken up within WAIT_MS
+ * While hbwatch is not running it waits for it to start, up to WAIT_MS.
+ * Errors: those of hb_register(); -ENOENT hbwatch is not running (no
+ * registry, or a stopped hbwatch's: the registration stays for its next
+ * start); -ETIMEDOUT hbwatch runs but has not taken it up within WAIT_MS
  * (back off and call again, or carry on unwatched); -EPERM hbwatch
  * refused it: NAME is no watched service, or the process runs in another
  * unit or as another user than its section requires (see the journal). */

@@ -55,8 +55,8 @@ inline const char *register_what(int r, const char *call)
 {
 	switch (-r) {
 	case ENOENT:
-		return "hbwatch: hbwatch is not running (no registry at the key, or it names no "
-		       "live hbwatch)";
+		return "hbwatch: hbwatch is not running (no registry at the key; with a wait, "
+		       "also a stopped hbwatch's)";
 	case ENOSYS:
 		return "hbwatch: the System V shared-memory calls are blocked by a seccomp filter "
 		       "(SystemCallFilter=); see libhbwatch(3), SANDBOXED SERVICES";

@@ -7,9 +7,12 @@
  * the key, in a shared non-host IPC namespace say, is refused: announcing
  * there would leave the process silently unwatched.
  *
- * hbwatch runs when its registry names a pid (a cleanly stopped hbwatch
- * leaves its registry, so that a restart loses no registration, but
- * clears that pid) and either the status segment it publishes there
+ * A registration into the registry of a stopped hbwatch is made all the
+ * same: hbwatch takes it up when it starts again, so that a restart loses
+ * nothing, also of processes that start meanwhile.  hb_register_wait()
+ * then says that hbwatch is not running.  hbwatch runs when its registry
+ * names a pid (a cleanly stopped hbwatch leaves its registry but clears
+ * that pid) and either the status segment it publishes there
  * still exists (it is marked for removal from the start, so it goes when
  * the daemon dies, whatever ends it) or that pid is alive.  The first
  * holds across PID namespaces, the second when the status segment could
@@ -24,9 +27,9 @@
 
 #include "registry.h"
 
-/* Is R hbwatch's, and does hbwatch run?  Returns 0, -EPROTO (made or
- * owned by a user who is neither root nor the caller; WHY says who),
- * -ENOENT (hbwatch is not running) or another -errno from shmctl(). */
+/* Is R hbwatch's?  Returns 0, -EPROTO (made or owned by a user who is
+ * neither root nor the caller; WHY says who) or another -errno from
+ * shmctl(). */
 int registry_vouch(const struct hb_registry *r, char *why, size_t why_len);
 
 /* Does the registry name a live hbwatch (see above)?  A pid we may not

@@ -234,13 +234,14 @@ class Stopped(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout)
             code = """
                 import errno, hbwatch
+                hbwatch.register("py", 20.0)  # kept for the next start
                 try:
-                    hbwatch.register("py", 20.0)
+                    hbwatch.register("py", 20.0, wait=0.3)
                 except OSError as e:
                     assert e.errno == errno.ENOENT, e
                     print(e.strerror)
                 else:
-                    raise SystemExit("registered with a stopped hbwatch")
+                    raise SystemExit("taken up by a stopped hbwatch")
                 """
             r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                                env=env, capture_output=True, text=True,
