@@ -1,7 +1,7 @@
 #!/bin/bash
 # Guest test of the Debian packages: boot a throwaway systemd as PID 1 of
 # new namespaces over an overlay of / (tests/e2e/harness.sh, see
-# SYSTEMD-HARNESS.md), install the built .debs into it with dpkg, and check
+# docs/TESTING.md), install the built .debs into it with dpkg, and check
 # install, a watched service built against libhbwatch-dev, the C++ header
 # and the Python package, upgrade, remove and purge.  dpkg, systemd and SysV IPC all act inside the guest (its own
 # overlay root, PID and IPC namespaces), so the host is never touched.

@@ -89,6 +89,23 @@ def _error(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
+# What a registration's error means, as libhbwatch(3) says (the same
+# words as hbwatch.hpp's).
+_REGISTER_WHY = {
+    errno.ENOENT: "hbwatch is not running (no registry at the key; with a "
+                  "wait, also a stopped hbwatch's)",
+    errno.ENOSYS: "the System V shared-memory calls are blocked by a "
+                  "seccomp filter (SystemCallFilter=); see libhbwatch(3), "
+                  "SANDBOXED SERVICES",
+    errno.EPERM: "hbwatch refused the registration (no such service, or "
+                 "another unit or user than its section requires; see the "
+                 "journal)",
+    errno.EPROTO: "the segment at the key is not hbwatch's registry "
+                  "(another program's, another version, or made by a user "
+                  "other than root)",
+}
+
+
 def _load() -> None:
     """Load the C library and declare its prototypes."""
     with _load_lock:
@@ -120,6 +137,9 @@ def _call(name: str, *args: object) -> None:
         raise _error(errno.ENOSYS)
     r = fn(*args)
     if r < 0:
+        why = _REGISTER_WHY.get(-r) if name.startswith("hb_register") else None
+        if why:
+            raise OSError(-r, f"{os.strerror(-r)}: {why}")
         raise _error(-r)
 
 
@@ -170,8 +190,13 @@ def register(name: str, timeout: Seconds, *,
     (the registration stays in both cases).
 
     Raises OSError: EINVAL bad name or timeout, ENOENT hbwatch is not
-    running, EACCES not allowed (not in the hbwatch group), EPROTO the
-    registry is of another version, ENOSPC the host's segment limit.
+    running (no registry; with WAIT also a stopped hbwatch's registry,
+    after waiting that long for it to start: the registration stays for
+    its next start), EACCES not allowed (not in the
+    hbwatch group), EPROTO the segment at the key is not hbwatch's
+    registry (another version, or made by a user other than root),
+    ENOSYS a seccomp filter blocks the shared-memory calls, ENOSPC the
+    host's segment limit.
     """
     b = _name(name)
     ms = _ms(timeout)

@@ -38,6 +38,7 @@ int cmd_unregister(const struct ctl *ctl, int argc, char **argv);
 /* Returns a monitoring-plugin code (0 OK .. 3 UNKNOWN), not CTL_EXIT_*. */
 int cmd_check(const struct ctl *ctl, int argc, char **argv);
 int cmd_metrics(const struct ctl *ctl, int argc, char **argv);
+int cmd_wait_ready(const struct ctl *ctl, int argc, char **argv);
 
 struct census_entry;
 

@@ -15,6 +15,9 @@ static const struct command commands[] = {
     {"status", "[--json]",
      "list registered processes: record, pid, name, timeout, age of the last beat, state",
      cmd_status},
+    {"wait-ready", "[--timeout TIME]",
+     "wait until hbwatch runs at the key and takes registrations (default: up to 30s)",
+     cmd_wait_ready},
     {"remove", "[--force]", "delete the registry at the key (--force: even if it is not hbwatch's)",
      cmd_remove},
     {"register", "--name NAME --timeout TIME [--pid PID] [--wait TIME]",
@@ -59,15 +62,20 @@ static void usage(FILE *f)
 		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
 			commands[i].help);
 	fprintf(f, "\n"
-		   "State (status): ok; late (no beat within the timeout); stale (the process\n"
-		   "is gone or its pid was reused); untrusted (others may write the record,\n"
-		   "or its writer could not signal the process: hbwatch never acts on it);\n"
-		   "busy (the record was being rewritten); bad-name (no valid name).\n"
+		   "States (status): ok; late (no beat within the timeout); extended (carried\n"
+		   "past its timeout by hb_extend()); acted-on (signalled or restarted,\n"
+		   "waiting for it to go); logged (action=log); rate-limited (held back by\n"
+		   "kill_burst); unkillable (still there after SIGKILL); refused (hbwatch does\n"
+		   "not watch it, and why); unseen (not picked up yet); stale (the process is\n"
+		   "gone or its pid was reused); untrusted (others may write the record, or\n"
+		   "its writer could not signal the process: hbwatch never acts on it); busy\n"
+		   "(the record was being rewritten); bad-name (no valid name).\n"
 		   "\n"
 		   "Exit status:\n"
 		   "  0  success\n"
-		   "  1  the operation failed (hbwatch not running, not permitted, foreign\n"
-		   "     segment, ...); the reason is printed on stderr\n"
+		   "  1  the operation failed (hbwatch not running, also for status and\n"
+		   "     wait-ready; not permitted; foreign segment, ...); the reason is\n"
+		   "     printed on stderr\n"
 		   "  2  usage error (unknown command or option, bad key)\n"
 		   "check exits 0 OK, 1 WARNING (a beat older than half the timeout),\n"
 		   "2 CRITICAL (older than the timeout, no live process, hbwatch not\n"

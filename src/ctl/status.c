@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "status.h"
 #include "timens.h"
+#include "vouch.h"
 
 /* The live owner of REG by the kernel's word: the holder of the owner's
  * lock (registry.h), which the registry's owner made.  Without a holder,
@@ -51,9 +52,8 @@ int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 		return r;
 	v->owner = atomic_load(&reg.hdr->owner_pid);
 	if (ctl_lock_owner(&reg, &v->owner, &v->alive) < 0)
-		/* No lock (an hbwatch before it): the header's word, and
-		 * EPERM: it exists but belongs to someone we may not signal. */
-		v->alive = v->owner > 0 && (kill(v->owner, 0) == 0 || errno == EPERM);
+		/* No lock (an hbwatch before it): as clients decide it (vouch.h). */
+		v->alive = registry_owner_alive(&reg);
 	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
 	/* Published but not hbwatch's own (or not of this layout): say so. */
 	v->unreadable = r < 0 && r != -ENOENT;
@@ -317,7 +317,7 @@ static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char 
 	else if (reg_r < 0)
 		printf("registry unreadable: %s", reg_why);
 	else if (view->owner <= 0)
-		printf("no owner recorded");
+		printf("not running (stopped; its registry stays for the next start)");
 	else
 		printf("pid %d (%s)", (int)view->owner, view->alive ? "running" : "not running");
 	printf("; %zu registration%s%s\n", n, n == 1 ? "" : "s",
@@ -465,6 +465,9 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 	else
 		print_text(ctl, e, n, reg_r, reg_why, &view, now);
 	free(e);
+	r = reg_r < 0 || !view.alive ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 	ctl_view_free(&view);
-	return CTL_EXIT_OK;
+	/* The records are listed either way; the exit says whether hbwatch
+	 * runs, as hbctl(1) promises. */
+	return r;
 }

@@ -121,8 +121,17 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 	*svc = sv;
 	origin(at, sizeof(at), sv);
 	if (sv->unit && !f->unit) {
-		snprintf(why, why_len, "it runs in no systemd unit (%s), but %s requires unit %s",
-			 strerror(f->unit_err ? -f->unit_err : ENODATA), at, sv->unit);
+		/* ENODATA is systemd's "in no unit": say it in words; any other
+		 * error is a failure to find out, said as such. */
+		if (!f->unit_err || f->unit_err == -ENODATA)
+			snprintf(why, why_len,
+				 "it runs in no systemd unit (not started by systemd, or hbwatch "
+				 "sees another cgroup tree), but %s requires unit %s",
+				 at, sv->unit);
+		else
+			snprintf(why, why_len,
+				 "its systemd unit could not be read (%s), but %s requires unit %s",
+				 strerror(-f->unit_err), at, sv->unit);
 		return IDENTITY_MISMATCH;
 	}
 	if (sv->unit && fnmatch(sv->unit, f->unit, 0) != 0) {

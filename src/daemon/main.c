@@ -17,11 +17,13 @@
 #include "config.h"
 #include "daemon.h"
 #include "deadline.h"
+#include "duration.h"
 #include "intake.h"
 #include "legacy.h"
 #include "log.h"
 #include "notify.h"
 #include "precheck.h"
+#include "signame.h"
 #include "textfile.h"
 #include "view.h"
 #include "watch.h"
@@ -34,13 +36,15 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "Usage: hbwatch [-c FILE] [--check-config]\n"
+	    "Usage: hbwatch [-c FILE] [--check-config [--show]]\n"
 	    "Heartbeat watchdog: kills the process whose heartbeat is older than its timeout.\n\n"
 	    "  -c, --config FILE   read FILE and the drop-ins hbwatch.d/*.ini beside it,\n"
 	    "                      instead of the layered directories (highest first)\n"
 	    "                      " HBWATCH_CONFIG_DIRS_TEXT "\n"
 	    "      --check-config  validate the configuration, list the files it is made\n"
 	    "                      of, and exit\n"
+	    "      --show          with --check-config: every value in force, as parsed,\n"
+	    "                      and the file:line it was set at\n"
 	    "  -h, --help          show this help\n"
 	    "      --version       show the version\n\n"
 	    "Exit status: 0 success, 1 configuration or registry error, 2 usage error.\n"
@@ -245,13 +249,24 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void warn_unchecked_services(const struct settings *s)
+/* Once per section and configuration: not again at a reload for a section
+ * that had no unit= in the configuration in force (BEFORE, may be NULL),
+ * and never for one that says "unit = none". */
+static void warn_unchecked_services(const struct settings *s, const struct settings *before)
 {
-	for (size_t i = 0; i < s->n_services; i++)
-		if (!s->services[i].unit && s->services[i].action != ACTION_LOG)
-			log_warning("%s:%u: [%s] has no unit=: its processes are acted on without "
-				    "checking which systemd unit they run in",
-				    s->services[i].file, s->services[i].line, s->services[i].name);
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct service *svc = &s->services[i], *was;
+
+		if (svc->unit || svc->no_unit || svc->action == ACTION_LOG)
+			continue;
+		was = before ? settings_find(before, svc->name) : NULL;
+		if (was && !was->unit && !was->no_unit && was->action != ACTION_LOG)
+			continue;
+		log_warning("%s:%u: [%s] has no unit=: its processes are acted on without "
+			    "checking which systemd unit they run in ('unit = none' says that "
+			    "is meant)",
+			    svc->file, svc->line, svc->name);
+	}
 }
 
 /* The file given with -c (and its hbwatch.d), else the layered directories. */
@@ -276,11 +291,95 @@ static void config_print(const struct settings *s)
 		       s->disabled[i].enabled_file, s->disabled[i].enabled_line);
 }
 
+/* One line of --show: KEY = VALUE, and where it was set (or "default"). */
+static void show_line(const struct settings *s, const char *section, const char *key,
+		      const char *value)
+{
+	const struct setting_origin *o = settings_origin(s, section, key);
+
+	if (o)
+		printf("%-14s = %-24s ; %s:%u\n", key, value, o->file, o->line);
+	else
+		printf("%-14s = %-24s ; default\n", key, value);
+}
+
+static const char *show_duration(char *buf, size_t len, uint64_t ns)
+{
+	if (duration_format(ns, buf, len) < 0)
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	return buf;
+}
+
+static void show_service(const struct settings *s, const struct service *svc)
+{
+	char v[128];
+
+	printf("\n[%s]%s\n", svc->name, svc->enabled ? "" : " ; disabled");
+	show_line(s, svc->name, "unit",
+		  svc->unit	 ? svc->unit
+		  : svc->no_unit ? "none"
+				 : "(any: not checked)");
+	if (svc->has_user)
+		snprintf(v, sizeof(v), "%s (uid %u)", svc->user, (unsigned)svc->uid);
+	else
+		snprintf(v, sizeof(v), "%s", svc->user ? svc->user : "(any)");
+	show_line(s, svc->name, "user", v);
+	show_line(s, svc->name, "timeout",
+		  svc->timeout_ns ? show_duration(v, sizeof(v), svc->timeout_ns)
+				  : "(no cap: as the process asks)");
+	show_line(s, svc->name, "action", action_name(svc->action));
+	snprintf(v, sizeof(v), "%s (%d)", signal_name(svc->signal) ? signal_name(svc->signal) : "?",
+		 svc->signal);
+	show_line(s, svc->name, "signal", v);
+	snprintf(v, sizeof(v), "%u", svc->kill_burst);
+	show_line(s, svc->name, "kill_burst", v);
+	show_line(s, svc->name, "kill_interval",
+		  show_duration(v, sizeof(v), svc->kill_interval_ns));
+	show_line(s, svc->name, "kill_group", svc->kill_group ? "yes" : "no");
+	show_line(s, svc->name, "limit_action", limit_action_name(svc->limit_action));
+	show_line(s, svc->name, "enabled", svc->enabled ? "yes" : "no");
+	if (svc->extend_max_ns == HB_EXTEND_AUTO)
+		snprintf(v, sizeof(v), "(10 x each timeout)");
+	else
+		show_duration(v, sizeof(v), svc->extend_max_ns);
+	show_line(s, svc->name, "extend_max", v);
+}
+
+/* --check-config --show: every value in force, as parsed, and the file
+ * and line it came from, so that "5 minutes" or "5098" is never a guess. */
+static void config_show(const struct settings *s)
+{
+	char v[128];
+
+	printf("\n[hbwatch]\n");
+	snprintf(v, sizeof(v), "0x%x", (unsigned)s->key);
+	show_line(s, "hbwatch", "key", v);
+	snprintf(v, sizeof(v), "%u", s->slots);
+	show_line(s, "hbwatch", "slots", v);
+	if (s->has_gid)
+		snprintf(v, sizeof(v), "%s (gid %u)", s->group, (unsigned)s->gid);
+	else
+		snprintf(v, sizeof(v), "(hbwatch's own)");
+	show_line(s, "hbwatch", "group", v);
+	show_line(s, "hbwatch", "kill_grace", show_duration(v, sizeof(v), s->kill_grace_ns));
+	show_line(s, "hbwatch", "metrics_dir", s->metrics_dir ? s->metrics_dir : "(none)");
+	for (size_t i = 0; i < s->n_services; i++)
+		show_service(s, &s->services[i]);
+	for (size_t i = 0; i < s->n_disabled; i++)
+		show_service(s, &s->disabled[i]);
+	if (s->legacy) {
+		printf("\n[legacy]\n");
+		snprintf(v, sizeof(v), "0x%x", (unsigned)s->legacy_key);
+		show_line(s, "legacy", "key", v);
+		show_line(s, "legacy", "allow_shared_writers", s->legacy_shared ? "yes" : "no");
+	}
+}
+
 static void reload(struct daemon *d)
 {
 	struct settings fresh = {0};
 	struct event e = {.kind = EVENT_RELOADED, .slot = -1};
-	char err[512];
+	char err[4096]; /* every mistake, one line each */
 	int r;
 
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "RELOADING=1");
@@ -293,10 +392,10 @@ static void reload(struct daemon *d)
 			log_warning(
 			    "key, slots and group take effect at the next start; the registry "
 			    "in use stays as it is");
+		warn_unchecked_services(&fresh, &d->settings);
 		settings_finish(&d->settings);
 		d->settings = fresh;
 		d->scan.period_ns = deadline_scan_period(min_service_timeout(&d->settings));
-		warn_unchecked_services(&d->settings);
 		/* Re-evaluate every registration under the new rules; what is
 		 * known (late, logged, being killed) keeps its state. */
 		watch_reevaluate(d);
@@ -467,6 +566,13 @@ static void daemon_finish(struct daemon *d)
 	d->mgr.watchdog_timer = sd_event_source_disable_unref(d->mgr.watchdog_timer);
 	d->bus = sd_bus_flush_close_unref(d->bus);
 	d->event = sd_event_unref(d->event);
+	if (d->reg.r.hdr) {
+		/* The registry stays for the next start (no registration is
+		 * lost), but clients learn at once that nobody watches: they
+		 * take a registry that names no live hbwatch as "not running". */
+		int32_t self = (int32_t)getpid();
+		atomic_compare_exchange_strong(&d->reg.r.hdr->owner_pid, &self, 0);
+	}
 	registry_detach(&d->reg.r);
 	settings_finish(&d->settings);
 	free(d->rl.v);
@@ -476,11 +582,9 @@ static void daemon_finish(struct daemon *d)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"check-config", no_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {0},
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+	    {"show", no_argument, NULL, 'S'},	      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {0},
 	};
 	struct daemon d = {.config_path = NULL,
 			   .self = getpid(),
@@ -488,8 +592,8 @@ int main(int argc, char **argv)
 			   .notify.fd = -1,
 			   .textfile.dirfd = -1,
 			   .legacy = {.shmid = -1, .bad_shmid = -1}};
-	bool check_only = false;
-	char err[512];
+	bool check_only = false, show = false;
+	char err[4096]; /* every mistake, one line each */
 	int c, r;
 
 	log_init();
@@ -503,6 +607,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'S':
+			show = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -526,11 +633,13 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	warn_unchecked_services(&d.settings);
+	warn_unchecked_services(&d.settings, NULL);
 	if (check_only) {
 		unsigned w = precheck_settings(&d.settings);
 
 		config_print(&d.settings);
+		if (show)
+			config_show(&d.settings);
 		printf("%s: OK, %zu watched service%s%s\n", d.settings.path, d.settings.n_services,
 		       d.settings.n_services == 1 ? "" : "s", w ? " (see the warnings above)" : "");
 		settings_finish(&d.settings);

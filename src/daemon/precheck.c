@@ -70,6 +70,14 @@ unsigned precheck_settings(const struct settings *s)
 			    limit_action_name(svc->limit_action), strerror(-bus_r));
 			warnings++;
 		}
+		if (svc->unit && bus_r < 0) {
+			/* Outside systemd (a container, a chroot, a test) a typo in
+			 * unit= would pass silently: say it was not checked. */
+			log_warning("%s:%u: [%s] unit = %s could not be checked: systemd is not "
+				    "reachable here (%s)",
+				    svc->file, svc->line, svc->name, svc->unit, strerror(-bus_r));
+			warnings++;
+		}
 		if (!svc->unit || bus_r < 0)
 			continue;
 		int known = unit_pattern_known(bus, "ListUnitFilesByPatterns", svc->unit);

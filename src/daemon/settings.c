@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,8 +73,9 @@ struct loader {
 	struct settings *s;
 	char *err;
 	size_t err_len;
-	int error;	     /* the first error, 0 while none */
-	unsigned error_line; /* its line, to rank it against inih's own */
+	int error;		  /* the first error, 0 while none */
+	unsigned error_line;	  /* its line, to rank it against inih's own */
+	unsigned file_error_line; /* our first error in the file being read, 0: none */
 
 	const char *file; /* the file being read, and where in it */
 	FILE *f;
@@ -108,24 +110,34 @@ static int fail(struct loader *l, struct origin at, int r, const char *fmt, ...)
 static int fail(struct loader *l, struct origin at, int r, const char *fmt, ...)
 {
 	va_list ap;
+	size_t used;
 	int n;
 
-	if (l->error)
-		return l->error;
-	l->error = r;
-	l->error_line = at.line;
+	/* Every mistake is reported, one line each, so that a check finds
+	 * them all at once; the first one's errno is the result. */
+	if (!l->error) {
+		l->error = r;
+		l->error_line = at.line;
+	}
+	if (at.file == l->file && at.line && !l->file_error_line)
+		l->file_error_line = at.line;
 	if (!l->err_len)
-		return r;
+		return l->error;
+	used = strnlen(l->err, l->err_len);
+	if (used && used + 2 >= l->err_len)
+		return l->error;
+	if (used)
+		l->err[used++] = '\n';
 	if (at.line)
-		n = snprintf(l->err, l->err_len, "%s:%u: ", at.file, at.line);
+		n = snprintf(l->err + used, l->err_len - used, "%s:%u: ", at.file, at.line);
 	else
-		n = snprintf(l->err, l->err_len, "%s: ", at.file);
-	if (n < 0 || (size_t)n >= l->err_len)
-		return r;
+		n = snprintf(l->err + used, l->err_len - used, "%s: ", at.file);
+	if (n < 0 || (size_t)n >= l->err_len - used)
+		return l->error;
 	va_start(ap, fmt);
-	vsnprintf(l->err + n, l->err_len - (size_t)n, fmt, ap);
+	vsnprintf(l->err + used + n, l->err_len - used - (size_t)n, fmt, ap);
 	va_end(ap);
-	return r;
+	return l->error;
 }
 
 static struct origin here(const struct loader *l)
@@ -250,6 +262,14 @@ static int set_unit(struct loader *l, struct service *svc, const char *key, cons
 				"0123456789:-_.\\@*?[]!^")])
 		return invalid(l, key, value,
 			       "expected a systemd unit name or glob such as worker@*.service");
+	/* "none" names no unit (a unit name has a suffix): the section
+	 * knowingly leaves the unit unchecked, and is not warned about. */
+	svc->no_unit = strcmp(value, "none") == 0;
+	if (svc->no_unit) {
+		free(svc->unit);
+		svc->unit = NULL;
+		return 0;
+	}
 	return set_string(l, &svc->unit, value);
 }
 
@@ -592,7 +612,9 @@ static char *line_read(char *str, int num, void *stream)
 	struct loader *l = stream;
 	ssize_t n;
 
-	if (l->error)
+	/* After a mistake in a value, read on: every one is reported.  A
+	 * line inih cannot be given (below) ends the file's reading. */
+	if (l->error == -ENOMEM)
 		return NULL;
 	errno = 0;
 	n = getline(&l->buf, &l->buf_size, l->f);
@@ -632,6 +654,83 @@ static bool has_hash_comment(const char *value)
 }
 
 /* Check and apply one "NAME = VALUE" of the current section. */
+/* Remember where KEY of the current section got its value. */
+static int origin_note(struct loader *l, const char *key)
+{
+	struct settings *s = l->s;
+	struct setting_origin *o = realloc(s->origins, (s->n_origins + 1) * sizeof(*o));
+
+	if (!o)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	s->origins = o;
+	o += s->n_origins;
+	*o = (struct setting_origin){.key = key, .line = l->line};
+	snprintf(o->section, sizeof(o->section), "%s", section_label(l));
+	o->file = strdup(l->file);
+	if (!o->file)
+		return fail(l, here(l), -ENOMEM, "out of memory");
+	s->n_origins++;
+	return 0;
+}
+
+const struct setting_origin *settings_origin(const struct settings *s, const char *section,
+					     const char *key)
+{
+	for (size_t i = s->n_origins; i-- > 0;)
+		if (strcmp(s->origins[i].section, section) == 0 &&
+		    strcmp(s->origins[i].key, key) == 0)
+			return &s->origins[i];
+	return NULL;
+}
+
+/* Edit distance of A and B (insert, delete, substitute, swap of two
+ * neighbours), up to 32 bytes each; more is "far". */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	unsigned d[33][33];
+
+	if (n > 32 || m > 32)
+		return UINT_MAX;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+/* The key of WHERE nearest to NAME, if it is near enough to be a typo (at
+ * most 2 edits, and fewer than a third of the name), else NULL. */
+static const char *key_nearest(const char *name, enum where where)
+{
+	const char *best = NULL;
+	unsigned best_d = UINT_MAX;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		unsigned dist =
+		    keys[i].where == where ? edit_distance(name, keys[i].name) : UINT_MAX;
+
+		if (dist < best_d) {
+			best_d = dist;
+			best = keys[i].name;
+		}
+	}
+	return best && best_d <= 2 && best_d * 3 <= strlen(name) ? best : NULL;
+}
+
 static int key_apply(struct loader *l, const char *name, const char *value)
 {
 	struct service *svc = l->section >= 0 ? &l->s->services[l->section] : NULL;
@@ -649,9 +748,16 @@ static int key_apply(struct loader *l, const char *name, const char *value)
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (keys[i].where == where && strcmp(keys[i].name, name) == 0)
 			k = &keys[i];
-	if (!k)
+	if (!k) {
+		const char *near = key_nearest(name, where);
+
+		if (near)
+			return fail(l, here(l), -EINVAL,
+				    "unknown key '%s' in [%s] (did you mean '%s'?)", name,
+				    section_label(l), near);
 		return fail(l, here(l), -EINVAL, "unknown key '%s' in [%s]", name,
 			    section_label(l));
+	}
 	for (size_t i = 0; i < l->n_seen; i++)
 		if (l->seen[i].section == l->section && l->seen[i].key == (size_t)(k - keys))
 			return fail(l, here(l), -EINVAL,
@@ -670,7 +776,9 @@ static int key_apply(struct loader *l, const char *name, const char *value)
 			    "'#' in the value of '%s' in [%s]: '#' starts a comment only at the "
 			    "beginning of a line (use ' ; ' for a comment after a value)",
 			    name, section_label(l));
-	return k->set(l, svc, name, value);
+	if (k->set(l, svc, name, value) < 0)
+		return l->error;
+	return origin_note(l, k->name);
 }
 
 /* inih's handler.  SECTION is inih's copy, truncated past 49 bytes: unused,
@@ -679,14 +787,28 @@ static int key_set(void *user, const char *section, const char *name, const char
 {
 	struct loader *l = user;
 
-	if (l->error)
-		return 1; /* reading stops at the next line; keep the first error */
+	/* Go on after a mistake: every one is reported. */
 	return key_apply(l, name, value) == 0;
+}
+
+/* inih reports its (first) syntax error of a file only at its end: put it
+ * in line order, before the file's other errors, which start at OFF. */
+static void syntax_error_before(struct loader *l, size_t off, unsigned line)
+{
+	size_t used = strnlen(l->err, l->err_len);
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "%s:%u: %s\n", l->file, line, SYNTAX_ERROR);
+
+	if (n < 0 || (size_t)n >= sizeof(msg) || used + (size_t)n >= l->err_len)
+		return;
+	memmove(l->err + off + n, l->err + off, used - off + 1);
+	memcpy(l->err + off, msg, (size_t)n);
 }
 
 static int file_load(struct loader *l, const char *path)
 {
 	char **files = realloc(l->files, (l->n_files + 1) * sizeof(*files));
+	size_t err_off;
 	int r, e;
 
 	if (!files)
@@ -704,6 +826,8 @@ static int file_load(struct loader *l, const char *path)
 	l->line = 0;
 	l->section = SECTION_NONE;
 	l->n_seen = 0;
+	l->file_error_line = 0;
+	err_off = l->err_len ? strnlen(l->err, l->err_len) : 0;
 	r = ini_parse_stream(line_read, l, key_set, l);
 	fclose(l->f);
 	l->f = NULL;
@@ -711,9 +835,11 @@ static int file_load(struct loader *l, const char *path)
 		return fail(l, (struct origin){l->file, 0}, -ENOMEM, "out of memory");
 	/* inih goes on after a line it cannot parse and tells us only at the
 	 * end; an error of ours later in the file must not hide it. */
-	if (r > 0 && (!l->error || (unsigned)r < l->error_line)) {
-		l->error = 0;
-		fail(l, (struct origin){l->file, (unsigned)r}, -EINVAL, SYNTAX_ERROR);
+	if (r > 0 && (!l->file_error_line || (unsigned)r < l->file_error_line)) {
+		if (!l->file_error_line)
+			fail(l, (struct origin){l->file, (unsigned)r}, -EINVAL, SYNTAX_ERROR);
+		else
+			syntax_error_before(l, err_off, (unsigned)r);
 	}
 	return l->error;
 }
@@ -721,7 +847,7 @@ static int file_load(struct loader *l, const char *path)
 /* Read every file of the layers in order; masked ones hold nothing. */
 static int layers_load(struct loader *l, const struct layer_files *files)
 {
-	for (size_t i = 0; i < files->n && !l->error; i++)
+	for (size_t i = 0; i < files->n && l->error != -ENOMEM; i++)
 		if (!files->v[i].masked)
 			file_load(l, files->v[i].path);
 	return l->error;
@@ -1048,6 +1174,9 @@ void settings_finish(struct settings *s)
 	free(s->path);
 	free(s->group);
 	free(s->metrics_dir);
+	for (size_t i = 0; i < s->n_origins; i++)
+		free(s->origins[i].file);
+	free(s->origins);
 	*s = (struct settings){0};
 }
 

@@ -75,6 +75,16 @@ struct service {
 	unsigned warn_at_pct;	  /* warn_at=: deadline-near at this % of the timeout; 0: off */
 	char *file;		  /* where the section was first seen */
 	unsigned line;
+	bool no_unit; /* unit = none: knowingly no unit, not warned about */
+};
+
+/* Where a value was set, for --check-config --show: the last setting of
+ * KEY in SECTION ("hbwatch", "legacy" or a service's name) wins. */
+struct setting_origin {
+	char section[HB_NAME_SIZE];
+	const char *key; /* static */
+	char *file;
+	unsigned line;
 };
 
 struct settings {
@@ -95,12 +105,18 @@ struct settings {
 	size_t n_services;
 	struct service *disabled; /* enabled = no: not watched */
 	size_t n_disabled;
+	struct setting_origin *origins; /* where each value in force was set */
+	size_t n_origins;
 };
+
+/* Where KEY of SECTION was last set, or NULL: its default. */
+const struct setting_origin *settings_origin(const struct settings *s, const char *section,
+					     const char *key);
 
 /* Load PATH and its drop-ins into *S (its previous contents are ignored,
  * not freed).  Groups and users are resolved now.  Returns 0; -EINVAL for
- * a configuration error, with ERR set to "FILE:LINE: message" (first error
- * wins; "FILE: message" when no line applies); -ENOMEM; or another -errno
+ * a configuration error, with ERR set to "FILE:LINE: message", one line
+ * per mistake in the order found ("FILE: message" when no line applies); -ENOMEM; or another -errno
  * for an I/O or name-service error, with ERR "FILE: strerror" or
  * "FILE:LINE: message".  On failure *S is zeroed and owns nothing.
  * ERR may be NULL when ERR_LEN is 0. */

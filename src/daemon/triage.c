@@ -253,7 +253,7 @@ void triage_words(const struct triage_facts *f, uint64_t cpu_usec, uint64_t wind
 	} else {
 		put(buf, len, &at, "blocked in %s", where(f, false));
 		if (have_cpu)
-			put(buf, len, &at, ": %llu %% CPU in the %s since its last beat", pct, win);
+			put(buf, len, &at, ": %llu %% CPU over the last %s", pct, win);
 	}
 }
 

@@ -108,7 +108,7 @@ uint64_t triage_ticks_usec(uint64_t ticks, long hz);
  * 3 S, 1 D)"), the wchan text ("pipe_read", "unknown", "none (running)",
  * then "; D: x (2), y"), the CPU since the beat (CPU_USEC over WINDOW_USEC,
  * UINT64_MAX if unknown) and the words ("spinning: 98 % CPU since its last
- * beat", "blocked in pipe_read: 0 % CPU in the 1.0 s since its last beat",
+ * beat", "blocked in pipe_read: 0 % CPU over the last 1.0 s",
  * "stopped (T)").  Pure. */
 void triage_summarize(const struct triage_facts *f, uint64_t cpu_usec, uint64_t window_usec,
 		      struct hb_status_triage *out);

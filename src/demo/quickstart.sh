@@ -43,11 +43,11 @@ exec unshare --ipc -- bash -c '
 	trap "kill \${pids[*]} 2>/dev/null; wait 2>/dev/null" EXIT
 	conf=$(mktemp -d); trap "kill \${pids[*]} 2>/dev/null; wait 2>/dev/null; rm -rf $conf" EXIT
 	cp conf/hbwatch.ini "$conf"/ && mkdir "$conf"/hbwatch.d
-	# The demo workers run outside systemd, so this drop-in has no unit=.
-	printf "[hbwatch-demo]\ntimeout = 2s\n" >"$conf"/hbwatch.d/70-demo.ini
+	# The demo workers run outside systemd: "unit = none" says so.
+	printf "[hbwatch-demo]\ntimeout = 2s\nunit = none\n" >"$conf"/hbwatch.d/70-demo.ini
 	echo "==> hbwatch -c conf/hbwatch.ini + hbwatch.d/70-demo.ini (private IPC namespace)"
 	build/src/daemon/hbwatch -c "$conf"/hbwatch.ini & pids+=($!)
-	for _ in $(seq 50); do build/src/ctl/hbctl status >/dev/null 2>&1 && break; sleep 0.1; done
+	build/src/ctl/hbctl wait-ready --timeout 5s
 	build/src/demo/hbwatch-demo -n hbwatch-demo -t 2000 & pids+=($!)
 	build/src/demo/hbwatch-demo -n hbwatch-demo -t 2000 -H 3000 & hung=$!; pids+=($hung)
 	sleep 1

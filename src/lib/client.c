@@ -18,6 +18,7 @@
 #include "record.h"
 #include "registry.h"
 #include "status.h"
+#include "vouch.h"
 
 #define HB_EXPORT __attribute__((visibility("default")))
 
@@ -96,10 +97,8 @@ static int registry_get(struct hb_registry **reg)
 	if (r < 0)
 		return r;
 	if (client_reg.hdr) {
-		if (client_reg.key == key && registry_check(&client_reg) == 0) {
-			*reg = &client_reg;
-			return 0;
-		}
+		if (client_reg.key == key && registry_check(&client_reg) == 0)
+			goto vouch;
 		registry_detach(&client_reg);
 	}
 	r = registry_attach(key, false, &client_reg, NULL, 0);
@@ -107,8 +106,26 @@ static int registry_get(struct hb_registry **reg)
 		client_reg = (struct hb_registry){.shmid = -1};
 		return r;
 	}
+vouch:
+	/* Whose it is: a registry another user made at the key is not
+	 * hbwatch's (vouch.h). */
+	r = registry_vouch(&client_reg, NULL, 0);
+	if (r < 0)
+		return r;
 	*reg = &client_reg;
 	return 0;
+}
+
+/* The System V calls answer a denied permission with EACCES; EPERM or
+ * ENOSYS from them comes from a seccomp filter (systemd's
+ * SystemCallFilter=~@ipc, a container runtime's profile).  Say so with an
+ * errno of its own, so that it is not taken for hbwatch's refusal (EPERM
+ * from hb_register_wait()). */
+static int sandbox_errno(int r)
+{
+	if ((r == -EPERM || r == -ENOSYS) && seccomp_filtered())
+		return -ENOSYS;
+	return r;
 }
 
 static int do_register(const char *name, unsigned int timeout_ms)
@@ -149,7 +166,7 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 	if (name_validate(name) < 0 || timeout_ms == 0 || timeout_ms > HB_TIMEOUT_MAX_MS)
 		return -EINVAL;
 	pthread_mutex_lock(&client_lock);
-	r = do_register(name, timeout_ms);
+	r = sandbox_errno(do_register(name, timeout_ms));
 	pthread_mutex_unlock(&client_lock);
 	return r;
 }
@@ -158,6 +175,8 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
  * Registration is a one-off, so a short sleep between looks is fine; each
  * look is a handful of system calls and reads one entry. */
 #define WAIT_POLL_NS 2000000L
+/* Between looks for an hbwatch that is not running: it takes a while to start. */
+#define WAIT_ABSENT_NS 20000000L
 
 HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsigned int wait_ms)
 {
@@ -165,7 +184,11 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 	uint32_t seq;
 	int key, shmid, r;
 
-	r = hb_register(name, timeout_ms);
+	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
+	/* No registry (yet: hbwatch may be starting): look again until
+	 * WAIT_MS is over, then say it is not running. */
+	while ((r = hb_register(name, timeout_ms)) == -ENOENT && now_ns() < deadline)
+		nanosleep(&(struct timespec){.tv_nsec = WAIT_ABSENT_NS}, NULL);
 	if (r < 0)
 		return r;
 	r = key_from_env(&key);
@@ -175,15 +198,22 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 	shmid = client_shmid;
 	seq = atomic_load(&client_owned->seq);
 	pthread_mutex_unlock(&client_lock);
-	deadline = now_ns() + (uint64_t)wait_ms * 1000000u;
 	for (;;) {
 		r = status_of_record(key, shmid, seq);
 		if (r == HB_STATUS_REFUSED)
 			return -EPERM;
 		if (r > 0)
 			return 0;
-		if (now_ns() >= deadline)
-			return -ETIMEDOUT;
+		if (now_ns() >= deadline) {
+			/* Not taken up: say whether anybody could have (the
+			 * registration stays for the next start either way). */
+			bool alive;
+
+			pthread_mutex_lock(&client_lock);
+			alive = client_reg.hdr && registry_owner_alive(&client_reg);
+			pthread_mutex_unlock(&client_lock);
+			return alive ? -ETIMEDOUT : -ENOENT;
+		}
 		nanosleep(&(struct timespec){.tv_nsec = WAIT_POLL_NS}, NULL);
 	}
 }

@@ -38,19 +38,27 @@ extern "C" {
  * Errors: -EINVAL bad name (empty, longer than HB_NAME_MAX, or a byte
  * other than ASCII letters, digits and "-_.:@", the characters of systemd
  * unit names) or timeout (0 or above HB_TIMEOUT_MAX_MS); -ENOENT no
- * registry at the key (hbwatch is not running); -EACCES not allowed to
- * announce (not in the hbwatch group); -EPROTO the segment at the key is
- * not an hbwatch registry of this version; -ENOSPC the host's limit of
- * shared-memory segments (kernel.shmmni) is reached; other -errno from the
- * system. */
+ * registry at the key (hbwatch is not running; the registry of a stopped
+ * hbwatch stays, and a registration made there is taken up when hbwatch
+ * starts again: hb_register_wait() tells); -EACCES not allowed to announce
+ * (not in the hbwatch group); -EPROTO the segment at the key is not
+ * hbwatch's registry (another program's, another version, or created or
+ * owned by a user who is neither root nor the caller); -ENOSYS a seccomp
+ * filter blocks the System V shared-memory calls (systemd's
+ * SystemCallFilter=); -ENOSPC the host's limit of shared-memory segments
+ * (kernel.shmmni) is reached; other -errno from the system.  Nothing is
+ * created on error. */
 int hb_register(const char *name, unsigned int timeout_ms);
 
 /* Like hb_register(), then wait up to WAIT_MS milliseconds until hbwatch
  * has taken the registration up, so the caller knows it is watched.
- * The registration is made in every case and stays; calling this again
+ * The registration, once made, stays in every case; calling this again
  * waits again.  hbwatch takes a registration up within milliseconds,
  * unless it is very busy, at its slots= limit, or not running normally.
- * Errors: those of hb_register(); -ETIMEDOUT not taken up within WAIT_MS
+ * While hbwatch is not running it waits for it to start, up to WAIT_MS.
+ * Errors: those of hb_register(); -ENOENT hbwatch is not running (no
+ * registry, or a stopped hbwatch's: the registration stays for its next
+ * start); -ETIMEDOUT hbwatch runs but has not taken it up within WAIT_MS
  * (back off and call again, or carry on unwatched); -EPERM hbwatch
  * refused it: NAME is no watched service, or the process runs in another
  * unit or as another user than its section requires (see the journal). */

@@ -17,6 +17,10 @@
 #ifndef HBWATCH_HPP
 #define HBWATCH_HPP
 
+#if __cplusplus < 201703L
+#error "hbwatch.hpp needs C++17 (-std=c++17 or later); C++ before it can use <hbwatch.h>"
+#endif
+
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -43,6 +47,28 @@ inline void check(int r, const char *what)
 {
 	if (r < 0)
 		fail(r, what);
+}
+
+/* What a registration's error means, as libhbwatch(3) says; the same
+ * words as the Python package's. */
+inline const char *register_what(int r, const char *call)
+{
+	switch (-r) {
+	case ENOENT:
+		return "hbwatch: hbwatch is not running (no registry at the key; with a wait, "
+		       "also a stopped hbwatch's)";
+	case ENOSYS:
+		return "hbwatch: the System V shared-memory calls are blocked by a seccomp filter "
+		       "(SystemCallFilter=); see libhbwatch(3), SANDBOXED SERVICES";
+	case EPERM:
+		return "hbwatch: hbwatch refused the registration (no such service, or another "
+		       "unit or user than its section requires; see the journal)";
+	case EPROTO:
+		return "hbwatch: the segment at the key is not hbwatch's registry (another "
+		       "program's, another version, or made by a user other than root)";
+	default:
+		return call;
+	}
 }
 
 } // namespace detail
@@ -94,7 +120,9 @@ class registration
 	template <class Rep, class Period>
 	registration(const char *name, std::chrono::duration<Rep, Period> timeout)
 	{
-		detail::check(hb_register(name, to_ms(timeout)), "hb_register");
+		const int r = hb_register(name, to_ms(timeout));
+		if (r < 0)
+			detail::fail(r, detail::register_what(r, "hb_register"));
 		active_ = true;
 	}
 
@@ -118,7 +146,8 @@ class registration
 		const int r = hb_register_wait(name, t, w);
 		if (r == -ETIMEDOUT || r == -EPERM)
 			hb_unregister();
-		detail::check(r, "hb_register_wait");
+		if (r < 0)
+			detail::fail(r, detail::register_what(r, "hb_register_wait"));
 		active_ = true;
 	}
 

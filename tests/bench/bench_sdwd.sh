@@ -3,7 +3,7 @@
 # hangs of OUTDIR/schedule.txt (written by bench_detect), under a real
 # systemd 252 booted as PID 1 of new namespaces over an overlay of / by
 # the end-to-end harness (tests/e2e/harness.sh, sourced read-only; see
-# SYSTEMD-HARNESS.md).  K instances of a Type=notify template unit run the
+# docs/TESTING.md).  K instances of a Type=notify template unit run the
 # hangs in parallel, each main process stops sending WATCHDOG=1 and measures
 # the watchdog signal (SIGABRT) in its handler (bench_sdwd_victim).
 # Writes OUTDIR/systemd.dat (one latency in ms per line).  Root only.

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -84,6 +85,22 @@ static void registration()
 	ok(thrown_errno([] { hbwatch::registration r("cpp", 2s, 50ms); }) == ETIMEDOUT,
 	   "registration with a wait nobody answers throws ETIMEDOUT");
 	ok(hb_beat() == -ENOTCONN, "not registered after the failures");
+	{
+		/* No hbwatch at another key: ENOENT, said in the man page's words. */
+		const char *key = std::getenv("HBWATCH_KEY");
+		const std::string saved = key ? key : "";
+		std::string what;
+		setenv("HBWATCH_KEY", "0x7ffffffe", 1);
+		try {
+			hbwatch::registration r("cpp", 2s);
+		} catch (const std::system_error &e) {
+			what = std::to_string(e.code().value()) + " " + e.what();
+		}
+		setenv("HBWATCH_KEY", saved.c_str(), 1);
+		ok(what.rfind(std::to_string(ENOENT) + " ", 0) == 0 &&
+		       what.find("hbwatch is not running") != std::string::npos,
+		   "no hbwatch: ENOENT, 'hbwatch is not running' (" + what + ")");
+	}
 
 	{
 		hbwatch::registration r(std::string("cpp"), 2s);

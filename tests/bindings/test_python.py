@@ -206,6 +206,52 @@ class Registration(unittest.TestCase):
         self.assertEqual(cm.exception.errno, errno.EPERM)
 
 
+class Stopped(unittest.TestCase):
+    def test_stopped_hbwatch_raises_enoent(self) -> None:
+        """A second hbwatch at a key of its own, ready (hbctl wait-ready),
+        then stopped: its registry stays, and register() says that hbwatch
+        is not running, as the C library and hbwatch.hpp do."""
+        assert workdir is not None
+        key = "0x51%06x" % (os.getpid() & 0xFFFFFF)
+        conf = os.path.join(workdir.name, "stopped.ini")
+        with open(conf, "w") as f:
+            f.write(f"[hbwatch]\nkey = {key}\nslots = 16\ngroup =\n\n"
+                    "[py]\ntimeout = 30s\n")
+        env = dict(os.environ, HBWATCH_KEY=key)
+        d = subprocess.Popen([HBWATCH, "-c", conf], stderr=subprocess.DEVNULL)
+        try:
+            r = subprocess.run([HBCTL, "wait-ready", "--timeout", "10s"],
+                               env=env, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(subprocess.run([HBCTL, "status"], env=env,
+                                            capture_output=True).returncode, 0)
+        finally:
+            d.terminate()
+            d.wait(10)
+        try:
+            r = subprocess.run([HBCTL, "status"], env=env,
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            code = """
+                import errno, hbwatch
+                hbwatch.register("py", 20.0)  # kept for the next start
+                try:
+                    hbwatch.register("py", 20.0, wait=0.3)
+                except OSError as e:
+                    assert e.errno == errno.ENOENT, e
+                    print(e.strerror)
+                else:
+                    raise SystemExit("taken up by a stopped hbwatch")
+                """
+            r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                               env=env, capture_output=True, text=True,
+                               timeout=20)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("hbwatch is not running", r.stdout)
+        finally:
+            subprocess.run([HBCTL, "-k", key, "remove"], capture_output=True)
+
+
 class Tasks(unittest.TestCase):
     def tearDown(self) -> None:
         try:

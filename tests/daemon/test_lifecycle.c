@@ -117,6 +117,72 @@ Test(lifecycle, check_config_warns_about_late_mistakes)
 		cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
 }
 
+/* --check-config reports every mistake (each file:line, exit 1) with the
+ * nearest key for a typo; on a valid file it says which unit= it could not
+ * check without systemd, and warns about a section without unit= unless it
+ * says "unit = none". */
+Test(lifecycle, check_config_every_mistake_and_units)
+{
+	char out[1024], err[4096], want[300];
+
+	int first = hbd_config("kill_grace = 1s\n[svc]\ntimout = 1s\naction = maybe\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status 0x%x", st);
+	snprintf(want, sizeof(want),
+		 "%s:%d: unknown key 'timout' in [svc] (did you mean 'timeout'?)", H.conf,
+		 first + 2);
+	cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
+	snprintf(want, sizeof(want), "%s:%d: invalid value 'maybe' for 'action'", H.conf,
+		 first + 3);
+	cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
+
+	first = hbd_config("kill_grace = 1s\n[svc]\ntimeout = 1s\nunit = nosuch.service\n"
+			   "[loose]\ntimeout = 1s\n[meant]\ntimeout = 1s\nunit = none\n");
+	st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	if (access("/run/dbus/system_bus_socket", F_OK) != 0)
+		cr_assert(strstr(err, "[svc] unit = nosuch.service could not be checked"), "%s",
+			  err);
+	cr_assert(strstr(err, "[loose] has no unit="), "%s", err);
+	cr_assert(!strstr(err, "[meant] has no unit="), "unit = none still warned: %s", err);
+}
+
+/* --check-config --show: each value as hbwatch parsed it, and where it was
+ * set (the last file and line) or "default". */
+Test(lifecycle, check_config_show)
+{
+	char out[4096], err[2048], want[300];
+
+	int first = hbd_config("[svc]\ntimeout = 5 minutes\nkill_interval = 5sec\nunit = none\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "--show", "-c",
+			 H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	snprintf(want, sizeof(want), "timeout        = 5min                     ; %s:%d", H.conf,
+		 first + 1);
+	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
+	snprintf(want, sizeof(want), "kill_interval  = 5s                       ; %s:%d", H.conf,
+		 first + 2);
+	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
+	cr_assert(strstr(out, "kill_burst     = 5                        ; default"), "%s", out);
+	cr_assert(strstr(out, "signal         = SIGABRT (6)              ; default"), "%s", out);
+}
+
+/* "[x] has no unit=" once per section and configuration: not again at a
+ * reload that keeps the section as it was, and never for "unit = none". */
+Test(lifecycle, no_unit_warning_once_per_section)
+{
+	hbd_config("kill_grace = 1s\n[loose]\ntimeout = 1s\n[meant]\ntimeout = 1s\nunit = none\n");
+	hbd_start();
+	cr_assert(hbd_log_wait(NULL, 0, "[loose] has no unit=", 5000));
+	hbd_config("kill_grace = 1s\n[loose]\ntimeout = 1s\n[meant]\ntimeout = 1s\nunit = none\n"
+		   "[new]\ntimeout = 2s\n");
+	hbd_reload();
+	cr_assert(hbd_log_wait("reloaded", 0, "3 services", 5000));
+	cr_assert_eq(hbd_log_count(NULL, 0, "[loose] has no unit="), 1, "warned again at reload");
+	cr_assert_eq(hbd_log_count(NULL, 0, "[new] has no unit="), 1, "a new section not warned");
+	cr_assert_eq(hbd_log_count(NULL, 0, "[meant] has no unit="), 0, "unit = none warned");
+}
+
 Test(lifecycle, check_config_bad)
 {
 	char out[1024], err[1024], where[200];
@@ -249,8 +315,9 @@ Test(lifecycle, low_soft_fd_limit_is_raised)
 
 /* hb_register_wait(): the caller learns whether hbwatch took the
  * registration up.  0 for a watched service, -EPERM (hbworker exit 15) for
- * a name hbwatch refuses, -ETIMEDOUT (13) when no live hbwatch is there to
- * take it up, with the registration made all the same. */
+ * a name hbwatch refuses, -ENOENT (10) once hbwatch has stopped: its
+ * registry stays, but names no live hbwatch, and the client waits for one
+ * to come up only as long as it was told to. */
 Test(lifecycle, register_wait_says_whether_hbwatch_took_it_up)
 {
 	char out[256], err[256];
@@ -275,13 +342,13 @@ Test(lifecycle, register_wait_says_whether_hbwatch_took_it_up)
 	cr_assert_eq(tu_exit_code(st), 15, "expected -EPERM (exit 15), got status 0x%x: %s", st,
 		     out);
 
-	/* hbwatch stopped: the registry stays, nobody takes a record up. */
+	/* hbwatch stopped: the registry stays, and says nobody runs. */
 	hbd_stop();
 	char *orphan[] = {
 	    (char *)getenv("HBWORKER"), "--name", "svc", "--timeout-ms", "500", "--wait-ms", "300",
 	    "--exit-after-ms",		"0",	  NULL};
 	st = tu_run(orphan, out, sizeof(out), err, sizeof(err), 10000);
-	cr_assert_eq(tu_exit_code(st), 13, "expected -ETIMEDOUT (exit 13), got status 0x%x: %s", st,
+	cr_assert_eq(tu_exit_code(st), 10, "expected -ENOENT (exit 10), got status 0x%x: %s", st,
 		     out);
 }
 

@@ -1,6 +1,6 @@
 # End-to-end harness, sourced by the test_*.sh scripts: boots a throwaway
 # systemd as PID 1 of new pid/mount/uts/ipc/net namespaces over an overlay
-# of /, with the build installed into it (see SYSTEMD-HARNESS.md), runs
+# of /, with the build installed into it (see docs/TESTING.md), runs
 # commands inside with nsenter, and always tears it down.  Output is TAP.
 #
 # Environment (set by tests/e2e/meson.build):

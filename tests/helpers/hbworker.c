@@ -5,7 +5,7 @@
  *          [--wait-ms N] [--task LABEL:TIMEOUT_MS[:HANG_AFTER_MS[:EXTEND_MS]]]...
  *          [--many-tasks N] [--pause-after-ms N --pause-ms N [--extend-ms N]]
  *          [--hang-how pause|spin|read|stop] [--threads N]
- *          [--ready-fd FD] [--quiet]
+ *          [--ready-fd FD] [--quiet] [--seccomp-ipc]
  *          [--work-ms N] [--touch-mb N] [--core]
  *
  * Registers, then beats every --beat-ms (default timeout/4) until
@@ -32,21 +32,32 @@
  * With --wait-ms, hb_register_wait() instead of hb_register(), and 15
  * for -EPERM (hbwatch refused the registration).  When
  * hb_register() fails, the error it returned: 10 -ENOENT, 11 -ENOSPC,
- * 12 -EINVAL, 13 -ETIMEDOUT, 14 -EPROTO, 3 anything else.  Tests check
+ * 12 -EINVAL, 13 -ETIMEDOUT, 14 -EPROTO, 16 -ENOSYS, 3 anything else.
+ *
+ * --seccomp-ipc first installs a seccomp filter under which shmget(),
+ * shmat() and shmctl() fail with EPERM, as systemd's
+ * SystemCallFilter=~@ipc with SystemCallErrorNumber=EPERM does (exit 2 on
+ * an architecture the filter does not know).  Tests check
  * specific errnos through this status, so keep the mapping stable.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +82,7 @@ struct opts {
 	uint64_t wait_ms;
 	int ready_fd; /* -1: none */
 	bool quiet;
+	bool seccomp_ipc;
 	struct {
 		char label[HB_TASK_LABEL_MAX + 1];
 		unsigned timeout_ms;
@@ -124,6 +136,39 @@ static int parse_task(struct opts *o, const char *arg)
 	return 0;
 }
 
+/* A filter that answers the System V shared-memory calls with EPERM and
+ * allows everything else, for the native architecture only. */
+static int seccomp_deny_ipc(void)
+{
+#if defined(__x86_64__)
+	const unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+	const unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+	const unsigned arch = 0;
+#endif
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_shmget, 3, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_shmat, 2, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_shmctl, 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (arch == 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+		fprintf(stderr, "hbworker: cannot install the seccomp filter: %s\n",
+			arch ? strerror(errno) : "unknown architecture");
+		return -1;
+	}
+	return 0;
+}
+
 static int register_status(int r)
 {
 	switch (r) {
@@ -139,6 +184,8 @@ static int register_status(int r)
 		return 14;
 	case -EPERM:
 		return 15;
+	case -ENOSYS:
+		return 16;
 	default:
 		return EXIT_REGISTER;
 	}
@@ -213,6 +260,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    {"extend-ms", required_argument, NULL, 'E'},
 	    {"many-tasks", required_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"seccomp-ipc", no_argument, NULL, 'S'},
 	    {"hang-how", required_argument, NULL, 'm'},
 	    {"threads", required_argument, NULL, 'j'},
 	    {"work-ms", required_argument, NULL, 'W'},
@@ -316,6 +364,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (strcmp(optarg, "pause") && strcmp(optarg, "spin") &&
 			    strcmp(optarg, "read") && strcmp(optarg, "stop"))
 				r = -EINVAL;
+			break;
+		case 'S':
+			o->seccomp_ipc = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -462,6 +513,8 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
 			return EXIT_USAGE;
 	}
+	if (o.seccomp_ipc && seccomp_deny_ipc() < 0)
+		return EXIT_USAGE;
 	if (o.reg) {
 		r = o.wait ? hb_register_wait(o.name, o.timeout_ms, (unsigned int)o.wait_ms)
 			   : hb_register(o.name, o.timeout_ms);

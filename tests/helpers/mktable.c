@@ -1,11 +1,13 @@
 /* mktable: create the hbwatch registry at $HBWATCH_KEY (hex) without the
  * daemon, as hbwatch would, so clients can register in tests and
  * benchmarks that do not need the daemon itself.  Prints nothing; exits 0
- * or 1 with the reason on stderr.  "mktable SLOTS" sizes the ring. */
+ * or 1 with the reason on stderr.  The registry names mktable's parent as
+ * its hbwatch, so clients register while that parent runs.  "mktable SLOTS" sizes the ring. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "key.h"
 #include "registry.h"
@@ -30,6 +32,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mktable: %s\n", why[0] ? why : strerror(-r));
 		return 1;
 	}
+	/* Clients register only while the registry names a live hbwatch:
+	 * our caller, the test, stands in for it. */
+	atomic_store(&reg.hdr->owner_pid, (int32_t)getppid());
 	registry_detach(&reg);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,10 +365,29 @@ Test(hbctl, no_records)
 	run_hbctl(&r, (char *[]){"-k", "0x4b00002a", "status", NULL});
 	cr_assert_eq(r.code, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, want);
+	/* No registry: the listing still, and exit 1, as hbctl(1) says, so
+	 * that "hbctl status && ..." does not take it for a running hbwatch. */
 	run_hbctl(&r, (char *[]){"status", NULL});
-	cr_assert_eq(r.code, 0, "%s", r.err);
+	cr_assert_eq(r.code, 1, "%s", r.err);
 	cr_assert_str_eq(r.out, "hbwatch at key 0x4b0000ff: not running (no registry); 0 "
 				"registrations\n");
+	run_hbctl(&r, (char *[]){"status", "--json", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert(tu_json_valid(r.out), "%s", r.out);
+	/* wait-ready gives up after its timeout, saying why. */
+	int64_t t0 = tu_now_ms();
+	run_hbctl(&r, (char *[]){"wait-ready", "--timeout", "300ms", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert_geq(tu_now_ms() - t0, 300);
+	cr_assert(strstr(r.err, "not ready at key 0x4b0000ff"), "%s", r.err);
+	run_hbctl(&r, (char *[]){"wait-ready", "--timeout", "soon", NULL});
+	cr_assert_eq(r.code, 2, "%s", r.err);
+	setenv("HBWATCH_KEY", "0x4b00002a", 1);
+	/* A cleanly stopped hbwatch leaves its registry naming nobody. */
+	atomic_store(&reg.hdr->owner_pid, 0);
+	run_hbctl(&r, (char *[]){"status", NULL});
+	cr_assert_eq(r.code, 1, "%s", r.err);
+	cr_assert(strstr(r.out, "not running (stopped"), "%s", r.out);
 	registry_detach(&reg);
 }
 
@@ -464,4 +484,32 @@ Test(hbctl, usage_errors_exit_2)
 	run_hbctl(&r, (char *[]){"--version", NULL});
 	cr_assert_eq(r.code, 0);
 	cr_assert(strncmp(r.out, "hbctl ", 6) == 0);
+}
+
+/* --help names every state status can show (ctl.h lists them), each as
+ * a word of its own: " ok;", " late (", "(status): ok;". */
+static bool help_names(const char *help, const char *state)
+{
+	static const char *const before = " \n", *const after = ";(.";
+	size_t n = strlen(state);
+
+	for (const char *p = help; (p = strstr(p, state)); p += n)
+		if (p > help && strchr(before, p[-1]) && p[n] &&
+		    (strchr(after, p[n]) || ((p[n] == ' ' || p[n] == '\n') && p[n + 1] == '(')))
+			return true;
+	return false;
+}
+
+Test(hbctl, help_lists_every_state)
+{
+	static const char *const states[] = {
+	    "ok",      "late",	 "extended", "acted-on",  "logged", "rate-limited", "unkillable",
+	    "refused", "unseen", "stale",    "untrusted", "busy",   "bad-name"};
+	struct ctl_result r;
+
+	run_hbctl(&r, (char *[]){"--help", NULL});
+	cr_assert_eq(r.code, 0, "%s", r.err);
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		cr_assert(help_names(r.out, states[i]), "--help lacks the state '%s':\n%s",
+			  states[i], r.out);
 }

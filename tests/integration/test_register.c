@@ -612,3 +612,97 @@ Test(register, others_cannot_rewrite_our_record)
 	cr_assert_eq(hb_unregister(), 0);
 	registry_detach(&reg);
 }
+
+/* A stopped hbwatch leaves its registry (no registration is lost across a
+ * restart) but names no live process there.  hb_register() still
+ * registers, for the next start; hb_register_wait() says that hbwatch is
+ * not running (-ENOENT) once its wait is over, where a running hbwatch
+ * that does not take the registration up is -ETIMEDOUT. */
+Test(register, stopped_hbwatch_is_enoent_for_wait)
+{
+	struct hb_registry reg;
+	int64_t t0;
+	pid_t dead;
+
+	tu_key_use(90);
+	tu_registry_create(8, &reg);
+	atomic_store(&reg.hdr->owner_pid, 0); /* stopped cleanly */
+	t0 = tu_now_ms();
+	cr_assert_eq(hb_register_wait("w", 1000, 300), -ENOENT);
+	cr_assert_geq(tu_now_ms() - t0, 300, "hb_register_wait() did not wait for hbwatch");
+	cr_assert_geq(tu_record_of(getpid()), 0, "no registration kept for the next start");
+	cr_assert_eq(hb_register("w", 1000), 0);
+	dead = tu_fork();
+	if (dead == 0)
+		_exit(0);
+	cr_assert_neq(tu_wait(dead, 5000), -1);
+	tu_untrack(dead);
+	atomic_store(&reg.hdr->owner_pid, (int32_t)dead); /* killed */
+	cr_assert_eq(hb_register_wait("w", 1000, 100), -ENOENT);
+	/* Running (this test stands in for it), but nobody takes it up. */
+	atomic_store(&reg.hdr->owner_pid, (int32_t)getpid());
+	cr_assert_eq(hb_register_wait("w", 1000, 100), -ETIMEDOUT);
+	cr_assert_eq(hb_unregister(), 0);
+	registry_detach(&reg);
+}
+
+/* A seccomp filter that denies the shared-memory calls (EPERM) is named
+ * as such (-ENOSYS), not taken for hbwatch's refusal (-EPERM). */
+Test(register, seccomp_filter_is_enosys)
+{
+	char out[512], err[512];
+	struct hb_registry reg;
+	int status;
+
+	tu_key_use(91);
+	tu_registry_create(8, &reg);
+	status = tu_run((char *[]){(char *)tu_prog("HBWORKER"), "--name", "w", "--timeout-ms",
+				   "1000", "--exit-after-ms", "0", "--seccomp-ipc", NULL},
+			out, sizeof(out), err, sizeof(err), 20000);
+	cr_assert_eq(tu_exit_code(status), 16, "status 0x%x, output '%s', stderr '%s'",
+		     (unsigned)status, out, err);
+	cr_assert(strstr(out, "Function not implemented"), "output '%s'", out);
+	/* The same worker without the filter registers. */
+	status = tu_run((char *[]){(char *)tu_prog("HBWORKER"), "--name", "w", "--timeout-ms",
+				   "1000", "--exit-after-ms", "0", NULL},
+			out, sizeof(out), err, sizeof(err), 20000);
+	cr_assert_eq(tu_exit_code(status), 0, "status 0x%x, output '%s'", (unsigned)status, out);
+	registry_detach(&reg);
+}
+
+/* A registry another user made at the key (squatted in a shared IPC
+ * namespace, mode 0666, naming a live process) is not hbwatch's: the
+ * client refuses it (-EPROTO) instead of announcing into it. */
+Test(register, registry_of_another_user_is_eproto)
+{
+	struct hb_registry reg;
+	struct shmid_ds ds;
+	char why[512] = "";
+	bool adopted;
+	pid_t child;
+	int key, segments, status;
+
+	if (!tu_can_become(3001))
+		cr_skip_test("needs a real second uid (root, setpriv, uid 3001 mapped)");
+	key = tu_key_use(92);
+	child = tu_fork();
+	if (child == 0) {
+		if (setgid(3001) < 0 || setuid(3001) < 0)
+			_exit(20);
+		if (registry_create(key, 8, (gid_t)-1, &reg, &adopted, why, sizeof(why)) < 0)
+			_exit(21);
+		if (shmctl(reg.shmid, IPC_STAT, &ds) < 0)
+			_exit(22);
+		ds.shm_perm.mode = 0666;
+		if (shmctl(reg.shmid, IPC_SET, &ds) < 0)
+			_exit(23);
+		atomic_store(&reg.hdr->owner_pid, (int32_t)getppid()); /* a live process */
+		_exit(0);
+	}
+	status = tu_wait(child, 5000);
+	tu_untrack(child);
+	cr_assert_eq(tu_exit_code(status), 0, "the squatter failed: status 0x%x", (unsigned)status);
+	segments = tu_segments_count();
+	cr_assert_eq(hb_register("w", 1000), -EPROTO);
+	cr_assert_eq(tu_segments_count(), segments, "a record was made for a squatted registry");
+}

@@ -290,13 +290,16 @@ static const struct identity_case cases[] = {
     {"glob, no instance", unit_plain, IDENTITY_MISMATCH, "web",
      "it runs in web.service, but [web] ({main}:4) requires unit web@*.service"},
     {"no unit", unit_none, IDENTITY_MISMATCH, "web",
-     "it runs in no systemd unit (No data available), but [web] ({main}:4) requires unit "
+     "it runs in no systemd unit (not started by systemd, or hbwatch sees another cgroup tree), "
+     "but [web] ({main}:4) requires unit "
      "web@*.service"},
     {"no unit, no error", unit_none_0, IDENTITY_MISMATCH, "web",
-     "it runs in no systemd unit (No data available), but [web] ({main}:4) requires unit "
+     "it runs in no systemd unit (not started by systemd, or hbwatch sees another cgroup tree), "
+     "but [web] ({main}:4) requires unit "
      "web@*.service"},
     {"no unit, ENXIO", unit_none_enxio, IDENTITY_MISMATCH, "web",
-     "it runs in no systemd unit (No such device or address), but [web] ({main}:4) requires "
+     "its systemd unit could not be read (No such device or address), but [web] ({main}:4) "
+     "requires "
      "unit web@*.service"},
     {"other user", user_other, IDENTITY_MISMATCH, "web",
      "it runs as uid 1001, but [web] ({main}:4) requires user 1000"},
@@ -315,7 +318,8 @@ static const struct identity_case cases[] = {
     {"drop-in, other unit", dropin_unit, IDENTITY_MISMATCH, "batch",
      "it runs in batch-17.service, but [batch] ({dropin}:3) requires unit batch-?.service"},
     {"drop-in, no unit", dropin_no_unit, IDENTITY_MISMATCH, "batch",
-     "it runs in no systemd unit (No data available), but [batch] ({dropin}:3) requires unit "
+     "it runs in no systemd unit (not started by systemd, or hbwatch sees another cgroup tree), "
+     "but [batch] ({dropin}:3) requires unit "
      "batch-?.service"},
 };
 

@@ -131,7 +131,7 @@ Test(triage, words_say_what_it_does)
 	triage_words(&busy, 980000, 1000000, w, sizeof(w));
 	cr_assert_str_eq(w, "spinning: 98 % CPU since its last beat");
 	triage_words(&blocked, 0, 1000000, w, sizeof(w));
-	cr_assert_str_eq(w, "blocked in pipe_read: 0 % CPU in the 1.0 s since its last beat");
+	cr_assert_str_eq(w, "blocked in pipe_read: 0 % CPU over the last 1.0 s");
 	triage_words(&blocked, UINT64_MAX, 0, w, sizeof(w));
 	cr_assert_str_eq(w, "blocked in pipe_read");
 	triage_words(&stopped, 0, 1000000, w, sizeof(w));
