@@ -503,9 +503,10 @@ static bool help_names(const char *help, const char *state)
 Test(hbctl, help_lists_every_state)
 {
 	static const char *const states[] = {
-	    "ok",      "late",	 "extended", "acted-on",  "logged", "rate-limited", "unkillable",
-	    "refused", "unseen", "stale",    "untrusted", "busy",   "bad-name"};
-	struct ctl_result r;
+	    "ok",	  "late",     "extended", "acted-on", "logged",	   "rate-limited",
+	    "unkillable", "refused",  "unseen",	  "stale",    "untrusted", "busy",
+	    "bad-name",	  "deferred", "frozen",	  "debugged", "dumping"};
+	struct tu_output r;
 
 	run_hbctl(&r, (char *[]){"--help", NULL});
 	cr_assert_eq(r.code, 0, "%s", r.err);

@@ -127,8 +127,8 @@ static bool others_can_run(char *why, size_t why_len)
 	if (can < 0) {
 		snprintf(uid, sizeof(uid), "--reuid=%u", ADV_VICTIM_UID);
 		snprintf(gid, sizeof(gid), "--regid=%u", ADV_VICTIM_UID);
-		char *argv[] = {(char *)setpriv_path(), uid,	  gid, "--clear-groups", "--",
-				(char *)worker,		"--help", NULL};
+		char *argv[] = {(char *)tu_setpriv(), uid,	gid, "--clear-groups", "--",
+				(char *)worker,	      "--help", NULL};
 		int st = worker ? tu_run(argv, out, sizeof(out), said, sizeof(said), 10000) : 0;
 		can = tu_exit_code(st) == 0;
 		said[strcspn(said, "\n")] = '\0';
