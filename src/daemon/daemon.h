@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "settings.h"
+#include "share.h"
 #include "stats.h"
 #include "status.h"
 #include "triage.h"
@@ -72,6 +73,9 @@ struct watch {
 	char why[HB_STATUS_REASON]; /* REFUSED: why it is not watched */
 	struct triage_mark triage;  /* CPU near the last beat; why it hung (triage.h) */
 	bool view_listed;	    /* native: its index is in d->view_stale */
+	bool shared;		    /* native: counted in its uid's share while active */
+	bool over_share;	    /* native: REFUSED for want of room in the share */
+	uid_t share_uid;	    /* the uid whose share it counts against */
 };
 
 struct legacy_watch;
@@ -129,6 +133,7 @@ struct intake {
 	bool census_soon;	  /* hints were lost: a census as soon as allowed */
 	struct idmap turned_down; /* shmid -> shm_ctime of records refused */
 	bool full_warned;
+	bool shm_tight; /* System V shared memory nearly used up: warned (shmroom.h) */
 };
 
 /* The native registrations (watch.c). */
@@ -139,6 +144,7 @@ struct watchset {
 	struct idmap by_pid;   /* pid -> the watch hbwatch watches it through */
 	unsigned n_active;     /* ACTIVE, KILLING or LOGGED: hbwatch watches them */
 	unsigned n_refused;    /* native registrations kept as REFUSED */
+	struct shares shares;  /* active ones under sections without user= (share.h) */
 };
 
 /* The kill rate limits (kill.c). */

@@ -98,6 +98,7 @@ void watch_finish(struct daemon *d)
 	d->ws.cap = 0;
 	idmap_free(&d->ws.by_shmid);
 	idmap_free(&d->ws.by_pid);
+	share_free(&d->ws.shares);
 }
 
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -148,6 +149,9 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 {
 	struct daemon *d = w->d;
 	bool watched = verdict == IDENTITY_OK;
+	/* Refused for want of room in its share only: found again by a
+	 * census once there is room, never turned down for good. */
+	bool watchable = watched || w->over_share;
 	unsigned used = watched ? d->ws.n_active : d->ws.n_refused;
 	struct shmid_ds ds;
 
@@ -163,13 +167,18 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 			  d->ws.n_active, d->settings.slots);
 		d->intake.full_warned = true;
 	}
-	if (watched)
+	if (watchable)
 		d->intake.census_soon = true;
 	else if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false;
 	watch_destroy(w);
 	return false;
+}
+
+static bool counts_watched(const struct watch *w)
+{
+	return w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED;
 }
 
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
@@ -237,6 +246,21 @@ static bool watch_evaluate(struct watch *w, bool first)
 			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
 				 (int)w->pid, o->shmid);
 			verdict = IDENTITY_MISMATCH;
+		}
+	}
+	w->over_share = false;
+	if (verdict == IDENTITY_OK) {
+		/* Root's and those a section names with user= count against
+		 * no share; the others, not yet watched, need room in theirs. */
+		bool shared = f.ruid != 0 && !(svc && svc->has_user);
+
+		if (shared && !counts_watched(w) &&
+		    !share_allows(&d->ws.shares, &d->settings, f.ruid, why, sizeof(why))) {
+			verdict = IDENTITY_MISMATCH;
+			w->over_share = true;
+			w->share_uid = f.ruid; /* not counted while refused */
+		} else {
+			watch_set_share(w, shared, f.ruid);
 		}
 	}
 	if (first && !budget_allows(w, verdict))
@@ -614,6 +638,14 @@ uint64_t watch_scan(struct daemon *d)
 			w->warned_timeout = false;
 			name_printable(w->name, w->v.name);
 			if (!watch_evaluate(w, false))
+				continue;
+		} else if (w->over_share && w->state == WATCH_REFUSED) {
+			char why[HB_STATUS_REASON];
+
+			/* Room in its share again (one of its uid's ended). */
+			if (share_allows(&d->ws.shares, &d->settings, w->share_uid, why,
+					 sizeof(why)) &&
+			    !watch_evaluate(w, false))
 				continue;
 		}
 		uint64_t deadline = watch_check(d, w, now);
