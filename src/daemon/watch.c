@@ -149,9 +149,6 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 {
 	struct daemon *d = w->d;
 	bool watched = verdict == IDENTITY_OK;
-	/* Refused for want of room in its share only: found again by a
-	 * census once there is room, never turned down for good. */
-	bool watchable = watched || w->over_share;
 	unsigned used = watched ? d->ws.n_active : d->ws.n_refused;
 	struct shmid_ds ds;
 
@@ -167,8 +164,10 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 			  d->ws.n_active, d->settings.slots);
 		d->intake.full_warned = true;
 	}
-	if (watchable)
+	if (watched)
 		d->intake.census_soon = true;
+	else if (w->over_share)
+		; /* never turned down for good: the periodic census looks again */
 	else if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false;
