@@ -47,14 +47,14 @@ static void fair_config(unsigned slots, const char *more)
 	cr_assert(fclose(f) == 0);
 }
 
-/* Entries of uid UID in STATE in hbctl status --json OUT. */
+/* Entries of uid UID in STATE (NULL: any) in hbctl status --json OUT. */
 static int json_count(const char *out, uid_t uid, const char *state)
 {
 	char want_uid[32], want_state[48];
 	int n = 0;
 
 	snprintf(want_uid, sizeof(want_uid), "\"uid\":%u,", (unsigned)uid);
-	snprintf(want_state, sizeof(want_state), "\"state\":\"%s\"", state);
+	snprintf(want_state, sizeof(want_state), "\"state\":\"%s", state ? state : "");
 	for (const char *p = strstr(out, "{\"shmid\":"); p;) {
 		const char *next = strstr(p + 1, "{\"shmid\":");
 		size_t len = next ? (size_t)(next - p) : strlen(p);
@@ -77,14 +77,16 @@ static void status_as(uid_t uid, gid_t gid, char *out)
 		     (unsigned)st, err);
 }
 
-/* Wait until hbctl status (as root) has N entries of UID in STATE. */
+/* Wait until hbctl status (as root) has N entries of UID in STATE (NULL:
+ * N at least that hbwatch has judged, in any state but "unseen"). */
 static bool wait_count(uid_t uid, const char *state, int n, int ms, char *out)
 {
 	uint64_t end = hbd_now_ns() + (uint64_t)ms * 1000000u;
 
 	for (;;) {
 		status_as((uid_t)-1, ADV_NO_GROUP, out);
-		if (json_count(out, uid, state) == n)
+		if (state ? json_count(out, uid, state) == n
+			  : json_count(out, uid, NULL) - json_count(out, uid, "unseen") >= n)
 			return true;
 		if (hbd_now_ns() >= end)
 			return false;
@@ -118,13 +120,15 @@ Test(fair, one_uid_cannot_crowd_out_root, .timeout = 180)
 	hbd_start();
 	for (int i = 0; i < 18; i++)
 		holders[i] = record_holder(ADV_OUTSIDER_UID, ADV_NO_GROUP, "open", NULL);
+	/* All judged (before: 16 watched, 2 waiting for a slot). */
+	cr_assert(wait_count(ADV_OUTSIDER_UID, NULL, 16, 15000, out), "%s", out);
+	adv_still_kills("hung");
 	cr_assert(hbd_log_wait("refused", 0, "uid 3003 holds its share: uid_share=2 of slots=16",
 			       15000));
 	cr_assert(wait_count(ADV_OUTSIDER_UID, "refused", 16, 15000, out),
 		  "not 16 of uid 3003's refused: %s", out);
 	cr_assert_eq(json_count(out, ADV_OUTSIDER_UID, "ok"), 2, "%s", out);
 	cr_assert(strstr(out, "uid 3003 holds its share: uid_share=2 of slots=16"), "%s", out);
-	adv_still_kills("hung");
 
 	/* One of its watched processes ends: one refused is taken up. */
 	for (int i = 0; i < 18; i++) {
@@ -161,17 +165,30 @@ Test(fair, user_section_keeps_its_room, .timeout = 180)
 		record_holder(ADV_OUTSIDER_UID, ADV_NO_GROUP, "open", NULL);
 		record_holder(ADV_ATTACKER_UID, ADV_GROUP, "open", NULL);
 	}
-	cr_assert(hbd_log_wait("refused", 0, "uid 3003 holds its share: uid_share=6", 15000));
-	cr_assert(hbd_log_wait("refused", 0, "uid 3002 holds its share: uid_share=6", 15000));
-	cr_assert(wait_count(ADV_ATTACKER_UID, "ok", 6, 15000, out), "%s", out);
-	cr_assert(wait_count(ADV_OUTSIDER_UID, "ok", 6, 15000, out), "%s", out);
-
-	pid_t open = adv_worker_as(ADV_VICTIM_UID, ADV_GROUP, "open", 3600000, NULL);
-	cr_assert(hbd_log_wait("refused", open, "shared room full: 12 of slots=16", 15000));
+	/* All judged (before: 16 of the 18 watched, all slots taken). */
+	uint64_t end = hbd_now_ns() + 15000000000ull;
+	for (;;) {
+		status_as((uid_t)-1, ADV_NO_GROUP, out);
+		int judged = json_count(out, ADV_OUTSIDER_UID, NULL) +
+			     json_count(out, ADV_ATTACKER_UID, NULL) -
+			     json_count(out, ADV_OUTSIDER_UID, "unseen") -
+			     json_count(out, ADV_ATTACKER_UID, "unseen");
+		if (judged >= 16)
+			break;
+		cr_assert_lt(hbd_now_ns(), end, "not judged: %s", out);
+		hbd_sleep_ms(200);
+	}
 	pid_t mine = adv_worker_as(ADV_VICTIM_UID, ADV_GROUP, "mine", 500, "--beat-ms", "50",
 				   "--hang-after-ms", "100", NULL);
 	adv_assert_killed(mine, 10000);
 	adv_still_kills("hung");
+
+	cr_assert(hbd_log_wait("refused", 0, "uid 3003 holds its share: uid_share=6", 15000));
+	cr_assert(hbd_log_wait("refused", 0, "uid 3002 holds its share: uid_share=6", 15000));
+	cr_assert(wait_count(ADV_ATTACKER_UID, "ok", 6, 15000, out), "%s", out);
+	cr_assert(wait_count(ADV_OUTSIDER_UID, "ok", 6, 15000, out), "%s", out);
+	pid_t open = adv_worker_as(ADV_VICTIM_UID, ADV_GROUP, "open", 3600000, NULL);
+	cr_assert(hbd_log_wait("refused", open, "shared room full: 12 of slots=16", 15000));
 }
 
 /* Segments near kernel.shmmni (lowered in a private IPC namespace): one
