@@ -50,7 +50,7 @@ struct ctl_view {
 	bool unreadable;	   /* it published verdicts we could not trust or read */
 	struct hb_status_entry *e; /* N of them */
 	uint32_t n;
-	bool denied;   /* the kernel let us not read the verdicts: not root, not in GROUP */
+	bool denied;	/* the kernel let us not read the verdicts: not root, not in GROUP */
 	bool has_group; /* the registry's group is known: */
 	gid_t group;	/* hbwatch's */
 };

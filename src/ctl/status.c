@@ -306,7 +306,7 @@ static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char 
 	else
 		printf("pid %d (%s)", (int)view->owner, view->alive ? "running" : "not running");
 	printf("; %zu registration%s%s\n", n, n == 1 ? "" : "s",
-	       view->denied	    ? " (its verdicts are for root and its group only)"
+	       view->denied	  ? " (its verdicts are for root and its group only)"
 	       : view->unreadable ? " (its verdicts are not readable)"
 				  : "");
 }

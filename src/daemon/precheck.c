@@ -53,10 +53,11 @@ unsigned precheck_settings(const struct settings *s)
 		const struct service *svc = &s->services[i];
 
 		if (!svc->unit && !svc->user) {
-			log_warning("%s:%u: [%s] has neither user= nor unit=: any uid may register "
-				    "under it, each up to its share of slots= (uid_share=%u of %u); "
-				    "name who runs it with user= or unit=",
-				    svc->file, svc->line, svc->name, share_per_uid(s), s->slots);
+			log_warning(
+			    "%s:%u: [%s] has neither user= nor unit=: any uid may register "
+			    "under it, each up to its share of slots= (uid_share=%u of %u); "
+			    "name who runs it with user= or unit=",
+			    svc->file, svc->line, svc->name, share_per_uid(s), s->slots);
 			warnings++;
 		}
 		if (svc->action == ACTION_RESTART_UNIT && bus_r < 0) {

@@ -227,8 +227,7 @@ static int set_slots(struct loader *l, struct service *svc, const char *key, con
 
 /* uid_share = N (registrations) or N% (of slots=): the most one uid may
  * have watched under sections without user= (share.h). */
-static int set_uid_share(struct loader *l, struct service *svc, const char *key,
-			 const char *value)
+static int set_uid_share(struct loader *l, struct service *svc, const char *key, const char *value)
 {
 	size_t len = strlen(value);
 	unsigned long long v;
@@ -237,7 +236,8 @@ static int set_uid_share(struct loader *l, struct service *svc, const char *key,
 		char num[8];
 
 		if (len - 1 >= sizeof(num))
-			return invalid(l, key, value, "expected a number, or a percentage of slots=");
+			return invalid(l, key, value,
+				       "expected a number, or a percentage of slots=");
 		memcpy(num, value, len - 1);
 		num[len - 1] = '\0';
 		if (parse_uint(num, 1, 100, &v) < 0)

@@ -73,8 +73,8 @@ struct settings {
 	struct layer_files sources; /* every file read, the main one first */
 	int key;
 	uint32_t slots;
-	uint32_t uid_share;	/* uid_share= as a count, or 0 */
-	uint32_t uid_share_pct; /* ... as a percentage of slots, or 0; both 0: the default */
+	/* uid_share=: a count, or a percentage of slots; both 0: the default */
+	uint32_t uid_share, uid_share_pct;
 	char *group;  /* as written (name or gid); "" keeps the daemon's group */
 	bool has_gid; /* gid is meaningful */
 	gid_t gid;

@@ -12,9 +12,9 @@ uint32_t share_room(const struct settings *s)
 
 uint32_t share_per_uid(const struct settings *s)
 {
-	uint64_t v = s->uid_share		   ? s->uid_share
+	uint64_t v = s->uid_share	? s->uid_share
 		     : s->uid_share_pct ? (uint64_t)s->slots * s->uid_share_pct / 100u
-					    : s->slots / 8u;
+					: s->slots / 8u;
 	uint32_t room = share_room(s);
 
 	if (v < 1)

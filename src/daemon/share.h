@@ -15,12 +15,14 @@
 
 #include "settings.h"
 
+struct share_count {
+	uid_t uid;
+	unsigned n;
+};
+
 /* How many watched registrations each uid holds in the shared room. */
 struct shares {
-	struct share_count {
-		uid_t uid;
-		unsigned n;
-	} *v;
+	struct share_count *v;
 	size_t n, cap;
 	unsigned total; /* of every uid */
 };

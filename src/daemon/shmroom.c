@@ -46,8 +46,9 @@ static void top_holders(int max, char *buf, size_t len)
 			if (by_uid.v[i].n > by_uid.v[best].n)
 				best = i;
 		if (off < len)
-			off += (size_t)snprintf(buf + off, len - off, "%suid %u (%u)", k ? ", " : "",
-						(unsigned)by_uid.v[best].uid, by_uid.v[best].n);
+			off +=
+			    (size_t)snprintf(buf + off, len - off, "%suid %u (%u)", k ? ", " : "",
+					     (unsigned)by_uid.v[best].uid, by_uid.v[best].n);
 		by_uid.v[best] = by_uid.v[--by_uid.n];
 	}
 	share_free(&by_uid);

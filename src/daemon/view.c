@@ -8,10 +8,11 @@
 int view_setup(struct daemon *d)
 {
 	struct shmid_ds ds;
+	gid_t gid = d->settings.has_gid ? d->settings.gid : (gid_t)-1;
+
 	/* The registry's group: those who may announce may read verdicts. */
-	gid_t gid = d->reg.r.hdr && shmctl(d->reg.r.shmid, IPC_STAT, &ds) == 0 ? ds.shm_perm.gid
-		    : d->settings.has_gid					? d->settings.gid
-										: (gid_t)-1;
+	if (d->reg.r.hdr && shmctl(d->reg.r.shmid, IPC_STAT, &ds) == 0)
+		gid = ds.shm_perm.gid;
 	/* Room for the refused too (a budget of slots= of their own, and a
 	 * few being judged): hbctl shows why each is not watched. */
 	int r = status_create(2u * d->settings.slots + 64u, gid, &d->view);

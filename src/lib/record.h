@@ -45,7 +45,7 @@
 #define HB_RECORD_VERSION 2u
 #define HB_RECORD_SIZE	  8192u
 #define HB_RECORD_V1_SIZE 4096u /* layout 1, of 0.2 clients: read, never made */
-#define HB_RECORD_MODE	  0640 /* once in the registry's group (record_share_group()) */
+#define HB_RECORD_MODE	  0640
 #define HB_RECORD_SELF	  1u /* the process is the segment's creator */
 #define HB_NAME_WORDS	  (HB_NAME_SIZE / 8)
 

@@ -3,9 +3,10 @@
  * publishes in the registry header.  Mode 0640, in the registry's group:
  * it tells how hung processes of every uid hung (wchan, CPU, thread
  * states), which /proc hides from other users, so only root and hbwatch's
- * group may read it; the kernel enforces that, not hbctl (hbctl(1)).  Each entry says what hbwatch does
- * with one heartbeat record: the effective timeout (the section's cap
- * applied) and its state, with the reason when it is not watched.
+ * group may read it; the kernel enforces that, not hbctl (hbctl(1)).
+ * Each entry says what hbwatch does with one heartbeat record: the
+ * effective timeout (the section's cap applied) and its state, with the
+ * reason when it is not watched.
  *
  * The registry is writable by its group, so the shmid found there is a
  * hint: a reader trusts the segment only if the kernel says it was created

@@ -123,8 +123,8 @@ Test(fair, one_uid_cannot_crowd_out_root, .timeout = 180)
 	/* All judged (before: 16 watched, 2 waiting for a slot). */
 	cr_assert(wait_count(ADV_OUTSIDER_UID, NULL, 16, 15000, out), "%s", out);
 	adv_still_kills("hung");
-	cr_assert(hbd_log_wait("refused", 0, "uid 3003 holds its share: uid_share=2 of slots=16",
-			       15000));
+	cr_assert(
+	    hbd_log_wait("refused", 0, "uid 3003 holds its share: uid_share=2 of slots=16", 15000));
 	cr_assert(wait_count(ADV_OUTSIDER_UID, "refused", 16, 15000, out),
 		  "not 16 of uid 3003's refused: %s", out);
 	cr_assert_eq(json_count(out, ADV_OUTSIDER_UID, "ok"), 2, "%s", out);
@@ -212,8 +212,8 @@ Test(fair, shm_limit_warning, .timeout = 120)
 
 	pid_t h = adv_start_as(ADV_OUTSIDER_UID, ADV_NO_GROUP, "ready", NULL, 0, "$HBFORGE",
 			       "--self", "--no-announce", "--count", "19", "--name", "x", NULL);
-	cr_assert(hbd_log_wait("odd-registration", 0, "most segments are held by uid 3003 (19)",
-			       15000));
+	cr_assert(
+	    hbd_log_wait("odd-registration", 0, "most segments are held by uid 3003 (19)", 15000));
 	cr_assert(hbd_log_count("odd-registration", 0, "kernel.shmmni=") == 1);
 	hbd_sleep_ms(6000); /* another census: the same episode */
 	cr_assert_eq(hbd_log_count("odd-registration", 0, "kernel.shmmni="), 1);
@@ -255,8 +255,8 @@ static int attach_as(uid_t uid, gid_t gid, int shmid)
  * logs it, with its wchan, CPU and thread states, in its verdicts. */
 static pid_t hung_payroll(void)
 {
-	pid_t w = hbd_worker("payroll", 300, "--beat-ms", "50", "--hang-after-ms", "100",
-			     "--task", "payroll-batch:60000", NULL);
+	pid_t w = hbd_worker("payroll", 300, "--beat-ms", "50", "--hang-after-ms", "100", "--task",
+			     "payroll-batch:60000", NULL);
 
 	cr_assert(hbd_log_wait("deadline-missed", w, NULL, 10000));
 	return w;
