@@ -1,5 +1,5 @@
-/* hbctl remove: delete the registry at the key (and the semaphore an
- * hbwatch 0.1 kept there). */
+/* hbctl remove: delete the registry at the key (and the semaphore there,
+ * unless it is the owner's lock of an hbwatch that runs). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

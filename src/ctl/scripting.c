@@ -202,7 +202,7 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 {
 	struct script_args a = {0};
 	struct hb_registry reg;
-	struct hb_record *rec;
+	struct hb_record_map m = {0};
 	uint64_t timeout_ns, start_time = 0, wait_ns = 0;
 	uint32_t seq;
 	char why[256] = "";
@@ -240,8 +240,8 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 	}
 	shmid = find_record(a.pid, start_time, false);
 	if (shmid >= 0)
-		r = record_attach(shmid, false, &rec);
-	else if ((r = record_create(a.pid, start_time, false, &rec, &shmid)) == 0)
+		r = record_attach(shmid, false, &m);
+	else if ((r = record_create(a.pid, start_time, false, &m.rec, &shmid)) == 0)
 		(void)record_share_group(shmid, reg.shmid); /* else root's alone */
 	if (r < 0) {
 		registry_detach(&reg);
@@ -251,9 +251,9 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 				       : strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
-	record_set(rec, HB_RECORD_OPEN, timeout_ns, a.name);
-	seq = atomic_load(&rec->seq);
-	record_detach(rec);
+	record_set(m.rec, HB_RECORD_OPEN, timeout_ns, a.name);
+	seq = atomic_load(&m.rec->seq);
+	record_unmap(&m);
 	registry_announce(&reg, shmid);
 	registry_detach(&reg);
 	return a.wait ? wait_taken_up(ctl, shmid, seq, a.pid, wait_ns) : CTL_EXIT_OK;
@@ -263,8 +263,8 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 static int by_process(const struct ctl *ctl, int argc, char **argv, bool beat)
 {
 	struct script_args a = {0};
-	struct hb_record *rec;
-	struct hb_record_view v;
+	struct hb_record_map m;
+	struct hb_record_view v = {0};
 	uint64_t start_time = 0;
 	int r, shmid;
 
@@ -277,20 +277,20 @@ static int by_process(const struct ctl *ctl, int argc, char **argv, bool beat)
 		ctl_error("%s: pid %d is not registered (by you)", argv[0], (int)a.pid);
 		return CTL_EXIT_FAIL;
 	}
-	r = shmid < 0 ? shmid : record_attach(shmid, false, &rec);
+	r = shmid < 0 ? shmid : record_attach(shmid, false, &m);
 	if (r < 0) {
 		ctl_error("%s: pid %d: %s", argv[0], (int)a.pid, strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
 	if (beat) {
-		record_beat(rec, now_ns());
-		record_detach(rec);
+		record_beat(m.rec, now_ns());
+		record_unmap(&m);
 		return CTL_EXIT_OK;
 	}
-	if (record_read(rec, &v) < 0)
+	if (record_read(&m, &v) < 0)
 		v.timeout_ns = 0;
-	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
-	record_detach(rec);
+	record_set(m.rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
+	record_unmap(&m);
 	/* We created it, so we may remove it; hbwatch detaches on the news. */
 	shmctl(shmid, IPC_RMID, NULL);
 	announce(ctl, shmid);

@@ -30,6 +30,27 @@ int ctl_registry_owner(int key, pid_t *owner, bool *alive, char *why, size_t why
 	return r;
 }
 
+/* The live owner of REG by the kernel's word: the holder of the owner's
+ * lock (registry.h), which the registry's owner made.  Without a holder,
+ * none runs: *OWNER stays the header's.  Returns 0, or -errno if there is
+ * no such lock. */
+static int ctl_lock_owner(const struct hb_registry *reg, pid_t *owner, bool *alive)
+{
+	struct shmid_ds ds;
+	pid_t pid;
+	int r;
+
+	if (shmctl(reg->shmid, IPC_STAT, &ds) < 0)
+		return -errno;
+	r = registry_lock_holder(reg->key, ds.shm_perm.uid, &pid);
+	if (r < 0)
+		return r;
+	*alive = r == 1;
+	if (*alive)
+		*owner = pid;
+	return 0;
+}
+
 int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 {
 	struct hb_registry reg;
@@ -45,8 +66,10 @@ int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 		v->group = ds.shm_perm.gid;
 		v->has_group = true;
 	}
-	/* EPERM: it exists but belongs to someone we may not signal. */
-	v->alive = v->owner > 0 && (kill(v->owner, 0) == 0 || errno == EPERM);
+	if (ctl_lock_owner(&reg, &v->owner, &v->alive) < 0)
+		/* No lock (an hbwatch before it): the header's word, and
+		 * EPERM: it exists but belongs to someone we may not signal. */
+		v->alive = v->owner > 0 && (kill(v->owner, 0) == 0 || errno == EPERM);
 	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
 	/* Published but not hbwatch's own (or not of this layout): say so. */
 	v->unreadable = r < 0 && r != -ENOENT;
@@ -150,13 +173,14 @@ uint64_t ctl_entry_extended(const struct census_entry *e, const struct ctl_view 
 
 unsigned ctl_entry_tasks(const struct census_entry *e, struct hb_task_view *out, unsigned cap)
 {
-	struct hb_record *rec;
+	struct hb_record_map m;
 	unsigned n;
 
-	if (e->v.task_high == 0 || record_attach(e->shmid, true, &rec) < 0)
+	/* Attached afresh: its geometry, not E's, bounds the read. */
+	if (e->v.task_high == 0 || record_attach(e->shmid, true, &m) < 0)
 		return 0;
-	n = record_read_tasks(rec, e->v.task_high, out, cap);
-	record_detach(rec);
+	n = record_read_tasks(&m, e->v.task_high, out, cap);
+	record_unmap(&m);
 	return n;
 }
 

@@ -49,8 +49,7 @@ struct watch {
 	bool legacy;		     /* a record of the classic table: never written */
 	uint32_t slot;		     /* legacy: the record's index; native: index in d->ws.v */
 	int shmid;		     /* native: the record's segment */
-	const struct hb_record *rec; /* native: attached read-only */
-	size_t segsz;		     /* native: its size when attached */
+	struct hb_record_map record; /* native: attached read-only, and how to read it */
 	bool remove_when_done;	     /* native: a record handed to us (hbctl's) */
 	struct hb_record_view v;     /* native: the last consistent view */
 	uint32_t seq;		     /* native: the registration evaluated */

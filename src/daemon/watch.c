@@ -68,7 +68,7 @@ static void watch_destroy(struct watch *w)
 	struct watch *last;
 
 	watch_release(w);
-	record_detach(w->rec);
+	record_unmap(&w->record);
 	if (w->remove_when_done)
 		shmctl(w->shmid, IPC_RMID, NULL);
 	idmap_del(&d->ws.by_shmid, w->shmid);
@@ -109,7 +109,7 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
 	struct hb_record_view v;
 
 	/* A process that unregistered before exiting: nothing to say. */
-	if (record_read(w->rec, &v) == 0 && v.state != HB_RECORD_OPEN) {
+	if (record_read(&w->record, &v) == 0 && v.state != HB_RECORD_OPEN) {
 		watch_destroy(w);
 		return 0;
 	}
@@ -201,7 +201,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	/* After the attach: who may write what was read.  The same size as
 	 * before it, or the id names another segment now, which was mapped
 	 * with the wrong bounds. */
-	if (shmctl(w->shmid, IPC_STAT, &ds) < 0 || (first && ds.shm_segsz != w->segsz)) {
+	if (shmctl(w->shmid, IPC_STAT, &ds) < 0 || (first && ds.shm_segsz != w->record.size)) {
 		watch_destroy(w);
 		return false;
 	}
@@ -345,7 +345,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 {
 	struct shmid_ds st;
-	struct hb_record *rec;
+	struct hb_record_map rec;
 	struct hb_record_view v;
 	uint64_t ctime;
 	struct watch *w;
@@ -390,23 +390,29 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 			d->intake.census_soon = r != -EINVAL && r != -EIDRM;
 		return NULL;
 	}
-	if (record_read(rec, &v) < 0) {
-		record_detach(rec);
+	r = record_read(&rec, &v);
+	if (r == -EPROTO) {
+		/* Rewritten since the attach a moment ago: not a record. */
+		record_unmap(&rec);
+		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
+		return NULL;
+	}
+	if (r < 0) {
+		record_unmap(&rec);
 		d->intake.census_soon = true;
 		return NULL;
 	}
 	if (v.state != HB_RECORD_OPEN) {
-		record_detach(rec);
+		record_unmap(&rec);
 		return NULL;
 	}
 	w = watch_new(d, shmid);
 	if (!w) {
-		record_detach(rec);
+		record_unmap(&rec);
 		d->intake.census_soon = true;
 		return NULL;
 	}
-	w->rec = rec;
-	w->segsz = ds->shm_segsz;
+	w->record = rec;
 	w->v = v;
 	w->seq = v.seq;
 	w->pid = (v.flags & HB_RECORD_SELF) ? ds->shm_cpid : v.pid;
@@ -414,6 +420,29 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	w->remove_when_done = !(v.flags & HB_RECORD_SELF) && ds->shm_perm.uid == geteuid();
 	name_printable(w->name, v.name);
 	return watch_evaluate(w, true) ? w : NULL;
+}
+
+/* W's owner rewrote how its record is laid out since it was attached:
+ * whatever the record says now is not followed, and nothing is read past
+ * what was decided then (record.h).  Turned down until it changes hands. */
+static void watch_header_changed(struct watch *w)
+{
+	struct daemon *d = w->d;
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct shmid_ds ds;
+	char why[256] = "its header changed after it was attached";
+
+	record_check(&w->record, why, sizeof(why));
+	e.verified = false;
+	e.limited = true;
+	stats_event(&d->stats, LOG_WARNING, &e,
+		    "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
+		    "watched",
+		    w->shmid, w->name, (int)w->pid, why);
+	if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
+		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+	w->remove_when_done = false; /* not ours to clean up: evidence */
+	watch_destroy(w);
 }
 
 /* Take up W's tasks from its record: only the slots below the record's
@@ -436,7 +465,7 @@ static void watch_tasks_refresh(struct watch *w)
 		w->tasks = t;
 		w->n_tasks = high;
 	}
-	n = record_read_tasks(w->rec, high, tv, HB_TASK_SLOTS);
+	n = record_read_tasks(&w->record, high, tv, HB_TASK_SLOTS);
 	for (unsigned i = 0; i < n; i++) {
 		struct watch_task *t = &w->tasks[tv[i].index];
 
@@ -620,11 +649,15 @@ uint64_t watch_scan(struct daemon *d)
 	for (size_t i = d->ws.n; i-- > 0;) {
 		struct watch *w = d->ws.v[i];
 		struct hb_record_view v;
+		int r = record_read(&w->record, &v);
 
 		/* A record its owner keeps writing: the last good copy stands. */
-		if (record_read(w->rec, &v) == 0) {
+		if (r == 0) {
 			w->v = v;
 			watch_tasks_refresh(w);
+		} else if (r == -EPROTO && w->state != WATCH_KILLING) {
+			watch_header_changed(w);
+			continue;
 		}
 		if (w->v.state != HB_RECORD_OPEN && w->state != WATCH_KILLING) {
 			watch_destroy(w); /* unregistered */

@@ -34,24 +34,27 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
 
 int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)
 {
-	struct hb_record *rec;
+	struct hb_record_map m;
 	uint64_t st;
 	uid_t ruid, euid, suid;
 	int r;
 
 	*e = (struct census_entry){
 	    .shmid = shmid, .cuid = ds->shm_perm.cuid, .uid = ds->shm_perm.uid};
-	r = record_attach(shmid, true, &rec);
+	r = record_attach(shmid, true, &m);
 	if (r < 0)
 		return r;
-	if (record_read(rec, &e->v) < 0) {
+	r = record_read(&m, &e->v);
+	if (r == -EAGAIN) {
 		e->busy = true;
-		e->v.flags = rec->flags;
-		e->v.pid = rec->pid;
-		e->v.start_time = rec->start_time;
-		e->v.made_boot_ns = rec->made_boot_ns;
+		e->v.flags = m.rec->flags;
+		e->v.pid = m.rec->pid;
+		e->v.start_time = m.rec->start_time;
+		e->v.made_boot_ns = m.rec->made_boot_ns;
 	}
-	record_detach(rec);
+	record_unmap(&m);
+	if (r == -EPROTO)
+		return r; /* rewritten since the attach: no record to show */
 	e->pid = (e->v.flags & HB_RECORD_SELF) ? ds->shm_cpid : e->v.pid;
 	if (e->pid <= 0) {
 		snprintf(e->why, sizeof(e->why), "it names no process");

@@ -195,7 +195,8 @@ HB_EXPORT int hb_unregister(void)
 {
 	struct hb_registry *reg;
 	struct hb_record *rec;
-	struct hb_record_view v;
+	struct hb_record_map m;
+	struct hb_record_view v = {0};
 
 	pthread_mutex_lock(&client_lock);
 	rec = client_owned;
@@ -206,7 +207,9 @@ HB_EXPORT int hb_unregister(void)
 	/* Stop beats first, then close: the record is ours alone to write. */
 	atomic_store(&client_rec, NULL);
 	task_close_all(rec);
-	if (record_read(rec, &v) < 0)
+	/* Our own record, of the size we made it. */
+	m = (struct hb_record_map){.rec = rec};
+	if (record_geometry(rec, HB_RECORD_SIZE, &m, NULL, 0) < 0 || record_read(&m, &v) < 0)
 		v.timeout_ns = 0;
 	record_set(rec, HB_RECORD_CLOSED, v.timeout_ns, v.name_ok ? v.name : NULL);
 	/* Best effort: hbwatch also finds the closed record by itself. */

@@ -14,7 +14,8 @@
  * itself.  The daemon keeps its last good copy meanwhile. */
 #define RECORD_READ_TRIES 4
 
-int record_validate(const void *mem, size_t size, char *why, size_t why_len)
+int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char *why,
+		    size_t why_len)
 {
 	struct {
 		uint64_t magic;
@@ -23,25 +24,29 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 		uint64_t start_time;
 		uint32_t task_offset, task_count, task_size;
 	} h;
+	uint32_t cap;
 
 	if (size < sizeof(struct hb_record)) {
 		why_set(why, why_len, "segment is %zu bytes, smaller than a heartbeat record",
 			size);
 		return -EPROTO;
 	}
+	/* One copy, then only the copy: the owner may rewrite it meanwhile. */
 	memcpy(&h, mem, sizeof(h));
 	if (h.magic != HB_RECORD_MAGIC) {
 		why_set(why, why_len, "no heartbeat record header (magic %016llx)",
 			(unsigned long long)h.magic);
 		return -EPROTO;
 	}
-	if (h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE)
-		return 0; /* a 0.2 client's: no tasks */
+	if (h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE) {
+		cap = 0; /* a 0.2 client's: no tasks */
+		goto decided;
+	}
 	if (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE) {
 		why_set(why, why_len,
-			"heartbeat record layout %u of %u bytes, this build speaks %u "
-			"of %u",
-			h.version, h.size, HB_RECORD_VERSION, HB_RECORD_SIZE);
+			"heartbeat record layout %u of %u bytes in a segment of %zu, this build "
+			"speaks %u of %u",
+			h.version, h.size, size, HB_RECORD_VERSION, HB_RECORD_SIZE);
 		return -EPROTO;
 	}
 	if (h.task_offset != HB_TASK_OFFSET || h.task_count != HB_TASK_SLOTS ||
@@ -50,6 +55,40 @@ int record_validate(const void *mem, size_t size, char *why, size_t why_len)
 			"task slots at %u, %u of %u bytes, this build speaks %u of %zu at %u",
 			h.task_offset, h.task_count, h.task_size, HB_TASK_SLOTS,
 			sizeof(struct hb_task_slot), HB_TASK_OFFSET);
+		return -EPROTO;
+	}
+	/* The slots that fit in the segment, whatever the header says. */
+	cap = (uint32_t)((size - HB_TASK_OFFSET) / sizeof(struct hb_task_slot));
+	if (cap > HB_TASK_SLOTS)
+		cap = HB_TASK_SLOTS;
+decided:
+	if (m) {
+		m->size = size;
+		m->layout = h.version;
+		m->task_cap = cap;
+	}
+	return 0;
+}
+
+int record_validate(const void *mem, size_t size, char *why, size_t why_len)
+{
+	return record_geometry(mem, size, NULL, why, why_len);
+}
+
+int record_check(const struct hb_record_map *m, char *why, size_t why_len)
+{
+	struct hb_record_map now;
+	char w[160];
+
+	if (record_geometry(m->rec, m->size, &now, w, sizeof(w)) < 0) {
+		why_set(why, why_len, "its header changed after it was attached: %s", w);
+		return -EPROTO;
+	}
+	if (now.layout != m->layout || now.task_cap != m->task_cap) {
+		why_set(why, why_len,
+			"its header changed after it was attached: layout %u with %u task slots, "
+			"was %u with %u",
+			now.layout, now.task_cap, m->layout, m->task_cap);
 		return -EPROTO;
 	}
 	return 0;
@@ -127,24 +166,25 @@ int record_share_group(int shmid, int group_of)
 	return shmctl(shmid, IPC_SET, &ds) < 0 ? -errno : 0;
 }
 
-int record_attach(int shmid, bool readonly, struct hb_record **rec)
+int record_attach(int shmid, bool readonly, struct hb_record_map *m)
 {
 	struct shmid_ds ds;
 
 	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return -errno;
-	return record_attach_sized(shmid, ds.shm_segsz, readonly, rec);
+	return record_attach_sized(shmid, ds.shm_segsz, readonly, m);
 }
 
-int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record **rec)
+int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record_map *m)
 {
 	void *mem;
 	int r;
 
+	*m = (struct hb_record_map){0};
 	mem = shmat(shmid, NULL, readonly ? SHM_RDONLY : 0);
 	if (mem == (void *)-1)
 		return -errno;
-	r = record_validate(mem, size, NULL, 0);
+	r = record_geometry(mem, size, m, NULL, 0);
 	if (r < 0) {
 		/* All zero where the magic goes: a record its maker has not
 		 * finished (record_create() writes the magic last), or an
@@ -153,10 +193,17 @@ int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record 
 		    atomic_load_explicit((_Atomic uint64_t *)mem, memory_order_relaxed) == 0)
 			r = -EINPROGRESS;
 		shmdt(mem);
+		*m = (struct hb_record_map){0};
 		return r;
 	}
-	*rec = mem;
+	m->rec = mem;
 	return 0;
+}
+
+void record_unmap(struct hb_record_map *m)
+{
+	record_detach(m->rec);
+	*m = (struct hb_record_map){0};
 }
 
 void record_detach(const struct hb_record *rec)
@@ -185,8 +232,12 @@ void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t time
 	atomic_store_explicit(&rec->seq, (seq | 1u) + 1u, memory_order_release);
 }
 
-int record_read(const struct hb_record *rec, struct hb_record_view *v)
+int record_read(const struct hb_record_map *m, struct hb_record_view *v)
 {
+	const struct hb_record *rec = m->rec;
+
+	if (record_check(m, NULL, 0) < 0)
+		return -EPROTO;
 	for (int tries = 0; tries < RECORD_READ_TRIES; tries++) {
 		uint32_t seq = atomic_load_explicit(&rec->seq, memory_order_acquire);
 		uint64_t w[HB_NAME_WORDS];
@@ -206,16 +257,16 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 		v->start_time = rec->start_time;
 		v->made_boot_ns = rec->made_boot_ns;
 		v->beat_ns = atomic_load_explicit(&rec->beat_ns, memory_order_acquire);
-		v->version = rec->version;
+		v->version = m->layout;
 		v->ext_at_ns = v->ext_until_ns = 0;
 		v->task_high = 0;
-		if (v->version == HB_RECORD_VERSION) {
+		if (m->layout == HB_RECORD_VERSION) {
 			uint32_t high = atomic_load_explicit(&rec->task_high, memory_order_acquire);
 
 			v->ext_at_ns = atomic_load_explicit(&rec->ext_at_ns, memory_order_acquire);
 			v->ext_until_ns =
 			    atomic_load_explicit(&rec->ext_until_ns, memory_order_relaxed);
-			v->task_high = high < HB_TASK_SLOTS ? high : HB_TASK_SLOTS;
+			v->task_high = high < m->task_cap ? high : m->task_cap;
 		}
 		memcpy(v->name, w, sizeof(v->name));
 		v->name_ok =
@@ -226,16 +277,18 @@ int record_read(const struct hb_record *rec, struct hb_record_view *v)
 	return -EAGAIN;
 }
 
-unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb_task_view *out,
+unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct hb_task_view *out,
 			   unsigned cap)
 {
-	const struct hb_task_slot *slots = (const struct hb_task_slot *)(const void *)(rec + 1);
+	const struct hb_task_slot *slots =
+	    (const struct hb_task_slot *)(const void *)((const char *)m->rec + HB_TASK_OFFSET);
 	unsigned n = 0;
 
-	if (rec->version != HB_RECORD_VERSION)
+	/* The bound is the one decided at attach, never a live field. */
+	if (m->task_cap == 0 || record_check(m, NULL, 0) < 0)
 		return 0;
-	if (high > HB_TASK_SLOTS)
-		high = HB_TASK_SLOTS;
+	if (high > m->task_cap)
+		high = m->task_cap;
 	for (uint32_t i = 0; i < high && n < cap; i++) {
 		const struct hb_task_slot *s = &slots[i];
 		uint32_t w = atomic_load_explicit(&s->word, memory_order_acquire);

@@ -29,6 +29,14 @@
  * touched, and a process without tasks keeps a one-page record.  Layout 1
  * (4 KiB, no tasks, no extension) is still read: its bytes 0..255 are the
  * same and the words layout 2 added there were reserved and zero.
+ *
+ * Bounds: the owner may rewrite any byte of its record at any moment,
+ * line 0 included.  So what sizes or places a read (the layout, where the
+ * task slots are and how many lie inside the mapping) is decided once, at
+ * attach, by record_geometry() from the kernel's segment size and the
+ * header, and kept beside the mapping (struct hb_record_map).  Every later
+ * read is bounded by that, never by a live field; a record whose header no
+ * longer says what was decided is refused (record_check()), not followed.
  */
 #ifndef HBWATCH_RECORD_H
 #define HBWATCH_RECORD_H
@@ -163,9 +171,31 @@ static inline bool record_size_ok(size_t size)
 	return size == HB_RECORD_SIZE || size == HB_RECORD_V1_SIZE;
 }
 
-/* Check that MEM (SIZE bytes, the whole segment) holds a record of this
- * layout.  Pure.  Returns 0 or -EPROTO with the reason in WHY (may be NULL). */
+/* An attached record and the geometry decided when it was attached: every
+ * read through it stays inside SIZE bytes from REC. */
+struct hb_record_map {
+	struct hb_record *rec; /* the mapping; NULL: none */
+	size_t size;	       /* bytes mapped: the segment's size, from the kernel */
+	uint32_t layout;       /* the header's version: 1 or HB_RECORD_VERSION */
+	uint32_t task_cap;     /* task slots read at most, all inside SIZE; 0: none */
+};
+
+/* The one place that decides how a record is read: check that MEM (SIZE
+ * bytes, the whole segment, as the kernel sizes it) holds a record of a
+ * layout this build reads, and fill *M (may be NULL; REC is left alone)
+ * with that layout and the task slots that lie inside SIZE.  The header
+ * is copied once, then only the copy is looked at.  Pure.  Returns 0 or
+ * -EPROTO with the reason in WHY (may be NULL). */
+int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char *why,
+		    size_t why_len);
+
+/* record_geometry() without the geometry. */
 int record_validate(const void *mem, size_t size, char *why, size_t why_len);
+
+/* Does M's record still say, now, what was decided when it was attached?
+ * Returns 0, or -EPROTO with what changed in WHY (may be NULL): the record
+ * is then its owner's scribble, not a record to follow. */
+int record_check(const struct hb_record_map *m, char *why, size_t why_len);
 
 /* Write a fresh record's header into the zeroed segment R, the magic last
  * (a reader that sees the magic sees the rest): process PID, START_TIME (0:
@@ -191,17 +221,20 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
  * mode HB_RECORD_MODE.  Returns 0 or -errno (it then stays its owner's). */
 int record_share_group(int shmid, int group_of);
 
-/* Attach an existing record (*REC) by SHMID; read-only or for writing.
- * Validates it.  Returns 0, -EPROTO (not a record), -EINPROGRESS (its
- * magic is still zero: a record being made, or an empty segment) or
- * -errno. */
-int record_attach(int shmid, bool readonly, struct hb_record **rec);
+/* Attach an existing record by SHMID into *M; read-only or for writing.
+ * Sizes it with IPC_STAT and decides its geometry (record_geometry()).
+ * Returns 0, -EPROTO (not a record), -EINPROGRESS (its magic is still
+ * zero: a record being made, or an empty segment) or -errno. */
+int record_attach(int shmid, bool readonly, struct hb_record_map *m);
 
 /* record_attach() of a segment whose size IPC_STAT just gave (SIZE; a
  * segment's size never changes): one system call fewer. */
-int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record **rec);
+int record_attach_sized(int shmid, size_t size, bool readonly, struct hb_record_map *m);
 
-/* Detach.  Safe on NULL. */
+/* Detach and clear M.  Safe on a cleared map. */
+void record_unmap(struct hb_record_map *m);
+
+/* Detach a record made by record_create().  Safe on NULL. */
 void record_detach(const struct hb_record *rec);
 
 /* The owner's write of the registration: STATE, TIMEOUT_NS and NAME inside
@@ -209,14 +242,17 @@ void record_detach(const struct hb_record *rec);
 void record_set(struct hb_record *rec, enum hb_record_state state, uint64_t timeout_ns,
 		const char *name);
 
-/* Snapshot REC without any lock, a few tries at most.  Returns 0, or
- * -EAGAIN if the owner was writing during every try. */
-int record_read(const struct hb_record *rec, struct hb_record_view *v);
+/* Snapshot M's record without any lock, a few tries at most, as the
+ * layout decided at attach reads it (task_high at most M's task_cap).
+ * Returns 0, -EAGAIN if the owner was writing during every try, or
+ * -EPROTO if its header no longer says what was decided (record_check()). */
+int record_read(const struct hb_record_map *m, struct hb_record_view *v);
 
-/* Copy the open tasks among the first HIGH slots of REC (HIGH as
- * record_read() gave it) into OUT, at most CAP of them, without any lock:
- * a slot its owner is changing meanwhile is left out.  Returns how many. */
-unsigned record_read_tasks(const struct hb_record *rec, uint32_t high, struct hb_task_view *out,
+/* Copy the open tasks among the first HIGH slots of M's record (HIGH as
+ * record_read() gave it; never more than M's task_cap) into OUT, at most
+ * CAP of them, without any lock: a slot its owner is changing meanwhile is
+ * left out, and none of a record whose header changed.  Returns how many. */
+unsigned record_read_tasks(const struct hb_record_map *m, uint32_t high, struct hb_task_view *out,
 			   unsigned cap);
 
 /* The heartbeat: one atomic store. */

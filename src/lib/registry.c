@@ -163,13 +163,16 @@ static int ours_or_refuse(const struct ipc_perm *p, pid_t cpid, const char *what
 
 	if (p->cuid == self && p->uid == self)
 		return 0;
+	bool sem = strcmp(what, "semaphore") == 0;
+
 	why_set(why, why_len,
 		"the %s at key 0x%x was created by uid %s%s%d and is owned by uid %s, not by "
 		"hbwatch's uid %u: hbwatch never adopts IPC objects another user made. Check "
-		"what uses it ('ipcs -m -p -c'), remove it ('ipcrm -M 0x%x'), or give hbwatch "
+		"what uses it ('ipcs -%s -p -c'), remove it ('ipcrm -%s 0x%x'), or give hbwatch "
 		"another key",
 		what, key, user_name(p->cuid, c, sizeof(c)), cpid > 0 ? ", pid " : "",
-		cpid > 0 ? (int)cpid : 0, user_name(p->uid, o, sizeof(o)), (unsigned)self, key);
+		cpid > 0 ? (int)cpid : 0, user_name(p->uid, o, sizeof(o)), (unsigned)self,
+		sem ? "s" : "m", sem ? "S" : "M", key);
 	if (cpid <= 0) {
 		/* Drop the ", pid 0" the format wrote for semaphores. */
 		char *p0 = why ? strstr(why, ", pid 0") : NULL;
@@ -204,6 +207,85 @@ static void remove_v1_semaphore(int key)
 		semctl(id, 0, IPC_RMID);
 }
 
+/* The owner's lock (registry.h): a semaphore of ours, of the lock's mode,
+ * whose value is 1 while its holder lives. */
+static bool lock_is_held(int semid, const struct semid_ds *ds)
+{
+	return (ds->sem_perm.mode & 0777) == HB_LOCK_MODE && semctl(semid, 0, GETVAL) > 0;
+}
+
+int registry_lock(int key, pid_t *holder, char *why, size_t why_len)
+{
+	/* Wait for zero and take, as one operation, never blocking; undone
+	 * by the kernel when we die, however we die. */
+	struct sembuf take[2] = {{.sem_num = 0, .sem_op = 0, .sem_flg = IPC_NOWAIT},
+				 {.sem_num = 0, .sem_op = 1, .sem_flg = SEM_UNDO | IPC_NOWAIT}};
+	struct semid_ds ds;
+	int id, rc;
+
+	*holder = 0;
+	/* A new semaphore's value is 0: free, with no window to set it up. */
+	id = semget(key, 1, IPC_CREAT | IPC_EXCL | HB_LOCK_MODE);
+	if (id < 0 && errno == EEXIST)
+		id = semget(key, 1, 0);
+	if (id < 0 || semctl(id, 0, IPC_STAT, &ds) < 0) {
+		rc = -errno;
+		why_set(why, why_len, "cannot make or open the semaphore at key 0x%x: %s", key,
+			strerror(-rc));
+		return rc;
+	}
+	rc = ours_or_refuse(&ds.sem_perm, 0, "semaphore", key, why, why_len);
+	if (rc < 0)
+		return rc;
+	if ((ds.sem_perm.mode & 0777) != HB_LOCK_MODE) {
+		/* Others may operate it: no lock.  Not removed: it may be
+		 * another program's (a classic table's semaphore). */
+		why_set(why, why_len,
+			"the semaphore at key 0x%x has mode 0%o, not the 0%o of hbwatch's lock: "
+			"check what uses it ('ipcs -s -p -c'), remove it ('ipcrm -S 0x%x'), or "
+			"give hbwatch another key",
+			key, (unsigned)(ds.sem_perm.mode & 0777), HB_LOCK_MODE, key);
+		return -EPERM;
+	}
+	if (semop(id, take, 2) == 0)
+		return 0;
+	rc = -errno;
+	if (rc != -EAGAIN) {
+		why_set(why, why_len, "cannot take the semaphore at key 0x%x: %s", key,
+			strerror(-rc));
+		return rc;
+	}
+	/* Held.  By us already (the registry made again), or by another
+	 * hbwatch that lives: the kernel would have released it. */
+	rc = semctl(id, 0, GETPID);
+	*holder = rc > 0 ? (pid_t)rc : 0;
+	if (*holder == getpid())
+		return 0;
+	why_set(why, why_len,
+		"hbwatch (pid %d) already runs on key 0x%x: one hbwatch per key. To run "
+		"another one, give it a key of its own (key= in [hbwatch], and HBWATCH_KEY for "
+		"its clients and hbctl) or an IPC namespace of its own (unshare --ipc)",
+		(int)*holder, key);
+	return -EBUSY;
+}
+
+int registry_lock_holder(int key, uid_t owner, pid_t *pid)
+{
+	struct semid_ds ds;
+	int id = semget(key, 0, 0), p;
+
+	*pid = 0;
+	if (id < 0 || semctl(id, 0, IPC_STAT, &ds) < 0)
+		return -errno;
+	/* Only the registry owner's lock speaks for it. */
+	if (ds.sem_perm.cuid != owner || ds.sem_perm.uid != owner ||
+	    (ds.sem_perm.mode & 0777) != HB_LOCK_MODE)
+		return -EPERM;
+	p = semctl(id, 0, GETPID);
+	*pid = p > 0 ? (pid_t)p : 0;
+	return lock_is_held(id, &ds) ? 1 : 0;
+}
+
 static int registry_init_new(struct hb_registry *r, uint32_t ring_size)
 {
 	struct hb_registry_header *h = shmat(r->shmid, NULL, 0);
@@ -225,6 +307,7 @@ static int registry_init_new(struct hb_registry *r, uint32_t ring_size)
 	return 0;
 }
 
+static uint32_t repairable(const struct shmid_ds *ds);
 static int repair_own(struct hb_registry *r, const struct shmid_ds *ds);
 
 int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, bool *adopted,
@@ -232,7 +315,9 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 {
 	uint32_t ring_size = registry_ring_size(slots);
 	struct shmid_ds ds;
-	int rc;
+	bool repair = false;
+	pid_t holder;
+	int rc, map_rc = 0;
 
 	*r = (struct hb_registry){.key = key, .shmid = -1};
 	*adopted = false;
@@ -244,8 +329,8 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 				    why_len);
 		if (rc < 0)
 			return rc;
-		rc = registry_map(r, false, why, why_len);
-		if (rc == -EPROTO && r->size >= 8) {
+		map_rc = registry_map(r, false, why, why_len);
+		if (map_rc == -EPROTO && r->size >= 8) {
 			/* An hbwatch 0.1 table of ours: replace it. */
 			uint64_t magic = 0;
 			void *mem = shmat(r->shmid, NULL, SHM_RDONLY);
@@ -254,20 +339,35 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 				shmdt(mem);
 			}
 			if (magic != HB_TABLE_V1_MAGIC) {
-				if (repair_own(r, &ds) < 0)
-					return rc;
-				*adopted = true;
-				goto adopted;
+				/* Ours to repair once the lock is ours; else
+				 * refused, with nothing made at the key. */
+				if (!repairable(&ds))
+					return map_rc;
+				repair = true;
+			} else {
+				if (shmctl(r->shmid, IPC_RMID, NULL) < 0)
+					return -errno;
+				remove_v1_semaphore(key);
+				r->shmid = -1;
 			}
-			if (shmctl(r->shmid, IPC_RMID, NULL) < 0)
-				return -errno;
-			remove_v1_semaphore(key);
-			r->shmid = -1;
-		} else if (rc < 0) {
-			return rc;
+		} else if (map_rc < 0) {
+			return map_rc;
 		} else {
 			*adopted = true;
 		}
+	}
+	/* Before anything of a running owner's is touched: the registry is
+	 * taken over only from an owner that is gone. */
+	rc = registry_lock(key, &holder, why, why_len);
+	if (rc < 0) {
+		registry_detach(r);
+		return rc;
+	}
+	if (repair) {
+		if (repair_own(r, &ds) < 0)
+			return map_rc;
+		*adopted = true;
+		goto adopted;
 	}
 	if (!*adopted) {
 		r->shmid = shmget(key, registry_size(ring_size), IPC_CREAT | IPC_EXCL | 0600);
@@ -314,18 +414,28 @@ bool registry_repair(struct hb_registry *r)
 	return true;
 }
 
+/* The ring size of a segment with a registry's size and mode, or 0. */
+static uint32_t repairable(const struct shmid_ds *ds)
+{
+	uint32_t n = HB_RING_MIN;
+
+	while (n < HB_RING_MAX && registry_size(n) < ds->shm_segsz)
+		n <<= 1;
+	if (registry_size(n) != ds->shm_segsz || (ds->shm_perm.mode & 0777) != HB_REGISTRY_MODE)
+		return 0;
+	return n;
+}
+
 /* A segment of ours at the key that fails validation may be our own
  * registry whose header a group member rewrote: it has a registry's size
  * and mode.  Then give it its header back rather than refuse to start.
  * Returns 0 if repaired, -EPROTO if it does not look like ours. */
 static int repair_own(struct hb_registry *r, const struct shmid_ds *ds)
 {
-	uint32_t n = HB_RING_MIN;
+	uint32_t n = repairable(ds);
 	void *mem;
 
-	while (n < HB_RING_MAX && registry_size(n) < ds->shm_segsz)
-		n <<= 1;
-	if (registry_size(n) != ds->shm_segsz || (ds->shm_perm.mode & 0777) != HB_REGISTRY_MODE)
+	if (!n)
 		return -EPROTO;
 	mem = shmat(r->shmid, NULL, 0);
 	if (mem == (void *)-1)
@@ -364,8 +474,12 @@ int registry_remove(int key)
 {
 	int shmid = shmget(key, 0, 0);
 	int semid = semget(key, 0, 0);
+	struct semid_ds ds;
 	int r = 0;
 
+	/* A running hbwatch's lock stays: it still owns the key. */
+	if (semid >= 0 && semctl(semid, 0, IPC_STAT, &ds) == 0 && lock_is_held(semid, &ds))
+		semid = -1;
 	if (shmid < 0 && semid < 0)
 		return -ENOENT;
 	if (shmid >= 0 && shmctl(shmid, IPC_RMID, NULL) < 0)

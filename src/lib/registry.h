@@ -33,6 +33,7 @@
 #define HB_REGISTRY_MAGIC    UINT64_C(0x3230474552574248) /* "HBWREG02", little endian */
 #define HB_REGISTRY_VERSION  2u
 #define HB_REGISTRY_MODE     0664 /* group announces, everyone may look */
+#define HB_LOCK_MODE	     0644 /* the owner's lock: only its owner operates it */
 #define HB_RING_MIN	     64u
 #define HB_RING_MAX	     65536u
 #define HB_CACHELINE	     64
@@ -87,11 +88,31 @@ int registry_validate(const void *mem, size_t size, struct hb_registry_header *c
  * (not a registry of this layout; WHY says what it is) or another -errno. */
 int registry_attach(int key, bool readonly, struct hb_registry *r, char *why, size_t why_len);
 
+/* The owner's lock: one hbwatch per key.  A System V semaphore at the
+ * key, of this user (root) and mode HB_LOCK_MODE, so only its owner may
+ * operate it and anyone may look.  The running daemon holds it (value 1)
+ * with SEM_UNDO: the kernel releases it the moment that daemon dies,
+ * however it dies, and sempid names the holder.  No guess from a pid.
+ *
+ * Take it, without waiting.  Returns 0 (taken, or already ours), -EBUSY
+ * (held by another live process: *HOLDER, and WHY says how to run a
+ * private hbwatch), -EPERM (a semaphore another user made or owns, or
+ * one of another mode, which is never removed: WHY names it) or -errno. */
+int registry_lock(int key, pid_t *holder, char *why, size_t why_len);
+
+/* Who holds the owner's lock at KEY, a semaphore that OWNER (the
+ * registry's owner) made and owns: 1 (a live hbwatch, *PID), 0 (nobody:
+ * *PID the last holder, or 0), -EPERM (not OWNER's lock) or -errno
+ * (-ENOENT: none, as with an hbwatch older than the lock). */
+int registry_lock_holder(int key, uid_t owner, pid_t *pid);
+
 /* Create the registry at KEY for SLOTS watched processes, group GID (or
  * (gid_t)-1: ours), mode HB_REGISTRY_MODE; or adopt one this user created
  * and owns (*ADOPTED).  Never adopts objects another user created or owns
- * (-EPERM, WHY names them), nor a foreign segment (-EPROTO).  An hbwatch
- * 0.1 table of ours is replaced.  Records owner_pid.  Returns 0 or -errno. */
+ * (-EPERM, WHY names them), nor a foreign segment (-EPROTO).  Takes the
+ * owner's lock first (registry_lock()): never touches the registry of an
+ * hbwatch that runs (-EBUSY).  An hbwatch 0.1 table of ours is replaced.
+ * Records owner_pid.  Returns 0 or -errno. */
 int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, bool *adopted,
 		    char *why, size_t why_len);
 
@@ -107,7 +128,8 @@ int registry_check(const struct hb_registry *r);
  * daemon, which owns the registry.  Returns true if it had to. */
 bool registry_repair(struct hb_registry *r);
 
-/* Remove the segment at KEY, and the semaphore hbwatch 0.1 kept there.
+/* Remove the segment at KEY, and the semaphore there unless it is the
+ * owner's lock of an hbwatch that runs (or the one hbwatch 0.1 kept).
  * Returns 0 if something went, -ENOENT if nothing was there, or -errno. */
 int registry_remove(int key);
 

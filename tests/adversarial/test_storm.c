@@ -87,15 +87,15 @@ static pid_t churn_start(int *out_fd)
  * named "anchor", naming the process by its start time. */
 static void anchor_check(int cycle, pid_t pid, int shmid, uint64_t start_time)
 {
-	struct hb_record *rec;
+	struct hb_record_map rec;
 	struct hb_record_view v;
 
 	cr_assert(hbd_alive(pid), "cycle %d: anchor %d died", cycle, (int)pid);
 	cr_assert_eq(hbd_record_of(pid), shmid, "cycle %d: anchor %d lost its record", cycle,
 		     (int)pid);
 	cr_assert_eq(record_attach(shmid, true, &rec), 0);
-	cr_assert_eq(record_read(rec, &v), 0);
-	record_detach(rec);
+	cr_assert_eq(record_read(&rec, &v), 0);
+	record_unmap(&rec);
 	cr_assert_eq(v.state, HB_RECORD_OPEN);
 	cr_assert(proc_start_matches(start_time, v.start_time, record_started_by(&v)),
 		  "cycle %d: anchor %d's record names another process", cycle, (int)pid);

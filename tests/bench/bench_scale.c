@@ -76,7 +76,7 @@ struct scan_res {
 /* N open records, record i naming sleeper i % SLEEPERS. */
 struct records {
 	unsigned n;
-	struct hb_record **rec;
+	struct hb_record_map *rec;
 	int *shmid;
 };
 
@@ -84,7 +84,7 @@ static void records_drop(struct records *rs)
 {
 	/* Not marked for removal (they name other processes): remove them. */
 	for (unsigned i = 0; i < rs->n; i++) {
-		record_detach(rs->rec[i]);
+		record_unmap(&rs->rec[i]);
 		shmctl(rs->shmid[i], IPC_RMID, NULL);
 	}
 	free(rs->rec);
@@ -99,12 +99,15 @@ static int records_make(struct records *rs, unsigned n, const pid_t *sl, const u
 	if (!rs->rec || !rs->shmid)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		int r = record_create(sl[i % SLEEPERS], st[i % SLEEPERS], false, &rs->rec[i],
+		int r = record_create(sl[i % SLEEPERS], st[i % SLEEPERS], false, &rs->rec[i].rec,
 				      &rs->shmid[i]);
 		if (r < 0)
 			return r;
 		rs->n++;
-		record_set(rs->rec[i], HB_RECORD_OPEN, 3600000000000ull, "scale");
+		r = record_geometry(rs->rec[i].rec, HB_RECORD_SIZE, &rs->rec[i], NULL, 0);
+		if (r < 0)
+			return r;
+		record_set(rs->rec[i].rec, HB_RECORD_OPEN, 3600000000000ull, "scale");
 	}
 	return 0;
 }
@@ -121,7 +124,7 @@ static double read_pass_us(const struct records *rs)
 		uint64_t t0 = bench_now();
 
 		for (unsigned i = 0; i < rs->n; i++)
-			if (record_read(rs->rec[i], &v) == 0)
+			if (record_read(&rs->rec[i], &v) == 0)
 				sum += v.beat_ns;
 		pass[k] = (double)(bench_now() - t0) / 1e3;
 	}

@@ -122,12 +122,12 @@ static bool segment_gone(int shmid)
 static void age_beat(int shmid, unsigned age_ms)
 {
 	uint64_t now = hbd_now_ns(), age = (uint64_t)age_ms * 1000000u;
-	struct hb_record *rec;
+	struct hb_record_map rec;
 
 	cr_assert_gt(now, age, "the clock is too young for a beat %u ms ago", age_ms);
 	cr_assert_eq(record_attach(shmid, false, &rec), 0);
-	record_beat(rec, now - age);
-	record_detach(rec);
+	record_beat(rec.rec, now - age);
+	record_unmap(&rec);
 }
 
 static void view(int shmid, struct hb_record_view *v)
@@ -498,6 +498,8 @@ Test(ctl, shell_job_killed)
 	H.kids[H.n_kids++] = sh;
 	cr_assert(hbd_wait_exit(sh, 15000, &st), "the hung job was not killed");
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
+	/* hbwatch signals first and logs after: the death may be seen first. */
+	cr_assert(hbd_log_wait("signal-sent", sh, "SIGABRT", 5000), "no record of the signal");
 	cr_assert_eq(hbd_log_count("signal-sent", sh, "SIGABRT"), 1);
 	cr_assert_eq(hbd_log_count("deadline-missed", sh, NULL), 1);
 	/* hbctl handed the record to root so that hbwatch could do this. */

@@ -2,10 +2,10 @@
  * three ways the daemon reads segments it did not make:
  *  - as the registry at the key (registry_validate(), then ring entries
  *    through registry_entry(), bounded by the validated copy only);
- *  - as a heartbeat record behind an announced shmid (record_validate());
- *  - through record_read(), on any image the size of the layout: its owner
- *    may rewrite a record with anything after it was validated, so the
- *    reader must hold up on bytes that were never checked.
+ *  - as a heartbeat record behind an announced shmid (record_geometry()),
+ *    then through record_read() and record_read_tasks(), before and after
+ *    its owner rewrites the header: a reader must hold up on bytes that
+ *    were never checked, and stay inside what the attach decided.
  * The image is copied into a cache-line aligned buffer of exactly the
  * input's size, so ASan sees any read past the segment. */
 #include <errno.h>
@@ -65,13 +65,13 @@ static void as_registry(void *mem, size_t size)
 	}
 }
 
-static void read_record(const void *mem)
+static void read_record(const struct hb_record_map *m)
 {
 	struct hb_record_view v;
 	int r;
 
 	memset(&v, 0xa5, sizeof(v));
-	r = record_read(mem, &v);
+	r = record_read(m, &v);
 	FUZZ_CHECK(r == 0 || r == -EAGAIN);
 	if (r < 0)
 		return;
@@ -85,7 +85,7 @@ static void read_record(const void *mem)
 	uint64_t tmo = deadline_timeout(v.timeout_ns, UINT64_C(30000000000));
 	FUZZ_CHECK(tmo <= (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u);
 	FUZZ_CHECK(deadline_at(v.beat_ns, tmo) >= v.beat_ns);
-	FUZZ_CHECK(v.task_high <= HB_TASK_SLOTS);
+	FUZZ_CHECK(v.task_high <= m->task_cap);
 	FUZZ_CHECK(v.version == HB_RECORD_VERSION || (v.task_high == 0 && v.ext_at_ns == 0));
 	/* An extension never brings a deadline forward. */
 	FUZZ_CHECK(deadline_extended(v.beat_ns, tmo, v.ext_at_ns, v.ext_until_ns,
@@ -94,15 +94,15 @@ static void read_record(const void *mem)
 }
 
 /* The task slots of a validated record, as the daemon and hbctl read them. */
-static void read_tasks(const void *mem)
+static void read_tasks(const struct hb_record_map *m)
 {
 	struct hb_record_view v;
 	struct hb_task_view t[HB_TASK_SLOTS];
 	unsigned n;
 
-	if (record_read(mem, &v) < 0)
+	if (record_read(m, &v) < 0)
 		return;
-	n = record_read_tasks(mem, v.task_high, t, HB_TASK_SLOTS);
+	n = record_read_tasks(m, v.task_high, t, HB_TASK_SLOTS);
 	FUZZ_CHECK(n <= v.task_high);
 	for (unsigned i = 0; i < n; i++) {
 		FUZZ_CHECK(t[i].index < v.task_high);
@@ -115,21 +115,47 @@ static void read_tasks(const void *mem)
 	}
 }
 
-static void as_record(const void *mem, size_t size)
+/* Its owner rewrites the header of the record M maps after the attach:
+ * as layout 2 with every slot claimed (the input's task_high otherwise).
+ * Nothing is read past the image (ASan sees it: the image is exactly its
+ * size), and a header that changed is refused. */
+static void rewritten(struct hb_record_map *m)
 {
+	struct hb_record *r = m->rec;
+	struct hb_record_map now;
+	struct hb_task_view t[HB_TASK_SLOTS];
+	struct hb_record_view v;
+
+	record_layout_init(r);
+	if (atomic_load(&r->task_high) == 0)
+		atomic_store(&r->task_high, HB_TASK_SLOTS);
+	if (record_geometry(r, m->size, &now, NULL, 0) < 0 || now.layout != m->layout ||
+	    now.task_cap != m->task_cap) {
+		FUZZ_CHECK(record_read(m, &v) == -EPROTO);
+		FUZZ_CHECK(record_read_tasks(m, UINT32_MAX, t, HB_TASK_SLOTS) == 0);
+		return;
+	}
+	read_record(m);
+	FUZZ_CHECK(record_read_tasks(m, UINT32_MAX, t, HB_TASK_SLOTS) <= m->task_cap);
+}
+
+static void as_record(void *mem, size_t size)
+{
+	struct hb_record_map m = {0};
 	char why[512] = "";
-	int r = record_validate(mem, size, why, sizeof(why));
+	int r = record_geometry(mem, size, &m, why, sizeof(why));
 
 	check_why(r, why, sizeof(why));
 	FUZZ_CHECK(record_validate(mem, size, NULL, 0) == r);
-	if (r == 0) {
-		FUZZ_CHECK(size >= HB_RECORD_V1_SIZE);
-		read_tasks(mem);
-	}
-	if (size >= sizeof(struct hb_record))
-		read_record(mem);
-	else
-		FUZZ_CHECK(r == -EPROTO);
+	if (r < 0)
+		return;
+	FUZZ_CHECK(size >= HB_RECORD_V1_SIZE);
+	FUZZ_CHECK(m.size == size);
+	FUZZ_CHECK(HB_TASK_OFFSET + (size_t)m.task_cap * sizeof(struct hb_task_slot) <= size);
+	m.rec = mem;
+	read_tasks(&m);
+	read_record(&m);
+	rewritten(&m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -70,7 +70,7 @@ struct tally {
  * hb_register(), so the timeout is in milliseconds and always OPEN. */
 static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
 {
-	struct hb_record *rec;
+	struct hb_record_map rec;
 	uint64_t last_beat = 0;
 	const uint64_t unit = by_api ? 1000000u : 1u;
 
@@ -82,7 +82,7 @@ static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
 
 		if (i % 1024 == 0 && tu_now_ms() > deadline)
 			break;
-		if (record_read(rec, &v) < 0) {
+		if (record_read(&rec, &v) < 0) {
 			t->again++;
 			continue;
 		}
@@ -104,7 +104,7 @@ static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
 		cr_assert_geq(v.beat_ns, last_beat, "beat went back");
 		last_beat = v.beat_ns;
 	}
-	record_detach(rec);
+	record_unmap(&rec);
 }
 
 Test(seqlock, reader_never_sees_a_torn_record)
@@ -121,7 +121,9 @@ Test(seqlock, reader_never_sees_a_torn_record)
 	cr_assert_eq(hb_register("setup", 1000), 0);
 	shmid = tu_record_of(getpid());
 	cr_assert_geq(shmid, 0);
-	cr_assert_eq(record_attach(shmid, false, &w.rec), 0);
+	struct hb_record_map wm;
+	cr_assert_eq(record_attach(shmid, false, &wm), 0);
+	w.rec = wm.rec;
 	record_set(w.rec, HB_RECORD_OPEN, 0, name_a);
 
 	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);

@@ -22,15 +22,15 @@ TestSuite(task, .fini = tu_cleanup, .timeout = 60);
 /* The open tasks of our own record, as the daemon reads them. */
 static unsigned tasks_of_self(struct hb_task_view *t, unsigned cap, struct hb_record_view *v)
 {
-	struct hb_record *rec;
+	struct hb_record_map rec;
 	unsigned n;
 	int shmid = tu_record_of(getpid());
 
 	cr_assert_geq(shmid, 0, "we have no record");
 	cr_assert_eq(record_attach(shmid, true, &rec), 0);
-	cr_assert_eq(record_read(rec, v), 0);
-	n = record_read_tasks(rec, v->task_high, t, cap);
-	record_detach(rec);
+	cr_assert_eq(record_read(&rec, v), 0);
+	n = record_read_tasks(&rec, v->task_high, t, cap);
+	record_unmap(&rec);
 	return n;
 }
 
@@ -282,7 +282,7 @@ struct claim_log {
 	int failed_open, not_found, twice, moved;
 };
 
-static struct hb_record *self_rec;
+static struct hb_record_map self_rec;
 
 /* The open slots holding LABEL: how many, and the last one's view. */
 static int find_label(const char *label, struct hb_task_view *out)
@@ -292,9 +292,9 @@ static int find_label(const char *label, struct hb_task_view *out)
 	unsigned n;
 	int found = 0;
 
-	while (record_read(self_rec, &v) < 0)
+	while (record_read(&self_rec, &v) < 0)
 		;
-	n = record_read_tasks(self_rec, v.task_high, tv, HB_TASK_SLOTS);
+	n = record_read_tasks(&self_rec, v.task_high, tv, HB_TASK_SLOTS);
 	for (unsigned i = 0; i < n; i++)
 		if (strcmp(tv[i].label, label) == 0) {
 			*out = tv[i];
@@ -381,6 +381,6 @@ Test(task, threads_never_share_a_slot, .timeout = 120)
 			      (unsigned)(all[i] >> 32), (unsigned)all[i]);
 	cr_assert_eq(tasks_of_self(tv, HB_TASK_SLOTS, &v), 0, "tasks left open");
 	cr_assert_leq(v.task_high, THREADS * PER, "slots beyond what was ever open at once");
-	record_detach(self_rec);
+	record_unmap(&self_rec);
 	registry_detach(&reg);
 }

@@ -566,7 +566,7 @@ int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
 	struct pollfd p[HBD_MAX_KIDS];
 	int fds[HBD_MAX_KIDS], idx[HBD_MAX_KIDS];
 	uint64_t end = hbd_now_ns() + (uint64_t)timeout_ms * 1000000u;
-	struct hb_record *rec[HBD_MAX_KIDS];
+	struct hb_record_map rec[HBD_MAX_KIDS];
 	int dead = 0;
 
 	cr_assert(n <= HBD_MAX_KIDS);
@@ -577,17 +577,17 @@ int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
 		fds[i] = pidfd_open(d[i].pid, 0);
 		cr_assert(fds[i] >= 0, "pidfd_open %d: %s", (int)d[i].pid, strerror(errno));
 		/* Its record, kept attached: the last beat survives the process. */
-		rec[i] = NULL;
-		if (shmid >= 0 && record_attach(shmid, true, &rec[i]) < 0)
-			rec[i] = NULL;
+		rec[i] = (struct hb_record_map){0};
+		if (shmid >= 0)
+			record_attach(shmid, true, &rec[i]);
 	}
 	for (;;) {
 		/* Beats first: the last one seen before the death is the last. */
 		for (int i = 0; i < n; i++) {
 			uint64_t b;
-			if (d[i].dead || !rec[i])
+			if (d[i].dead || !rec[i].rec)
 				continue;
-			b = atomic_load_explicit(&rec[i]->beat_ns, memory_order_acquire);
+			b = atomic_load_explicit(&rec[i].rec->beat_ns, memory_order_acquire);
 			if (b > d[i].last_beat_ns)
 				d[i].last_beat_ns = b;
 		}
@@ -618,7 +618,7 @@ int hbd_wait_deaths(struct hbd_death *d, int n, int timeout_ms)
 	}
 	for (int i = 0; i < n; i++) {
 		close(fds[i]);
-		record_detach(rec[i]);
+		record_unmap(&rec[i]);
 	}
 	return dead;
 }

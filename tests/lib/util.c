@@ -511,13 +511,13 @@ int tu_segments_count(void)
 
 int tu_record_view(int shmid, struct hb_record_view *v)
 {
-	struct hb_record *rec;
-	int r = record_attach(shmid, true, &rec);
+	struct hb_record_map m;
+	int r = record_attach(shmid, true, &m);
 
 	if (r < 0)
 		return r;
-	r = record_read(rec, v);
-	record_detach(rec);
+	r = record_read(&m, v);
+	record_unmap(&m);
 	return r;
 }
 

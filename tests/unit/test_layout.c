@@ -1,11 +1,14 @@
 /* registry_validate() and record_validate() on segment images in ordinary
  * memory: whatever sits at the key or behind an announced shmid may be
  * anything, and the only thing either may do with it is say what it is.
- * Plus record_read() of an image written by record_set(). */
+ * Plus record_read() of an image written by record_set(), bounded by the
+ * geometry decided from the image's size whatever its owner writes later. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "record.h"
 #include "registry.h"
@@ -21,6 +24,17 @@ static void *image(size_t size)
 
 	cr_assert_not_null(m);
 	memset(m, 0, alloc);
+	return m;
+}
+
+/* The geometry of the record image R of SIZE bytes, as an attach decides it. */
+static struct hb_record_map map_of(void *r, size_t size)
+{
+	struct hb_record_map m = {0};
+	char why[256] = "";
+
+	cr_assert_eq(record_geometry(r, size, &m, why, sizeof(why)), 0, "%s", why);
+	m.rec = r;
 	return m;
 }
 
@@ -393,16 +407,19 @@ Test(record, layout1_read)
 	r->size = HB_RECORD_V1_SIZE;
 	r->task_offset = r->task_count = r->task_size = 0;
 	cr_expect_eq(record_validate(r, HB_RECORD_V1_SIZE, NULL, 0), 0);
+	struct hb_record_map m = map_of(r, HB_RECORD_V1_SIZE);
+	cr_expect_eq(m.layout, 1);
+	cr_expect_eq(m.task_cap, 0);
 	record_set(r, HB_RECORD_OPEN, UINT64_C(1000000000), "old");
 	atomic_store(&r->task_high, 9);
 	atomic_store(&r->ext_at_ns, 5);
 	atomic_store(&r->ext_until_ns, 50);
-	cr_assert_eq(record_read(r, &v), 0);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_eq(v.version, 1);
 	cr_expect_eq(v.task_high, 0);
 	cr_expect_eq(v.ext_at_ns, 0);
 	cr_expect_eq(v.ext_until_ns, 0);
-	cr_expect_eq(record_read_tasks(r, 9, t, 4), 0);
+	cr_expect_eq(record_read_tasks(&m, 9, t, 4), 0);
 	free(r);
 }
 
@@ -432,10 +449,12 @@ Test(record, read_tasks)
 	s[5].word = HB_TASK_WORD(1, HB_TASK_OPEN); /* beyond task_high: not read */
 	atomic_store(&r->task_high, 4);
 
-	cr_assert_eq(record_read(r, &v), 0);
+	struct hb_record_map m = map_of(r, HB_RECORD_SIZE);
+	cr_expect_eq(m.task_cap, HB_TASK_SLOTS);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_eq(v.version, HB_RECORD_VERSION);
 	cr_assert_eq(v.task_high, 4);
-	cr_assert_eq(record_read_tasks(r, v.task_high, t, HB_TASK_SLOTS), 2);
+	cr_assert_eq(record_read_tasks(&m, v.task_high, t, HB_TASK_SLOTS), 2);
 	cr_expect_eq(t[0].index, 0);
 	cr_expect_eq(t[0].gen, 3);
 	cr_expect_str_eq(t[0].label, "ingest");
@@ -448,11 +467,11 @@ Test(record, read_tasks)
 	cr_expect_not(t[1].label_ok);
 	cr_expect_str_eq(t[1].label, "bad label?");
 	/* CAP bounds the copy; a task_high past the slots is clamped. */
-	cr_expect_eq(record_read_tasks(r, v.task_high, t, 1), 1);
+	cr_expect_eq(record_read_tasks(&m, v.task_high, t, 1), 1);
 	atomic_store(&r->task_high, 100000);
-	cr_assert_eq(record_read(r, &v), 0);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_eq(v.task_high, HB_TASK_SLOTS);
-	cr_expect_eq(record_read_tasks(r, 100000, t, HB_TASK_SLOTS), 3);
+	cr_expect_eq(record_read_tasks(&m, 100000, t, HB_TASK_SLOTS), 3);
 	free(r);
 }
 
@@ -464,9 +483,10 @@ Test(record, set_then_read)
 	struct hb_record_view v;
 
 	record_header(r);
+	struct hb_record_map m = map_of(r, HB_RECORD_SIZE);
 	record_set(r, HB_RECORD_OPEN, UINT64_C(1500000000), "web@1");
 	record_beat(r, 12345);
-	cr_assert_eq(record_read(r, &v), 0);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_eq(v.state, HB_RECORD_OPEN);
 	cr_expect_eq(v.timeout_ns, UINT64_C(1500000000));
 	cr_expect_eq(v.beat_ns, 12345);
@@ -478,18 +498,79 @@ Test(record, set_then_read)
 	cr_expect_eq(v.seq % 2, 0);
 
 	record_set(r, HB_RECORD_OPEN, 1, "no spaces please");
-	cr_assert_eq(record_read(r, &v), 0);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_not(v.name_ok);
 
 	/* 64 name bytes and no NUL: a writer that ignored the layout. */
 	for (unsigned k = 0; k < HB_NAME_WORDS; k++)
 		atomic_store(&r->name[k], UINT64_C(0x6161616161616161));
-	cr_assert_eq(record_read(r, &v), 0);
+	cr_assert_eq(record_read(&m, &v), 0);
 	cr_expect_not(v.name_ok);
 	cr_expect_eq(strlen(v.name), HB_NAME_SIZE - 1);
 
 	/* A writer that stopped inside the seqlock: no torn copy, ever. */
 	atomic_store(&r->seq, 7);
-	cr_expect_eq(record_read(r, &v), -EAGAIN);
+	cr_expect_eq(record_read(&m, &v), -EAGAIN);
+	free(r);
+}
+
+/* A record of layout 1 in a 4 KiB segment, valid when attached, whose
+ * owner then rewrites its header as layout 2 with every task slot used:
+ * nothing past the 4 KiB is read (here a page that faults), and the
+ * record is refused with what changed. */
+Test(record, layout_rewritten_after_attach)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct hb_task_view t[HB_TASK_SLOTS];
+	struct hb_record_view v;
+	char why[256] = "";
+
+	cr_assert_eq(page, HB_RECORD_V1_SIZE, "the guard page needs 4 KiB pages");
+	char *mem = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(mem != MAP_FAILED);
+	cr_assert_eq(mprotect(mem + page, (size_t)page, PROT_NONE), 0);
+	struct hb_record *r = (struct hb_record *)(void *)mem;
+
+	record_header(r);
+	r->version = 1;
+	r->size = HB_RECORD_V1_SIZE;
+	r->task_offset = r->task_count = r->task_size = 0;
+	struct hb_record_map m = map_of(r, HB_RECORD_V1_SIZE);
+	record_set(r, HB_RECORD_OPEN, UINT64_C(1000000000), "old");
+	cr_assert_eq(record_read(&m, &v), 0);
+	cr_assert_eq(record_check(&m, why, sizeof(why)), 0, "%s", why);
+
+	/* The owner's rewrite: layout 2, every slot claimed. */
+	record_layout_init(r);
+	atomic_store(&r->task_high, HB_TASK_SLOTS);
+	cr_expect_eq(record_read(&m, &v), -EPROTO, "a changed header was followed");
+	cr_expect_eq(record_read_tasks(&m, HB_TASK_SLOTS, t, HB_TASK_SLOTS), 0);
+	cr_expect_eq(record_check(&m, why, sizeof(why)), -EPROTO);
+	cr_expect(strstr(why, "changed after it was attached"), "%s", why);
+
+	/* Even a header that says layout 1 again cannot widen the read. */
+	r->version = 1;
+	r->size = HB_RECORD_V1_SIZE;
+	cr_expect_eq(record_read(&m, &v), 0);
+	cr_expect_eq(v.task_high, 0);
+	cr_expect_eq(record_read_tasks(&m, HB_TASK_SLOTS, t, HB_TASK_SLOTS), 0);
+	munmap(mem, 2 * (size_t)page);
+}
+
+/* Layout 2 in a segment larger than 8 KiB: the slots are those the layout
+ * has, whatever task_high says. */
+Test(record, geometry_of_sizes)
+{
+	struct hb_record *r = image(4 * HB_RECORD_SIZE);
+	struct hb_record_map m;
+
+	record_header(r);
+	m = map_of(r, 4 * HB_RECORD_SIZE);
+	cr_expect_eq(m.layout, HB_RECORD_VERSION);
+	cr_expect_eq(m.task_cap, HB_TASK_SLOTS);
+	cr_expect_eq(m.size, 4 * HB_RECORD_SIZE);
+	cr_expect_eq(record_geometry(r, HB_RECORD_V1_SIZE, &m, NULL, 0), -EPROTO,
+		     "layout 2 accepted in 4 KiB");
 	free(r);
 }
