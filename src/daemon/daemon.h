@@ -132,7 +132,8 @@ struct intake {
 	bool census_soon;	  /* hints were lost: a census as soon as allowed */
 	struct idmap turned_down; /* shmid -> shm_ctime of records refused */
 	bool full_warned;
-	bool shm_tight; /* System V shared memory nearly used up: warned (shmroom.h) */
+	bool shm_tight;		/* System V shared memory nearly used up: warned (shmroom.h) */
+	bool unreadable_warned; /* a record we may not read: said once */
 };
 
 /* The native registrations (watch.c). */

@@ -384,6 +384,17 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 		return NULL;
 	}
 	if (r < 0) {
+		if (r == -EACCES && !d->intake.unreadable_warned) {
+			/* Records are mode 0640 in the registry's group: without
+			 * CAP_IPC_OWNER hbwatch must be in that group. */
+			d->intake.unreadable_warned = true;
+			log_warning(
+			    "cannot read heartbeat record %d (uid %u, group %u, mode %03o): "
+			    "hbwatch needs CAP_IPC_OWNER or membership of group %u "
+			    "(SupplementaryGroups= in its unit)",
+			    shmid, (unsigned)ds->shm_perm.uid, (unsigned)ds->shm_perm.gid,
+			    (unsigned)ds->shm_perm.mode & 0777u, (unsigned)ds->shm_perm.gid);
+		}
 		if (r == -EACCES)
 			idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		else
