@@ -65,7 +65,7 @@ static int check_scan(const char *name, const struct ctl_view *view, struct chec
 	struct census_entry *e;
 	uint64_t now;
 	size_t n;
-	int r = census_collect(&e, &n);
+	int r = ctl_census_collect(view, &e, &n);
 
 	if (r < 0)
 		return r;

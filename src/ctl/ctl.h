@@ -51,7 +51,17 @@ struct ctl_view {
 	bool unreadable;	   /* it published verdicts we could not trust or read */
 	struct hb_status_entry *e; /* N of them */
 	uint32_t n;
+	bool denied;	/* the kernel let us not read the verdicts: not root, not in GROUP */
+	bool has_group; /* the registry's group is known: */
+	gid_t group;	/* hbwatch's */
 };
+
+/* Does this reader see every registration (root, hbwatch's group), or
+ * only what /proc shows it (visible.c)? */
+bool ctl_sees_all(const struct ctl_view *v);
+
+/* census_collect(), less what V's reader may not see of other uids. */
+int ctl_census_collect(const struct ctl_view *v, struct census_entry **out, size_t *n);
 
 /* Load the view of the hbwatch at KEY.  Returns 0, or -errno from
  * registry_attach() with the reason in WHY (may be NULL); *V is always

@@ -54,7 +54,7 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	(void)ctl_view_load(ctl->key, &view, NULL, 0);
-	r = census_collect(&e, &n);
+	r = ctl_census_collect(&view, &e, &n);
 	if (r < 0) {
 		ctl_view_free(&view);
 		ctl_error("metrics: cannot enumerate heartbeat records: %s", strerror(-r));

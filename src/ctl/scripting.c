@@ -243,8 +243,8 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 	shmid = find_record(a.pid, start_time, false);
 	if (shmid >= 0)
 		r = record_attach(shmid, false, &m);
-	else
-		r = record_create(a.pid, start_time, false, &m.rec, &shmid);
+	else if ((r = record_create(a.pid, start_time, false, &m.rec, &shmid)) == 0)
+		(void)record_share_group(shmid, reg.shmid); /* else root's alone */
 	if (r < 0) {
 		registry_detach(&reg);
 		ctl_error("register: cannot make a heartbeat record for pid %d: %s", (int)a.pid,

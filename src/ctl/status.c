@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 
 #include "census.h"
 #include "clock.h"
@@ -45,18 +46,24 @@ int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 {
 	struct hb_registry reg;
 	struct hb_status st;
+	struct shmid_ds ds;
 	int r = registry_attach(key, true, &reg, why, why_len);
 
 	*v = (struct ctl_view){0};
 	if (r < 0)
 		return r;
 	v->owner = atomic_load(&reg.hdr->owner_pid);
+	if (shmctl(reg.shmid, IPC_STAT, &ds) == 0) {
+		v->group = ds.shm_perm.gid;
+		v->has_group = true;
+	}
 	if (ctl_lock_owner(&reg, &v->owner, &v->alive) < 0)
 		/* No lock (an hbwatch before it): as clients decide it (vouch.h). */
 		v->alive = registry_owner_alive(&reg);
 	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
 	/* Published but not hbwatch's own (or not of this layout): say so. */
 	v->unreadable = r < 0 && r != -ENOENT;
+	v->denied = r == -EACCES; /* not root, not in its group: hbctl(1) */
 	if (r == 0) {
 		v->e = calloc(st.capacity ? st.capacity : 1, sizeof(*v->e));
 		if (v->e) {
@@ -321,7 +328,9 @@ static void print_header(const struct ctl *ctl, size_t n, int reg_r, const char 
 	else
 		printf("pid %d (%s)", (int)view->owner, view->alive ? "running" : "not running");
 	printf("; %zu registration%s%s\n", n, n == 1 ? "" : "s",
-	       view->unreadable ? " (its verdicts are not readable)" : "");
+	       view->denied	  ? " (its verdicts are for root and its group only)"
+	       : view->unreadable ? " (its verdicts are not readable)"
+				  : "");
 }
 
 /* The tasks of E, each on a line of its own under its process, the label
@@ -453,7 +462,7 @@ int cmd_status(const struct ctl *ctl, int argc, char **argv)
 	reg_r = ctl_view_load(ctl->key, &view, reg_why, sizeof(reg_why));
 	if (reg_r < 0 && !reg_why[0])
 		snprintf(reg_why, sizeof(reg_why), "%s", strerror(-reg_r));
-	r = census_collect(&e, &n);
+	r = ctl_census_collect(&view, &e, &n);
 	if (r < 0) {
 		ctl_view_free(&view);
 		ctl_error("cannot enumerate heartbeat records: %s", strerror(-r));

@@ -17,6 +17,7 @@
 #include "record.h"
 #include "registry.h"
 #include "settings.h"
+#include "share.h"
 #include "stats.h"
 #include "status.h"
 #include "target.h"
@@ -88,6 +89,9 @@ struct watch {
 	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
 	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
 	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
+	bool shared;		    /* native: counted in its uid's share while active */
+	bool over_share;	    /* native: REFUSED for want of room in the share */
+	uid_t share_uid;	    /* the uid whose share it counts against */
 };
 
 struct legacy_watch;
@@ -149,6 +153,8 @@ struct intake {
 	bool census_soon;	  /* hints were lost: a census as soon as allowed */
 	struct idmap turned_down; /* shmid -> shm_ctime of records refused */
 	bool full_warned;
+	bool shm_tight;		/* System V shared memory nearly used up: warned (shmroom.h) */
+	bool unreadable_warned; /* a record we may not read: said once */
 };
 
 /* The native registrations (watch.c). */
@@ -159,6 +165,7 @@ struct watchset {
 	struct idmap by_pid;   /* pid -> the watch hbwatch watches it through */
 	unsigned n_active;     /* ACTIVE, KILLING or LOGGED: hbwatch watches them */
 	unsigned n_refused;    /* native registrations kept as REFUSED */
+	struct shares shares;  /* active ones under sections without user= (share.h) */
 };
 
 /* The kill rate limits (kill.c). */

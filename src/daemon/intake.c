@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "intake.h"
 #include "log.h"
+#include "shmroom.h"
 #include "watch.h"
 
 #define RING_BUDGET	 4096u		      /* entries read per pass */
@@ -111,6 +112,7 @@ static uint64_t census(struct daemon *d, uint64_t now)
 	r = census_each(census_one, &c);
 	if (r < 0)
 		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
+	shmroom_check(d);
 	return c.soonest;
 }
 

@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "precheck.h"
+#include "share.h"
 
 /* Does any unit file or loaded unit match PATTERN?  1, 0, or -errno when
  * systemd cannot be asked. */
@@ -51,6 +52,14 @@ unsigned precheck_settings(const struct settings *s)
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct service *svc = &s->services[i];
 
+		if (!svc->unit && !svc->user) {
+			log_warning(
+			    "%s:%u: [%s] has neither user= nor unit=: any uid may register "
+			    "under it, each up to its share of slots= (uid_share=%u of %u); "
+			    "name who runs it with user= or unit=",
+			    svc->file, svc->line, svc->name, share_per_uid(s), s->slots);
+			warnings++;
+		}
 		if (svc->action == ACTION_RESTART_UNIT && bus_r < 0) {
 			log_warning(
 			    "%s:%u: [%s] has action = restart-unit, but the system bus is not "

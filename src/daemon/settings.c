@@ -243,6 +243,35 @@ static int set_slots(struct loader *l, struct service *svc, const char *key, con
 	return 0;
 }
 
+/* uid_share = N (registrations) or N% (of slots=): the most one uid may
+ * have watched under sections without user= (share.h). */
+static int set_uid_share(struct loader *l, struct service *svc, const char *key, const char *value)
+{
+	size_t len = strlen(value);
+	unsigned long long v;
+
+	if (len > 1 && value[len - 1] == '%') {
+		char num[8];
+
+		if (len - 1 >= sizeof(num))
+			return invalid(l, key, value,
+				       "expected a number, or a percentage of slots=");
+		memcpy(num, value, len - 1);
+		num[len - 1] = '\0';
+		if (parse_uint(num, 1, 100, &v) < 0)
+			return invalid(l, key, value, "expected a percentage from 1%% to 100%%");
+		l->s->uid_share = 0;
+		l->s->uid_share_pct = (uint32_t)v;
+		return 0;
+	}
+	if (parse_uint(value, 1, HB_SLOTS_MAX, &v) < 0)
+		return invalid(l, key, value, "expected a number from 1 to %u, or a percentage",
+			       HB_SLOTS_MAX);
+	l->s->uid_share = (uint32_t)v;
+	l->s->uid_share_pct = 0;
+	return 0;
+}
+
 static int set_group(struct loader *l, struct service *svc, const char *key, const char *value)
 {
 	l->group_at = here(l);
@@ -504,6 +533,7 @@ static const struct key_def keys[] = {
     {"starve_grace", IN_SERVICE, false, set_starve_grace},
     {"debugged", IN_SERVICE, false, set_debugged},
     {"warn_at", IN_SERVICE, false, set_warn_at},
+    {"uid_share", IN_GLOBAL, false, set_uid_share},
 };
 
 static int service_add(struct loader *l, const char *name)

@@ -92,6 +92,8 @@ struct settings {
 	struct layer_files sources; /* every file read, the main one first */
 	int key;
 	uint32_t slots;
+	/* uid_share=: a count, or a percentage of slots; both 0: the default */
+	uint32_t uid_share, uid_share_pct;
 	char *group;  /* as written (name or gid); "" keeps the daemon's group */
 	bool has_gid; /* gid is meaningful */
 	gid_t gid;

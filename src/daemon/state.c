@@ -31,15 +31,32 @@ static bool counts_active(enum watch_state s)
 
 void watch_set_state(struct watch *w, enum watch_state s)
 {
-	if (counts_active(w->state) && !counts_active(s))
+	if (counts_active(w->state) && !counts_active(s)) {
 		w->d->ws.n_active--;
-	else if (!counts_active(w->state) && counts_active(s))
+		if (w->shared)
+			share_add(&w->d->ws.shares, w->share_uid, -1);
+	} else if (!counts_active(w->state) && counts_active(s)) {
 		w->d->ws.n_active++;
+		if (w->shared)
+			share_add(&w->d->ws.shares, w->share_uid, 1);
+	}
 	if (!w->legacy && (w->state == WATCH_REFUSED) != (s == WATCH_REFUSED))
 		w->d->ws.n_refused += s == WATCH_REFUSED ? 1u : (unsigned)-1;
 	w->state = s;
 	w->d->stats.dirty = true;
 	view_touch(w);
+}
+
+void watch_set_share(struct watch *w, bool shared, uid_t uid)
+{
+	if (w->shared == shared && (!shared || w->share_uid == uid))
+		return;
+	if (counts_active(w->state) && w->shared)
+		share_add(&w->d->ws.shares, w->share_uid, -1);
+	w->shared = shared;
+	w->share_uid = uid;
+	if (counts_active(w->state) && shared)
+		share_add(&w->d->ws.shares, uid, 1);
 }
 
 void watch_release(struct watch *w)

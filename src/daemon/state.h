@@ -10,6 +10,9 @@ void watch_release(struct watch *w);
 /* Set W's state, keeping the count of active registrations right. */
 void watch_set_state(struct watch *w, enum watch_state s);
 
+/* Count W, while it is active, in UID's share (SHARED) or in none. */
+void watch_set_share(struct watch *w, bool shared, uid_t uid);
+
 /* "record" or "legacy record", for messages about W. */
 const char *watch_what(const struct watch *w);
 

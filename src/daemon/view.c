@@ -1,12 +1,21 @@
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 
 #include "deadline.h"
 #include "view.h"
 
 int view_setup(struct daemon *d)
 {
-	int r = status_create(d->settings.slots, &d->view);
+	struct shmid_ds ds;
+	gid_t gid = d->settings.has_gid ? d->settings.gid : (gid_t)-1;
+
+	/* The registry's group: those who may announce may read verdicts. */
+	if (d->reg.r.hdr && shmctl(d->reg.r.shmid, IPC_STAT, &ds) == 0)
+		gid = ds.shm_perm.gid;
+	/* Room for the refused too (a budget of slots= of their own, and a
+	 * few being judged): hbctl shows why each is not watched. */
+	int r = status_create(2u * d->settings.slots + 64u, gid, &d->view);
 
 	if (r < 0)
 		log_warning("cannot make the status segment for hbctl: %s (hbctl status shows "

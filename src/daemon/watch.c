@@ -100,6 +100,7 @@ void watch_finish(struct daemon *d)
 	d->ws.cap = 0;
 	idmap_free(&d->ws.by_shmid);
 	idmap_free(&d->ws.by_pid);
+	share_free(&d->ws.shares);
 }
 
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -167,6 +168,8 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	}
 	if (watched)
 		d->intake.census_soon = true;
+	else if (w->over_share)
+		; /* never turned down for good: the periodic census looks again */
 	else if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false;
@@ -213,6 +216,11 @@ static bool watch_clock_moved(struct watch *w)
 		w->v = v;
 	}
 	return true;
+}
+
+static bool counts_watched(const struct watch *w)
+{
+	return w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED;
 }
 
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
@@ -277,6 +285,21 @@ static bool watch_evaluate(struct watch *w, bool first)
 			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
 				 (int)w->pid, o->shmid);
 			verdict = IDENTITY_MISMATCH;
+		}
+	}
+	w->over_share = false;
+	if (verdict == IDENTITY_OK) {
+		/* Root's and those a section names with user= count against
+		 * no share; the others, not yet watched, need room in theirs. */
+		bool shared = f.ruid != 0 && !(svc && svc->has_user);
+
+		if (shared && !counts_watched(w) &&
+		    !share_allows(&d->ws.shares, &d->settings, f.ruid, why, sizeof(why))) {
+			verdict = IDENTITY_MISMATCH;
+			w->over_share = true;
+			w->share_uid = f.ruid; /* not counted while refused */
+		} else {
+			watch_set_share(w, shared, f.ruid);
 		}
 	}
 	if (first && !budget_allows(w, verdict))
@@ -404,6 +427,17 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 		return NULL;
 	}
 	if (r < 0) {
+		if (r == -EACCES && !d->intake.unreadable_warned) {
+			/* Records are mode 0640 in the registry's group: without
+			 * CAP_IPC_OWNER hbwatch must be in that group. */
+			d->intake.unreadable_warned = true;
+			log_warning(
+			    "cannot read heartbeat record %d (uid %u, group %u, mode %03o): "
+			    "hbwatch needs CAP_IPC_OWNER or membership of group %u "
+			    "(SupplementaryGroups= in its unit)",
+			    shmid, (unsigned)ds->shm_perm.uid, (unsigned)ds->shm_perm.gid,
+			    (unsigned)ds->shm_perm.mode & 0777u, (unsigned)ds->shm_perm.gid);
+		}
 		if (r == -EACCES)
 			idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
 		else
@@ -708,6 +742,14 @@ uint64_t watch_scan(struct daemon *d)
 			w->warned_timeout = false;
 			name_printable(w->name, w->v.name);
 			if (!watch_evaluate(w, false))
+				continue;
+		} else if (w->over_share && w->state == WATCH_REFUSED) {
+			char why[HB_STATUS_REASON];
+
+			/* Room in its share again (one of its uid's ended). */
+			if (share_allows(&d->ws.shares, &d->settings, w->share_uid, why,
+					 sizeof(why)) &&
+			    !watch_evaluate(w, false))
 				continue;
 		}
 		uint64_t deadline = watch_check(d, w, now);

@@ -149,6 +149,8 @@ static int do_register(const char *name, unsigned int timeout_ms)
 		r = record_create(pid, 0, true, &rec, &shmid);
 		if (r < 0)
 			return r;
+		/* For hbwatch's group too; failing that, root (hbwatch) alone. */
+		(void)record_share_group(shmid, reg->shmid);
 		client_owned = rec;
 		client_shmid = shmid;
 		client_pid = pid;

@@ -135,7 +135,7 @@ int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **
 
 	/* Mode at creation: SysV IPC ignores the umask, and no window exists
 	 * in which others could write. */
-	id = shmget(IPC_PRIVATE, HB_RECORD_SIZE, IPC_CREAT | IPC_EXCL | HB_RECORD_MODE);
+	id = shmget(IPC_PRIVATE, HB_RECORD_SIZE, IPC_CREAT | IPC_EXCL | (HB_RECORD_MODE & 0600));
 	if (id < 0)
 		return -errno;
 	r = shmat(id, NULL, 0);
@@ -167,6 +167,17 @@ fail:
 	shmdt(r);
 	shmctl(id, IPC_RMID, NULL);
 	return e;
+}
+
+int record_share_group(int shmid, int group_of)
+{
+	struct shmid_ds ds, g;
+
+	if (shmctl(group_of, IPC_STAT, &g) < 0 || shmctl(shmid, IPC_STAT, &ds) < 0)
+		return -errno;
+	ds.shm_perm.gid = g.shm_perm.gid;
+	ds.shm_perm.mode = HB_RECORD_MODE;
+	return shmctl(shmid, IPC_SET, &ds) < 0 ? -errno : 0;
 }
 
 int record_attach(int shmid, bool readonly, struct hb_record_map *m)

@@ -4,9 +4,12 @@
  * Trust comes from the kernel, not from the bytes: shmctl(IPC_STAT) tells
  * who created the segment (shm_perm.cuid, and shm_cpid in the reader's own
  * PID namespace), who owns it and who may write it (shm_perm.mode).  A
- * record is written by its creator and owner only (mode 0644: no group or
- * other write), so what it says is the word of that uid, and hbwatch acts
- * on it only where that uid could signal the process itself (ownership.h).
+ * record is written by its creator and owner only (no group or other
+ * write), so what it says is the word of that uid, and hbwatch acts on it
+ * only where that uid could signal the process itself (ownership.h).  It
+ * is read by its owner, root and hbwatch's group only (mode 0640 in the
+ * registry's group): its name, task labels and beats are nobody else's
+ * business, as /proc with hidepid= keeps a process's (hbctl(1)).
  *
  * The library's records name their creator (HB_RECORD_SELF: the process is
  * shm_cpid, so a client in another PID namespace is found too) and are
@@ -59,7 +62,7 @@
 #define HB_RECORD_SIZE	  12288u
 #define HB_RECORD_V1_SIZE 4096u /* layout 1, of 0.2 clients: read, never made */
 #define HB_RECORD_V2_SIZE 8192u /* layout 2: tasks without tids; read, never made */
-#define HB_RECORD_MODE	  0644
+#define HB_RECORD_MODE	  0640
 #define HB_RECORD_SELF	  1u /* the process is the segment's creator */
 #define HB_NAME_WORDS	  (HB_NAME_SIZE / 8)
 
@@ -229,6 +232,11 @@ uint64_t record_started_by(const struct hb_record_view *v);
  * CLOSED until record_set().  Returns 0 with *REC and *SHMID set, or
  * -errno: -ENOSPC when the host's segment limit (kernel.shmmni) is reached. */
 int record_create(pid_t pid, uint64_t start_time, bool self, struct hb_record **rec, int *shmid);
+
+/* Let the group of segment GROUP_OF (the registry: hbwatch's group) read
+ * record SHMID, which record_create() made readable by its owner alone:
+ * mode HB_RECORD_MODE.  Returns 0 or -errno (it then stays its owner's). */
+int record_share_group(int shmid, int group_of);
 
 /* Attach an existing record by SHMID into *M; read-only or for writing.
  * Sizes it with IPC_STAT and decides its geometry (record_geometry()).

@@ -20,15 +20,30 @@ static void bind(struct hb_status *s, void *mem, uint32_t capacity)
 	s->capacity = capacity;
 }
 
-int status_create(uint32_t capacity, struct hb_status *s)
+int status_create(uint32_t capacity, gid_t gid, struct hb_status *s)
 {
+	struct shmid_ds ds;
 	void *mem;
 	int e;
 
 	*s = (struct hb_status){.shmid = -1};
-	s->shmid = shmget(IPC_PRIVATE, status_size(capacity), IPC_CREAT | IPC_EXCL | 0644);
+	/* Nobody else's until it is in its group, then the group's to read. */
+	s->shmid = shmget(IPC_PRIVATE, status_size(capacity), IPC_CREAT | IPC_EXCL | 0600);
 	if (s->shmid < 0)
 		return -errno;
+	if (shmctl(s->shmid, IPC_STAT, &ds) < 0) {
+		e = -errno;
+		shmctl(s->shmid, IPC_RMID, NULL);
+		return e;
+	}
+	if (gid != (gid_t)-1)
+		ds.shm_perm.gid = gid;
+	ds.shm_perm.mode = HB_STATUS_MODE;
+	if (shmctl(s->shmid, IPC_SET, &ds) < 0) {
+		e = -errno;
+		shmctl(s->shmid, IPC_RMID, NULL);
+		return e;
+	}
 	mem = shmat(s->shmid, NULL, 0);
 	if (mem == (void *)-1) {
 		e = -errno;

@@ -1,8 +1,12 @@
 /* The daemon's view of its registrations, for hbctl: a System V segment
- * that hbwatch alone writes (mode 0644, created by the daemon), whose shmid
- * it publishes in the registry header.  Each entry says what hbwatch does
- * with one heartbeat record: the effective timeout (the section's cap
- * applied) and its state, with the reason when it is not watched.
+ * that hbwatch alone writes (created by the daemon), whose shmid it
+ * publishes in the registry header.  Mode 0640, in the registry's group:
+ * it tells how hung processes of every uid hung (wchan, CPU, thread
+ * states), which /proc hides from other users, so only root and hbwatch's
+ * group may read it; the kernel enforces that, not hbctl (hbctl(1)).
+ * Each entry says what hbwatch does with one heartbeat record: the
+ * effective timeout (the section's cap applied) and its state, with the
+ * reason when it is not watched.
  *
  * The registry is writable by its group, so the shmid found there is a
  * hint: a reader trusts the segment only if the kernel says it was created
@@ -22,6 +26,7 @@
 #define HB_STATUS_MAGIC	  UINT64_C(0x3130415453574248) /* "HBWSTA01", little endian */
 #define HB_STATUS_VERSION 2u
 #define HB_STATUS_REASON  88
+#define HB_STATUS_MODE	  0640
 
 enum hb_status_state {
 	HB_STATUS_OK = 1,	/* watched, deadline enforced */
@@ -86,9 +91,9 @@ struct hb_status {
 	uint32_t capacity;
 };
 
-/* Create a status segment for CAPACITY entries, mode 0644.  Returns 0 or
- * -errno. */
-int status_create(uint32_t capacity, struct hb_status *s);
+/* Create a status segment for CAPACITY entries, mode HB_STATUS_MODE, in
+ * group GID ((gid_t)-1: ours).  Returns 0 or -errno. */
+int status_create(uint32_t capacity, gid_t gid, struct hb_status *s);
 
 /* Remove and detach S.  Safe on a zeroed S. */
 void status_destroy(struct hb_status *s);

@@ -98,7 +98,9 @@ static void header(struct hb_record *r, unsigned layout)
 static struct hb_record *make(size_t size, const char *name, int *shmid)
 {
 	struct hb_record *r;
-	int id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | HB_RECORD_MODE);
+	/* Readable to all, as an older client's: a reader of another uid
+	 * (hbctl as the uid in no group) must parse what it scribbles. */
+	int id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0644);
 
 	if (id < 0)
 		return NULL;

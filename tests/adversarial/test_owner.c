@@ -39,8 +39,10 @@ static int32_t header_owner(void)
 	return pid;
 }
 
-/* hbctl status --json and hbctl check NAME, as the uid in no group, name
- * OWNER as hbwatch, running. */
+/* hbctl status --json as the uid in no group, and hbctl check NAME as a
+ * member of hbwatch's group (as a monitoring agent runs: the uid in no
+ * group sees no other uid's registration, hbctl(1)), name OWNER as
+ * hbwatch, running. */
 static void hbctl_names(pid_t owner, const char *name)
 {
 	char out[8192], err[1024], want[64];
@@ -50,8 +52,8 @@ static void hbctl_names(pid_t owner, const char *name)
 	cr_assert_eq(tu_exit_code(st), 0, "hbctl status: 0x%x: %s", (unsigned)st, err);
 	snprintf(want, sizeof(want), "\"owner_pid\":%d,\"owner_alive\":true", (int)owner);
 	cr_assert(strstr(out, want), "hbctl status does not say '%s': %s", want, out);
-	st = adv_run_as(ADV_OUTSIDER_UID, ADV_NO_GROUP, out, sizeof(out), err, sizeof(err),
-			"$HBCTL", "check", name, NULL);
+	st = adv_run_as(ADV_ATTACKER_UID, ADV_GROUP, out, sizeof(out), err, sizeof(err), "$HBCTL",
+			"check", name, NULL);
 	cr_assert_eq(tu_exit_code(st), 0, "hbctl check %s: %s%s", name, out, err);
 	cr_assert(strstr(out, "HBWATCH OK"), "hbctl check %s: %s", name, out);
 }

@@ -167,11 +167,12 @@ Test(ctl, register_beat_unregister)
 	cr_assert_str_eq(v.name, "job");
 	cr_assert_eq(v.timeout_ns, 90 * SEC);
 	cr_assert_eq(v.state, HB_RECORD_OPEN);
-	/* Ours and handed to root, writable by nobody else. */
+	/* Ours and handed to root, writable by nobody else, readable by the
+	 * registry's group (hbwatch's) only. */
 	cr_assert_eq(shmctl(shmid, IPC_STAT, &ds), 0);
 	cr_assert_eq(ds.shm_perm.cuid, geteuid());
 	cr_assert_eq(ds.shm_perm.uid, 0);
-	cr_assert_eq(ds.shm_perm.mode & 0777, 0644);
+	cr_assert_eq(ds.shm_perm.mode & 0777, 0640);
 	/* The daemon watches it: its series is in the metrics file. */
 	snprintf(line, sizeof(line),
 		 "hbwatch_heartbeat_timeout_seconds{name=\"job\",pid=\"%d\"} 90.000\n", (int)s);

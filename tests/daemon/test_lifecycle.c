@@ -183,6 +183,30 @@ Test(lifecycle, no_unit_warning_once_per_section)
 	cr_assert_eq(hbd_log_count(NULL, 0, "[meant] has no unit="), 0, "unit = none warned");
 }
 
+/* A section with neither user= nor unit= lets any uid register under it:
+ * --check-config says so, once for each such section, and of no other. */
+Test(lifecycle, check_config_warns_about_open_sections)
+{
+	char out[1024], err[4096], want[300];
+
+	int first = hbd_config("[open]\ntimeout = 1s\n[owned]\ntimeout = 1s\nuser = root\n"
+			       "[unit]\ntimeout = 1s\nunit = foo.service\n[open2]\ntimeout = 1s\n");
+	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "-c", H.conf, NULL);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
+	snprintf(want, sizeof(want),
+		 "%s:%d: [open] has neither user= nor unit=: any uid may register under it, "
+		 "each up to its share of slots= (uid_share=16 of 128)",
+		 H.conf, first);
+	cr_assert(strstr(err, want), "stderr lacks '%s': %s", want, err);
+	cr_assert(strstr(err, "[open2] has neither user= nor unit="), "%s", err);
+	cr_assert(!strstr(err, "[owned] has neither") && !strstr(err, "[unit] has neither"), "%s",
+		  err);
+	int n = 0;
+	for (const char *p = err; (p = strstr(p, "has neither user= nor unit=")); p++)
+		n++;
+	cr_assert_eq(n, 2, "%s", err);
+}
+
 Test(lifecycle, check_config_bad)
 {
 	char out[1024], err[1024], where[200];

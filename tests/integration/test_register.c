@@ -236,9 +236,14 @@ Test(register, reregistration_updates_in_place)
 	cr_assert_eq(tu_records_count(), 1);
 	cr_assert_eq(tu_segments_count(), segments + 1, "more than one record for one process");
 
-	/* Still the owner's word only: mode 0644, created and owned by us. */
+	/* Still the owner's word only: mode 0640, created and owned by us,
+	 * readable by the registry's group (hbwatch's) and nobody else. */
 	cr_assert_eq(shmctl(shmid, IPC_STAT, &ds), 0);
-	cr_assert_eq(ds.shm_perm.mode & 0777, 0644, "mode %03o", ds.shm_perm.mode & 0777);
+	cr_assert_eq(ds.shm_perm.mode & 0777, 0640, "mode %03o", ds.shm_perm.mode & 0777);
+	struct shmid_ds rds;
+	cr_assert_eq(shmctl(reg.shmid, IPC_STAT, &rds), 0);
+	cr_assert_eq(ds.shm_perm.gid, rds.shm_perm.gid, "group %u, not the registry's %u",
+		     (unsigned)ds.shm_perm.gid, (unsigned)rds.shm_perm.gid);
 	cr_assert_eq(ds.shm_perm.cuid, geteuid());
 	cr_assert_eq(ds.shm_perm.uid, geteuid());
 	cr_assert_eq(ds.shm_cpid, getpid());

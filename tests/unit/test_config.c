@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "settings.h"
+#include "share.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -198,6 +199,58 @@ Test(config, global_keys)
 	cr_expect_eq(s.slots, 65536);
 	cr_expect_eq(s.gid, getgrnam("nogroup")->gr_gid);
 	cr_expect_eq(s.kill_grace_ns, 250 * MS);
+}
+
+/* uid_share: a count or a percentage of slots=, default an eighth, never
+ * more than the shared room (slots= less a quarter kept for root and
+ * user= sections); share_allows() names the share it refuses for. */
+Test(config, uid_share)
+{
+	static const struct {
+		const char *conf;
+		uint32_t share, room;
+	} cases[] = {
+	    {"", 128, 768},
+	    {"slots = 16\n", 2, 12},
+	    {"slots = 16\nuid_share = 25%\n", 4, 12},
+	    {"uid_share = 300\n", 300, 768},
+	    {"slots = 8\nuid_share = 100\n", 6, 6},
+	    {"slots = 8\nuid_share = 1%\n", 1, 6},
+	    {"slots = 1\n", 1, 1},
+	};
+	struct shares sh = {0};
+	char why[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char conf[256];
+
+		settings_finish(&s);
+		snprintf(conf, sizeof(conf), GLOBAL "%s", cases[i].conf);
+		put("hbwatch.ini", conf);
+		cr_assert_eq(load(), 0, "%s: %s", cases[i].conf, err);
+		cr_expect_eq(share_per_uid(&s), cases[i].share, "%s", cases[i].conf);
+		cr_expect_eq(share_room(&s), cases[i].room, "%s", cases[i].conf);
+	}
+	/* A uid fills its share, then two fill the room. */
+	settings_finish(&s);
+	put("hbwatch.ini", GLOBAL "slots = 16\nuid_share = 6\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	for (int i = 0; i < 6; i++) {
+		cr_assert(share_allows(&sh, &s, 1000, why, sizeof(why)));
+		share_add(&sh, 1000, 1);
+	}
+	cr_assert_not(share_allows(&sh, &s, 1000, why, sizeof(why)));
+	cr_expect_str_eq(why, "uid 1000 holds its share: uid_share=6 of slots=16");
+	for (int i = 0; i < 6; i++)
+		share_add(&sh, 1001, 1);
+	cr_assert_not(share_allows(&sh, &s, 1002, why, sizeof(why)));
+	cr_expect_str_eq(why,
+			 "shared room full: 12 of slots=16 (the rest is kept for root and user=)");
+	cr_expect_lt(strlen(why), 88u, "longer than a status entry's reason");
+	share_add(&sh, 1000, -1);
+	cr_expect_eq(share_held(&sh, 1000), 5u);
+	cr_assert(share_allows(&sh, &s, 1002, why, sizeof(why)));
+	share_free(&sh);
 }
 
 Test(config, service_defaults)
@@ -445,6 +498,20 @@ static const struct error_case error_cases[] = {
      "invalid value 'zz' for 'key' in [hbwatch]: expected a hex System V key such as 0x5098"},
     {"[hbwatch]\nkey = 0\n", 2,
      "invalid value '0' for 'key' in [hbwatch]: expected a hex System V key such as 0x5098"},
+    {"[hbwatch]\nuid_share = 0\n", 2,
+     "invalid value '0' for 'uid_share' in [hbwatch]: expected a number from 1 to 65536, or "
+     "a percentage"},
+    {"[hbwatch]\nuid_share = 101%\n", 2,
+     "invalid value '101%' for 'uid_share' in [hbwatch]: expected a percentage from 1% to "
+     "100%"},
+    {"[hbwatch]\nuid_share = 0%\n", 2,
+     "invalid value '0%' for 'uid_share' in [hbwatch]: expected a percentage from 1% to 100%"},
+    {"[hbwatch]\nuid_share = %\n", 2,
+     "invalid value '%' for 'uid_share' in [hbwatch]: expected a number from 1 to 65536, or "
+     "a percentage"},
+    {"[hbwatch]\nuid_share = 5x\n", 2,
+     "invalid value '5x' for 'uid_share' in [hbwatch]: expected a number from 1 to 65536, or "
+     "a percentage"},
     {"[hbwatch]\nslots = 0\n", 2,
      "invalid value '0' for 'slots' in [hbwatch]: expected a number from 1 to 65536"},
     {"[hbwatch]\nslots = 65537\n", 2,

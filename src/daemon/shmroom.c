@@ -1,0 +1,83 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/shm.h>
+
+#include "log.h"
+#include "shmroom.h"
+
+#define SHMROOM_TOP 3
+
+static int read_limit(const char *path, unsigned long long *v)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = fscanf(f, "%llu", v) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	return r;
+}
+
+/* USED out of LIMIT is at least PCT percent (LIMIT may be near 2^64). */
+static bool at_least(unsigned long long used, unsigned long long limit, unsigned pct)
+{
+	return limit > 0 && used >= limit / 100u * pct + limit % 100u * pct / 100u;
+}
+
+/* "uid A (N), uid B (M)" of those holding the most segments. */
+static void top_holders(int max, char *buf, size_t len)
+{
+	struct shares by_uid = {0};
+	struct shmid_ds ds;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int idx = 0; idx <= max; idx++) {
+		memset(&ds, 0, sizeof(ds));
+		if (shmctl(idx, SHM_STAT_ANY, &ds) >= 0)
+			share_add(&by_uid, ds.shm_perm.uid, 1);
+	}
+	for (int k = 0; k < SHMROOM_TOP && by_uid.n > 0; k++) {
+		size_t best = 0;
+
+		for (size_t i = 1; i < by_uid.n; i++)
+			if (by_uid.v[i].n > by_uid.v[best].n)
+				best = i;
+		if (off < len)
+			off +=
+			    (size_t)snprintf(buf + off, len - off, "%suid %u (%u)", k ? ", " : "",
+					     (unsigned)by_uid.v[best].uid, by_uid.v[best].n);
+		by_uid.v[best] = by_uid.v[--by_uid.n];
+	}
+	share_free(&by_uid);
+}
+
+void shmroom_check(struct daemon *d)
+{
+	struct shm_info info = {0};
+	unsigned long long mni, all;
+	struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
+	char top[128];
+	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
+
+	if (max < 0 || read_limit("/proc/sys/kernel/shmmni", &mni) < 0 ||
+	    read_limit("/proc/sys/kernel/shmall", &all) < 0)
+		return;
+	if (!at_least(info.used_ids, mni, 90) && !at_least(info.shm_tot, all, 90)) {
+		if (!at_least(info.used_ids, mni, 80) && !at_least(info.shm_tot, all, 80))
+			d->intake.shm_tight = false; /* the episode is over */
+		return;
+	}
+	if (d->intake.shm_tight)
+		return;
+	d->intake.shm_tight = true;
+	top_holders(max, top, sizeof(top));
+	log_event(LOG_WARNING, &e,
+		  "System V shared memory is nearly used up: %d of kernel.shmmni=%llu segments, "
+		  "%llu of kernel.shmall=%llu pages; new registrations fail (ENOSPC) once it "
+		  "is; most segments are held by %s (see ipcs -m -c, ipcrm)",
+		  info.used_ids, mni, (unsigned long long)info.shm_tot, all,
+		  top[0] ? top : "nobody visible");
+}
