@@ -89,9 +89,9 @@ struct watch {
 	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
 	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
 	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
-	bool shared;		    /* native: counted in its uid's share while active */
-	bool over_share;	    /* native: REFUSED for want of room in the share */
-	uid_t share_uid;	    /* the uid whose share it counts against */
+	bool shared;		   /* native: counted in its uid's share while active */
+	bool over_share;	   /* native: REFUSED for want of room in the share */
+	uid_t share_uid;	   /* the uid whose share it counts against */
 };
 
 struct legacy_watch;

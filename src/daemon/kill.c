@@ -18,8 +18,8 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "duration.h"
-#include "hold.h"
 #include "handover.h"
+#include "hold.h"
 #include "identity.h"
 #include "kill.h"
 #include "log.h"
@@ -252,10 +252,8 @@ static void say_refused(struct watch *w, int sig, const char *when, const char *
  * message says in WORDS of the members of a group that T left out; ""
  * and NULL if none. */
 static void skipped_fields(const struct target_tally *t, char *field, size_t flen, char *words,
-			   size_t wlen, const char *const **extra)
+			   size_t wlen, const char *fields[2], const char *const **extra)
 {
-	static const char *fields[2];
-
 	words[0] = '\0';
 	*extra = NULL;
 	if (!t->skipped)
@@ -275,6 +273,7 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	struct target_tally t = {0};
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	const char *fields[2];
 	char *unit = NULL;
 	bool alive;
 	int r;
@@ -305,7 +304,7 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	alive = pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0;
 	if (w->group.pgrp)
 		target_group_signal(&own, &w->group, w->pid, alive, SIGKILL, &t);
-	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
 	r = target_signal(&own, w->pidfd, w->pid, w->start_time, SIGKILL, why, sizeof(why));
 	if (r == -EPERM) {
 		say_refused(w, SIGKILL, " after kill_grace", why);
@@ -386,6 +385,7 @@ static void action_kill(struct watch *w, const struct service *svc)
 	struct target_tally t = {0}, tc = {0};
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
+	const char *fields[2];
 	char members[64] = "", thread_note[96] = "";
 	pid_t pg;
 	int r, tfd;
@@ -432,7 +432,7 @@ static void action_kill(struct watch *w, const struct service *svc)
 	}
 	if (r == 0)
 		watch_set_state(w, WATCH_KILLING);
-	skipped_fields(&t, field, sizeof(field), words, sizeof(words), &e.extra);
+	skipped_fields(&t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
 	if (t.sent)
 		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
 			 t.sent == 1 ? "" : "s");

@@ -701,8 +701,7 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	w->handled_which = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
 	/* The record's word for which thread it was: checked before use. */
-	w->missed_tid =
-	    late_task ? record_task_tid(&w->record, late_task->v.index) : w->v.beat_tid;
+	w->missed_tid = late_task ? record_task_tid(&w->record, late_task->v.index) : w->v.beat_tid;
 	kill_deadline_missed(w, svc, timeout, now - deadline);
 	/* Thawed or let go by its tracer: due a whole timeout from now. */
 	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;

@@ -76,14 +76,14 @@ struct hb_record {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t size;
-	uint32_t flags;	      /* HB_RECORD_SELF */
-	int32_t pid;	      /* the process, in its creator's PID namespace */
-	uint64_t start_time;  /* field 22 of /proc/PID/stat, clock ticks; 0: see made_boot_ns */
-	uint32_t task_offset; /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
-	uint32_t task_count;  /* how many: HB_TASK_SLOTS */
-	uint32_t task_size;   /* bytes each: sizeof(struct hb_task_slot) */
+	uint32_t flags;		  /* HB_RECORD_SELF */
+	int32_t pid;		  /* the process, in its creator's PID namespace */
+	uint64_t start_time;	  /* field 22 of /proc/PID/stat, clock ticks; 0: see made_boot_ns */
+	uint32_t task_offset;	  /* where the task slots start: HB_TASK_OFFSET (0 in layout 1) */
+	uint32_t task_count;	  /* how many: HB_TASK_SLOTS */
+	uint32_t task_size;	  /* bytes each: sizeof(struct hb_task_slot) */
 	uint32_t task_tid_offset; /* layout 3: the tid per task slot, HB_TASK_TID_OFFSET */
-	uint64_t made_boot_ns; /* CLOCK_BOOTTIME of the creator when it made the record */
+	uint64_t made_boot_ns;	  /* CLOCK_BOOTTIME of the creator when it made the record */
 	uint8_t reserved0[64 - 56];
 	/* Line 1: the registration, under the seqlock. */
 	_Atomic uint32_t seq;

@@ -102,7 +102,7 @@ static int read_offset(const char *who, int64_t *off_ns)
 int timens_relative(pid_t pid, int64_t *rel_ns)
 {
 	char who[16];
-	int64_t ours, theirs;
+	int64_t ours = 0, theirs = 0;
 	int r;
 
 	*rel_ns = 0;

@@ -86,7 +86,8 @@ static void read_record(const struct hb_record_map *m)
 	FUZZ_CHECK(tmo <= (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u);
 	FUZZ_CHECK(deadline_at(v.beat_ns, tmo) >= v.beat_ns);
 	FUZZ_CHECK(v.task_high <= m->task_cap);
-	FUZZ_CHECK(v.version == HB_RECORD_VERSION || (v.task_high == 0 && v.ext_at_ns == 0));
+	FUZZ_CHECK(v.version >= 2 ||
+		   (v.task_high == 0 && v.ext_at_ns == 0)); /* layout 1: no tasks */
 	/* An extension never brings a deadline forward. */
 	FUZZ_CHECK(deadline_extended(v.beat_ns, tmo, v.ext_at_ns, v.ext_until_ns,
 				     deadline_extend_max(HB_EXTEND_AUTO, tmo),
