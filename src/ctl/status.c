@@ -60,6 +60,11 @@ int ctl_view_load(int key, struct ctl_view *v, char *why, size_t why_len)
 	if (ctl_lock_owner(&reg, &v->owner, &v->alive) < 0)
 		/* No lock (an hbwatch before it): as clients decide it (vouch.h). */
 		v->alive = registry_owner_alive(&reg);
+	else if (atomic_load(&reg.hdr->owner_pid) == 0) {
+		/* A clean stop clears the pid before the lock goes. */
+		v->alive = false;
+		v->owner = 0;
+	}
 	r = v->alive ? status_attach(&reg, &st) : -ENOENT;
 	/* Published but not hbwatch's own (or not of this layout): say so. */
 	v->unreadable = r < 0 && r != -ENOENT;

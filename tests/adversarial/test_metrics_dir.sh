@@ -25,6 +25,7 @@ chmod 0755 "$DIR"
 KEY=$(printf '0x48%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
 . "$TAP_SH"
+tap_cleanup_on_exit
 echo "1..7"
 
 # run_hbwatch METRICS_DIR: hbwatch with only CAP_KILL, as under its unit,
@@ -85,4 +86,4 @@ check "sticky dir: hbwatch.prom is hbwatch's own file now" \
 	'[ ! -L "$DIR/sticky/hbwatch.prom" ] && grep -qx "hbwatch_up 0" "$DIR/sticky/hbwatch.prom"'
 check "sticky dir: no temporary files left behind" \
 	'[ "$(ls -A "$DIR/sticky")" = hbwatch.prom ]'
-exit $((fails != 0))
+tap_exit

@@ -11,6 +11,7 @@ DIR=$(mktemp -d /tmp/hbwatch-completion-XXXXXX)
 KEY=$(printf '0x49%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
 . "$TAP_SH"
+tap_cleanup_on_exit
 echo "1..10"
 
 cat >"$DIR/hbwatch.ini" <<INI
@@ -71,4 +72,4 @@ check "register --name: the configured services" 'is "web" hbctl register --name
 check "beat --pid: the registered process" 'is "$SLEEPER" hbctl beat --pid ""'
 check "unregister --pid with -k KEY" 'is "$SLEEPER" hbctl -k "$KEY" unregister --pid ""'
 check "hbwatch's options" 'is "--check-config --config" hbwatch --c'
-exit $((fails != 0))
+tap_exit

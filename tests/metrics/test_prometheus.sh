@@ -29,6 +29,7 @@ DIR=$(mktemp -d /tmp/hbwatch-prometheus-XXXXXX)
 KEY=$(printf '0x47%06x' $(($$ & 0xffffff)))
 export HBWATCH_KEY=$KEY
 . "$TAP_SH"
+tap_cleanup_on_exit
 
 echo "1..9"
 mkdir "$DIR/textfile"
@@ -137,9 +138,9 @@ check "HbwatchNotRunning: critical, this host" \
 echo "# /api/v1/alerts, HbwatchNotRunning:"
 sed 's/^/#   /' "$DIR/HbwatchNotRunning.json"
 
-if [ $fails -ne 0 ]; then
+if [ "$T_FAILED" -ne 0 ]; then
 	echo "# hbwatch log:"; sed 's/^/#   /' "$DIR/hbwatch.log"
 	echo "# prometheus log:"; tail -20 "$DIR/prometheus.log" | sed 's/^/#   /'
 	echo "# hbwatch.prom:"; sed 's/^/#   /' "$DIR/textfile/hbwatch.prom"
 fi
-exit $((fails != 0))
+tap_exit
