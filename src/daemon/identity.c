@@ -148,10 +148,23 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 	return IDENTITY_OK;
 }
 
+/* The facts every identity check reads of PID: one read of stat (start
+ * time, kernel thread, CPU), then its uids (*UIDS_ERR: 0 or -errno, -ESRCH
+ * if it went meanwhile).  Returns 0, or -ESRCH if it is gone. */
+static int process_read(pid_t pid, struct proc_stat *st, int *uids_err, uid_t *ruid, uid_t *suid)
+{
+	uid_t euid;
+
+	*uids_err = 0;
+	if (proc_stat_facts(pid, st) < 0)
+		return -ESRCH;
+	*uids_err = proc_uids(pid, ruid, &euid, suid);
+	return 0;
+}
+
 void identity_gather(struct identity_facts *f, pid_t pid)
 {
 	struct proc_stat st;
-	uid_t euid;
 	char *unit = NULL;
 	int r;
 
@@ -160,16 +173,13 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	f->gone = false;
 	f->unit = NULL;
 	f->unit_err = 0;
-	/* One read of stat: start time, kernel thread, CPU. */
-	r = proc_stat_facts(pid, &st);
-	if (r < 0) {
+	if (process_read(pid, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
 		f->gone = true;
 		return;
 	}
 	f->start_time = st.start_time;
 	f->kthread = st.kthread;
 	f->cpu_ticks = st.cpu_ticks;
-	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
 	if (f->have_atime)
 		f->start_real_err = proc_start_realtime(f->start_time, &f->start_real_ns);
 	if (f->uids_err == -ESRCH)
@@ -237,18 +247,16 @@ enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
 void identity_gather_signal(struct signal_facts *f, pid_t pid)
 {
 	struct proc_stat st;
-	uid_t euid;
 
 	f->pid = pid;
 	f->self = getpid();
 	f->gone = false;
-	if (proc_stat_facts(pid, &st) < 0) {
+	if (process_read(pid, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
 		f->gone = true;
 		return;
 	}
 	f->start_time = st.start_time;
 	f->kthread = st.kthread;
-	f->uids_err = proc_uids(pid, &f->ruid, &euid, &f->suid);
 	if (f->uids_err == -ESRCH)
 		f->gone = true;
 }

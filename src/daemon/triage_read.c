@@ -19,19 +19,9 @@
  * Returns the length or -errno. */
 static ssize_t read_at(int dir, const char *name, char *buf, size_t size)
 {
-	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t n;
-	int e;
+	ssize_t n = proc_read_at(dir, name, buf, size);
 
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = pread(fd, buf, size - 1, 0);
-	e = errno;
-	close(fd);
-	if (n < 0)
-		return -e;
-	buf[n] = '\0';
-	return n;
+	return n == -ENOENT ? -ESRCH : n; /* the process or thread is gone */
 }
 
 static int open_pid_dir(pid_t pid)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "verdict.h"
 #include "verdict_read.h"
 
@@ -16,19 +17,7 @@
 
 static ssize_t read_file(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t n;
-	int e;
-
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, size - 1, 0);
-	e = errno;
-	close(fd);
-	if (n < 0)
-		return -e;
-	buf[n] = '\0';
-	return n;
+	return proc_read_at(AT_FDCWD, path, buf, size);
 }
 
 /* Where the unified hierarchy is mounted: /sys/fs/cgroup on a unified

@@ -13,21 +13,12 @@
 /* Read the file PATH of /proc into BUF, NUL-terminated. */
 static int read_proc_file(const char *path, char *buf, size_t size, size_t *len)
 {
-	ssize_t n;
-	int fd;
+	ssize_t n = proc_read_at(AT_FDCWD, path, buf, size);
 
-	*len = 0; /* never returns 0 with *LEN unset, even if errno were 0 */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = read(fd, buf, size - 1);
-	int e = errno;
-	close(fd);
-	if (n < 0)
-		return e == ESRCH ? -ESRCH : -e;
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return 0;
+	*len = n > 0 ? (size_t)n : 0;
+	if (n == -ENOENT)
+		return -ESRCH; /* the process is gone */
+	return n < 0 ? (int)n : 0;
 }
 
 /* Read /proc/PID/WHAT.  A pid below 1 names no process. */
@@ -136,6 +127,23 @@ int proc_starttime(pid_t pid, uint64_t *start_time)
 	int r = read_proc(pid, "stat", buf, sizeof(buf), &len);
 
 	return r < 0 ? r : proc_parse_starttime(buf, len, start_time);
+}
+
+ssize_t proc_read_at(int dir, const char *path, char *buf, size_t size)
+{
+	int fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n;
+	int e;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, size - 1, 0);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return -e;
+	buf[n] = '\0';
+	return n;
 }
 
 int proc_stat_facts(pid_t pid, struct proc_stat *st)
