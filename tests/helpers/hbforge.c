@@ -82,6 +82,20 @@ static bool again(const struct opts *o, uint64_t start)
 	return o->for_ms > 0 && now_ns() - start < (uint64_t)o->for_ms * 1000000u;
 }
 
+/* As a client does (record_share_group()), but keeping the mode asked
+ * for: the record goes to the registry's group, so that hbwatch, which
+ * reads records through that group, can read it.  Not ours: left as is. */
+static void share_group(int shmid, const struct hb_registry *reg)
+{
+	struct shmid_ds ds, g;
+
+	if (shmid < 0 || shmctl(reg->shmid, IPC_STAT, &g) < 0 || shmctl(shmid, IPC_STAT, &ds) < 0 ||
+	    ds.shm_perm.gid == g.shm_perm.gid)
+		return;
+	ds.shm_perm.gid = g.shm_perm.gid;
+	(void)shmctl(shmid, IPC_SET, &ds);
+}
+
 static int announce_to_registry(int shmid, long count, long tail)
 {
 	struct hb_registry reg;
@@ -96,6 +110,7 @@ static int announce_to_registry(int shmid, long count, long tail)
 	}
 	if (tail >= 0)
 		atomic_store(&reg.hdr->tail, (uint64_t)tail);
+	share_group(shmid, &reg);
 	for (long i = 0; i < count; i++)
 		registry_announce(&reg, shmid);
 	if (tail >= 0)
