@@ -40,9 +40,25 @@ static void origin(char *buf, size_t len, const struct service *svc)
 	snprintf(buf, len, "[%s] (%s:%u)", svc->name, svc->file ? svc->file : "?", svc->line);
 }
 
+/* What no process check accepts: a kernel thread (never signalled), or a
+ * process whose uids could not be read (looked at again later). */
+static enum identity_verdict process_refusal(bool kthread, int uids_err, char *why, size_t why_len)
+{
+	if (kthread) {
+		snprintf(why, why_len, "it is a kernel thread");
+		return IDENTITY_UNTRUSTED;
+	}
+	if (uids_err) {
+		snprintf(why, why_len, "cannot read its user: %s", strerror(-uids_err));
+		return IDENTITY_RETRY;
+	}
+	return IDENTITY_OK;
+}
+
 enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
 				      const struct service **svc, char *why, size_t why_len)
 {
+	enum identity_verdict v;
 	const struct service *sv;
 	char at[HB_NAME_SIZE + 300];
 
@@ -84,14 +100,9 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 				 (long long)f->atime);
 		return IDENTITY_STALE;
 	}
-	if (f->kthread) {
-		snprintf(why, why_len, "it is a kernel thread");
-		return IDENTITY_UNTRUSTED;
-	}
-	if (f->uids_err) {
-		snprintf(why, why_len, "cannot read its user: %s", strerror(-f->uids_err));
-		return IDENTITY_RETRY;
-	}
+	v = process_refusal(f->kthread, f->uids_err, why, why_len);
+	if (v != IDENTITY_OK)
+		return v;
 	if (f->have_ownership) {
 		struct ownership_facts own = f->own;
 
@@ -209,6 +220,8 @@ void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned
 enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
 					  const struct signal_facts *f, char *why, size_t why_len)
 {
+	enum identity_verdict v;
+
 	if (!identity_pid_ok(f->pid, f->self)) {
 		snprintf(why, why_len, "pid %d is never signalled", (int)f->pid);
 		return IDENTITY_UNTRUSTED;
@@ -222,14 +235,9 @@ enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
 			 "start time differs, the pid belongs to another process now");
 		return IDENTITY_STALE;
 	}
-	if (f->kthread) {
-		snprintf(why, why_len, "it is a kernel thread");
-		return IDENTITY_UNTRUSTED;
-	}
-	if (f->uids_err) {
-		snprintf(why, why_len, "cannot read its user: %s", strerror(-f->uids_err));
-		return IDENTITY_RETRY;
-	}
+	v = process_refusal(f->kthread, f->uids_err, why, why_len);
+	if (v != IDENTITY_OK)
+		return v;
 	/* Both writers: either could have aimed the signal. */
 	if (!uid_may_signal(writer->cuid, f->ruid, f->suid) ||
 	    !uid_may_signal(writer->uid, f->ruid, f->suid)) {
