@@ -13,8 +13,11 @@ static int read_limit(const char *path, unsigned long long *v)
 	FILE *f = fopen(path, "re");
 	int r;
 
-	if (!f)
-		return -errno;
+	*v = 0;
+	if (!f) {
+		r = errno;
+		return r > 0 ? -r : -EIO;
+	}
 	r = fscanf(f, "%llu", v) == 1 ? 0 : -EINVAL;
 	fclose(f);
 	return r;
@@ -57,7 +60,7 @@ static void top_holders(int max, char *buf, size_t len)
 void shmroom_check(struct daemon *d)
 {
 	struct shm_info info = {0};
-	unsigned long long mni, all;
+	unsigned long long mni = 0, all = 0;
 	struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
 	char top[128];
 	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);

@@ -13,12 +13,21 @@
 /* Read the file PATH of /proc into BUF, NUL-terminated. */
 static int read_proc_file(const char *path, char *buf, size_t size, size_t *len)
 {
-	ssize_t n = proc_read_at(AT_FDCWD, path, buf, size);
+	ssize_t n;
+	int fd;
 
-	*len = n > 0 ? (size_t)n : 0;
-	if (n == -ENOENT)
-		return -ESRCH; /* the process is gone */
-	return n < 0 ? (int)n : 0;
+	*len = 0; /* never returns 0 with *LEN unset, even if errno were 0 */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, buf, size - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH ? -ESRCH : -e;
+	buf[n] = '\0';
+	*len = (size_t)n;
+	return 0;
 }
 
 /* Read /proc/PID/WHAT.  A pid below 1 names no process. */
@@ -135,13 +144,16 @@ ssize_t proc_read_at(int dir, const char *path, char *buf, size_t size)
 	ssize_t n;
 	int e;
 
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, size - 1, 0);
+	buf[0] = '\0';
+	if (fd < 0) {
+		e = errno;
+		return e > 0 ? -e : -EIO; /* never 0 or positive: not a length */
+	}
+	n = read(fd, buf, size - 1);
 	e = errno;
 	close(fd);
 	if (n < 0)
-		return -e;
+		return e > 0 ? -e : -EIO;
 	buf[n] = '\0';
 	return n;
 }
