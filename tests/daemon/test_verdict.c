@@ -326,14 +326,15 @@ Test(verdict, core_dump_finishes_before_sigkill)
 	char pattern[200], line[2048];
 	const size_t mb = 768;
 
-	/* Known open defect: on this kernel the process's pidfd reads as
-	 * exited while its core is still being written, and hbwatch then
-	 * drops the watch ("exited after being signalled") before the
-	 * escalation can see CoreDumping: 1.  Run it with
-	 * HBWATCH_TEST_DUMP=1 until the exit path checks for a dump. */
+	/* Known open defect: on the merged tree this case fails in the plain
+	 * build (it passes under ASan).  Seen: the process's pidfd reads as
+	 * exited right after the signal, with CoreDumping: 0 and the process
+	 * still in /proc, and the watch is dropped before the escalation's
+	 * dump wait; once the process died of SIGKILL with no core.  Run it
+	 * with HBWATCH_TEST_DUMP=1 while that is worked on. */
 	if (!getenv("HBWATCH_TEST_DUMP"))
-		cr_skip_test("known defect: the pidfd reads as exited during the core dump, "
-			     "so the dump wait is never reached (HBWATCH_TEST_DUMP=1 runs it)");
+		cr_skip_test("known defect: the watch is dropped before the core-dump wait "
+			     "(HBWATCH_TEST_DUMP=1 runs it)");
 
 	int fd = open("/proc/sys/kernel/core_pattern", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, old_pattern, sizeof(old_pattern) - 1) : -1;
