@@ -46,12 +46,12 @@ struct proc_stat {
 	bool kthread;	     /* a kernel thread */
 };
 
-/* Read /proc/PID/stat once into ST.  Returns 0, -ESRCH or -errno. */
 /* Read PATH (relative to DIR, or AT_FDCWD) into BUF, at most SIZE - 1
  * bytes, NUL-terminated: the small /proc, /sys and cgroup files hbwatch
  * reads whole.  Returns the length, or -errno. */
 ssize_t proc_read_at(int dir, const char *path, char *buf, size_t size);
 
+/* Read /proc/PID/stat once into ST.  Returns 0, -ESRCH or -errno. */
 int proc_stat_facts(pid_t pid, struct proc_stat *st);
 
 /* The latest start time (field 22, clock ticks) the maker of a record can
