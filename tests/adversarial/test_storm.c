@@ -37,7 +37,7 @@ int main(int argc, char **argv)
 #define ANCHORS	 20
 #define CYCLES	 50
 #define CHURNERS "40"
-/* LOG_LIMIT_BURST of src/daemon/log.h: limited events per 30 s. */
+/* LOG_LIMIT_BURST of src/daemon/report/log.h: limited events per 30 s. */
 #define LOG_BURST 200
 
 static void daemon_sigkill(void)

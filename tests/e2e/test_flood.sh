@@ -14,7 +14,7 @@
 . "$(dirname "$0")/harness.sh"
 
 N=30
-BUDGET=200 # LOG_LIMIT_BURST, src/daemon/log.h
+BUDGET=200 # LOG_LIMIT_BURST, src/daemon/report/log.h
 
 guest_setup
 cat >"$M/etc/e2e-flood.sh" <<EOF
