@@ -3,13 +3,16 @@
  * opens the task "stuck" (timeout 300 ms), beats it a few times, prints
  * "stuck TID" and hangs in pause().  On SIGABRT, whichever thread runs the
  * handler writes "abort TID" to OUTFILE and aborts: the TID tells which
- * thread the signal was sent to. */
+ * thread the signal was sent to.  With HBSTUCK_CORE=1 in its environment,
+ * it allows core dumps (up to the hard limit), so that abort dumps the
+ * stuck thread's core. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +77,13 @@ int main(int argc, char **argv)
 	out_fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out_fd < 0)
 		return 2;
+	if (getenv("HBSTUCK_CORE")) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_CORE, &rl) < 0 || (rl.rlim_cur = rl.rlim_max) == 0 ||
+		    setrlimit(RLIMIT_CORE, &rl) < 0)
+			return 2;
+	}
 	signal(SIGABRT, on_abrt);
 	r = hb_register_wait(argv[1], 10000, 5000);
 	if (r < 0) {
