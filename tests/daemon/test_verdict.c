@@ -319,8 +319,6 @@ Test(verdict, cpu_throttled_hung_process_dies_within_the_bound)
 		   (unsigned long long)after);
 }
 
-/* The core of a process slowed to 1 % CPU takes seconds to write: longer
- * than kill_grace.  SIGKILL waits, and the core is whole. */
 /* Cores go through a pipe to a helper that holds each for HOLD_S seconds
  * before it copies it to H.dir/core.PID, so a dump lasts that long
  * whatever the machine's speed.  (A CPU quota does not make a dump slow
