@@ -828,7 +828,12 @@ void hbd_assert_left_alone(pid_t w, int ms)
 {
 	int st = 0;
 
-	cr_assert(!hbd_wait_exit(w, ms, &st), "pid %d died (status 0x%x)", (int)w, st);
+	if (hbd_wait_exit(w, ms, &st)) {
+		char why[2048] = "no deadline-missed record";
+
+		(void)hbd_log_line("deadline-missed", w, NULL, why, sizeof(why));
+		cr_assert_fail("pid %d died (status 0x%x): %s", (int)w, st, why);
+	}
 	cr_assert(hbd_alive(w));
 	cr_assert_eq(hbd_log_count("signal-sent", w, NULL), 0, "pid %d was signalled", (int)w);
 	cr_assert_eq(hbd_log_count("escalated", w, NULL), 0);
