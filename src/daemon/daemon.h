@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "doorbell.h"
+#include "event.h"
 #include "idmap.h"
 #include "log.h"
 #include "notify.h"
