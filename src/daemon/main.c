@@ -169,7 +169,7 @@ static int registry_setup(struct daemon *d);
 
 static void registry_watch(struct daemon *d, uint64_t now)
 {
-	struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
+	struct event e = {.kind = EVENT_REGISTRY_REMOVED, .slot = -1};
 	int r;
 
 	if (now - d->reg.checked_ns < REGISTRY_CHECK_NS)
@@ -180,26 +180,27 @@ static void registry_watch(struct daemon *d, uint64_t now)
 		if (r != -EIDRM) {
 			/* Its group may write all of it: the header included. */
 			if (r == 0 && registry_repair(&d->reg.r)) {
-				e.limited = true;
-				log_event(
-				    LOG_WARNING, &e,
+				e.kind = EVENT_REGISTRY_REPAIRED;
+				event_emit(
+				    &d->stats, &e,
 				    "the registry's header at key 0x%x was rewritten (by a member "
 				    "of its group); put back",
 				    d->settings.key);
 			}
 			return;
 		}
-		log_event(LOG_WARNING, &e,
-			  "the registry at key 0x%x was removed from under hbwatch; making a new "
-			  "one (watched processes stay watched)",
-			  d->settings.key);
+		event_emit(&d->stats, &e,
+			   "the registry at key 0x%x was removed from under hbwatch; making a new "
+			   "one (watched processes stay watched)",
+			   d->settings.key);
 		doorbell_stop(&d->doorbell);
 		registry_detach(&d->reg.r);
 	}
 	r = registry_setup(d);
 	if (r < 0)
 		return;
-	log_event(LOG_NOTICE, &e, "made a new registry at key 0x%x", d->settings.key);
+	e.kind = EVENT_REGISTRY_REMADE;
+	event_emit(&d->stats, &e, "made a new registry at key 0x%x", d->settings.key);
 }
 
 static void scan_and_arm(struct daemon *d)
@@ -214,7 +215,7 @@ static void scan_and_arm(struct daemon *d)
 	/* After the scans: new records are found with their deadlines still
 	 * ahead, and a census is kept away from the one due next. */
 	intake_next = intake_run(d, now, next);
-	log_flush_suppressed();
+	event_flush_suppressed();
 	view_update(d, now);
 	if (intake_next < next)
 		next = intake_next;
@@ -405,8 +406,8 @@ static void reload(struct daemon *d)
 		idmap_free(&d->intake.turned_down);
 		d->intake.census_soon = true;
 		d->stats.dirty = true;
-		log_event(LOG_NOTICE, &e, "configuration reloaded from %s: %zu services",
-			  d->settings.path, d->settings.n_services);
+		event_emit(&d->stats, &e, "configuration reloaded from %s: %zu services",
+			   d->settings.path, d->settings.n_services);
 	}
 	notify_send(&d->notify, NOTIFY_WAIT_MS, "READY=1");
 	d->status[0] = '\0';
@@ -509,9 +510,9 @@ static int registry_setup(struct daemon *d)
 			    why, sizeof(why));
 	if (r < 0) {
 		if (r != d->reg.last_errno) {
-			struct event e = {.kind = EVENT_REGISTRY, .slot = -1};
-			log_event(LOG_ERR, &e, "cannot set up the registry at key 0x%x: %s", s->key,
-				  why[0] ? why : strerror(-r));
+			struct event e = {.kind = EVENT_REGISTRY_FAILED, .slot = -1};
+			event_emit(&d->stats, &e, "cannot set up the registry at key 0x%x: %s",
+				   s->key, why[0] ? why : strerror(-r));
 		}
 		d->reg.last_errno = r;
 		registry_detach(&d->reg.r);
@@ -532,10 +533,10 @@ static int registry_setup(struct daemon *d)
 				  strerror(-r));
 	}
 	struct event e = {.kind = EVENT_STARTED, .slot = -1};
-	log_event(LOG_INFO, &e,
-		  "%s the registry at key 0x%x; watching up to %u processes of %zu "
-		  "services",
-		  adopted ? "adopted" : "created", s->key, s->slots, s->n_services);
+	event_emit(&d->stats, &e,
+		   "%s the registry at key 0x%x; watching up to %u processes of %zu "
+		   "services",
+		   adopted ? "adopted" : "created", s->key, s->slots, s->n_services);
 	return 0;
 }
 

@@ -138,12 +138,11 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 	if (beat > real + NS_S) {
 		if (!lw->warned_future) {
 			struct event e = lw_event(lw, EVENT_ODD);
-			e.limited = true;
-			log_event(LOG_WARNING, &e,
-				  "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
-				  "future; its deadline counts from now",
-				  lw->w.slot, lw->w.name, (int)lw->w.pid,
-				  (unsigned long long)((beat - real) / NS_S));
+			event_emit(&lw->w.d->stats, &e,
+				   "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
+				   "future; its deadline counts from now",
+				   lw->w.slot, lw->w.name, (int)lw->w.pid,
+				   (unsigned long long)((beat - real) / NS_S));
 			lw->warned_future = true;
 		}
 		return;
@@ -158,10 +157,11 @@ static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	struct event e = lw_event(lw, EVENT_PROCESS_GONE);
 	bool was_killing = lw->w.state == WATCH_KILLING;
 
-	log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
-		  "%s (pid %d, legacy record %u) exited%s; the record is left to its owner",
-		  lw->w.name, (int)lw->w.pid, lw->w.slot,
-		  was_killing ? " after being signalled" : "");
+	e.kind = was_killing ? EVENT_SIGNALLED_GONE : EVENT_PROCESS_GONE;
+	event_emit(&lw->w.d->stats, &e,
+		   "%s (pid %d, legacy record %u) exited%s; the record is left to its owner",
+		   lw->w.name, (int)lw->w.pid, lw->w.slot,
+		   was_killing ? " after being signalled" : "");
 	watch_release(&lw->w);
 	/* Keep the identity: the record still names this pid and is stale
 	 * until a process writes it again. */
@@ -172,24 +172,23 @@ static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 
 /* A record that is not a target now but may become one when it is written
  * again (a process gone, a pid reused): logged, never signalled. */
-static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *fmt, ...)
 {
-	struct event e = lw_event(lw, EVENT_STALE_RECORD);
+	struct event e = lw_event(lw, kind);
 	char why[256];
 
 	e.verified = false;
-	e.limited = true;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_event(level, &e,
-		  "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
-		  lw->w.slot, lw->w.name, (int)lw->w.pid, why);
+	event_emit(&lw->w.d->stats, &e,
+		   "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
+		   lw->w.slot, lw->w.name, (int)lw->w.pid, why);
 	watch_release(&lw->w);
 	lw->w.state = WATCH_REFUSED;
 	lw->recheck = true;
@@ -201,11 +200,10 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 	struct event e = lw_event(lw, kind);
 
 	e.verified = false;
-	e.limited = true;
-	stats_event(&lw->w.d->stats, LOG_WARNING, &e,
-		    "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
-		    kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
-		    (int)lw->w.pid, why);
+	event_emit(&lw->w.d->stats, &e,
+		   "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
+		   kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
+		   (int)lw->w.pid, why);
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
@@ -249,9 +247,8 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 			if (!lw->warned_retry) {
 				struct event e = lw_event(lw, EVENT_ODD);
 				e.verified = false;
-				e.limited = true;
-				log_event(
-				    LOG_WARNING, &e,
+				event_emit(
+				    &d->stats, &e,
 				    "cannot watch legacy record %u (pid %d) yet: cannot open a "
 				    "pidfd: %s; trying again",
 				    w->slot, (int)r->pid, strerror(errno));
@@ -275,7 +272,8 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		break;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, identity_atime_stale(&f) ? LOG_NOTICE : LOG_INFO, "%s", why);
+		lw_stale(lw, identity_atime_stale(&f) ? EVENT_STALE_BEAT : EVENT_STALE_RECORD, "%s",
+			 why);
 		return;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
@@ -289,7 +287,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
 		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
-		lw_stale(lw, LOG_WARNING, "%s", why);
+		lw_stale(lw, EVENT_STALE_UNWATCHABLE, "%s", why);
 		return;
 	}
 	watch_set_state(w, WATCH_ACTIVE);
@@ -352,10 +350,10 @@ static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds, bool quiet
 	unsigned mode = ds->shm_perm.mode & 0777u;
 
 	if ((mode & 0022u) && !d->settings.legacy_shared) {
-		struct event e = {.kind = EVENT_UNTRUSTED, .slot = -1, .legacy = true};
+		struct event e = {.kind = EVENT_TABLE_UNTRUSTED, .slot = -1, .legacy = true};
 		if (!quiet)
-			log_event(
-			    LOG_ERR, &e,
+			event_emit(
+			    &d->stats, &e,
 			    "the classic table at key 0x%x has mode %03o: %s may write it, so its "
 			    "records are nobody's word and could aim hbwatch at any process; not "
 			    "watching it (fix its mode, or set allow_shared_writers = yes in "

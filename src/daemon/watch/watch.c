@@ -115,12 +115,14 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
 		watch_destroy(w);
 		return 0;
 	}
-	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED)
-		log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
-			  "%s (pid %d, record %d) exited%s", w->name, (int)w->pid, w->shmid,
-			  w->triage.unkillable ? " at last, after it was unkillable"
-			  : was_killing	       ? " after being signalled"
-					       : " without unregistering");
+	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED) {
+		e.kind = was_killing ? EVENT_SIGNALLED_GONE : EVENT_PROCESS_GONE;
+		event_emit(&w->d->stats, &e, "%s (pid %d, record %d) exited%s", w->name,
+			   (int)w->pid, w->shmid,
+			   w->triage.unkillable ? " at last, after it was unkillable"
+			   : was_killing	? " after being signalled"
+						: " without unregistering");
+	}
 	watch_destroy(w);
 	return 0;
 }
@@ -132,9 +134,8 @@ static void watch_retry(struct watch *w, const char *why)
 	struct event e = watch_event(w, EVENT_ODD);
 
 	e.verified = false;
-	e.limited = true;
-	log_event(LOG_WARNING, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
-		  w->name, (int)w->pid, w->shmid, why);
+	event_emit(&w->d->stats, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
+		   w->name, (int)w->pid, w->shmid, why);
 	w->d->intake.census_soon = true;
 	w->remove_when_done = false; /* it is looked at again */
 	watch_destroy(w);
@@ -159,11 +160,11 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	    used < d->settings.slots)
 		return true;
 	if (watched && !d->intake.full_warned) {
-		struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
-		log_event(LOG_WARNING, &e,
-			  "watching %u processes, the limit set by slots=%u: newer registrations "
-			  "wait until others end (raise slots= in [hbwatch])",
-			  d->ws.n_active, d->settings.slots);
+		struct event e = {.kind = EVENT_ODD, .slot = -1};
+		event_emit(&d->stats, &e,
+			   "watching %u processes, the limit set by slots=%u: newer registrations "
+			   "wait until others end (raise slots= in [hbwatch])",
+			   d->ws.n_active, d->settings.slots);
 		d->intake.full_warned = true;
 	}
 	if (watched)
@@ -323,11 +324,9 @@ static bool watch_evaluate(struct watch *w, bool first)
 		watch_set_state(w, WATCH_REFUSED);
 		if (!was) {
 			struct event e = watch_event(w, EVENT_REFUSED);
-			e.limited = true;
-			stats_event(&d->stats,
-				    verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
-				    "%s (pid %d, record %d) is not watched: %s", w->name,
-				    (int)w->pid, w->shmid, why);
+			e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
+			event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s",
+				   w->name, (int)w->pid, w->shmid, why);
 		}
 		break;
 	}
@@ -337,18 +336,16 @@ static bool watch_evaluate(struct watch *w, bool first)
 		if (!w->remove_when_done)
 			idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 		e.verified = false;
-		e.limited = true;
-		log_event(LOG_INFO, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
-			  w->name, (int)w->pid, why);
+		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
+			   w->name, (int)w->pid, why);
 		watch_destroy(w);
 		return false;
 	}
 	case IDENTITY_UNTRUSTED: {
 		struct event e = watch_event(w, EVENT_UNTRUSTED);
 		e.verified = false;
-		e.limited = true;
-		stats_event(
-		    &d->stats, LOG_WARNING, &e,
+		event_emit(
+		    &d->stats, &e,
 		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
 		    "%s; never acted on",
 		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
@@ -488,11 +485,10 @@ static void watch_header_changed(struct watch *w)
 
 	record_check(&w->record, why, sizeof(why));
 	e.verified = false;
-	e.limited = true;
-	stats_event(&d->stats, LOG_WARNING, &e,
-		    "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
-		    "watched",
-		    w->shmid, w->name, (int)w->pid, why);
+	event_emit(&d->stats, &e,
+		   "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
+		   "watched",
+		   w->shmid, w->name, (int)w->pid, why);
 	if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
 		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false; /* not ours to clean up: evidence */
@@ -558,7 +554,6 @@ static void tell_extension(struct watch *w, const struct watch_task *task, uint6
 	char asked[DURATION_FORMAT_MAX], wait[DURATION_FORMAT_MAX], cap[DURATION_FORMAT_MAX];
 	char who[HB_TASK_LABEL_SIZE + 16] = "";
 
-	e.limited = true;
 	if (task) {
 		e.task = task->v.label;
 		snprintf(who, sizeof(who), " task %s", task->v.label);
@@ -567,20 +562,20 @@ static void tell_extension(struct watch *w, const struct watch_task *task, uint6
 	fmt_ms_round(deadline > now ? deadline - now : 0, wait, sizeof(wait));
 	fmt_ms_round(ext_max, cap, sizeof(cap));
 	if (!moved)
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s asked to extend its deadline to %s from now: "
-			  "ignored (extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, asked, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s asked to extend its deadline to %s from now: "
+			   "ignored (extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, asked, cap);
 	else if (deadline < ext_until)
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s extended its deadline: asked for %s from now, "
-			  "capped to %s (extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, asked, wait, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s extended its deadline: asked for %s from now, "
+			   "capped to %s (extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, asked, wait, cap);
 	else
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s extended its deadline to %s from now "
-			  "(extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, wait, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s extended its deadline to %s from now "
+			   "(extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, wait, cap);
 }
 
 /* The due time of one heartbeat: BEAT, TIMEOUT and an extension AT/UNTIL
@@ -628,24 +623,22 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
 			struct event e = watch_event(w, EVENT_ODD);
-			e.limited = true;
-			log_event(LOG_WARNING, &e,
-				  "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
-				  "1 ms..24 h: not enforced until it registers again",
-				  w->name, (int)w->pid, w->shmid,
-				  (unsigned long long)v->timeout_ns);
+			event_emit(&d->stats, &e,
+				   "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
+				   "1 ms..24 h: not enforced until it registers again",
+				   w->name, (int)w->pid, w->shmid,
+				   (unsigned long long)v->timeout_ns);
 			w->warned_timeout = true;
 		}
 		return UINT64_MAX;
 	}
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
 		struct event e = watch_event(w, EVENT_ODD);
-		e.limited = true;
-		log_event(LOG_WARNING, &e,
-			  "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
-			  "deadline counts from there",
-			  w->name, (int)w->pid, w->shmid,
-			  (unsigned long long)((v->beat_ns - now) / 1000000u));
+		event_emit(&d->stats, &e,
+			   "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
+			   "deadline counts from there",
+			   w->name, (int)w->pid, w->shmid,
+			   (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
 	deadline = due(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns, v->ext_until_ns,
