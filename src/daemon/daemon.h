@@ -59,9 +59,9 @@ struct watch {
 	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;
-	uint64_t handled_beat;	  /* beat_ns of the deadline acted on (LOGGED) */
-	uint64_t handled_which;	  /* whose: WATCH_BEAT_PROCESS or a task */
-	struct watch_task *tasks; /* native: by slot, N_TASKS of them; NULL: none yet */
+	uint64_t handled_beat;	    /* beat_ns of the deadline acted on (LOGGED) */
+	uint64_t handled_heartbeat; /* whose: WATCH_BEAT_PROCESS or a task */
+	struct watch_task *tasks;   /* native: by slot, N_TASKS of them; NULL: none yet */
 	uint32_t n_tasks;
 	uint64_t told_ext_at;		      /* native: the process's extension last logged */
 	char missed_task[HB_TASK_LABEL_SIZE]; /* the task whose deadline was acted on, or "" */
@@ -81,18 +81,18 @@ struct watch {
 	bool view_listed;	    /* native: its index is in d->view_stale */
 	/* The verdict (hold.c): why its action is held back, if it is. */
 	enum verdict_hold hold;
-	bool deferred;		   /* starvation deferred the deadline of ... */
-	uint64_t deferred_beat;	   /* ... this beat (handled_beat) ... */
-	uint64_t deferred_which;   /* ... of this heartbeat (handled_which) */
-	uint64_t deferred_told_ns; /* the last deadline-deferred record (rate limit) */
-	uint64_t rearm_ns;	   /* a deadline counts from here at the earliest (thaw) */
-	uint64_t dump_from_ns;	   /* HOLD_DUMPING: SIGKILL waits since then */
-	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
-	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
-	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
-	bool shared;		   /* native: counted in its uid's share while active */
-	bool over_share;	   /* native: REFUSED for want of room in the share */
-	uid_t share_uid;	   /* the uid whose share it counts against */
+	bool deferred;		     /* starvation deferred the deadline of ... */
+	uint64_t deferred_beat;	     /* ... this beat (handled_beat) ... */
+	uint64_t deferred_heartbeat; /* ... of this heartbeat (handled_heartbeat) */
+	uint64_t deferred_told_ns;   /* the last deadline-deferred record (rate limit) */
+	uint64_t rearm_ns;	     /* a deadline counts from here at the earliest (thaw) */
+	uint64_t dump_from_ns;	     /* HOLD_DUMPING: SIGKILL waits since then */
+	uint64_t dump_done_ns;	     /* ... and the dump ended then (0: not yet) */
+	uint64_t near_beat;	     /* warn_at: the beat deadline-near was said for */
+	struct verdict_mark vmark;   /* run-queue wait and throttling near the last beat */
+	bool shared;		     /* native: counted in its uid's share while active */
+	bool over_share;	     /* native: REFUSED for want of room in the share */
+	uid_t share_uid;	     /* the uid whose share it counts against */
 };
 
 struct legacy_watch;
@@ -145,7 +145,8 @@ struct textfile {
 	bool warned;
 };
 
-/* Finding registrations: the registry's ring of hints, and the census. */
+/* Finding registrations: the registry's ring of hints, and the census.
+ * Written by intake/ only; others go through intake.h. */
 struct intake {
 	uint64_t head;		 /* next ring entry to read */
 	uint64_t pending_since;	 /* head's entry was not written yet at ... */

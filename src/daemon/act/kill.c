@@ -648,22 +648,23 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		event_emit(&d->stats, &e,
 			   "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
 			   "timeout %s, %s late; %s%s%s",
-			   w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo, late,
-			   th_words, words, d_note);
+			   w->name, (int)w->pid, watch_record_kind(w), w->shmid, w->missed_task,
+			   tmo, late, th_words, words, d_note);
 	} else
 		event_emit(&d->stats, &e,
 			   "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
 			   "%s%s%s",
-			   w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid,
-			   tmo, late, th_words, words, d_note);
+			   w->name, (int)w->pid, watch_record_kind(w),
+			   w->legacy ? (int)w->slot : w->shmid, tmo, late, th_words, words, d_note);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
 		struct event f =
 		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 		f.verified = false;
-		event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s", watch_what(w),
-			   w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
+		event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s",
+			   watch_record_kind(w), w->legacy ? (int)w->slot : w->shmid, w->name,
+			   (int)w->pid, why);
 		/* Stale or transient: the exit event or the next beat decides. */
 		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
 									      : WATCH_REFUSED);

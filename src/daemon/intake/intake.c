@@ -28,8 +28,8 @@
 #define RING_AGAIN_NS	 (1000u * 1000u)      /* more than one pass's worth: again after */
 
 /* Take up record SHMID; *SOONEST: the earliest deadline taken up. */
-static void take_up(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
-		    uint64_t *soonest)
+static void consider_record(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
+			    uint64_t *soonest)
 {
 	struct watch *w = watch_consider(d, shmid, ds);
 
@@ -70,7 +70,7 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 					   : in->pending_since + PENDING_NS;
 			in->census_soon = true;
 		} else {
-			take_up(d, shmid, NULL, now, &soonest);
+			consider_record(d, shmid, NULL, now, &soonest);
 		}
 		in->head++;
 		in->pending_since = 0;
@@ -91,7 +91,7 @@ static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
 {
 	struct census_pass *c = userdata;
 
-	take_up(c->d, shmid, ds, c->now, &c->soonest);
+	consider_record(c->d, shmid, ds, c->now, &c->soonest);
 	return 0;
 }
 
@@ -119,15 +119,16 @@ static uint64_t census(struct daemon *d, uint64_t now)
 uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 {
 	struct intake *in = &d->intake;
-	uint64_t next, due, soonest = intake_ring(d, now);
+	uint64_t next, census_at, soonest = intake_ring(d, now);
 
-	due = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
-		  ? in->census_last_ns + CENSUS_GAP_NS
-		  : in->census_next_ns;
+	census_at = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
+			? in->census_last_ns + CENSUS_GAP_NS
+			: in->census_next_ns;
 	/* A census costs a system call per segment of the host: not while a
 	 * deadline is due (it would make that kill late), unless it has
 	 * waited a whole period already. */
-	if (now >= due && (deadline > now + CENSUS_QUIET_NS || now >= due + CENSUS_PERIOD_NS)) {
+	if (now >= census_at &&
+	    (deadline > now + CENSUS_QUIET_NS || now >= census_at + CENSUS_PERIOD_NS)) {
 		uint64_t found = census(d, now);
 		if (found < soonest)
 			soonest = found;
@@ -138,4 +139,57 @@ uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 	if (next <= now)
 		next = deadline + 1000000u; /* deferred: right after that deadline */
 	return soonest < next ? soonest : next;
+}
+
+void intake_restart(struct daemon *d)
+{
+	/* Hints older than us are covered by the census that follows. */
+	d->intake.head = atomic_load(&d->reg.r.hdr->tail);
+	d->intake.pending_since = 0;
+	d->intake.census_soon = true;
+	d->intake.census_last_ns = 0;
+}
+
+void intake_census_soon(struct daemon *d)
+{
+	d->intake.census_soon = true;
+}
+
+void intake_turn_down(struct daemon *d, int shmid, uint64_t ctime)
+{
+	idmap_put(&d->intake.turned_down, shmid, ctime);
+}
+
+bool intake_is_turned_down(const struct daemon *d, int shmid, uint64_t ctime)
+{
+	uint64_t was;
+
+	return idmap_get(&d->intake.turned_down, shmid, &was) && was == ctime;
+}
+
+void intake_reconsider(struct daemon *d)
+{
+	idmap_free(&d->intake.turned_down);
+	d->intake.census_soon = true;
+}
+
+bool intake_say_full(struct daemon *d)
+{
+	if (d->intake.full_warned)
+		return false;
+	d->intake.full_warned = true;
+	return true;
+}
+
+bool intake_say_unreadable(struct daemon *d)
+{
+	if (d->intake.unreadable_warned)
+		return false;
+	d->intake.unreadable_warned = true;
+	return true;
+}
+
+void intake_finish(struct daemon *d)
+{
+	idmap_free(&d->intake.turned_down);
 }

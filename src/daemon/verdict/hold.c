@@ -113,7 +113,7 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 	event_emit(&w->d->stats, &e,
 		   "%s (pid %d, %s %d) missed the deadline of %s%s (timeout %s) but is %s; "
 		   "not acted on for starve_grace=%s, unless it beats; %s",
-		   w->name, (int)w->pid, watch_what(w), record_no(w),
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w),
 		   e.task ? "its task " : "its heartbeat", e.task ? e.task : "", tmo, why, gr,
 		   words ? words : "");
 }
@@ -137,7 +137,7 @@ static void tell_left(struct watch *w, enum event_kind kind, const char *why, ui
 	event_emit(&w->d->stats, &e,
 		   "%s (pid %d, %s %d) missed its deadline but is %s: not acted on, still "
 		   "watched; its deadline restarts when it %s; %s",
-		   w->name, (int)w->pid, watch_what(w), record_no(w), why,
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), why,
 		   kind == EVENT_FROZEN ? "thaws" : "is let go", words ? words : "");
 }
 
@@ -148,7 +148,7 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	struct verdict_policy p = {
 	    .starve_grace_ns = grace,
 	    .deferred = w->deferred && w->deferred_beat == w->handled_beat &&
-			w->deferred_which == w->handled_which,
+			w->deferred_heartbeat == w->handled_heartbeat,
 	    .debugged_kill = svc->debugged_kill,
 	};
 	struct verdict_facts f;
@@ -192,7 +192,7 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	case VERDICT_DEFER_STARVED:
 		w->deferred = true;
 		w->deferred_beat = w->handled_beat;
-		w->deferred_which = w->handled_which;
+		w->deferred_heartbeat = w->handled_heartbeat;
 		tell_deferred(w, timeout_ns, late_ns, grace, why, words, fields, &f, now);
 		hold_set(w, HOLD_STARVED, why, now + grace);
 		return true;
@@ -308,7 +308,7 @@ uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
 	event_emit(&w->d->stats, &e,
 		   "%s (pid %d, %s %d) has not beaten for %s, %u %% of its timeout %s "
 		   "(warn_at): %s",
-		   w->name, (int)w->pid, watch_what(w), record_no(w), age, svc->warn_at_pct, tmo,
-		   words);
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), age, svc->warn_at_pct,
+		   tmo, words);
 	return UINT64_MAX;
 }
