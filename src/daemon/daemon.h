@@ -124,7 +124,7 @@ struct rate {
 /* How often a failed action (no bus, EMFILE ...) is tried again. */
 #define ACTION_RETRY_NS (1000u * 1000000ull)
 
-/* STATUS= and WATCHDOG=1 to the service manager (main.c). */
+/* STATUS= and WATCHDOG=1 to the service manager (manager.c). */
 struct manager_link {
 	sd_event_source *status_timer; /* pending STATUS= retry */
 	uint64_t status_sent_ns;
@@ -183,11 +183,12 @@ struct scan_timer {
 	uint64_t period_ns; /* the longest sleep when no deadline is nearer */
 };
 
-/* The registry at the key as the daemon keeps it (main.c). */
+/* The registry at the key as the daemon keeps it (registry_link.c). */
 struct registry_link {
 	struct hb_registry r; /* r.hdr NULL: none at the moment */
 	uint64_t checked_ns;
-	int last_errno; /* of the last failed re-creation, reported once */
+	int last_errno;			   /* of the last failed re-creation, reported once */
+	sd_event_io_handler_t on_doorbell; /* the loop's handler of its doorbell (main.c) */
 };
 
 struct daemon {
