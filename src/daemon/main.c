@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "deadline.h"
 #include "intake.h"
+#include "intake_state.h"
 #include "legacy.h"
 #include "log.h"
 #include "manager.h"

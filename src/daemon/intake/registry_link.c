@@ -2,7 +2,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "intake.h"
+#include "intake_state.h"
 #include "log.h"
 #include "registry_link.h"
 #include "view.h"

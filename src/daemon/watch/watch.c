@@ -16,7 +16,7 @@
 #include "duration.h"
 #include "hold.h"
 #include "identity.h"
-#include "intake.h"
+#include "intake_state.h"
 #include "kill.h"
 #include "log.h"
 #include "proc.h"
