@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include "doorbell.h"
+#include "event.h"
 #include "idmap.h"
 #include "log.h"
 #include "notify.h"
@@ -58,9 +59,9 @@ struct watch {
 	uint32_t seq;		     /* native: the registration evaluated */
 	pid_t pid;
 	uint64_t start_time;
-	uint64_t handled_beat;	  /* beat_ns of the deadline acted on (LOGGED) */
-	uint64_t handled_which;	  /* whose: WATCH_BEAT_PROCESS or a task */
-	struct watch_task *tasks; /* native: by slot, N_TASKS of them; NULL: none yet */
+	uint64_t handled_beat;	    /* beat_ns of the deadline acted on (LOGGED) */
+	uint64_t handled_heartbeat; /* whose: WATCH_BEAT_PROCESS or a task */
+	struct watch_task *tasks;   /* native: by slot, N_TASKS of them; NULL: none yet */
 	uint32_t n_tasks;
 	uint64_t told_ext_at;		      /* native: the process's extension last logged */
 	char missed_task[HB_TASK_LABEL_SIZE]; /* the task whose deadline was acted on, or "" */
@@ -80,18 +81,18 @@ struct watch {
 	bool view_listed;	    /* native: its index is in d->view_stale */
 	/* The verdict (hold.c): why its action is held back, if it is. */
 	enum verdict_hold hold;
-	bool deferred;		   /* starvation deferred the deadline of ... */
-	uint64_t deferred_beat;	   /* ... this beat (handled_beat) ... */
-	uint64_t deferred_which;   /* ... of this heartbeat (handled_which) */
-	uint64_t deferred_told_ns; /* the last deadline-deferred record (rate limit) */
-	uint64_t rearm_ns;	   /* a deadline counts from here at the earliest (thaw) */
-	uint64_t dump_from_ns;	   /* HOLD_DUMPING: SIGKILL waits since then */
-	uint64_t dump_done_ns;	   /* ... and the dump ended then (0: not yet) */
-	uint64_t near_beat;	   /* warn_at: the beat deadline-near was said for */
-	struct verdict_mark vmark; /* run-queue wait and throttling near the last beat */
-	bool shared;		   /* native: counted in its uid's share while active */
-	bool over_share;	   /* native: REFUSED for want of room in the share */
-	uid_t share_uid;	   /* the uid whose share it counts against */
+	bool deferred;		     /* starvation deferred the deadline of ... */
+	uint64_t deferred_beat;	     /* ... this beat (handled_beat) ... */
+	uint64_t deferred_heartbeat; /* ... of this heartbeat (handled_heartbeat) */
+	uint64_t deferred_told_ns;   /* the last deadline-deferred record (rate limit) */
+	uint64_t rearm_ns;	     /* a deadline counts from here at the earliest (thaw) */
+	uint64_t dump_from_ns;	     /* HOLD_DUMPING: SIGKILL waits since then */
+	uint64_t dump_done_ns;	     /* ... and the dump ended then (0: not yet) */
+	uint64_t near_beat;	     /* warn_at: the beat deadline-near was said for */
+	struct verdict_mark vmark;   /* run-queue wait and throttling near the last beat */
+	bool shared;		     /* native: counted in its uid's share while active */
+	bool over_share;	     /* native: REFUSED for want of room in the share */
+	uid_t share_uid;	     /* the uid whose share it counts against */
 };
 
 struct legacy_watch;
@@ -123,7 +124,7 @@ struct rate {
 /* How often a failed action (no bus, EMFILE ...) is tried again. */
 #define ACTION_RETRY_NS (1000u * 1000000ull)
 
-/* STATUS= and WATCHDOG=1 to the service manager (main.c). */
+/* STATUS= and WATCHDOG=1 to the service manager (manager.c). */
 struct manager_link {
 	sd_event_source *status_timer; /* pending STATUS= retry */
 	uint64_t status_sent_ns;
@@ -144,7 +145,8 @@ struct textfile {
 	bool warned;
 };
 
-/* Finding registrations: the registry's ring of hints, and the census. */
+/* Finding registrations: the registry's ring of hints, and the census.
+ * Written by intake/ only; others go through intake.h. */
 struct intake {
 	uint64_t head;		 /* next ring entry to read */
 	uint64_t pending_since;	 /* head's entry was not written yet at ... */
@@ -181,11 +183,12 @@ struct scan_timer {
 	uint64_t period_ns; /* the longest sleep when no deadline is nearer */
 };
 
-/* The registry at the key as the daemon keeps it (main.c). */
+/* The registry at the key as the daemon keeps it (registry_link.c). */
 struct registry_link {
 	struct hb_registry r; /* r.hdr NULL: none at the moment */
 	uint64_t checked_ns;
-	int last_errno; /* of the last failed re-creation, reported once */
+	int last_errno;			   /* of the last failed re-creation, reported once */
+	sd_event_io_handler_t on_doorbell; /* the loop's handler of its doorbell (main.c) */
 };
 
 struct daemon {

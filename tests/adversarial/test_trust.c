@@ -8,7 +8,7 @@
  * still kills a real hung worker afterwards.
  *
  * Event kinds on stderr stand for the journal's MESSAGE_IDs: each kind has
- * exactly one (src/daemon/report/log.c), so "untrusted" on a line means
+ * exactly one (src/daemon/report/event.c), so "untrusted" on a line means
  * MESSAGE_ID=5e0b8ad2... under journald. */
 #include <criterion/criterion.h>
 #include <errno.h>

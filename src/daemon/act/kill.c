@@ -98,11 +98,11 @@ static void say_bus_error(const char *unit, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say_bus_error(const char *unit, const char *fmt, ...)
 {
-	struct event e = {.kind = EVENT_ODD, .slot = -1, .unit = unit, .limited = true};
+	struct event e = {.kind = EVENT_BUS_ERROR, .slot = -1, .unit = unit};
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_eventv(LOG_ERR, &e, fmt, ap);
+	event_emitv(NULL, &e, fmt, ap);
 	va_end(ap);
 }
 
@@ -224,10 +224,10 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
 		w->triage.unkillable = true;
 		view_touch(w);
 		duration_format(w->d->settings.kill_grace_ns, grace, sizeof(grace));
-		stats_event(&w->d->stats, LOG_ERR, &e,
-			    "%s (pid %d) is still there %s after SIGKILL: %s; hbwatch leaves it "
-			    "and sees its exit when it comes",
-			    w->name, (int)w->pid, grace, why);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d) is still there %s after SIGKILL: %s; hbwatch leaves it "
+			   "and sees its exit when it comes",
+			   w->name, (int)w->pid, grace, why);
 	}
 	r = sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       unkillable_recheck_usec(w->d), 1000000, on_unkillable, w);
@@ -240,12 +240,12 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
  * limited, as the signal itself would not have been. */
 static void say_refused(struct watch *w, int sig, const char *when, const char *why)
 {
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct event e = watch_event(w, EVENT_NOT_SENT);
 
 	e.signal = sig;
 	e.verified = false;
-	log_event(LOG_WARNING, &e, "not sending %s to %s (pid %d)%s: %s", sig_name(sig), w->name,
-		  (int)w->pid, when, why);
+	event_emit(&w->d->stats, &e, "not sending %s to %s (pid %d)%s: %s", sig_name(sig), w->name,
+		   (int)w->pid, when, why);
 }
 
 /* HBWATCH_SKIPPED= in FIELD (then *EXTRA points at it) and what the
@@ -316,9 +316,8 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 				  strerror(-r));
 		return 0; /* ESRCH: it is exiting; the pidfd event follows */
 	}
-	stats_event(&w->d->stats, LOG_WARNING, &e,
-		    "%s (pid %d) still there after kill_grace: sent SIGKILL%s", w->name,
-		    (int)w->pid, words);
+	event_emit(&w->d->stats, &e, "%s (pid %d) still there after kill_grace: sent SIGKILL%s",
+		   w->name, (int)w->pid, words);
 	stats_action(&w->d->stats, false, "SIGKILL to %s (pid %d)", w->name, (int)w->pid);
 	if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
 				       deadline_usec_ceil(w->d->settings.kill_grace_ns), 1000,
@@ -343,9 +342,8 @@ static pid_t signal_group(struct watch *w, const struct service *svc,
 		return 0;
 	if (pg != w->pid) {
 		struct event e = watch_event(w, EVENT_ODD);
-		e.limited = true;
-		log_event(
-		    LOG_WARNING, &e,
+		event_emit(
+		    &w->d->stats, &e,
 		    "kill_group: %s (pid %d) does not lead its process group (%d): only it is "
 		    "signalled",
 		    w->name, (int)w->pid, (int)pg);
@@ -436,10 +434,10 @@ static void action_kill(struct watch *w, const struct service *svc)
 	if (t.sent)
 		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
 			 t.sent == 1 ? "" : "s");
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s",
-		    sig_name(svc->signal), w->name, (int)w->pid, members, thread_note,
-		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
-		    e.task ? e.task : "", words);
+	event_emit(&d->stats, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s", sig_name(svc->signal),
+		   w->name, (int)w->pid, members, thread_note,
+		   svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
+		   e.task ? e.task : "", words);
 	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
 		     (int)w->pid);
 	if (r != 0)
@@ -511,7 +509,7 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
  * if UNIT may be handed to systemd. */
 static bool handover_allowed(struct watch *w, const char *unit, const char *what)
 {
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct event e = watch_event(w, EVENT_NOT_HANDED_OVER);
 	struct ownership_facts own;
 	char why[1024];
 
@@ -520,10 +518,9 @@ static bool handover_allowed(struct watch *w, const char *unit, const char *what
 	else if (handover_check(&own, w->pid, unit, why, sizeof(why)) == 0)
 		return true;
 	e.unit = unit;
-	e.limited = true;
-	log_event(LOG_WARNING, &e,
-		  "not asking systemd to %s %s for %s (pid %d): %s; acting on the process alone",
-		  what, unit, w->name, (int)w->pid, why);
+	event_emit(&w->d->stats, &e,
+		   "not asking systemd to %s %s for %s (pid %d): %s; acting on the process alone",
+		   what, unit, w->name, (int)w->pid, why);
 	return false;
 }
 
@@ -549,8 +546,8 @@ static void action_restart_unit(struct watch *w, const struct service *svc, cons
 	if (unit_call(d, "RestartUnit", unit, 0) < 0)
 		return;
 	watch_set_state(w, WATCH_KILLING);
-	stats_event(&d->stats, LOG_WARNING, &e, "asked systemd to restart %s for %s (pid %d)", unit,
-		    w->name, (int)w->pid);
+	event_emit(&d->stats, &e, "asked systemd to restart %s for %s (pid %d)", unit, w->name,
+		   (int)w->pid);
 	stats_action(&d->stats, true, "restart of %s for %s (pid %d)", unit, w->name, (int)w->pid);
 }
 
@@ -586,17 +583,17 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 	}
 	rate->handed_over = true;
 	if (kill_all)
-		stats_event(&d->stats, LOG_WARNING, &e,
-			    "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
-			    "again: limit_action = kill-unit, asked systemd to send %s to every "
-			    "process of %s",
-			    unit, svc->kill_burst, w->name, (int)w->pid, sig_name(svc->signal),
-			    unit);
+		event_emit(&d->stats, &e,
+			   "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
+			   "again: limit_action = kill-unit, asked systemd to send %s to every "
+			   "process of %s",
+			   unit, svc->kill_burst, w->name, (int)w->pid, sig_name(svc->signal),
+			   unit);
 	else
-		stats_event(&d->stats, LOG_WARNING, &e,
-			    "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
-			    "again: limit_action = restart-unit, asked systemd to restart %s",
-			    unit, svc->kill_burst, w->name, (int)w->pid, unit);
+		event_emit(&d->stats, &e,
+			   "%s reached kill_burst=%u per kill_interval and %s (pid %d) hangs "
+			   "again: limit_action = restart-unit, asked systemd to restart %s",
+			   unit, svc->kill_burst, w->name, (int)w->pid, unit);
 	stats_action(&d->stats, true, "%s handed to systemd for %s (pid %d)", unit, w->name,
 		     (int)w->pid);
 }
@@ -633,8 +630,8 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	/* A deadline that only leads to a log line may be held back by the
 	 * rate limit; one that leads to a kill is always told, once: the same
 	 * deadline again at an action's retry (no bus) is a repeat. */
-	e.limited =
-	    svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat);
+	if (svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat))
+		e.kind = EVENT_DEADLINE_MISSED_LIMITED;
 	/* Late is not hung: starved, frozen or debugged, it is held back
 	 * (and said so) instead. */
 	if (hold_at_deadline(w, svc, timeout_ns, late_ns, words, tfl.v))
@@ -648,28 +645,26 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 				 : "";
 	if (w->missed_task[0]) {
 		e.task = w->missed_task;
-		stats_event(&d->stats, LOG_WARNING, &e,
-			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
-			    "timeout %s, %s late; %s%s%s",
-			    w->name, (int)w->pid, watch_what(w), w->shmid, w->missed_task, tmo,
-			    late, th_words, words, d_note);
+		event_emit(&d->stats, &e,
+			   "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
+			   "timeout %s, %s late; %s%s%s",
+			   w->name, (int)w->pid, watch_record_kind(w), w->shmid, w->missed_task,
+			   tmo, late, th_words, words, d_note);
 	} else
-		stats_event(
-		    &d->stats, LOG_WARNING, &e,
-		    "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
-		    "%s%s%s",
-		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
-		    late, th_words, words, d_note);
+		event_emit(&d->stats, &e,
+			   "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
+			   "%s%s%s",
+			   w->name, (int)w->pid, watch_record_kind(w),
+			   w->legacy ? (int)w->slot : w->shmid, tmo, late, th_words, words, d_note);
 
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
 		struct event f =
 		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 		f.verified = false;
-		f.limited = true;
-		stats_event(&d->stats, LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s",
-			    watch_what(w), w->legacy ? (int)w->slot : w->shmid, w->name,
-			    (int)w->pid, why);
+		event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s",
+			   watch_record_kind(w), w->legacy ? (int)w->slot : w->shmid, w->name,
+			   (int)w->pid, why);
 		/* Stale or transient: the exit event or the next beat decides. */
 		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
 									      : WATCH_REFUSED);
@@ -686,12 +681,11 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 			return;
 		}
 		f.kind = EVENT_RATE_LIMITED;
-		f.limited = true;
-		stats_event(&d->stats, LOG_WARNING, &f,
-			    "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
-			    "kill_interval; looking again in %llu ms",
-			    w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
-			    (unsigned long long)((reopens - now) / 1000000u));
+		event_emit(&d->stats, &f,
+			   "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
+			   "kill_interval; looking again in %llu ms",
+			   w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
+			   (unsigned long long)((reopens - now) / 1000000u));
 		retry_later(w, reopens);
 		free(unit);
 		return;

@@ -28,8 +28,8 @@
 #define RING_AGAIN_NS	 (1000u * 1000u)      /* more than one pass's worth: again after */
 
 /* Take up record SHMID; *SOONEST: the earliest deadline taken up. */
-static void take_up(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
-		    uint64_t *soonest)
+static void consider_record(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
+			    uint64_t *soonest)
 {
 	struct watch *w = watch_consider(d, shmid, ds);
 
@@ -70,7 +70,7 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 					   : in->pending_since + PENDING_NS;
 			in->census_soon = true;
 		} else {
-			take_up(d, shmid, NULL, now, &soonest);
+			consider_record(d, shmid, NULL, now, &soonest);
 		}
 		in->head++;
 		in->pending_since = 0;
@@ -91,7 +91,7 @@ static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
 {
 	struct census_pass *c = userdata;
 
-	take_up(c->d, shmid, ds, c->now, &c->soonest);
+	consider_record(c->d, shmid, ds, c->now, &c->soonest);
 	return 0;
 }
 
@@ -119,15 +119,16 @@ static uint64_t census(struct daemon *d, uint64_t now)
 uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 {
 	struct intake *in = &d->intake;
-	uint64_t next, due, soonest = intake_ring(d, now);
+	uint64_t next, census_at, soonest = intake_ring(d, now);
 
-	due = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
-		  ? in->census_last_ns + CENSUS_GAP_NS
-		  : in->census_next_ns;
+	census_at = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
+			? in->census_last_ns + CENSUS_GAP_NS
+			: in->census_next_ns;
 	/* A census costs a system call per segment of the host: not while a
 	 * deadline is due (it would make that kill late), unless it has
 	 * waited a whole period already. */
-	if (now >= due && (deadline > now + CENSUS_QUIET_NS || now >= due + CENSUS_PERIOD_NS)) {
+	if (now >= census_at &&
+	    (deadline > now + CENSUS_QUIET_NS || now >= census_at + CENSUS_PERIOD_NS)) {
 		uint64_t found = census(d, now);
 		if (found < soonest)
 			soonest = found;

@@ -61,7 +61,7 @@ void shmroom_check(struct daemon *d)
 {
 	struct shm_info info = {0};
 	unsigned long long mni = 0, all = 0;
-	struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
+	struct event e = {.kind = EVENT_ODD, .slot = -1};
 	char top[128];
 	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
 
@@ -77,10 +77,10 @@ void shmroom_check(struct daemon *d)
 		return;
 	d->intake.shm_tight = true;
 	top_holders(max, top, sizeof(top));
-	log_event(LOG_WARNING, &e,
-		  "System V shared memory is nearly used up: %d of kernel.shmmni=%llu segments, "
-		  "%llu of kernel.shmall=%llu pages; new registrations fail (ENOSPC) once it "
-		  "is; most segments are held by %s (see ipcs -m -c, ipcrm)",
-		  info.used_ids, mni, (unsigned long long)info.shm_tot, all,
-		  top[0] ? top : "nobody visible");
+	event_emit(&d->stats, &e,
+		   "System V shared memory is nearly used up: %d of kernel.shmmni=%llu segments, "
+		   "%llu of kernel.shmall=%llu pages; new registrations fail (ENOSPC) once it "
+		   "is; most segments are held by %s (see ipcs -m -c, ipcrm)",
+		   info.used_ids, mni, (unsigned long long)info.shm_tot, all,
+		   top[0] ? top : "nobody visible");
 }

@@ -11,37 +11,10 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "event.h"
 #include "log.h"
 
 static bool log_to_journal;
-
-static const struct {
-	const char *name;
-	const char *id;
-} kinds[EVENT_KIND_MAX] = {
-    [EVENT_DEADLINE_MISSED] = {"deadline-missed", "a3e1e2b08efe4f97be2db085ea452ff1"},
-    [EVENT_SIGNAL_SENT] = {"signal-sent", "1c1cbbc12a14442e9494fb5aa67076a7"},
-    [EVENT_ESCALATED] = {"escalated", "b6d1c204c06544eb90dea92ff05fa1d2"},
-    [EVENT_PROCESS_GONE] = {"process-gone", "890115bb3aff42508ef3763d1270cd7d"},
-    [EVENT_STALE_RECORD] = {"stale-record", "a83e0800df1749b8956afa12e2d65b23"},
-    [EVENT_REFUSED] = {"refused", "47262b2a8caa4797b6269ac0d582ad1f"},
-    [EVENT_RELOADED] = {"reloaded", "1621d1e0e3e2421094bec8dbcc3f5d8b"},
-    [EVENT_RATE_LIMITED] = {"rate-limited", "9c606b8a3cfa413f9f03b19855a65a95"},
-    [EVENT_RESTART_UNIT] = {"restart-unit", "c9fb70243fe44ac28334a5410930a592"},
-    [EVENT_STARTED] = {"started", "1545d77a0a9f4afb9394ed3d34791d05"},
-    [EVENT_UNTRUSTED] = {"untrusted", "5e0b8ad2c4a74c0f9b4f0e3f6d2a71c8"},
-    [EVENT_SUPPRESSED] = {"suppressed", "c2f7e1a94d3b4e6a8f05b7d1e9a3c640"},
-    [EVENT_REGISTRY] = {"registry", "7a4d2e9c1b8f4a35a6e0d3c7b2f19e84"},
-    [EVENT_ODD] = {"odd-registration", "0e8f3c2a7b5d4e19a6c4f1b2d3e5a7c9"},
-    [EVENT_HANDED_OVER] = {"handed-over", "3f7e56018a3247b091fdcc5e6aa5bdd3"},
-    [EVENT_EXTENDED] = {"deadline-extended", "6f2b9d4e8a1c4d7b9e3f5a0c2d4b6e81"},
-    [EVENT_UNKILLABLE] = {"unkillable", "6b0f4d7e2c914a58b3e1d9a07c5f2e36"},
-    [EVENT_DEFERRED] = {"deadline-deferred", "f43f94c012a04dfc9117ebabc6df151c"},
-    [EVENT_FROZEN] = {"frozen", "85d6b8689f474e50aab39f7a9684d0db"},
-    [EVENT_DEBUGGED] = {"being-debugged", "aed481540ae74e05a17f1b72fd7a262e"},
-    [EVENT_DUMPING] = {"dumping-core", "ed02499c769f4b83b76cdd4f55e59412"},
-    [EVENT_NEAR] = {"deadline-near", "f41e7a669ebc4a09a0c53dd07320048b"},
-};
 
 /* The rate limit of limited events (see log.h). */
 static struct {
@@ -52,16 +25,6 @@ static struct {
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "error",
 					  "warning", "notice", "info", "debug"};
-
-const char *event_kind_name(enum event_kind k)
-{
-	return k < EVENT_KIND_MAX ? kinds[k].name : "unknown";
-}
-
-const char *event_kind_id(enum event_kind k)
-{
-	return k < EVENT_KIND_MAX ? kinds[k].id : "00000000000000000000000000000000";
-}
 
 void log_init(void)
 {
@@ -154,33 +117,21 @@ static void field_add(struct fields *f, const char *fmt, ...)
 	f->n++;
 }
 
-static void log_event_raw(int level, const struct event *e, const char *msg);
-
-void log_flush_suppressed(void)
+bool log_limit_roll(uint64_t *held)
 {
 	uint64_t now = now_ns();
-	char msg[160];
 
 	if (now - limit.window_start_ns < LOG_LIMIT_INTERVAL_NS)
-		return;
-	if (limit.held) {
-		struct event e = {.kind = EVENT_SUPPRESSED, .slot = -1};
-		snprintf(msg, sizeof(msg),
-			 "rate limit: %llu warning%s held back in the last %llu s (at most %u per "
-			 "interval; kills are always logged)",
-			 (unsigned long long)limit.held, limit.held == 1 ? " was" : "s were",
-			 (unsigned long long)(LOG_LIMIT_INTERVAL_NS / 1000000000u),
-			 LOG_LIMIT_BURST);
-		log_event_raw(LOG_WARNING, &e, msg);
-	}
+		return false;
+	*held = limit.held;
 	limit.window_start_ns = now;
 	limit.used = 0;
 	limit.held = 0;
+	return true;
 }
 
-static bool limit_allow(void)
+bool log_limit_take(void)
 {
-	log_flush_suppressed();
 	if (limit.used < LOG_LIMIT_BURST) {
 		limit.used++;
 		return true;
@@ -189,32 +140,13 @@ static bool limit_allow(void)
 	return false;
 }
 
-void log_eventv(int level, const struct event *e, const char *fmt, va_list ap)
-{
-	char msg[1024];
-
-	if (e->limited && !limit_allow())
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_event_raw(level, e, msg);
-}
-
-void log_event(int level, const struct event *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_eventv(level, e, fmt, ap);
-	va_end(ap);
-}
-
-static void log_event_raw(int level, const struct event *e, const char *msg)
+void log_record(int level, const char *name, const char *id, const struct event *e, const char *msg)
 {
 	int saved = errno;
 	struct fields f = {.n = 0};
 
 	if (!log_to_journal) {
-		log_stderr(level, event_kind_name(e->kind), msg, e->extra);
+		log_stderr(level, name, msg, e->extra);
 		errno = saved;
 		return;
 	}
@@ -225,10 +157,10 @@ static void log_event_raw(int level, const struct event *e, const char *msg)
 	iov[0] = (struct iovec){
 	    .iov_base = mbuf,
 	    .iov_len = (size_t)(mlen < (int)sizeof(mbuf) ? mlen : (int)sizeof(mbuf) - 1)};
-	field_add(&f, "MESSAGE_ID=%s", event_kind_id(e->kind));
+	field_add(&f, "MESSAGE_ID=%s", id);
 	field_add(&f, "PRIORITY=%d", level);
 	field_add(&f, "SYSLOG_IDENTIFIER=hbwatch");
-	field_add(&f, "HBWATCH_EVENT=%s", event_kind_name(e->kind));
+	field_add(&f, "HBWATCH_EVENT=%s", name);
 	if (e->name)
 		field_add(&f, "HBWATCH_NAME=%s", e->name);
 	if (e->task)

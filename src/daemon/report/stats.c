@@ -15,10 +15,10 @@ const struct counter *stats_find(const struct stats *s, const char *name)
 	return NULL;
 }
 
-/* Count event K for NAME (a service, or any name a registration used).
- * Past a fixed number of distinct names (a hostile host can make up any
- * number) new names go uncounted rather than grow memory. */
-void stats_count(struct stats *s, const char *name, enum event_kind k)
+/* NAME: a service, or any name a registration used.  Past a fixed
+ * number of distinct names (a hostile host can make up any number) new
+ * names go uncounted rather than grow memory. */
+void stats_count(struct stats *s, const char *name, enum stats_counter k)
 {
 	struct counter *c = (struct counter *)stats_find(s, name);
 
@@ -37,17 +37,6 @@ void stats_count(struct stats *s, const char *name, enum event_kind k)
 	}
 	c->n[k]++;
 	s->dirty = true;
-}
-
-void stats_event(struct stats *s, int level, const struct event *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_eventv(level, e, fmt, ap);
-	va_end(ap);
-	if (e->name)
-		stats_count(s, e->name, e->kind);
 }
 
 void stats_action(struct stats *s, bool acted, const char *fmt, ...)

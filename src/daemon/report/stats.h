@@ -1,7 +1,7 @@
 /* What the daemon has done, for STATUS=, the metrics and hbctl: events
  * counted per service name, how many processes were acted on, the last
- * action.  Knows nothing of watches or the loop; everything that counts
- * calls into it, and it calls nothing back. */
+ * action.  Knows nothing of watches, events or the loop; event.c counts
+ * through it, and it calls nothing back. */
 #ifndef HBWATCH_STATS_H
 #define HBWATCH_STATS_H
 
@@ -9,13 +9,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
 #include "name.h"
 
-/* Events counted per name ("hbwatch_kills_total{service=...}", ...). */
+/* The counters of the metrics (textfile.c), per name; which events add to
+ * which is event.c's table. */
+enum stats_counter {
+	STATS_NONE, /* not counted */
+	STATS_DEADLINES_MISSED,
+	STATS_KILLS,
+	STATS_ESCALATIONS,
+	STATS_RESTARTS,
+	STATS_HANDOVERS,
+	STATS_REFUSED,
+	STATS_UNTRUSTED,
+	STATS_RATE_LIMITED,
+	STATS_UNKILLABLE,
+	STATS_DEFERRED_STARVED,
+	STATS_DEFERRED_FROZEN,
+	STATS_DEFERRED_DEBUGGED,
+	STATS_DEFERRED_DUMPING,
+	STATS_COUNTER_MAX,
+};
+
+/* The counters of one name ("hbwatch_kills_total{service=...}", ...). */
 struct counter {
 	char name[HB_NAME_SIZE];
-	uint64_t n[EVENT_KIND_MAX];
+	uint64_t n[STATS_COUNTER_MAX];
 };
 
 struct stats {
@@ -26,14 +45,8 @@ struct stats {
 	bool dirty; /* something changed since the metrics were written */
 };
 
-/* One happening, told once: log event E at LEVEL (subject to the rate
- * limit if E is limited) and count it for E's name in the metrics (always,
- * held back or not). */
-void stats_event(struct stats *s, int level, const struct event *e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Count event K for NAME without a record (one the caller rate-limits). */
-void stats_count(struct stats *s, const char *name, enum event_kind k);
+/* Add one to counter C of NAME (event_emit() does, as its table says). */
+void stats_count(struct stats *s, const char *name, enum stats_counter c);
 
 /* Record an action for STATUS=; ACTED: it signalled or restarted. */
 void stats_action(struct stats *s, bool acted, const char *fmt, ...)

@@ -40,22 +40,22 @@
 
 static const struct {
 	const char *family;
-	enum event_kind kind;
+	enum stats_counter counter;
 	const char *help;
 } families[] = {
-    {"hbwatch_deadlines_missed_total", EVENT_DEADLINE_MISSED, "Heartbeat deadlines missed."},
-    {"hbwatch_kills_total", EVENT_SIGNAL_SENT, "Processes sent the service's signal."},
-    {"hbwatch_escalations_total", EVENT_ESCALATED, "Processes sent SIGKILL after kill_grace."},
-    {"hbwatch_restarts_total", EVENT_RESTART_UNIT, "Unit restarts asked of systemd."},
-    {"hbwatch_handovers_total", EVENT_HANDED_OVER,
+    {"hbwatch_deadlines_missed_total", STATS_DEADLINES_MISSED, "Heartbeat deadlines missed."},
+    {"hbwatch_kills_total", STATS_KILLS, "Processes sent the service's signal."},
+    {"hbwatch_escalations_total", STATS_ESCALATIONS, "Processes sent SIGKILL after kill_grace."},
+    {"hbwatch_restarts_total", STATS_RESTARTS, "Unit restarts asked of systemd."},
+    {"hbwatch_handovers_total", STATS_HANDOVERS,
      "Units handed to systemd (limit_action) after kill_burst was used up."},
-    {"hbwatch_refused_total", EVENT_REFUSED,
+    {"hbwatch_refused_total", STATS_REFUSED,
      "Registrations not watched: no such service, or against their section."},
-    {"hbwatch_untrusted_total", EVENT_UNTRUSTED,
+    {"hbwatch_untrusted_total", STATS_UNTRUSTED,
      "Registrations not the word of someone who may signal the process (never acted on)."},
-    {"hbwatch_rate_limited_total", EVENT_RATE_LIMITED,
+    {"hbwatch_rate_limited_total", STATS_RATE_LIMITED,
      "Missed deadlines not acted on because of kill_burst."},
-    {"hbwatch_unkillable_total", EVENT_UNKILLABLE,
+    {"hbwatch_unkillable_total", STATS_UNKILLABLE,
      "Processes still there kill_grace after SIGKILL (held by the kernel, e.g. in D)."},
 };
 
@@ -70,12 +70,12 @@ static void write_sample(FILE *f, const char *family, const char *name, uint64_t
  * because the process was starved, frozen, debugged or writing its core. */
 static const struct {
 	const char *reason;
-	enum event_kind kind;
+	enum stats_counter counter;
 } deferrals[] = {
-    {"starved", EVENT_DEFERRED},
-    {"frozen", EVENT_FROZEN},
-    {"debugged", EVENT_DEBUGGED},
-    {"dumping", EVENT_DUMPING},
+    {"starved", STATS_DEFERRED_STARVED},
+    {"frozen", STATS_DEFERRED_FROZEN},
+    {"debugged", STATS_DEFERRED_DEBUGGED},
+    {"dumping", STATS_DEFERRED_DUMPING},
 };
 
 static void write_deferral(FILE *f, const char *name, const struct counter *c)
@@ -84,7 +84,7 @@ static void write_deferral(FILE *f, const char *name, const struct counter *c)
 		fprintf(f, "hbwatch_deferrals_total{service=\"");
 		metrics_write_label(f, name);
 		fprintf(f, "\",reason=\"%s\"} %llu\n", deferrals[k].reason,
-			(unsigned long long)(c ? c->n[deferrals[k].kind] : 0));
+			(unsigned long long)(c ? c->n[deferrals[k].counter] : 0));
 	}
 }
 
@@ -113,12 +113,12 @@ static void write_counters(FILE *f, const struct daemon *d)
 			    stats_find(&d->stats, d->settings.services[i].name);
 
 			write_sample(f, families[k].family, d->settings.services[i].name,
-				     c ? c->n[families[k].kind] : 0);
+				     c ? c->n[families[k].counter] : 0);
 		}
 		for (size_t i = 0; i < d->stats.n_counters; i++)
 			if (!settings_find(&d->settings, d->stats.counters[i].name))
 				write_sample(f, families[k].family, d->stats.counters[i].name,
-					     d->stats.counters[i].n[families[k].kind]);
+					     d->stats.counters[i].n[families[k].counter]);
 	}
 }
 

@@ -98,10 +98,10 @@ static void entry_write(struct daemon *d, uint32_t i)
 	memcpy(e->reason, w->why, sizeof(e->reason));
 	e->cap_ns = svc ? svc->timeout_ns : 0;
 	e->extend_max_ns = svc ? svc->extend_max_ns : HB_EXTEND_AUTO;
-	e->missed_task = w->handled_which == WATCH_BEAT_PROCESS || e->state == HB_STATUS_OK
+	e->missed_task = w->handled_heartbeat == WATCH_BEAT_PROCESS || e->state == HB_STATUS_OK
 			     ? -1
-			     : (int32_t)(w->handled_which >> 32);
-	e->missed_gen = (uint32_t)w->handled_which;
+			     : (int32_t)(w->handled_heartbeat >> 32);
+	e->missed_gen = (uint32_t)w->handled_heartbeat;
 	e->triage = w->triage.last;
 }
 

@@ -98,7 +98,6 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
-	e.limited = true;
 	verdict_fields(f, &vf);
 	snprintf(extra[0], sizeof(extra[0]), "HBWATCH_STARVE_GRACE_USEC=%llu",
 		 (unsigned long long)(grace / 1000u));
@@ -107,16 +106,16 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	duration_format(grace, gr, sizeof(gr));
 	if (w->deferred_told_ns && now - w->deferred_told_ns < DEFER_TELL_NS) {
-		stats_count(&w->d->stats, w->name, EVENT_DEFERRED);
+		event_count(&w->d->stats, &e);
 		return;
 	}
 	w->deferred_told_ns = now;
-	stats_event(&w->d->stats, LOG_NOTICE, &e,
-		    "%s (pid %d, %s %d) missed the deadline of %s%s (timeout %s) but is %s; "
-		    "not acted on for starve_grace=%s, unless it beats; %s",
-		    w->name, (int)w->pid, watch_what(w), record_no(w),
-		    e.task ? "its task " : "its heartbeat", e.task ? e.task : "", tmo, why, gr,
-		    words ? words : "");
+	event_emit(&w->d->stats, &e,
+		   "%s (pid %d, %s %d) missed the deadline of %s%s (timeout %s) but is %s; "
+		   "not acted on for starve_grace=%s, unless it beats; %s",
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w),
+		   e.task ? "its task " : "its heartbeat", e.task ? e.task : "", tmo, why, gr,
+		   words ? words : "");
 }
 
 /* Frozen or debugged, said once until it ends. */
@@ -130,17 +129,16 @@ static void tell_left(struct watch *w, enum event_kind kind, const char *why, ui
 
 	e.timeout_ns = timeout_ns;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
-	e.limited = true;
 	verdict_fields(f, &vf);
 	if (f->tracer)
 		snprintf(extra[0], sizeof(extra[0]), "HBWATCH_TRACER_PID=%d", (int)f->tracer);
 	merge_fields(fields, &vf, extra, v, sizeof(v) / sizeof(v[0]));
 	e.extra = v;
-	stats_event(&w->d->stats, LOG_NOTICE, &e,
-		    "%s (pid %d, %s %d) missed its deadline but is %s: not acted on, still "
-		    "watched; its deadline restarts when it %s; %s",
-		    w->name, (int)w->pid, watch_what(w), record_no(w), why,
-		    kind == EVENT_FROZEN ? "thaws" : "is let go", words ? words : "");
+	event_emit(&w->d->stats, &e,
+		   "%s (pid %d, %s %d) missed its deadline but is %s: not acted on, still "
+		   "watched; its deadline restarts when it %s; %s",
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), why,
+		   kind == EVENT_FROZEN ? "thaws" : "is let go", words ? words : "");
 }
 
 bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeout_ns,
@@ -150,7 +148,7 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	struct verdict_policy p = {
 	    .starve_grace_ns = grace,
 	    .deferred = w->deferred && w->deferred_beat == w->handled_beat &&
-			w->deferred_which == w->handled_which,
+			w->deferred_heartbeat == w->handled_heartbeat,
 	    .debugged_kill = svc->debugged_kill,
 	};
 	struct verdict_facts f;
@@ -173,15 +171,14 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	    (was == HOLD_DEBUGGED && v != VERDICT_LEAVE_DEBUGGED)) {
 		/* Thawed, or let go: it could not beat until now, so its
 		 * deadline counts from now. */
-		struct event e = watch_event(w, was == HOLD_FROZEN ? EVENT_FROZEN : EVENT_DEBUGGED);
+		struct event e = watch_event(w, was == HOLD_FROZEN ? EVENT_THAWED : EVENT_RELEASED);
 		char tmo[DURATION_FORMAT_MAX];
 
-		e.limited = true;
 		duration_format(timeout_ns, tmo, sizeof(tmo));
-		log_event(LOG_INFO, &e,
-			  "%s (pid %d) %s: watched again, its deadline is %s from now", w->name,
-			  (int)w->pid,
-			  was == HOLD_FROZEN ? "thawed" : "is no longer held by a tracer", tmo);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d) %s: watched again, its deadline is %s from now", w->name,
+			   (int)w->pid,
+			   was == HOLD_FROZEN ? "thawed" : "is no longer held by a tracer", tmo);
 		hold_clear(w);
 		w->rearm_ns = now;
 		w->retry_at_ns = 0;
@@ -195,7 +192,7 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	case VERDICT_DEFER_STARVED:
 		w->deferred = true;
 		w->deferred_beat = w->handled_beat;
-		w->deferred_which = w->handled_which;
+		w->deferred_heartbeat = w->handled_heartbeat;
 		tell_deferred(w, timeout_ns, late_ns, grace, why, words, fields, &f, now);
 		hold_set(w, HOLD_STARVED, why, now + grace);
 		return true;
@@ -231,10 +228,10 @@ uint64_t hold_dump_wait_ns(struct watch *w)
 		/* Off the scans (a timer of its own): hbctl hears it now. */
 		view_update(w->d, now);
 		duration_format(max, mx, sizeof(mx));
-		stats_event(&w->d->stats, LOG_NOTICE, &e,
-			    "%s (pid %d) is writing its core dump: SIGKILL waits until it is "
-			    "done, at most dump_max=%s",
-			    w->name, (int)w->pid, mx);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d) is writing its core dump: SIGKILL waits until it is "
+			   "done, at most dump_max=%s",
+			   w->name, (int)w->pid, mx);
 	}
 	if (w->hold == HOLD_DUMPING) {
 		uint64_t waited = now - w->dump_from_ns;
@@ -304,15 +301,14 @@ uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
 	triage_words(&tf, cpu, window, words, sizeof(words));
 	e.extra = fl.v;
 	e.timeout_ns = timeout_ns;
-	e.limited = true;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	duration_format(now > beat_ns ? (now - beat_ns) / 1000000u * 1000000u : 0, age,
 			sizeof(age));
-	stats_event(&w->d->stats, LOG_NOTICE, &e,
-		    "%s (pid %d, %s %d) has not beaten for %s, %u %% of its timeout %s "
-		    "(warn_at): %s",
-		    w->name, (int)w->pid, watch_what(w), record_no(w), age, svc->warn_at_pct, tmo,
-		    words);
+	event_emit(&w->d->stats, &e,
+		   "%s (pid %d, %s %d) has not beaten for %s, %u %% of its timeout %s "
+		   "(warn_at): %s",
+		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), age, svc->warn_at_pct,
+		   tmo, words);
 	return UINT64_MAX;
 }

@@ -11,7 +11,7 @@
 
 #include "daemon.h"
 
-/* W missed the deadline of the heartbeat W->handled_which (beat
+/* W missed the deadline of the heartbeat W->handled_heartbeat (beat
  * W->handled_beat) with TIMEOUT_NS, LATE_NS ago.  True if its action is
  * held back (deferred, left alone, or re-armed at a thaw): W's state and
  * retry time say when it is looked at again, and what was found is logged

@@ -8,20 +8,6 @@
 #include "identity.h"
 #include "proc.h"
 
-const char *identity_verdict_name(enum identity_verdict v)
-{
-	static const char *const names[] = {
-	    [IDENTITY_OK] = "ok",
-	    [IDENTITY_STALE] = "stale",
-	    [IDENTITY_UNTRUSTED] = "untrusted",
-	    [IDENTITY_UNWATCHED] = "unwatched",
-	    [IDENTITY_MISMATCH] = "mismatch",
-	    [IDENTITY_RETRY] = "retry",
-	};
-
-	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
-}
-
 bool identity_pid_ok(pid_t pid, pid_t self)
 {
 	return pid > 1 && pid != self;

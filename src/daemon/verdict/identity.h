@@ -73,9 +73,6 @@ bool identity_atime_stale(const struct identity_facts *f);
  * caller's.  The caller frees F->unit. */
 void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned);
 
-/* The verdict's short name ("ok", "stale", "untrusted", ...). */
-const char *identity_verdict_name(enum identity_verdict v);
-
 /* Fill the process facts of F for PID: start time, kernel thread, CPU,
  * uids, the start on the wall clock if F->have_atime and, unless
  * F->skip_unit, unit (the caller frees F->unit).  Leaves the

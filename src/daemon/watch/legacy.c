@@ -91,9 +91,9 @@ static struct event lw_event(const struct legacy_watch *lw, enum event_kind kind
 
 /* A consistent copy of record I: two reads that agree (the writer holds a
  * lock we do not take).  Returns false if it kept changing. */
-static bool classic_read(const struct legacy *L, uint32_t i, struct legacy_record *out)
+static bool classic_read(const struct legacy *table, uint32_t i, struct legacy_record *out)
 {
-	const struct legacy_record *src = (const struct legacy_record *)L->mem + i;
+	const struct legacy_record *src = (const struct legacy_record *)table->mem + i;
 	struct legacy_record again;
 
 	for (int tries = 0; tries < 8; tries++) {
@@ -138,12 +138,11 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 	if (beat > real + NS_S) {
 		if (!lw->warned_future) {
 			struct event e = lw_event(lw, EVENT_ODD);
-			e.limited = true;
-			log_event(LOG_WARNING, &e,
-				  "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
-				  "future; its deadline counts from now",
-				  lw->w.slot, lw->w.name, (int)lw->w.pid,
-				  (unsigned long long)((beat - real) / NS_S));
+			event_emit(&lw->w.d->stats, &e,
+				   "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
+				   "future; its deadline counts from now",
+				   lw->w.slot, lw->w.name, (int)lw->w.pid,
+				   (unsigned long long)((beat - real) / NS_S));
 			lw->warned_future = true;
 		}
 		return;
@@ -158,40 +157,40 @@ static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	struct event e = lw_event(lw, EVENT_PROCESS_GONE);
 	bool was_killing = lw->w.state == WATCH_KILLING;
 
-	log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
-		  "%s (pid %d, legacy record %u) exited%s; the record is left to its owner",
-		  lw->w.name, (int)lw->w.pid, lw->w.slot,
-		  was_killing ? " after being signalled" : "");
+	e.kind = was_killing ? EVENT_SIGNALLED_GONE : EVENT_PROCESS_GONE;
+	event_emit(&lw->w.d->stats, &e,
+		   "%s (pid %d, legacy record %u) exited%s; the record is left to its owner",
+		   lw->w.name, (int)lw->w.pid, lw->w.slot,
+		   was_killing ? " after being signalled" : "");
 	watch_release(&lw->w);
 	/* Keep the identity: the record still names this pid and is stale
 	 * until a process writes it again. */
-	lw->w.state = WATCH_REFUSED;
+	watch_set_state(&lw->w, WATCH_REFUSED);
 	lw->recheck = true;
 	return 0;
 }
 
 /* A record that is not a target now but may become one when it is written
  * again (a process gone, a pid reused): logged, never signalled. */
-static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
+static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *fmt, ...)
 {
-	struct event e = lw_event(lw, EVENT_STALE_RECORD);
+	struct event e = lw_event(lw, kind);
 	char why[256];
 
 	e.verified = false;
-	e.limited = true;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_event(level, &e,
-		  "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
-		  lw->w.slot, lw->w.name, (int)lw->w.pid, why);
+	event_emit(&lw->w.d->stats, &e,
+		   "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
+		   lw->w.slot, lw->w.name, (int)lw->w.pid, why);
 	watch_release(&lw->w);
-	lw->w.state = WATCH_REFUSED;
+	watch_set_state(&lw->w, WATCH_REFUSED);
 	lw->recheck = true;
 }
 
@@ -201,11 +200,10 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 	struct event e = lw_event(lw, kind);
 
 	e.verified = false;
-	e.limited = true;
-	stats_event(&lw->w.d->stats, LOG_WARNING, &e,
-		    "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
-		    kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
-		    (int)lw->w.pid, why);
+	event_emit(&lw->w.d->stats, &e,
+		   "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
+		   kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
+		   (int)lw->w.pid, why);
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
@@ -226,7 +224,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	w->pid = r->pid;
 	w->seq = 0;
 	w->handled_beat = 0;
-	w->state = WATCH_FREE;
+	watch_set_state(w, WATCH_FREE);
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
 	w->hold = HOLD_NONE;
 	w->deferred = false;
@@ -249,9 +247,8 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 			if (!lw->warned_retry) {
 				struct event e = lw_event(lw, EVENT_ODD);
 				e.verified = false;
-				e.limited = true;
-				log_event(
-				    LOG_WARNING, &e,
+				event_emit(
+				    &d->stats, &e,
 				    "cannot watch legacy record %u (pid %d) yet: cannot open a "
 				    "pidfd: %s; trying again",
 				    w->slot, (int)r->pid, strerror(errno));
@@ -275,7 +272,8 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		break;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, identity_atime_stale(&f) ? LOG_NOTICE : LOG_INFO, "%s", why);
+		lw_stale(lw, identity_atime_stale(&f) ? EVENT_STALE_BEAT : EVENT_STALE_RECORD, "%s",
+			 why);
 		return;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
@@ -289,7 +287,7 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
 		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
-		lw_stale(lw, LOG_WARNING, "%s", why);
+		lw_stale(lw, EVENT_STALE_UNWATCHABLE, "%s", why);
 		return;
 	}
 	watch_set_state(w, WATCH_ACTIVE);
@@ -329,12 +327,12 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 
 static void legacy_detach(struct daemon *d)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 
-	if (L->mem)
-		shmdt(L->mem);
-	L->mem = NULL;
-	L->shmid = -1;
+	if (table->mem)
+		shmdt(table->mem);
+	table->mem = NULL;
+	table->shmid = -1;
 }
 
 static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
@@ -348,19 +346,19 @@ static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
  * said once) if the table is refused. */
 static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds, bool quiet)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 	unsigned mode = ds->shm_perm.mode & 0777u;
 
 	if ((mode & 0022u) && !d->settings.legacy_shared) {
-		struct event e = {.kind = EVENT_UNTRUSTED, .slot = -1, .legacy = true};
+		struct event e = {.kind = EVENT_TABLE_UNTRUSTED, .slot = -1, .legacy = true};
 		if (!quiet)
-			log_event(
-			    LOG_ERR, &e,
+			event_emit(
+			    &d->stats, &e,
 			    "the classic table at key 0x%x has mode %03o: %s may write it, so its "
 			    "records are nobody's word and could aim hbwatch at any process; not "
 			    "watching it (fix its mode, or set allow_shared_writers = yes in "
 			    "[legacy] to accept that risk)",
-			    (unsigned)L->key, mode,
+			    (unsigned)table->key, mode,
 			    (mode & 0020u) && (mode & 0002u) ? "its group and everyone"
 			    : (mode & 0020u)		     ? "its group"
 							     : "everyone");
@@ -368,9 +366,10 @@ static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds, bool quiet
 	}
 	/* Opted in: the group's and others' word is taken as the owner's, and
 	 * a record still needs an owner and creator who could signal it. */
-	L->own = (struct ownership_facts){.cuid = ds->shm_perm.cuid,
-					  .uid = ds->shm_perm.uid,
-					  .mode = d->settings.legacy_shared ? mode & ~0022u : mode};
+	table->own =
+	    (struct ownership_facts){.cuid = ds->shm_perm.cuid,
+				     .uid = ds->shm_perm.uid,
+				     .mode = d->settings.legacy_shared ? mode & ~0022u : mode};
 	return true;
 }
 
@@ -385,70 +384,70 @@ static uint64_t table_signature(const struct shmid_ds *ds)
  * may be removed and made again) and attach it read-only. */
 static void legacy_look(struct daemon *d, uint64_t now)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 	struct shmid_ds ds;
 	uint64_t sig;
 	bool quiet;
 	void *mem;
 	int id;
 
-	if (now < L->next_look_ns)
+	if (now < table->next_look_ns)
 		return;
-	L->next_look_ns = now + LEGACY_LOOK_NS;
-	id = shmget(L->key, 0, 0);
+	table->next_look_ns = now + LEGACY_LOOK_NS;
+	id = shmget(table->key, 0, 0);
 	if (id < 0) {
 		int e = errno;
 
-		if (L->mem) {
-			log_notice("the classic table at key 0x%x is gone", (unsigned)L->key);
+		if (table->mem) {
+			log_notice("the classic table at key 0x%x is gone", (unsigned)table->key);
 			legacy_reset(d, false);
 			legacy_detach(d);
 		}
-		if (e != L->last_errno) {
+		if (e != table->last_errno) {
 			if (e == ENOENT)
 				log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
 					 "looking every second",
-					 (unsigned)L->key);
+					 (unsigned)table->key);
 			else
 				log_error(
 				    "cannot open the classic table at key 0x%x ([legacy]): %s",
-				    (unsigned)L->key, strerror(e));
+				    (unsigned)table->key, strerror(e));
 		}
-		L->last_errno = e;
+		table->last_errno = e;
 		return;
 	}
-	L->last_errno = 0;
+	table->last_errno = 0;
 	if (shmctl(id, IPC_STAT, &ds) < 0) {
-		if (id != L->bad_shmid)
+		if (id != table->bad_shmid)
 			log_error("cannot inspect the classic table at key 0x%x: %s",
-				  (unsigned)L->key, strerror(errno));
-		L->bad_shmid = id;
-		L->bad_sig = 0;
+				  (unsigned)table->key, strerror(errno));
+		table->bad_shmid = id;
+		table->bad_sig = 0;
 		return;
 	}
 	/* Judged again at every look (a mode can be fixed within the second
 	 * that shm_ctime counts in); said again only when what is judged
 	 * changes: the segment, its size, mode or owners. */
 	sig = table_signature(&ds);
-	quiet = id == L->bad_shmid && sig == L->bad_sig;
-	if (id == L->shmid) {
+	quiet = id == table->bad_shmid && sig == table->bad_sig;
+	if (id == table->shmid) {
 		/* Watched already: its owner may have opened it to others since. */
 		if (legacy_trust(d, &ds, false))
 			return;
 		legacy_reset(d, false);
 		legacy_detach(d);
-		L->bad_shmid = id;
-		L->bad_sig = sig;
+		table->bad_shmid = id;
+		table->bad_sig = sig;
 		return;
 	}
-	if (L->mem) {
+	if (table->mem) {
 		log_notice("the classic table at key 0x%x was replaced; watching the new one",
-			   (unsigned)L->key);
+			   (unsigned)table->key);
 		legacy_reset(d, false);
 		legacy_detach(d);
 	}
-	L->bad_shmid = id;
-	L->bad_sig = sig;
+	table->bad_shmid = id;
+	table->bad_sig = sig;
 	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
 		if (!quiet)
 			log_error(
@@ -456,7 +455,7 @@ static void legacy_look(struct daemon *d, uint64_t now)
 			    "not a classic CPActive table (1000 records of { int pid; char "
 			    "pname[51]; int timeout; time_t atime; }, 72 bytes each on x86_64); "
 			    "not watching it",
-			    (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
+			    (unsigned)table->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
 		return;
 	}
 	if (!legacy_trust(d, &ds, quiet))
@@ -464,75 +463,75 @@ static void legacy_look(struct daemon *d, uint64_t now)
 	mem = shmat(id, NULL, SHM_RDONLY);
 	if (mem == (void *)-1) {
 		log_error("cannot attach the classic table at key 0x%x read-only: %s",
-			  (unsigned)L->key, strerror(errno));
-		L->bad_shmid = id;
+			  (unsigned)table->key, strerror(errno));
+		table->bad_shmid = id;
 		return;
 	}
-	if (!L->recs) {
-		L->recs = calloc(LEGACY_RECORDS, sizeof(*L->recs));
-		if (!L->recs) {
+	if (!table->recs) {
+		table->recs = calloc(LEGACY_RECORDS, sizeof(*table->recs));
+		if (!table->recs) {
 			shmdt(mem);
 			log_error("out of memory for the classic table");
 			return;
 		}
 		for (uint32_t i = 0; i < LEGACY_RECORDS; i++)
-			lw_init(d, &L->recs[i], i);
+			lw_init(d, &table->recs[i], i);
 	}
-	L->mem = mem;
-	L->shmid = id;
-	L->bad_shmid = -1;
-	L->bad_sig = 0;
+	table->mem = mem;
+	table->shmid = id;
+	table->bad_shmid = -1;
+	table->bad_sig = 0;
 	log_info("watching the classic heartbeat table at key 0x%x (read-only, 1000 records)",
-		 (unsigned)L->key);
+		 (unsigned)table->key);
 }
 
 /* Has the wall clock been stepped since the last scan? */
-static bool clock_jumped(struct legacy *L, uint64_t real, uint64_t mono)
+static bool clock_jumped(struct legacy *table, uint64_t real, uint64_t mono)
 {
-	int64_t off = (int64_t)(real - mono), delta = off - L->clock_offset_ns;
-	bool jumped =
-	    L->have_offset && (delta > (int64_t)LEGACY_JUMP_NS || delta < -(int64_t)LEGACY_JUMP_NS);
+	int64_t off = (int64_t)(real - mono), delta = off - table->clock_offset_ns;
+	bool jumped = table->have_offset &&
+		      (delta > (int64_t)LEGACY_JUMP_NS || delta < -(int64_t)LEGACY_JUMP_NS);
 
 	if (jumped)
 		log_notice("the wall clock jumped by %+lld ms: heartbeats of the classic table "
 			   "seen now count from now",
 			   (long long)(delta / 1000000));
-	L->clock_offset_ns = off;
-	L->have_offset = true;
+	table->clock_offset_ns = off;
+	table->have_offset = true;
 	return jumped;
 }
 
 uint64_t legacy_scan(struct daemon *d)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 	uint64_t next = UINT64_MAX, now, real;
 	bool jumped;
 
-	if (!d->settings.legacy || L->key != d->settings.legacy_key) {
-		if (L->key) {
+	if (!d->settings.legacy || table->key != d->settings.legacy_key) {
+		if (table->key) {
 			legacy_reset(d, true);
-			L->key = 0;
+			table->key = 0;
 		}
 		if (!d->settings.legacy)
 			return UINT64_MAX;
-		L->key = d->settings.legacy_key;
-		L->next_look_ns = 0;
-		L->last_errno = 0;
-		L->bad_shmid = -1;
+		table->key = d->settings.legacy_key;
+		table->next_look_ns = 0;
+		table->last_errno = 0;
+		table->bad_shmid = -1;
 	}
 	now = now_ns();
 	legacy_look(d, now);
-	if (!L->mem)
+	if (!table->mem)
 		return UINT64_MAX;
 	real = realtime_ns();
-	jumped = clock_jumped(L, real, now);
+	jumped = clock_jumped(table, real, now);
 	for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
-		struct legacy_watch *lw = &L->recs[i];
+		struct legacy_watch *lw = &table->recs[i];
 		struct watch *w = &lw->w;
 		struct legacy_record r;
 		char name[HB_NAME_SIZE], printable[HB_NAME_SIZE];
 
-		if (!classic_read(L, i, &r))
+		if (!classic_read(table, i, &r))
 			continue;
 		if (w->state == WATCH_KILLING)
 			continue; /* its exit (or the escalation) comes first */
@@ -585,17 +584,17 @@ static enum identity_verdict lw_decide(struct daemon *d, struct legacy_watch *lw
 
 void legacy_reevaluate(struct daemon *d)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 	char why[512];
 
 	/* A refused table is judged afresh (allow_shared_writers may be new). */
-	L->bad_shmid = -1;
-	L->next_look_ns = 0;
+	table->bad_shmid = -1;
+	table->next_look_ns = 0;
 	/* Another key, or [legacy] gone: legacy_scan() starts over. */
-	if (!L->recs || !d->settings.legacy || L->key != d->settings.legacy_key)
+	if (!table->recs || !d->settings.legacy || table->key != d->settings.legacy_key)
 		return;
 	for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
-		struct legacy_watch *lw = &L->recs[i];
+		struct legacy_watch *lw = &table->recs[i];
 		struct watch *w = &lw->w;
 		enum identity_verdict v;
 
@@ -623,11 +622,11 @@ void legacy_reevaluate(struct daemon *d)
 
 void legacy_reset(struct daemon *d, bool all)
 {
-	struct legacy *L = &d->legacy;
+	struct legacy *table = &d->legacy;
 
-	if (L->recs)
+	if (table->recs)
 		for (uint32_t i = 0; i < LEGACY_RECORDS; i++) {
-			struct watch *w = &L->recs[i].w;
+			struct watch *w = &table->recs[i].w;
 
 			if (w->state == WATCH_FREE || (!all && w->state == WATCH_KILLING))
 				continue;
@@ -635,11 +634,11 @@ void legacy_reset(struct daemon *d, bool all)
 		}
 	/* Look at a refused table afresh: the settings that refused it may
 	 * have changed (allow_shared_writers). */
-	L->bad_shmid = -1;
-	L->next_look_ns = 0;
+	table->bad_shmid = -1;
+	table->next_look_ns = 0;
 	if (all) {
 		legacy_detach(d);
-		free(L->recs);
-		L->recs = NULL;
+		free(table->recs);
+		table->recs = NULL;
 	}
 }

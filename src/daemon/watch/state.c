@@ -19,7 +19,7 @@ struct event watch_event(const struct watch *w, enum event_kind kind)
 			      .verified = w->state != WATCH_FREE};
 }
 
-const char *watch_what(const struct watch *w)
+const char *watch_record_kind(const struct watch *w)
 {
 	return w->legacy ? "legacy record" : "record";
 }

@@ -14,7 +14,7 @@ void watch_set_state(struct watch *w, enum watch_state s);
 void watch_set_share(struct watch *w, bool shared, uid_t uid);
 
 /* "record" or "legacy record", for messages about W. */
-const char *watch_what(const struct watch *w);
+const char *watch_record_kind(const struct watch *w);
 
 /* The event of kind KIND about W, with its fields filled in. */
 struct event watch_event(const struct watch *w, enum event_kind kind);

@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "hold.h"
 #include "identity.h"
+#include "intake_state.h"
 #include "kill.h"
 #include "log.h"
 #include "proc.h"
@@ -43,7 +44,7 @@ static struct watch *watch_new(struct daemon *d, int shmid)
 			    .shmid = shmid,
 			    .pidfd = -1,
 			    .slot = (uint32_t)d->ws.n,
-			    .handled_which = WATCH_BEAT_PROCESS};
+			    .handled_heartbeat = WATCH_BEAT_PROCESS};
 	if (idmap_put(&d->ws.by_shmid, shmid, (uint64_t)(uintptr_t)w) < 0) {
 		free(w);
 		return NULL;
@@ -115,12 +116,14 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
 		watch_destroy(w);
 		return 0;
 	}
-	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED)
-		log_event(was_killing ? LOG_NOTICE : LOG_INFO, &e,
-			  "%s (pid %d, record %d) exited%s", w->name, (int)w->pid, w->shmid,
-			  w->triage.unkillable ? " at last, after it was unkillable"
-			  : was_killing	       ? " after being signalled"
-					       : " without unregistering");
+	if (was_killing || w->state == WATCH_ACTIVE || w->state == WATCH_LOGGED) {
+		e.kind = was_killing ? EVENT_SIGNALLED_GONE : EVENT_PROCESS_GONE;
+		event_emit(&w->d->stats, &e, "%s (pid %d, record %d) exited%s", w->name,
+			   (int)w->pid, w->shmid,
+			   w->triage.unkillable ? " at last, after it was unkillable"
+			   : was_killing	? " after being signalled"
+						: " without unregistering");
+	}
 	watch_destroy(w);
 	return 0;
 }
@@ -132,10 +135,9 @@ static void watch_retry(struct watch *w, const char *why)
 	struct event e = watch_event(w, EVENT_ODD);
 
 	e.verified = false;
-	e.limited = true;
-	log_event(LOG_WARNING, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
-		  w->name, (int)w->pid, w->shmid, why);
-	w->d->intake.census_soon = true;
+	event_emit(&w->d->stats, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
+		   w->name, (int)w->pid, w->shmid, why);
+	intake_census_soon(w->d);
 	w->remove_when_done = false; /* it is looked at again */
 	watch_destroy(w);
 }
@@ -158,20 +160,19 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	     verdict != IDENTITY_MISMATCH) ||
 	    used < d->settings.slots)
 		return true;
-	if (watched && !d->intake.full_warned) {
-		struct event e = {.kind = EVENT_ODD, .slot = -1, .limited = true};
-		log_event(LOG_WARNING, &e,
-			  "watching %u processes, the limit set by slots=%u: newer registrations "
-			  "wait until others end (raise slots= in [hbwatch])",
-			  d->ws.n_active, d->settings.slots);
-		d->intake.full_warned = true;
+	if (watched && intake_say_full(d)) {
+		struct event e = {.kind = EVENT_ODD, .slot = -1};
+		event_emit(&d->stats, &e,
+			   "watching %u processes, the limit set by slots=%u: newer registrations "
+			   "wait until others end (raise slots= in [hbwatch])",
+			   d->ws.n_active, d->settings.slots);
 	}
 	if (watched)
-		d->intake.census_soon = true;
+		intake_census_soon(d);
 	else if (w->over_share)
 		; /* never turned down for good: the periodic census looks again */
 	else if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
-		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+		intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false;
 	watch_destroy(w);
 	return false;
@@ -323,11 +324,9 @@ static bool watch_evaluate(struct watch *w, bool first)
 		watch_set_state(w, WATCH_REFUSED);
 		if (!was) {
 			struct event e = watch_event(w, EVENT_REFUSED);
-			e.limited = true;
-			stats_event(&d->stats,
-				    verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
-				    "%s (pid %d, record %d) is not watched: %s", w->name,
-				    (int)w->pid, w->shmid, why);
+			e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
+			event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s",
+				   w->name, (int)w->pid, w->shmid, why);
 		}
 		break;
 	}
@@ -335,25 +334,23 @@ static bool watch_evaluate(struct watch *w, bool first)
 		struct event e = watch_event(w, EVENT_STALE_RECORD);
 		/* Not ours to remove: remember it, or every census says it again. */
 		if (!w->remove_when_done)
-			idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+			intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
 		e.verified = false;
-		e.limited = true;
-		log_event(LOG_INFO, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
-			  w->name, (int)w->pid, why);
+		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
+			   w->name, (int)w->pid, why);
 		watch_destroy(w);
 		return false;
 	}
 	case IDENTITY_UNTRUSTED: {
 		struct event e = watch_event(w, EVENT_UNTRUSTED);
 		e.verified = false;
-		e.limited = true;
-		stats_event(
-		    &d->stats, LOG_WARNING, &e,
+		event_emit(
+		    &d->stats, &e,
 		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
 		    "%s; never acted on",
 		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
 		    why);
-		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+		intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
 		w->remove_when_done = false; /* not ours to clean up: evidence */
 		watch_destroy(w);
 		return false;
@@ -390,7 +387,6 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	struct shmid_ds st;
 	struct hb_record_map rec;
 	struct hb_record_view v;
-	uint64_t ctime;
 	struct watch *w;
 	int r;
 
@@ -403,12 +399,12 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	}
 	if (!record_size_ok(ds->shm_segsz))
 		return NULL;
-	if (idmap_get(&d->intake.turned_down, shmid, &ctime) && ctime == (uint64_t)ds->shm_ctime)
+	if (intake_is_turned_down(d, shmid, (uint64_t)ds->shm_ctime))
 		return NULL;
 	/* Memory's bound; the budgets proper are applied once the record is
 	 * judged (watch_evaluate()). */
 	if (d->ws.n >= 2u * d->settings.slots + 64u) {
-		d->intake.census_soon = true;
+		intake_census_soon(d);
 		return NULL;
 	}
 	r = record_attach_sized(shmid, ds->shm_segsz, true, &rec);
@@ -423,14 +419,13 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	}
 	if (r == -EPROTO || r == -EINPROGRESS) {
 		/* Not a heartbeat record: some other program's segment. */
-		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
+		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
 		return NULL;
 	}
 	if (r < 0) {
-		if (r == -EACCES && !d->intake.unreadable_warned) {
+		if (r == -EACCES && intake_say_unreadable(d)) {
 			/* Records are mode 0640 in the registry's group: without
 			 * CAP_IPC_OWNER hbwatch must be in that group. */
-			d->intake.unreadable_warned = true;
 			log_warning(
 			    "cannot read heartbeat record %d (uid %u, group %u, mode %03o): "
 			    "hbwatch needs CAP_IPC_OWNER or membership of group %u "
@@ -439,21 +434,21 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 			    (unsigned)ds->shm_perm.mode & 0777u, (unsigned)ds->shm_perm.gid);
 		}
 		if (r == -EACCES)
-			idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
-		else
-			d->intake.census_soon = r != -EINVAL && r != -EIDRM;
+			intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
+		else if (r != -EINVAL && r != -EIDRM)
+			intake_census_soon(d);
 		return NULL;
 	}
 	r = record_read(&rec, &v);
 	if (r == -EPROTO) {
 		/* Rewritten since the attach a moment ago: not a record. */
 		record_unmap(&rec);
-		idmap_put(&d->intake.turned_down, shmid, (uint64_t)ds->shm_ctime);
+		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
 		return NULL;
 	}
 	if (r < 0) {
 		record_unmap(&rec);
-		d->intake.census_soon = true;
+		intake_census_soon(d);
 		return NULL;
 	}
 	if (v.state != HB_RECORD_OPEN) {
@@ -463,7 +458,7 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	w = watch_new(d, shmid);
 	if (!w) {
 		record_unmap(&rec);
-		d->intake.census_soon = true;
+		intake_census_soon(d);
 		return NULL;
 	}
 	w->record = rec;
@@ -488,13 +483,12 @@ static void watch_header_changed(struct watch *w)
 
 	record_check(&w->record, why, sizeof(why));
 	e.verified = false;
-	e.limited = true;
-	stats_event(&d->stats, LOG_WARNING, &e,
-		    "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
-		    "watched",
-		    w->shmid, w->name, (int)w->pid, why);
+	event_emit(&d->stats, &e,
+		   "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
+		   "watched",
+		   w->shmid, w->name, (int)w->pid, why);
 	if (shmctl(w->shmid, IPC_STAT, &ds) == 0)
-		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+		intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
 	w->remove_when_done = false; /* not ours to clean up: evidence */
 	watch_destroy(w);
 }
@@ -558,7 +552,6 @@ static void tell_extension(struct watch *w, const struct watch_task *task, uint6
 	char asked[DURATION_FORMAT_MAX], wait[DURATION_FORMAT_MAX], cap[DURATION_FORMAT_MAX];
 	char who[HB_TASK_LABEL_SIZE + 16] = "";
 
-	e.limited = true;
 	if (task) {
 		e.task = task->v.label;
 		snprintf(who, sizeof(who), " task %s", task->v.label);
@@ -567,27 +560,27 @@ static void tell_extension(struct watch *w, const struct watch_task *task, uint6
 	fmt_ms_round(deadline > now ? deadline - now : 0, wait, sizeof(wait));
 	fmt_ms_round(ext_max, cap, sizeof(cap));
 	if (!moved)
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s asked to extend its deadline to %s from now: "
-			  "ignored (extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, asked, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s asked to extend its deadline to %s from now: "
+			   "ignored (extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, asked, cap);
 	else if (deadline < ext_until)
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s extended its deadline: asked for %s from now, "
-			  "capped to %s (extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, asked, wait, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s extended its deadline: asked for %s from now, "
+			   "capped to %s (extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, asked, wait, cap);
 	else
-		log_event(LOG_NOTICE, &e,
-			  "%s (pid %d, record %d)%s extended its deadline to %s from now "
-			  "(extend_max=%s)",
-			  w->name, (int)w->pid, w->shmid, who, wait, cap);
+		event_emit(&w->d->stats, &e,
+			   "%s (pid %d, record %d)%s extended its deadline to %s from now "
+			   "(extend_max=%s)",
+			   w->name, (int)w->pid, w->shmid, who, wait, cap);
 }
 
-/* The due time of one heartbeat: BEAT, TIMEOUT and an extension AT/UNTIL
+/* The deadline of one heartbeat: BEAT, TIMEOUT and an extension AT/UNTIL
  * as SVC allows; logs a new extension once (*TOLD). */
-static uint64_t due(struct watch *w, const struct service *svc, const struct watch_task *task,
-		    uint64_t beat, uint64_t timeout, uint64_t at, uint64_t until, uint64_t *told,
-		    uint64_t now)
+static uint64_t heartbeat_deadline(struct watch *w, const struct service *svc,
+				   const struct watch_task *task, uint64_t beat, uint64_t timeout,
+				   uint64_t at, uint64_t until, uint64_t *told, uint64_t now)
 {
 	uint64_t max = deadline_extend_max(svc->extend_max_ns, timeout);
 	bool moved;
@@ -612,7 +605,7 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 	if (w->state == WATCH_LOGGED) {
 		/* Still silent: wait for the retry (a rate-limit window that
 		 * reopens, a failed action), or for ever (action=log). */
-		bool beat = beat_of(w, w->handled_which) != w->handled_beat;
+		bool beat = beat_of(w, w->handled_heartbeat) != w->handled_beat;
 
 		if (!beat && (!w->retry_at_ns || now < w->retry_at_ns))
 			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
@@ -628,28 +621,26 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
 			struct event e = watch_event(w, EVENT_ODD);
-			e.limited = true;
-			log_event(LOG_WARNING, &e,
-				  "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
-				  "1 ms..24 h: not enforced until it registers again",
-				  w->name, (int)w->pid, w->shmid,
-				  (unsigned long long)v->timeout_ns);
+			event_emit(&d->stats, &e,
+				   "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
+				   "1 ms..24 h: not enforced until it registers again",
+				   w->name, (int)w->pid, w->shmid,
+				   (unsigned long long)v->timeout_ns);
 			w->warned_timeout = true;
 		}
 		return UINT64_MAX;
 	}
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
 		struct event e = watch_event(w, EVENT_ODD);
-		e.limited = true;
-		log_event(LOG_WARNING, &e,
-			  "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
-			  "deadline counts from there",
-			  w->name, (int)w->pid, w->shmid,
-			  (unsigned long long)((v->beat_ns - now) / 1000000u));
+		event_emit(&d->stats, &e,
+			   "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
+			   "deadline counts from there",
+			   w->name, (int)w->pid, w->shmid,
+			   (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
-	deadline = due(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns, v->ext_until_ns,
-		       &w->told_ext_at, now);
+	deadline = heartbeat_deadline(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns,
+				      v->ext_until_ns, &w->told_ext_at, now);
 	which_beat = v->beat_ns;
 	for (uint32_t i = 0; i < w->n_tasks; i++) {
 		struct watch_task *t = &w->tasks[i];
@@ -662,8 +653,8 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		tt = deadline_timeout((uint64_t)t->v.timeout_ms * 1000000u, svc->timeout_ns);
 		if (tt == 0)
 			continue;
-		td = due(w, svc, t, t->v.beat_ns, tt, t->v.ext_at_ns, t->v.ext_until_ns,
-			 &t->told_ext_at, now);
+		td = heartbeat_deadline(w, svc, t, t->v.beat_ns, tt, t->v.ext_at_ns,
+					t->v.ext_until_ns, &t->told_ext_at, now);
 		if (td < deadline) {
 			deadline = td;
 			timeout = tt;
@@ -698,7 +689,7 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		return now; /* judged again on its new clock */
 	}
 	w->handled_beat = which_beat;
-	w->handled_which = which;
+	w->handled_heartbeat = which;
 	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
 	/* The record's word for which thread it was: checked before use. */
 	w->missed_tid = late_task ? record_task_tid(&w->record, late_task->v.index) : w->v.beat_tid;
