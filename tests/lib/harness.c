@@ -492,6 +492,17 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 	return hbd_worker_exec(argv, name);
 }
 
+void hbd_need_pidfd(void)
+{
+	const char *why = getenv("HBD_DAEMON_NO_PIDFD");
+
+	if (!why || !*why)
+		return;
+	/* Skipping ends the test without its .fini: clean up first. */
+	hbd_fini();
+	cr_skip_test("hbwatch runs where pidfd_open(2) fails (%s): it cannot watch a process", why);
+}
+
 pid_t hbd_worker_exec(char *const argv[], const char *what)
 {
 	pid_t parent = getpid();

@@ -88,6 +88,13 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...);
  * every child.  WHAT names it in failures.  Returns its pid. */
 pid_t hbd_worker_exec(char *const argv[], const char *what);
 
+/* Skip the test (after hbd_fini()) if $HBD_DAEMON_NO_PIDFD says why the
+ * daemon cannot open pidfds where it runs (Debian 12's valgrind lacks
+ * pidfd_open): there it cannot watch a process, so a test that needs a
+ * watch would only show that.  Called first by each such test that is run
+ * under valgrind; the variable is unset in every ordinary run. */
+void hbd_need_pidfd(void);
+
 /* Fork a child that only sleeps (pause()).  Returns its pid. */
 pid_t hbd_sleeper(void);
 
