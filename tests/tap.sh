@@ -91,3 +91,51 @@ tap_cleanup() {
 	rm -rf "$DIR"
 }
 tap_cleanup_on_exit() { trap tap_cleanup EXIT; }
+
+# For the tests that run the daemon themselves, with $HBWATCH and $HBCTL
+# (set by meson test), through isolate.sh:
+#
+# tap_scratch NAME KEYBYTE: $DIR, a scratch directory
+# /tmp/hbwatch-NAME-XXXXXX, and $KEY, a key of the test's own (KEYBYTE, two
+# hex digits, then the low 24 bits of the pid), exported as HBWATCH_KEY;
+# both cleaned up on exit (tap_cleanup_on_exit).
+tap_scratch() {
+	DIR=$(mktemp -d "/tmp/hbwatch-$1-XXXXXX")
+	KEY=$(printf '0x%s%06x' "$2" $(($$ & 0xffffff)))
+	export HBWATCH_KEY=$KEY
+	tap_cleanup_on_exit
+}
+
+# hbwatch_start [CONF]: hbwatch on CONF ($DIR/hbwatch.ini by default) in
+# the background, its output in $DIR/hbwatch.log; its pid in HBPID and
+# PIDS.  Wait for it with: wait_for 5 hbwatch_up
+hbwatch_start() {
+	"$HBWATCH" -c "${1:-$DIR/hbwatch.ini}" >"$DIR/hbwatch.log" 2>&1 &
+	HBPID=$!
+	PIDS="$PIDS $HBPID"
+}
+# hbwatch_up: hbctl sees the registry at $HBWATCH_KEY and its live owner
+# (status answers without a registry too).
+hbwatch_up() {
+	"$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'
+}
+
+# free_ports N: N free loopback TCP ports, picked now, on one line.
+free_ports() {
+	python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))' "$1"
+}
+
+# NODE_EXPORTER: Debian's prometheus-node-exporter (or node_exporter), or
+# empty.  node_exporter_start TEXTFILE_DIR PORT: it serves TEXTFILE_DIR's
+# *.prom (its textfile collector alone) on 127.0.0.1:PORT, its output in
+# $DIR/ne.log; its pid in NE_PID and PIDS.
+NODE_EXPORTER=$(command -v prometheus-node-exporter || command -v node_exporter || true)
+node_exporter_start() {
+	"$NODE_EXPORTER" --web.listen-address="127.0.0.1:$2" --collector.disable-defaults \
+		--collector.textfile --collector.textfile.directory="$1" >"$DIR/ne.log" 2>&1 &
+	NE_PID=$!
+	PIDS="$PIDS $NE_PID"
+}

@@ -69,24 +69,21 @@ apt-get build-dep -y -q --no-install-recommends "$SRC"
 (cd "$SRC" && dpkg-checkbuilddeps)
 echo "dpkg-checkbuilddeps: all Build-Depends satisfied"
 
+# Both builds use every CPU (dpkg-buildpackage alone builds with one job).
+JOBS="parallel=$(nproc)"
 step "Building hbwatch $VERSION (dpkg-buildpackage -us -uc, source and binaries)"
-(cd "$SRC" && dpkg-buildpackage -us -uc) >"$OUT/build-release.log" 2>&1 ||
+(cd "$SRC" && DEB_BUILD_OPTIONS="$JOBS" dpkg-buildpackage -us -uc) >"$OUT/build-release.log" 2>&1 ||
 	fail "the package build failed" "$OUT/build-release.log"
 ls -l "$OUT/release"/*.deb
 
-step "lintian (fails on any error or warning)"
+step "lintian (fails on any error or warning), meanwhile the upgrade build"
 # --allow-root: CI runs as root, and lintian only reads the packages.
 # -I: informational tags are shown too, but only errors and warnings fail.
-if lintian --allow-root --fail-on error,warning -I \
+# It reads only the release's files, so the upgrade build goes on beside it.
+lintian --allow-root --fail-on error,warning -I \
 	"$OUT/release/hbwatch_${VERSION}_$(dpkg --print-architecture).changes" \
-	>"$OUT/lintian.log" 2>&1; then
-	lintian_rc=0
-else
-	lintian_rc=$?
-fi
-cat "$OUT/lintian.log"
-[ "$lintian_rc" -eq 0 ] || fail "lintian found errors or warnings" "$OUT/lintian.log"
-echo "lintian: no error, no warning"
+	>"$OUT/lintian.log" 2>&1 &
+lintian_pid=$!
 
 step "Building hbwatch $UPGRADE_VERSION for the upgrade test"
 USRC=$(export_source "$OUT/upgrade")
@@ -95,8 +92,18 @@ USRC=$(export_source "$OUT/upgrade")
 (cd "$USRC" && DEBFULLNAME="hbwatch CI" DEBEMAIL="ci@localhost" \
 	dch --preserve --newversion "$UPGRADE_VERSION" --distribution unstable --force-distribution \
 	"Upgrade test build.")
-(cd "$USRC" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$OUT/build-upgrade.log" 2>&1 ||
-	fail "the upgrade package build failed" "$OUT/build-upgrade.log"
+(cd "$USRC" && DEB_BUILD_OPTIONS="nocheck $JOBS" dpkg-buildpackage -us -uc -b) \
+	>"$OUT/build-upgrade.log" 2>&1 || upgrade_rc=$?
+
+if wait "$lintian_pid"; then
+	lintian_rc=0
+else
+	lintian_rc=$?
+fi
+cat "$OUT/lintian.log"
+[ "$lintian_rc" -eq 0 ] || fail "lintian found errors or warnings" "$OUT/lintian.log"
+echo "lintian: no error, no warning"
+[ "${upgrade_rc:-0}" -eq 0 ] || fail "the upgrade package build failed" "$OUT/build-upgrade.log"
 
 step "Guest test: install, watched service, upgrade, remove, purge"
 if bash "$here/guest.sh" "$OUT/release" "$OUT/upgrade" 2>&1 | tee "$OUT/guest.log"; then

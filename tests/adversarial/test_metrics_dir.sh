@@ -13,20 +13,16 @@
 set -u
 : "${HBWATCH:?run through meson test}" "${HBCTL:?}"
 SETPRIV=${SETPRIV:-$(command -v setpriv || true)}
+. "$TAP_SH"
 if [ "$(id -u)" -ne 0 ] || [ -z "$SETPRIV" ] || ! grep -q '^ *0 *0 *4294967295' /proc/self/uid_map; then
-	echo "1..0 # SKIP needs real root and setpriv for a second uid"
-	exit 0
+	skip_all "needs real root and setpriv for a second uid"
 fi
 U=64123 # the other user: any uid that owns nothing here
 as_user() { "$SETPRIV" --reuid=$U --regid=$U --clear-groups -- "$@"; }
 
-DIR=$(mktemp -d /tmp/hbwatch-metricsdir-XXXXXX)
+tap_scratch metricsdir 48
 chmod 0755 "$DIR"
-KEY=$(printf '0x48%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
-. "$TAP_SH"
-tap_cleanup_on_exit
-echo "1..7"
+plan 7
 
 # run_hbwatch METRICS_DIR: hbwatch with only CAP_KILL, as under its unit,
 # long enough to write its file (it writes within a second of starting).

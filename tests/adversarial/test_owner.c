@@ -30,13 +30,10 @@ int main(int argc, char **argv)
 
 static int32_t header_owner(void)
 {
-	struct hb_registry reg;
-	int32_t pid;
+	struct hb_registry_header h;
 
-	cr_assert_eq(registry_attach(H.key, true, &reg, NULL, 0), 0);
-	pid = atomic_load(&reg.hdr->owner_pid);
-	registry_detach(&reg);
-	return pid;
+	hbd_registry_header(&h);
+	return atomic_load(&h.owner_pid);
 }
 
 /* hbctl status --json as the uid in no group, and hbctl check NAME as a
@@ -66,9 +63,7 @@ Test(owner, second_daemon_refused)
 {
 	char out[512], err[2048], want[96];
 
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	pid_t first = H.daemon;
 	pid_t w = hbd_worker("slow", 3600000, "--beat-ms", "100", NULL);
 
@@ -92,9 +87,7 @@ Test(owner, second_daemon_refused)
  * chance to clean up), takes over at once: the kernel released its lock. */
 Test(owner, takeover_from_dead_owner)
 {
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	pid_t first = H.daemon;
 	pid_t w = hbd_worker("slow", 3600000, "--beat-ms", "100", NULL);
 	int st;

@@ -42,13 +42,10 @@ int main(int argc, char **argv)
 
 static uint64_t registry_tail(void)
 {
-	struct hb_registry reg;
-	uint64_t t;
+	struct hb_registry_header h;
 
-	cr_assert_eq(registry_attach(H.key, true, &reg, NULL, 0), 0);
-	t = atomic_load(&reg.hdr->tail);
-	registry_detach(&reg);
-	return t;
+	hbd_registry_header(&h);
+	return atomic_load(&h.tail);
 }
 
 /* A group member runs "hbctl register --pid" on a process it may not
@@ -56,9 +53,7 @@ static uint64_t registry_tail(void)
  * anything (no record made, nothing announced) and says why. */
 Test(trust, hbctl_register_of_others_process)
 {
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	pid_t victims[] = {hbd_sleeper(), adv_sleeper_as(ADV_VICTIM_UID, false, 0)};
 	uint64_t tail = registry_tail();
 
@@ -88,9 +83,7 @@ Test(trust, hbctl_register_of_others_process)
  * record (not again at each census), left in place as evidence. */
 Test(trust, forged_record_naming_others_process, .timeout = 120)
 {
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	pid_t victims[] = {hbd_sleeper(), adv_sleeper_as(ADV_VICTIM_UID, false, 0)};
 	unsigned victim_uid[] = {0, ADV_VICTIM_UID};
 	int shmids[4], n = 0;
@@ -152,9 +145,7 @@ Test(trust, shared_write_record_of_its_own)
 	    {"0666", "its group and everyone"}, {"0660", "its group"}, {"0606", "everyone"}};
 	pid_t forger[3];
 
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	for (int i = 0; i < 3; i++) {
 		char out[256], want[160];
 		forger[i] =
@@ -180,9 +171,7 @@ Test(trust, other_uid_registering_itself_is_killed)
 {
 	char pid[16], err[1024];
 
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	pid_t w = adv_worker_as(ADV_VICTIM_UID, ADV_GROUP, "watched", 500, "--beat-ms", "50",
 				"--hang-after-ms", "200", NULL);
 	adv_assert_killed(w, 10000);
@@ -206,9 +195,7 @@ Test(trust, timeout_zero_then_restored)
 {
 	char id[16], want[96];
 
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	/* [slow] caps nothing: the record's own timeout is what counts. */
 	pid_t w = adv_worker_as(ADV_VICTIM_UID, ADV_GROUP, "slow", 3000, "--beat-ms", "50",
 				"--hang-after-ms", "100", NULL);
@@ -421,9 +408,7 @@ Test(trust, records_of_one_user_fill_the_slots)
 {
 	char out[128];
 
-	adv_need_uids();
-	adv_config(BASE_CONF);
-	hbd_start();
+	adv_start(BASE_CONF);
 	adv_start_as(ADV_OUTSIDER_UID, ADV_NO_GROUP, "ready", out, sizeof(out), "$HBFORGE",
 		     "--self", "--count", "200", "--no-announce", "--name", "unlisted", NULL);
 	cr_assert(hbd_log_wait("refused", 0, "\"unlisted\" is not a watched service", 10000));

@@ -10,11 +10,8 @@ set -u
 : "${HBWATCH:?run through meson test}" "${HBCTL:?}" "${TAP_SH:?}" "${EXAMPLES:?}"
 C_WORKER=$1 CPP_WORKER=$2 PYTHON3=$3
 
-DIR=$(mktemp -d /tmp/hbwatch-examples-XXXXXX)
-KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
 . "$TAP_SH"
-tap_cleanup_on_exit
+tap_scratch examples 45
 
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
@@ -29,10 +26,8 @@ timeout = 30s
 [ex-python]
 timeout = 30s
 INI
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-PIDS="$PIDS $!"
-running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
-wait_for 5 running
+hbwatch_start
+wait_for 5 hbwatch_up
 
 plan 9
 # try NAME COMMAND...: start it with 3 workers, wait until hbctl shows it

@@ -5,37 +5,39 @@
 # source tree in scratch build directories (nothing is built or
 # installed: meson introspect says where each file would go).  TAP.
 set -u
+. "$(dirname "$0")/../tap.sh"
 : "${SRC_ROOT:?run through meson test}" "${PYTHON:?}"
-if ! command -v meson >/dev/null; then
-	echo "1..0 # SKIP meson is not installed"
-	exit 0
-fi
+command -v meson >/dev/null || skip_all "meson is not installed"
 DIR=$(mktemp -d /tmp/hbwatch-pyinstall-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-n=0
-echo "1..4"
-for prefix in /usr/local /usr; do
-	b="$DIR/build$n"
-	if meson setup "$b" "$SRC_ROOT" --prefix="$prefix" -Dtests=disabled \
-		-Dpython.purelibdir= >"$DIR/setup.log" 2>&1; then
-		n=$((n + 1)); echo "ok $n - meson setup --prefix=$prefix"
-	else
-		n=$((n + 1)); echo "not ok $n - meson setup --prefix=$prefix"
-		sed 's/^/# /' "$DIR/setup.log"
-		n=$((n + 1)); echo "not ok $n - # SKIP not configured"
-		continue
-	fi
-	dest=$(meson introspect "$b" --installed | "$PYTHON" -c '
+plan 4
+# installed_to BUILD: the directory the Python package would go into.
+installed_to() {
+	meson introspect "$1" --installed | "$PYTHON" -c '
 import json, os, sys
 for src, dst in json.load(sys.stdin).items():
     if dst.endswith(os.path.join("hbwatch", "__init__.py")):
-        print(os.path.dirname(os.path.dirname(dst)))')
+        print(os.path.dirname(os.path.dirname(dst)))'
+}
+# imported_from DIR: python3 imports from DIR (it is on sys.path).
+imported_from() {
+	[ -n "$1" ] && "$PYTHON" -c 'import os, sys
+sys.exit(os.path.normpath(sys.argv[1]) not in [os.path.normpath(p) for p in sys.path if p])' "$1"
+}
+n=0
+for prefix in /usr/local /usr; do
+	b="$DIR/build$n"
 	n=$((n + 1))
-	if [ -n "$dest" ] && "$PYTHON" -c 'import os, sys
-sys.exit(os.path.normpath(sys.argv[1]) not in [os.path.normpath(p) for p in sys.path if p])' "$dest"; then
-		echo "ok $n - prefix $prefix: the package goes to $dest, which $PYTHON imports from"
-	else
-		echo "not ok $n - prefix $prefix: the package goes to '$dest', which $PYTHON does not import from"
-		"$PYTHON" -c 'import sys; print("# sys.path:", sys.path)'
+	if ! meson setup "$b" "$SRC_ROOT" --prefix="$prefix" -Dtests=disabled \
+		-Dpython.purelibdir= >"$DIR/setup.log" 2>&1; then
+		not_ok "meson setup --prefix=$prefix"
+		diag "$(cat "$DIR/setup.log")"
+		skip "prefix $prefix: where the package goes" "not configured"
+		continue
 	fi
+	ok "meson setup --prefix=$prefix"
+	dest=$(installed_to "$b")
+	check "prefix $prefix: the package goes to '$dest', which $PYTHON imports from" \
+		'imported_from "$dest" || { "$PYTHON" -c "import sys; print(\"sys.path:\", sys.path)"; false; }'
 done
+tap_exit

@@ -14,10 +14,7 @@ shift
 . "$TAP_SH"
 [ -n "${1:-}" ] || skip_all "no $LANGUAGE toolchain"
 
-DIR=$(mktemp -d /tmp/hbwatch-bindings-XXXXXX)
-KEY=$(printf '0x4b%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
-tap_cleanup_on_exit
+tap_scratch bindings 4b
 
 NAME=hang-$LANGUAGE
 LABEL=stuck-$LANGUAGE
@@ -33,10 +30,8 @@ kill_grace = 5s
 timeout = 10s
 signal = SIGUSR2
 INI
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-PIDS="$PIDS $!"
-running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
-wait_for 5 running
+hbwatch_start
+wait_for 5 hbwatch_up
 
 mkfifo "$DIR/out"
 (ulimit -c 0; exec "$@" "$NAME" "$LABEL" >"$DIR/out" 2>"$DIR/program.log") &

@@ -12,10 +12,7 @@ for tool in meson pkg-config cc; do
 	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
 done
 
-DIR=$(mktemp -d /tmp/hbwatch-consumer-XXXXXX)
-KEY=$(printf '0x45%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
-tap_cleanup_on_exit
+tap_scratch consumer 45
 
 plan 7
 DEST="$DIR/dest"
@@ -44,11 +41,8 @@ kill_grace = 300ms
 [consumer]
 timeout = 2s
 INI
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-PIDS="$PIDS $!"
-# status answers without a registry too: wait for one with a live owner.
-running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
-wait_for 5 running
+hbwatch_start
+wait_for 5 hbwatch_up
 
 mkfifo "$DIR/ready"
 (ulimit -c 0; LD_LIBRARY_PATH="$LIBDIR" exec "$DIR/consumer" consumer 300 600 >"$DIR/ready") &

@@ -7,12 +7,9 @@
 # watches one registered process, whose pid must be offered.
 set -u
 : "${HBWATCH:?run through meson test}" "${HBCTL:?}" "${COMPLETION:?}"
-DIR=$(mktemp -d /tmp/hbwatch-completion-XXXXXX)
-KEY=$(printf '0x49%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
 . "$TAP_SH"
-tap_cleanup_on_exit
-echo "1..10"
+tap_scratch completion 49
+plan 10
 
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
@@ -32,10 +29,8 @@ chmod +x "$DIR/bin/hbwatch"
 ln -s "$HBCTL" "$DIR/bin/hbctl"
 export PATH="$DIR/bin:$PATH"
 
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-PIDS="$PIDS $!"
-running() { "$HBCTL" status --json | grep -q '"owner_alive":true'; }
-wait_for 5 running
+hbwatch_start
+wait_for 5 hbwatch_up || bail "hbwatch did not come up: $(cat "$DIR/hbwatch.log")"
 sleep 600 &
 SLEEPER=$!
 PIDS="$PIDS $SLEEPER"

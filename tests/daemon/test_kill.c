@@ -13,7 +13,14 @@
 
 #include "harness.h"
 
-TestSuite(kill, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
+/* Every test here needs the daemon to watch its workers. */
+static void init(void)
+{
+	hbd_init();
+	hbd_need_pidfd();
+}
+
+TestSuite(kill, .init = init, .fini = hbd_fini, .timeout = 60);
 
 int main(int argc, char **argv)
 {

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,38 +25,6 @@
 static char cgs[CG_MAX][160]; /* made by this test, removed by fini() */
 static int n_cgs;
 static char old_pattern[256]; /* core_pattern before the test, "" if untouched */
-static pid_t tracer;	      /* a tracer this test started, or 0 */
-
-/* End the tracer first: a traced process's exit goes to its tracer, and
- * the harness waits for it. */
-static void tracer_end(void)
-{
-	if (tracer > 0) {
-		kill(tracer, SIGKILL);
-		waitpid(tracer, NULL, 0);
-	}
-	tracer = 0;
-}
-
-/* Hold W in tracing stop from a child of the test (ATTACH: the stop of
- * its SIGSTOP; else SEIZE and INTERRUPT). */
-static void trace(pid_t w, bool attach)
-{
-	pid_t parent = getpid();
-
-	tracer = fork();
-	cr_assert_geq(tracer, 0);
-	if (tracer == 0) {
-		hbd_child_setup(parent);
-		if (attach ? ptrace(PTRACE_ATTACH, w, NULL, NULL) < 0
-			   : ptrace(PTRACE_SEIZE, w, NULL, NULL) < 0 ||
-				 ptrace(PTRACE_INTERRUPT, w, NULL, NULL) < 0)
-			_exit(1);
-		(void)waitpid(w, NULL, __WALL);
-		for (;;)
-			pause();
-	}
-}
 
 static int put_file(const char *path, const char *text)
 {
@@ -118,7 +85,6 @@ static void fini(void)
 		snprintf(path, sizeof(path), "%.150s/freezer.state", cgs[i]);
 		(void)put_file(path, "THAWED");
 	}
-	tracer_end();
 	hbd_fini();
 	for (int i = 0; i < n_cgs; i++)
 		for (int k = 0; k < 50 && rmdir(cgs[i]) < 0 && errno == EBUSY; k++)
@@ -170,7 +136,7 @@ Test(verdict, ptrace_stopped_lives_and_is_said_once)
 	hbd_config("kill_grace = 1s\n[dbg]\ntimeout = 300ms\n");
 	hbd_start();
 	pid_t w = hbd_worker("dbg", 300, "--beat-ms", "50", NULL);
-	trace(w, true);
+	hbd_trace(w, true);
 	cr_assert(hbd_log_wait("being-debugged", w, NULL, 5000), "no being-debugged record");
 	/* Six timeouts more: never signalled, and said once. */
 	hbd_assert_left_alone(w, 1800);
@@ -194,10 +160,10 @@ Test(verdict, debugged_kill_kills)
 	hbd_config("kill_grace = 1s\n[dbg]\ntimeout = 300ms\ndebugged = kill\n");
 	hbd_start();
 	pid_t w = hbd_worker("dbg", 300, "--beat-ms", "50", NULL);
-	trace(w, false);
+	hbd_trace(w, false);
 	cr_assert(hbd_log_wait("signal-sent", w, NULL, 5000), "not acted on");
 	cr_assert_eq(hbd_log_count("being-debugged", w, NULL), 0);
-	tracer_end();
+	hbd_untrace();
 	cr_assert(hbd_wait_exit(w, 5000, &st));
 }
 

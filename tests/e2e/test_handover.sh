@@ -12,51 +12,41 @@
 . "$(dirname "$0")/harness.sh"
 
 guest_setup
-cat >"$M/etc/e2e-shared.sh" <<EOF
+# mixed_unit NAME DESCRIPTION BODY: e2e-NAME.service, whose root script
+# /etc/e2e-NAME.sh starts a root process (its pid in /run/e2e/NAME.root),
+# then runs BODY (shell; $gid is hbwatch's group there) and waits.
+mixed_unit() {
+	cat >"$M/etc/e2e-$1.sh" <<EOF
 #!/bin/sh
 mkdir -p /run/e2e
 gid=\$(getent group hbwatch | cut -d: -f3)
 sleep infinity &
-echo \$! >/run/e2e/shared.root
+echo \$! >/run/e2e/$1.root
+$3
+wait
+EOF
+	chmod 0755 "$M/etc/e2e-$1.sh"
+	cat >"$M/etc/systemd/system/e2e-$1.service" <<EOF
+[Unit]
+Description=e2e: $2
+Wants=hbwatch.service
+After=hbwatch.service
+
+[Service]
+ExecStart=/etc/e2e-$1.sh
+LimitCORE=0
+EOF
+}
+nobody="setpriv --reuid=65534 --regid=65534 --groups=\"\$gid\""
+mixed_unit shared "one unit, three uids" "\
 setpriv --reuid=3001 --regid=3001 --clear-groups sleep infinity &
 echo \$! >/run/e2e/shared.other
-setpriv --reuid=65534 --regid=65534 --groups="\$gid" $DEMO -n e2e-shared -t 1000 -H 800 &
-echo \$! >/run/e2e/shared.demo
-wait
-EOF
-chmod 0755 "$M/etc/e2e-shared.sh"
-cat >"$M/etc/e2e-limit.sh" <<EOF
-#!/bin/sh
-mkdir -p /run/e2e
-gid=\$(getent group hbwatch | cut -d: -f3)
-sleep infinity &
-echo \$! >/run/e2e/limit.root
-(while :; do setpriv --reuid=65534 --regid=65534 --groups="\$gid" $DEMO -n e2e-limit -t 1000 -H 800; done) &
-wait
-EOF
-chmod 0755 "$M/etc/e2e-limit.sh"
-cat >"$M/etc/systemd/system/e2e-limit.service" <<EOF
-[Unit]
-Description=e2e: a root process beside a registrant that hangs again and again
-Wants=hbwatch.service
-After=hbwatch.service
-
-[Service]
-ExecStart=/etc/e2e-limit.sh
-LimitCORE=0
-EOF
+$nobody $DEMO -n e2e-shared -t 1000 -H 800 &
+echo \$! >/run/e2e/shared.demo"
+mixed_unit limit "a root process beside a registrant that hangs again and again" \
+	"(while :; do $nobody $DEMO -n e2e-limit -t 1000 -H 800; done) &"
 write_section 80-e2e.ini e2e-limit e2e-limit.service "kill_burst = 1" "kill_interval = 1h" \
 	"limit_action = kill-unit"
-cat >"$M/etc/systemd/system/e2e-shared.service" <<EOF
-[Unit]
-Description=e2e: one unit, three uids
-Wants=hbwatch.service
-After=hbwatch.service
-
-[Service]
-ExecStart=/etc/e2e-shared.sh
-LimitCORE=0
-EOF
 write_section 80-e2e.ini e2e-shared e2e-shared.service "action = restart-unit"
 mkdir -p "$M/etc/systemd/system/hbwatch.service.d"
 cp "$M$DOCDIR/hbwatch-restart-unit.conf.example" "$M/etc/systemd/system/hbwatch.service.d/restart-unit.conf"

@@ -2,10 +2,14 @@
  * pause: every copy it returns must be one registration written whole,
  * never the name of one with the timeout or state of another.  And reads
  * must have met writes (the sequence number was odd when a read began, or
- * moved while it ran): a run where they never did proves nothing. */
+ * moved while it ran): a run where they never did proves nothing.  Reader
+ * and writer are pinned to two CPUs where there are two: sharing one, a
+ * read meets a write only when the writer is preempted inside it (a few in
+ * 100000 reads); on two, about one read in four does. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +24,8 @@ TestSuite(seqlock, .fini = tu_cleanup, .timeout = 60);
  * may give the reader little of it). */
 #define READS	100000
 #define READ_MS 10000
+/* Reads that met a write wanted, on two CPUs (on one: any). */
+#define OVERLAPS 1000
 
 /* Two registrations of different name lengths, each with a timeout that
  * encodes its name (and a state of its own), so a torn read shows as a
@@ -66,10 +72,33 @@ static void *writer_run(void *arg)
 struct tally {
 	unsigned long ok, again, a;
 	unsigned long overlapped; /* reads during which a write was under way */
+	unsigned long want;	  /* overlaps wanted */
 };
 
+/* Pin the reader (this thread) and the writer TH to two different CPUs of
+ * those we may use, if there are two.  Returns the overlaps to want. */
+static unsigned long pin_apart(pthread_t th)
+{
+	cpu_set_t allowed, one;
+	int cpu[2], n = 0;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &allowed))
+			cpu[n++] = c;
+	if (n < 2)
+		return 1;
+	CPU_ZERO(&one);
+	CPU_SET(cpu[0], &one);
+	cr_assert_eq(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu[1], &one);
+	cr_assert_eq(pthread_setaffinity_np(th, sizeof(one), &one), 0);
+	return OVERLAPS;
+}
+
 /* Read SHMID through a read-only attachment of our own (as the daemon does)
- * until READS copies were had and some read overlapped a write, checking
+ * until READS copies were had and T->want reads overlapped a write, checking
  * each; BY_API: the writer uses hb_register(), so the timeout is in
  * milliseconds and always OPEN. */
 static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
@@ -81,7 +110,7 @@ static void read_all(int shmid, bool by_api, struct writer *w, struct tally *t)
 	cr_assert_eq(record_attach(shmid, true, &rec), 0);
 	int64_t deadline = tu_now_ms() + READ_MS;
 
-	for (unsigned long i = 0; (t->ok < READS || !t->overlapped) && !w->error; i++) {
+	for (unsigned long i = 0; (t->ok < READS || t->overlapped < t->want) && !w->error; i++) {
 		struct hb_record_view v;
 		uint32_t before, after;
 		int r;
@@ -138,6 +167,7 @@ Test(seqlock, reader_never_sees_a_torn_record)
 	record_set(w.rec, HB_RECORD_OPEN, 0, name_a);
 
 	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);
+	t.want = pin_apart(th);
 	read_all(shmid, false, &w, &t);
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
@@ -145,7 +175,8 @@ Test(seqlock, reader_never_sees_a_torn_record)
 	    "%lu consistent reads (%lu of a), %lu -EAGAIN, %lu overlapped a write, %lu writes",
 	    t.ok, t.a, t.again, t.overlapped, w.writes);
 	cr_assert_gt(t.ok, 0, "no read succeeded");
-	cr_assert_gt(t.overlapped, 0, "no read overlapped a write: nothing was tested");
+	cr_assert_geq(t.overlapped, t.want, "%lu reads overlapped a write in %d s, %lu wanted",
+		      t.overlapped, READ_MS / 1000, t.want);
 	record_detach(w.rec);
 	registry_detach(&reg);
 }
@@ -165,6 +196,7 @@ Test(seqlock, reregistering_through_the_api_is_never_torn)
 	cr_assert_geq(shmid, 0);
 
 	cr_assert_eq(pthread_create(&th, NULL, writer_run, &w), 0);
+	t.want = pin_apart(th);
 	read_all(shmid, true, &w, &t);
 	atomic_store(&w.stop, true);
 	pthread_join(th, NULL);
@@ -173,7 +205,8 @@ Test(seqlock, reregistering_through_the_api_is_never_torn)
 		    "%lu registrations",
 		    t.ok, t.a, t.again, t.overlapped, w.writes);
 	cr_assert_gt(t.ok, 0, "no read succeeded");
-	cr_assert_gt(t.overlapped, 0, "no read overlapped a write: nothing was tested");
+	cr_assert_geq(t.overlapped, t.want, "%lu reads overlapped a write in %d s, %lu wanted",
+		      t.overlapped, READ_MS / 1000, t.want);
 	/* Still one record: re-registering never made another. */
 	cr_assert_eq(tu_record_of(getpid()), shmid);
 	cr_assert_eq(tu_records_count(), 1, "%d records", tu_records_count());

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
-#include <sys/ptrace.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
@@ -56,16 +55,8 @@ static void init(void)
 	legacy_remove();
 }
 
-static pid_t tracer; /* a debugger a test started, or 0 */
-
 static void fini(void)
 {
-	/* First: a traced process's exit goes to its tracer. */
-	if (tracer > 0) {
-		kill(tracer, SIGKILL);
-		waitpid(tracer, NULL, 0);
-	}
-	tracer = 0;
 	hbd_fini();
 	legacy_remove();
 }
@@ -277,22 +268,11 @@ Test(legacy, beating_client_survives)
  * and said once, as a native one is: one verdict for both. */
 Test(legacy, debugged_client_is_left_alone)
 {
-	pid_t parent = getpid();
-
 	config("[lsvc]\n");
 	hbd_start();
 	pid_t c = cpactive("lsvc", "--mode", "0644", "--timeout", "1", "--beat-ms", "100", NULL);
 	cr_assert(hbd_log_wait(NULL, 0, WATCHING, 5000));
-	tracer = fork();
-	cr_assert_geq(tracer, 0);
-	if (tracer == 0) {
-		hbd_child_setup(parent);
-		if (ptrace(PTRACE_ATTACH, c, NULL, NULL) < 0)
-			_exit(1);
-		(void)waitpid(c, NULL, __WALL);
-		for (;;)
-			pause();
-	}
+	hbd_trace(c, true);
 	cr_assert(hbd_log_wait("being-debugged", c, "legacy record", 8000));
 	hbd_assert_left_alone(c, 3000);
 	cr_assert_eq(hbd_log_count("being-debugged", c, NULL), 1);

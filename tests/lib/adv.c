@@ -150,6 +150,13 @@ void adv_need_uids(void)
 			     ADV_VICTIM_UID, why);
 }
 
+void adv_start(const char *conf)
+{
+	adv_need_uids();
+	adv_config("%s", conf);
+	hbd_start();
+}
+
 uint64_t adv_long_ago(void)
 {
 	uint64_t now = hbd_now_ns();

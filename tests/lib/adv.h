@@ -41,6 +41,10 @@ gid_t adv_group(void);
  * inside a user namespace that maps only root). */
 void adv_need_uids(void);
 
+/* The start of most attacks: adv_need_uids(), adv_config("%s", CONF),
+ * hbd_start(). */
+void adv_start(const char *conf);
+
 /* A key for this test's classic table, removed by adv_fini(). */
 int adv_legacy_key(void);
 

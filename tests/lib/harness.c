@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -251,8 +252,49 @@ static void daemon_reap(int timeout_ms)
 	}
 }
 
+void hbd_registry_header(struct hb_registry_header *out)
+{
+	struct hb_registry reg;
+
+	cr_assert_eq(registry_attach(H.key, true, &reg, NULL, 0), 0, "no registry at 0x%x",
+		     (unsigned)H.key);
+	*out = reg.hdr_copy;
+	registry_detach(&reg);
+}
+
+void hbd_trace(pid_t pid, bool attach)
+{
+	pid_t parent = getpid();
+
+	cr_assert_eq(H.tracer, 0, "pid %d is traced already", (int)H.tracer);
+	H.tracer = fork();
+	cr_assert_geq(H.tracer, 0, "fork: %s", strerror(errno));
+	if (H.tracer == 0) {
+		hbd_child_setup(parent);
+		if (attach ? ptrace(PTRACE_ATTACH, pid, NULL, NULL) < 0
+			   : ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0 ||
+				 ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0)
+			_exit(1);
+		(void)waitpid(pid, NULL, __WALL);
+		for (;;)
+			pause();
+	}
+}
+
+void hbd_untrace(void)
+{
+	if (H.tracer > 0) {
+		kill(H.tracer, SIGKILL);
+		waitpid(H.tracer, NULL, 0);
+	}
+	H.tracer = 0;
+}
+
 void hbd_fini(void)
 {
+	/* The tracer first: a traced process's exit goes to its tracer, and
+	 * the waits below would not see it. */
+	hbd_untrace();
 	for (int i = 0; i < H.n_kids; i++) {
 		if (H.kids[i] <= 0)
 			continue;
@@ -490,6 +532,17 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	return hbd_worker_exec(argv, name);
+}
+
+void hbd_need_pidfd(void)
+{
+	const char *why = getenv("HBD_DAEMON_NO_PIDFD");
+
+	if (!why || !*why)
+		return;
+	/* Skipping ends the test without its .fini: clean up first. */
+	hbd_fini();
+	cr_skip_test("hbwatch runs where pidfd_open(2) fails (%s): it cannot watch a process", why);
 }
 
 pid_t hbd_worker_exec(char *const argv[], const char *what)

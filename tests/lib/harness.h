@@ -39,6 +39,7 @@ struct hbd {
 	int n_made;
 	bool daemon_exited; /* reaped while waiting; status below */
 	int daemon_status;
+	pid_t tracer; /* hbd_trace()'s, or 0 */
 };
 
 extern struct hbd H;
@@ -87,6 +88,13 @@ pid_t hbd_worker(const char *name, unsigned timeout_ms, ...);
  * an hbworker with --ready-fd 3.  Its output goes to H.wlog; tracked like
  * every child.  WHAT names it in failures.  Returns its pid. */
 pid_t hbd_worker_exec(char *const argv[], const char *what);
+
+/* Skip the test (after hbd_fini()) if $HBD_DAEMON_NO_PIDFD says why the
+ * daemon cannot open pidfds where it runs (Debian 12's valgrind lacks
+ * pidfd_open): there it cannot watch a process, so a test that needs a
+ * watch would only show that.  Called first by each such test that is run
+ * under valgrind; the variable is unset in every ordinary run. */
+void hbd_need_pidfd(void);
 
 /* Fork a child that only sleeps (pause()).  Returns its pid. */
 pid_t hbd_sleeper(void);
@@ -162,6 +170,17 @@ void hbd_track(pid_t pid);
 /* W must survive MS more milliseconds and never be signalled (no
  * signal-sent or escalated record for it). */
 void hbd_assert_left_alone(pid_t w, int ms);
+
+/* The header of the registry at H.key as it is now, into *OUT (attached
+ * read-only for the copy: owner_pid, tail and the rest). */
+void hbd_registry_header(struct hb_registry_header *out);
+
+/* Hold PID in tracing stop, as a debugger does, from a child of the test
+ * (ATTACH: PTRACE_ATTACH, the stop of its SIGSTOP; else PTRACE_SEIZE and
+ * PTRACE_INTERRUPT).  One at a time; hbd_untrace() ends it, and so does
+ * hbd_fini(), first: a traced process's exit goes to its tracer. */
+void hbd_trace(pid_t pid, bool attach);
+void hbd_untrace(void);
 
 /* Stop (DEAF) or resume reading the daemon's notify socket.  Stopping also
  * fills its queue, as a busy service manager's can be. */

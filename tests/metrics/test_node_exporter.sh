@@ -9,14 +9,10 @@
 # stopped by pid.
 set -u
 . "${TAP_SH:?run through meson test}"
-NE=$(command -v prometheus-node-exporter || command -v node_exporter || true)
-[ -n "$NE" ] || skip_all "prometheus-node-exporter is not installed"
+[ -n "$NODE_EXPORTER" ] || skip_all "prometheus-node-exporter is not installed"
 : "${HBWATCH:?run through meson test}" "${HBWORKER:?}" "${HBCTL:?}"
 
-DIR=$(mktemp -d /tmp/hbwatch-metrics-XXXXXX)
-KEY=$(printf '0x46%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
-tap_cleanup_on_exit
+tap_scratch metrics 46
 
 plan 8
 mkdir "$DIR/textfile"
@@ -31,11 +27,8 @@ metrics_dir = $DIR/textfile
 [x]
 timeout = 2s
 INI
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-PIDS="$PIDS $!"
-# status answers without a registry too: wait for one with a live owner.
-running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
-check "hbwatch created its registry" 'wait_for 5 running'
+hbwatch_start
+check "hbwatch created its registry" 'wait_for 5 hbwatch_up'
 
 "$HBWORKER" --name x --timeout-ms 2000 --beat-ms 100 --quiet >/dev/null &
 HEALTHY=$!
@@ -50,12 +43,8 @@ prom="$DIR/textfile/hbwatch.prom"
 check "hbwatch.prom counts the kill" \
 	'wait_for 5 grep -qx "hbwatch_kills_total{service=\"x\"} 1" "$prom"'
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$NE" --web.listen-address="127.0.0.1:$PORT" --collector.disable-defaults \
-	--collector.textfile --collector.textfile.directory="$DIR/textfile" \
-	>"$DIR/ne.log" 2>&1 &
-NEPID=$!
-PIDS="$PIDS $NEPID"
+PORT=$(free_ports 1)
+node_exporter_start "$DIR/textfile" "$PORT"
 scrape() { curl -fsS "http://127.0.0.1:$PORT/metrics" >"$DIR/scrape"; }
 check "node_exporter answers on 127.0.0.1:$PORT" 'wait_for 10 scrape'
 has() { grep -qx "$1" "$DIR/scrape"; }
@@ -75,6 +64,6 @@ if [ "$T_FAILED" -ne 0 ]; then
 	echo "# hbwatch log:"; sed 's/^/#   /' "$DIR/hbwatch.log"
 	echo "# node_exporter log:"; tail -5 "$DIR/ne.log" | sed 's/^/#   /'
 fi
-kill "$NEPID"
-wait "$NEPID" 2>/dev/null
+kill "$NE_PID"
+wait "$NE_PID" 2>/dev/null
 tap_exit

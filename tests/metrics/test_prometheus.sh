@@ -14,24 +14,16 @@
 # pid, and every wait is bounded.
 set -u
 RULES=$1 ALERTS=$2 DASHBOARD=$3 CHECK_DASHBOARD=$4
-NE=$(command -v prometheus-node-exporter || command -v node_exporter || true)
+. "${TAP_SH:?run through meson test}"
 PROM=$(command -v prometheus || true)
-for need in "$NE:prometheus-node-exporter" "$PROM:prometheus" \
+for need in "$NODE_EXPORTER:prometheus-node-exporter" "$PROM:prometheus" \
 	"$(command -v curl):curl" "$(command -v python3):python3"; do
-	if [ -z "${need%%:*}" ]; then
-		echo "1..0 # SKIP ${need#*:} is not installed"
-		exit 0
-	fi
+	[ -n "${need%%:*}" ] || skip_all "${need#*:} is not installed"
 done
 : "${HBWATCH:?run through meson test}" "${HBWORKER:?}" "${HBCTL:?}"
 
-DIR=$(mktemp -d /tmp/hbwatch-prometheus-XXXXXX)
-KEY=$(printf '0x47%06x' $(($$ & 0xffffff)))
-export HBWATCH_KEY=$KEY
-. "$TAP_SH"
-tap_cleanup_on_exit
-
-echo "1..9"
+tap_scratch prometheus 47
+plan 9
 mkdir "$DIR/textfile"
 cat >"$DIR/hbwatch.ini" <<INI
 [hbwatch]
@@ -44,22 +36,13 @@ metrics_dir = $DIR/textfile
 [x]
 timeout = 2s
 INI
-"$HBWATCH" -c "$DIR/hbwatch.ini" 2>"$DIR/hbwatch.log" &
-HBPID=$!
-PIDS="$PIDS $HBPID"
-running() { "$HBCTL" status --json | grep -q '"registry":true,"owner_pid":[0-9]*,"owner_alive":true'; }
-check "hbwatch created its registry" 'wait_for 5 running'
+hbwatch_start
+check "hbwatch created its registry" 'wait_for 5 hbwatch_up'
 
 # Two free loopback ports, picked now so parallel runs do not collide.
-set -- $(python3 -c 'import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
+set -- $(free_ports 2)
 NEPORT=$1 PPORT=$2
-"$NE" --web.listen-address="127.0.0.1:$NEPORT" --collector.disable-defaults \
-	--collector.textfile --collector.textfile.directory="$DIR/textfile" \
-	>"$DIR/ne.log" 2>&1 &
-PIDS="$PIDS $!"
+node_exporter_start "$DIR/textfile" "$NEPORT"
 cat >"$DIR/prometheus.yml" <<YML
 global:
   scrape_interval: 1s

@@ -5,22 +5,14 @@
 # restart).  TAP output; skipped without promtool.
 # Usage: test_promtool.sh RULES ALERTS TESTS
 set -u
-if ! command -v promtool >/dev/null 2>&1; then
-	echo "1..0 # SKIP promtool is not installed (Debian: prometheus)"
-	exit 0
-fi
-echo "1..2"
-fails=0
-if out=$(promtool check rules "$1" "$2" 2>&1); then
-	echo "ok 1 - promtool check rules"
-else
-	echo "not ok 1 - promtool check rules"; fails=1
-fi
-echo "$out" | sed 's/^/# /'
-if out=$(promtool test rules "$3" 2>&1); then
-	echo "ok 2 - promtool test rules"
-else
-	echo "not ok 2 - promtool test rules"; fails=1
-fi
-echo "$out" | sed 's/^/# /'
-exit $fails
+. "$(dirname "$0")/../tap.sh"
+command -v promtool >/dev/null 2>&1 || skip_all "promtool is not installed (Debian: prometheus)"
+plan 2
+# Each report of promtool's is shown, passing or not.
+out=$(promtool check rules "$1" "$2" 2>&1)
+check "promtool check rules" '[ $? -eq 0 ]'
+diag "$out"
+out=$(promtool test rules "$3" 2>&1)
+check "promtool test rules" '[ $? -eq 0 ]'
+diag "$out"
+tap_exit
