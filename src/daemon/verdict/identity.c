@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
 
@@ -33,6 +34,27 @@ bool identity_atime_stale(const struct identity_facts *f)
 		return false;
 	return f->start_real_err || f->atime < 0 ||
 	       f->start_real_ns > ((uint64_t)f->atime + 1) * 1000000000u + IDENTITY_START_SLACK_NS;
+}
+
+uint64_t identity_pinned_start(const struct identity_facts *f)
+{
+	if (f->recorded)
+		return f->recorded;
+	if (f->have_atime)
+		return f->start_time;
+	if (f->gone || !identity_pid_ok(f->pid, f->self))
+		return 0;
+	return proc_start_matches(f->start_time, 0, f->started_by) ? f->start_time : 0;
+}
+
+int identity_pin(pid_t pid, pid_t self, int *pidfd)
+{
+	if (*pidfd >= 0 || !identity_pid_ok(pid, self))
+		return 0;
+	*pidfd = pidfd_open(pid, 0);
+	if (*pidfd < 0 && errno != ESRCH)
+		return -errno;
+	return 0;
 }
 
 static void origin(char *buf, size_t len, const struct service *svc)
