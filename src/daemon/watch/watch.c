@@ -223,87 +223,59 @@ static bool counts_watched(const struct watch *w)
 	return w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED;
 }
 
-/* Decide W's state from facts gathered now.  FIRST: W was just attached
- * and has no pidfd yet.  Returns false if W was destroyed. */
-static bool watch_evaluate(struct watch *w, bool first)
+/* One registration per process: more records naming the same process
+ * (its own word, but one is enough) would let one process take every
+ * slot.  VERDICT, or MISMATCH (and WHY) if another record has W's. */
+static enum identity_verdict one_per_process(struct watch *w, enum identity_verdict verdict,
+					     char *why, size_t why_len)
 {
 	struct daemon *d = w->d;
-	const struct service *pre = w->v.name_ok ? settings_find(&d->settings, w->v.name) : NULL;
-	struct identity_facts f = {.recorded = w->start_time,
-				   .started_by = w->start_time ? 0 : record_started_by(&w->v),
-				   .name_ok = w->v.name_ok,
-				   .name = w->v.name,
-				   .have_ownership = true,
-				   .skip_unit = !pre || !pre->unit};
-	const struct service *svc;
-	struct shmid_ds ds;
-	char why[512];
-	enum identity_verdict verdict;
-	int r;
 
-	/* After the attach: who may write what was read.  The same size as
-	 * before it, or the id names another segment now, which was mapped
-	 * with the wrong bounds. */
-	if (shmctl(w->shmid, IPC_STAT, &ds) < 0 || (first && ds.shm_segsz != w->record.size)) {
-		watch_destroy(w);
-		return false;
-	}
-	f.own = (struct ownership_facts){
-	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
-	if (identity_pid_ok(w->pid, d->self) && w->pidfd < 0) {
-		w->pidfd = pidfd_open(w->pid, 0);
-		if (w->pidfd < 0 && errno != ESRCH) {
-			char e[96];
-			snprintf(e, sizeof(e), "cannot open a pidfd: %s", strerror(errno));
-			watch_retry(w, e);
-			return false;
-		}
-	}
-	/* Facts about the process after its pidfd: if the start time still
-	 * matches, the pidfd holds the registered process, not a later one. */
-	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
-	if (!w->start_time && !f.gone && identity_pid_ok(w->pid, d->self) &&
-	    proc_start_matches(f.start_time, 0, f.started_by)) {
-		/* From now on exactly this process: every later look
-		 * (the kill path's too) compares start times. */
-		w->start_time = f.start_time;
-		f.recorded = f.start_time;
-	}
-	if (first && !f.gone && w->pidfd >= 0 && identity_pid_ok(w->pid, d->self) &&
-	    watch_clock_learn(w) < 0)
-		return false;
-	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
-	free((char *)f.unit);
 	if (verdict == IDENTITY_OK) {
-		/* One registration per process: more records naming the same
-		 * process (its own word, but one is enough) would let one
-		 * process take every slot. */
 		uint64_t v;
 		struct watch *o =
 		    idmap_get(&d->ws.by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
 		if (o && o != w && o->start_time == w->start_time) {
-			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
+			snprintf(why, why_len, "pid %d already has a registration (record %d)",
 				 (int)w->pid, o->shmid);
 			verdict = IDENTITY_MISMATCH;
 		}
 	}
+	return verdict;
+}
+
+/* A user's share of slots=: VERDICT, or MISMATCH (and WHY) if W's uid,
+ * RUID, has no room left (W->over_share then). */
+static enum identity_verdict share_admits(struct watch *w, enum identity_verdict verdict,
+					  uid_t ruid, const struct service *svc, char *why,
+					  size_t why_len)
+{
+	struct daemon *d = w->d;
+
 	w->over_share = false;
 	if (verdict == IDENTITY_OK) {
 		/* Root's and those a section names with user= count against
 		 * no share; the others, not yet watched, need room in theirs. */
-		bool shared = f.ruid != 0 && !(svc && svc->has_user);
+		bool shared = ruid != 0 && !(svc && svc->has_user);
 
 		if (shared && !counts_watched(w) &&
-		    !share_allows(&d->ws.shares, &d->settings, f.ruid, why, sizeof(why))) {
+		    !share_allows(&d->ws.shares, &d->settings, ruid, why, why_len)) {
 			verdict = IDENTITY_MISMATCH;
 			w->over_share = true;
-			w->share_uid = f.ruid; /* not counted while refused */
+			w->share_uid = ruid; /* not counted while refused */
 		} else {
-			watch_set_share(w, shared, f.ruid);
+			watch_set_share(w, shared, ruid);
 		}
 	}
-	if (first && !budget_allows(w, verdict))
-		return false;
+	return verdict;
+}
+
+/* Put W in the state VERDICT says (WHY), saying so; DS is its record's
+ * status (a copy: W may be destroyed).  Returns false if W was. */
+static bool watch_apply(struct watch *w, enum identity_verdict verdict, const char *why,
+			struct shmid_ds ds)
+{
+	struct daemon *d = w->d;
 
 	switch (verdict) {
 	case IDENTITY_OK:
@@ -362,22 +334,83 @@ static bool watch_evaluate(struct watch *w, bool first)
 		watch_retry(w, why);
 		return false;
 	}
-	if (first) {
-		/* The first CPU sample, from the read just made (triage.h). */
-		if (!f.gone) {
-			uint64_t now = now_ns();
-			triage_baseline(&w->triage, w->v.beat_ns, now, f.cpu_ticks);
-			hold_sample(w, svc, now);
-		}
-		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
-		if (r < 0) {
-			char e[96];
-			snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
-			watch_retry(w, e);
-			return false;
-		}
+	return true;
+}
+
+/* A newly attached W, watched or refused: its first CPU sample (from
+ * facts F just read) and its exit through the pidfd.  Returns false if W
+ * was given up for now. */
+static bool watch_start(struct watch *w, const struct identity_facts *f, const struct service *svc)
+{
+	struct daemon *d = w->d;
+	int r;
+
+	/* The first CPU sample, from the read just made (triage.h). */
+	if (!f->gone) {
+		uint64_t now = now_ns();
+		triage_baseline(&w->triage, w->v.beat_ns, now, f->cpu_ticks);
+		hold_sample(w, svc, now);
+	}
+	r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
+	if (r < 0) {
+		char e[96];
+		snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
+		watch_retry(w, e);
+		return false;
 	}
 	return true;
+}
+
+/* Decide W's state from facts gathered now.  FIRST: W was just attached
+ * and has no pidfd yet.  Returns false if W was destroyed. */
+static bool watch_evaluate(struct watch *w, bool first)
+{
+	struct daemon *d = w->d;
+	const struct service *pre = w->v.name_ok ? settings_find(&d->settings, w->v.name) : NULL;
+	struct identity_facts f = {.recorded = w->start_time,
+				   .started_by = w->start_time ? 0 : record_started_by(&w->v),
+				   .name_ok = w->v.name_ok,
+				   .name = w->v.name,
+				   .have_ownership = true,
+				   .skip_unit = !pre || !pre->unit};
+	const struct service *svc;
+	struct shmid_ds ds;
+	char why[512];
+	enum identity_verdict verdict;
+
+	/* After the attach: who may write what was read.  The same size as
+	 * before it, or the id names another segment now, which was mapped
+	 * with the wrong bounds. */
+	if (shmctl(w->shmid, IPC_STAT, &ds) < 0 || (first && ds.shm_segsz != w->record.size)) {
+		watch_destroy(w);
+		return false;
+	}
+	f.own = (struct ownership_facts){
+	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
+	if (identity_pin(w->pid, d->self, &w->pidfd) < 0) {
+		char e[96];
+		snprintf(e, sizeof(e), "cannot open a pidfd: %s", strerror(errno));
+		watch_retry(w, e);
+		return false;
+	}
+	/* Facts about the process after its pidfd: if the start time still
+	 * matches, the pidfd holds the registered process, not a later one.
+	 * From then on exactly this process: every later look (the kill
+	 * path's too) compares start times. */
+	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
+	w->start_time = f.recorded = identity_pinned_start(&f);
+	/* Pinned (identity_pin()): a process hbwatch may act on. */
+	if (first && !f.gone && w->pidfd >= 0 && watch_clock_learn(w) < 0)
+		return false;
+	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
+	free((char *)f.unit);
+	verdict = one_per_process(w, verdict, why, sizeof(why));
+	verdict = share_admits(w, verdict, f.ruid, svc, why, sizeof(why));
+	if (first && !budget_allows(w, verdict))
+		return false;
+	if (!watch_apply(w, verdict, why, ds))
+		return false;
+	return !first || watch_start(w, &f, svc);
 }
 
 /* How long a segment whose magic is still zero may be a record its maker
