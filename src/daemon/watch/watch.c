@@ -633,30 +633,32 @@ static uint64_t due(struct watch *w, const struct service *svc, const struct wat
 	return d;
 }
 
-/* The deadline of an active watch, or UINT64_MAX if it has none: the
- * earliest of its process's and its tasks'. */
-uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
+/* A W that was only logged (WATCH_LOGGED): true, and *NEXT when to look
+ * again, while it stays so; else it is active again. */
+static bool logged_waits(struct watch *w, uint64_t now, uint64_t *next)
+{
+	/* Still silent: wait for the retry (a rate-limit window that
+	 * reopens, a failed action), or for ever (action=log). */
+	bool beat = beat_of(w, w->handled_which) != w->handled_beat;
+
+	if (!beat && (!w->retry_at_ns || now < w->retry_at_ns)) {
+		*next = w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
+		return true;
+	}
+	if (beat)
+		hold_beat(w);
+	watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
+	w->retry_at_ns = 0;
+	return false;
+}
+
+/* The timeout of W's process under SVC, or 0 (said once) if it asks for
+ * one out of range, which is not enforced. */
+static uint64_t process_timeout(struct watch *w, const struct service *svc)
 {
 	const struct hb_record_view *v = &w->v;
-	const struct service *svc = settings_find(&d->settings, v->name);
-	const struct watch_task *late_task = NULL;
-	uint64_t timeout, deadline, which = WATCH_BEAT_PROCESS, which_beat;
+	uint64_t timeout = deadline_timeout(v->timeout_ns, svc->timeout_ns);
 
-	if (w->state == WATCH_LOGGED) {
-		/* Still silent: wait for the retry (a rate-limit window that
-		 * reopens, a failed action), or for ever (action=log). */
-		bool beat = beat_of(w, w->handled_which) != w->handled_beat;
-
-		if (!beat && (!w->retry_at_ns || now < w->retry_at_ns))
-			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
-		if (beat)
-			hold_beat(w);
-		watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
-		w->retry_at_ns = 0;
-	}
-	if (w->state != WATCH_ACTIVE || !svc)
-		return UINT64_MAX;
-	timeout = deadline_timeout(v->timeout_ns, svc->timeout_ns);
 	if (timeout == 0) {
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
@@ -669,8 +671,15 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 				  (unsigned long long)v->timeout_ns);
 			w->warned_timeout = true;
 		}
-		return UINT64_MAX;
 	}
+	return timeout;
+}
+
+/* A beat of W's in the future counts from there: said once. */
+static void future_beat_warn(struct watch *w, uint64_t now)
+{
+	const struct hb_record_view *v = &w->v;
+
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
 		struct event e = watch_event(w, EVENT_ODD);
 		e.limited = true;
@@ -681,9 +690,27 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			  (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
-	deadline = due(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns, v->ext_until_ns,
-		       &w->told_ext_at, now);
-	which_beat = v->beat_ns;
+}
+
+/* The heartbeat of a watch whose deadline comes first. */
+struct nearest {
+	uint64_t deadline, timeout;
+	uint64_t which;		       /* which heartbeat (beat_of()) */
+	uint64_t which_beat;	       /* its last beat */
+	const struct watch_task *task; /* NULL: the process's own */
+};
+
+/* Of W's process (its timeout TIMEOUT) and its open tasks, the heartbeat
+ * due first under SVC. */
+static struct nearest nearest_due(struct watch *w, const struct service *svc, uint64_t timeout,
+				  uint64_t now)
+{
+	const struct hb_record_view *v = &w->v;
+	struct nearest n = {
+	    .timeout = timeout, .which = WATCH_BEAT_PROCESS, .which_beat = v->beat_ns};
+
+	n.deadline = due(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns, v->ext_until_ns,
+			 &w->told_ext_at, now);
 	for (uint32_t i = 0; i < w->n_tasks; i++) {
 		struct watch_task *t = &w->tasks[i];
 		uint64_t tt, td;
@@ -697,47 +724,82 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			continue;
 		td = due(w, svc, t, t->v.beat_ns, tt, t->v.ext_at_ns, t->v.ext_until_ns,
 			 &t->told_ext_at, now);
-		if (td < deadline) {
-			deadline = td;
-			timeout = tt;
-			late_task = t;
-			which = (uint64_t)i << 32 | t->v.gen;
-			which_beat = t->v.beat_ns;
+		if (td < n.deadline) {
+			n.deadline = td;
+			n.timeout = tt;
+			n.task = t;
+			n.which = (uint64_t)i << 32 | t->v.gen;
+			n.which_beat = t->v.beat_ns;
 		}
 	}
-	deadline = hold_deadline(w, deadline, timeout);
-	if (now < deadline) {
-		uint64_t gap = triage_sample_gap(timeout), look, near;
+	return n;
+}
 
-		/* The CPU figure at a missed deadline counts from here: a
-		 * sample after the last beat of the heartbeat nearest its
-		 * deadline. */
-		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap,
-			      &d->triage_warm_left);
-		hold_sample(w, svc, now);
-		/* Look again a quarter timeout on, beat or not: the deadline
-		 * scans alone would see the last beat only at its deadline,
-		 * too late for a sample.  On a grid, so that processes with
-		 * the same timeout share the scans. */
-		look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
-		look = triage_sample_tick(look, gap);
-		near = hold_near(w, svc, which_beat, timeout, now);
-		if (near < look)
-			look = near;
-		return look < deadline ? look : deadline;
-	}
+/* Before W's deadline N: a CPU sample and the hold's facts, and when to
+ * look again. */
+static uint64_t sample_ahead(struct daemon *d, struct watch *w, const struct service *svc,
+			     const struct nearest *n, uint64_t now)
+{
+	uint64_t gap = triage_sample_gap(n->timeout), look, near;
+
+	/* The CPU figure at a missed deadline counts from here: a
+	 * sample after the last beat of the heartbeat nearest its
+	 * deadline. */
+	triage_sample(&w->triage, w->pid, w->start_time, n->which_beat, now, gap,
+		      &d->triage_warm_left);
+	hold_sample(w, svc, now);
+	/* Look again a quarter timeout on, beat or not: the deadline
+	 * scans alone would see the last beat only at its deadline,
+	 * too late for a sample.  On a grid, so that processes with
+	 * the same timeout share the scans. */
+	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+	look = triage_sample_tick(look, gap);
+	near = hold_near(w, svc, n->which_beat, n->timeout, now);
+	if (near < look)
+		look = near;
+	return look < n->deadline ? look : n->deadline;
+}
+
+/* W missed deadline N: what was late, handed to the kill path.  Returns
+ * when to look again. */
+static uint64_t deadline_passed(struct watch *w, const struct service *svc, const struct nearest *n,
+				uint64_t now)
+{
 	if (watch_clock_moved(w)) {
 		watch_tasks_refresh(w);
 		return now; /* judged again on its new clock */
 	}
-	w->handled_beat = which_beat;
-	w->handled_which = which;
-	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
+	w->handled_beat = n->which_beat;
+	w->handled_which = n->which;
+	snprintf(w->missed_task, sizeof(w->missed_task), "%s", n->task ? n->task->v.label : "");
 	/* The record's word for which thread it was: checked before use. */
-	w->missed_tid = late_task ? record_task_tid(&w->record, late_task->v.index) : w->v.beat_tid;
-	kill_deadline_missed(w, svc, timeout, now - deadline);
+	w->missed_tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid;
+	kill_deadline_missed(w, svc, n->timeout, now - n->deadline);
 	/* Thawed or let go by its tracer: due a whole timeout from now. */
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, n->timeout) : UINT64_MAX;
+}
+
+/* The deadline of an active watch, or UINT64_MAX if it has none: the
+ * earliest of its process's and its tasks'. */
+uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
+{
+	const struct service *svc = settings_find(&d->settings, w->v.name);
+	struct nearest n;
+	uint64_t timeout, next;
+
+	if (w->state == WATCH_LOGGED && logged_waits(w, now, &next))
+		return next;
+	if (w->state != WATCH_ACTIVE || !svc)
+		return UINT64_MAX;
+	timeout = process_timeout(w, svc);
+	if (timeout == 0)
+		return UINT64_MAX;
+	future_beat_warn(w, now);
+	n = nearest_due(w, svc, timeout, now);
+	n.deadline = hold_deadline(w, n.deadline, n.timeout);
+	if (now < n.deadline)
+		return sample_ahead(d, w, svc, &n, now);
+	return deadline_passed(w, svc, &n, now);
 }
 
 uint64_t watch_scan(struct daemon *d)
