@@ -209,20 +209,15 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
-static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
+/* LW starts over from record R (its service name in NAME): nothing known
+ * of the process it named before carries over. */
+static void lw_reset(struct legacy_watch *lw, const struct legacy_record *r, char *name,
 		     uint64_t real, uint64_t mono, bool jumped)
 {
 	struct watch *w = &lw->w;
-	char name[HB_NAME_SIZE] = "", why[512];
-	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
-	const struct service *svc;
-	enum identity_verdict v;
-	int rr;
 
-	f.name_ok = record_name(r, name, w->name);
-	lw->name_ok = f.name_ok;
+	lw->name_ok = record_name(r, name, w->name);
 	lw->by_config = false;
-	f.name = name;
 	w->pid = r->pid;
 	w->seq = 0;
 	w->handled_beat = 0;
@@ -236,56 +231,63 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	lw->recheck = false;
 	lw->warned_future = false;
 	rebase(lw, real, mono, jumped);
+}
 
-	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
-		snprintf(why, sizeof(why), "timeout %d s is outside 1 s..24 h", (int)r->timeout);
-		lw_refuse(lw, EVENT_REFUSED, why);
-		return;
-	}
-	if (identity_pid_ok(r->pid, d->self)) {
-		w->pidfd = pidfd_open(r->pid, 0);
-		if (w->pidfd < 0 && errno != ESRCH) {
-			/* Transient (EMFILE ...): looked at again next scan. */
-			if (!lw->warned_retry) {
-				struct event e = lw_event(lw, EVENT_ODD);
-				e.verified = false;
-				e.limited = true;
-				log_event(
-				    LOG_WARNING, &e,
-				    "cannot watch legacy record %u (pid %d) yet: cannot open a "
-				    "pidfd: %s; trying again",
-				    w->slot, (int)r->pid, strerror(errno));
-				lw->warned_retry = true;
-			}
-			return;
+/* Pin R's process with a pidfd (identity_pin()).  False on a transient
+ * failure (EMFILE ...), said once: looked at again next scan. */
+static bool lw_pin(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r)
+{
+	struct watch *w = &lw->w;
+
+	if (identity_pin(r->pid, d->self, &w->pidfd) < 0) {
+		/* Transient (EMFILE ...): looked at again next scan. */
+		if (!lw->warned_retry) {
+			struct event e = lw_event(lw, EVENT_ODD);
+			e.verified = false;
+			e.limited = true;
+			log_event(LOG_WARNING, &e,
+				  "cannot watch legacy record %u (pid %d) yet: cannot open a "
+				  "pidfd: %s; trying again",
+				  w->slot, (int)r->pid, strerror(errno));
+			lw->warned_retry = true;
 		}
+		return false;
 	}
 	lw->warned_retry = false;
-	f.have_atime = true;
-	f.atime = r->atime;
-	identity_build(&f, r->pid, d->self, w->pidfd >= 0);
-	/* The record has no start time: its process is the one the pidfd
-	 * pins, if that started by its last beat (identity_decide()). */
-	f.recorded = f.start_time;
-	w->start_time = f.start_time;
-	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
-	free((char *)f.unit);
+	return true;
+}
+
+/* Act on verdict V (WHY) about LW's record, on facts F: true if it is
+ * to be watched, else it was refused or found stale (said so). */
+static bool lw_judge(struct legacy_watch *lw, enum identity_verdict v, const char *why,
+		     const struct identity_facts *f)
+{
 	switch (v) {
 	case IDENTITY_OK:
-		break;
+		return true;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, identity_atime_stale(&f) ? LOG_NOTICE : LOG_INFO, "%s", why);
-		return;
+		lw_stale(lw, identity_atime_stale(f) ? LOG_NOTICE : LOG_INFO, "%s", why);
+		return false;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
-		return;
+		return false;
 	case IDENTITY_UNWATCHED:
 	case IDENTITY_MISMATCH:
 		lw_refuse(lw, EVENT_REFUSED, why);
 		lw->by_config = true;
-		return;
+		return false;
 	}
+	return false;
+}
+
+/* Watch LW's pinned process: its exit through the pidfd. */
+static void lw_watch(struct daemon *d, struct legacy_watch *lw)
+{
+	struct watch *w = &lw->w;
+	char why[512];
+	int rr;
+
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
 		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
@@ -293,6 +295,37 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		return;
 	}
 	watch_set_state(w, WATCH_ACTIVE);
+}
+
+static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
+		     uint64_t real, uint64_t mono, bool jumped)
+{
+	struct watch *w = &lw->w;
+	char name[HB_NAME_SIZE] = "", why[512];
+	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
+	const struct service *svc;
+	enum identity_verdict v;
+
+	lw_reset(lw, r, name, real, mono, jumped);
+	f.name_ok = lw->name_ok;
+	f.name = name;
+	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
+		snprintf(why, sizeof(why), "timeout %d s is outside 1 s..24 h", (int)r->timeout);
+		lw_refuse(lw, EVENT_REFUSED, why);
+		return;
+	}
+	if (!lw_pin(d, lw, r))
+		return;
+	f.have_atime = true;
+	f.atime = r->atime;
+	identity_build(&f, r->pid, d->self, w->pidfd >= 0);
+	/* The record has no start time: its process is the one the pidfd
+	 * pins, if that started by its last beat (identity_decide()). */
+	w->start_time = f.recorded = identity_pinned_start(&f);
+	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
+	free((char *)f.unit);
+	if (lw_judge(lw, v, why, &f))
+		lw_watch(d, lw);
 }
 
 /* The deadline of an active record, or UINT64_MAX. */
