@@ -414,86 +414,68 @@ static uint64_t table_signature(const struct shmid_ds *ds)
 	       ((uint64_t)ds->shm_perm.cuid << 32) ^ (uint64_t)ds->shm_segsz;
 }
 
-/* Find the segment (it appears when the first classic program starts, and
- * may be removed and made again) and attach it read-only. */
-static void legacy_look(struct daemon *d, uint64_t now)
+/* No table at L's key (shmget() said E): one watched is gone; said when
+ * E changes. */
+static void legacy_missing(struct daemon *d, int e)
 {
 	struct legacy *L = &d->legacy;
-	struct shmid_ds ds;
-	uint64_t sig;
-	bool quiet;
-	void *mem;
-	int id;
 
-	if (now < L->next_look_ns)
-		return;
-	L->next_look_ns = now + LEGACY_LOOK_NS;
-	id = shmget(L->key, 0, 0);
-	if (id < 0) {
-		int e = errno;
-
-		if (L->mem) {
-			log_notice("the classic table at key 0x%x is gone", (unsigned)L->key);
-			legacy_reset(d, false);
-			legacy_detach(d);
-		}
-		if (e != L->last_errno) {
-			if (e == ENOENT)
-				log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
-					 "looking every second",
-					 (unsigned)L->key);
-			else
-				log_error(
-				    "cannot open the classic table at key 0x%x ([legacy]): %s",
-				    (unsigned)L->key, strerror(e));
-		}
-		L->last_errno = e;
-		return;
-	}
-	L->last_errno = 0;
-	if (shmctl(id, IPC_STAT, &ds) < 0) {
-		if (id != L->bad_shmid)
-			log_error("cannot inspect the classic table at key 0x%x: %s",
-				  (unsigned)L->key, strerror(errno));
-		L->bad_shmid = id;
-		L->bad_sig = 0;
-		return;
-	}
-	/* Judged again at every look (a mode can be fixed within the second
-	 * that shm_ctime counts in); said again only when what is judged
-	 * changes: the segment, its size, mode or owners. */
-	sig = table_signature(&ds);
-	quiet = id == L->bad_shmid && sig == L->bad_sig;
-	if (id == L->shmid) {
-		/* Watched already: its owner may have opened it to others since. */
-		if (legacy_trust(d, &ds, false))
-			return;
-		legacy_reset(d, false);
-		legacy_detach(d);
-		L->bad_shmid = id;
-		L->bad_sig = sig;
-		return;
-	}
 	if (L->mem) {
-		log_notice("the classic table at key 0x%x was replaced; watching the new one",
-			   (unsigned)L->key);
+		log_notice("the classic table at key 0x%x is gone", (unsigned)L->key);
 		legacy_reset(d, false);
 		legacy_detach(d);
 	}
+	if (e != L->last_errno) {
+		if (e == ENOENT)
+			log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
+				 "looking every second",
+				 (unsigned)L->key);
+		else
+			log_error("cannot open the classic table at key 0x%x ([legacy]): %s",
+				  (unsigned)L->key, strerror(e));
+	}
+	L->last_errno = e;
+}
+
+/* The table watched already, judged again (its segment's status DS,
+ * signature SIG): its owner may have opened it to others since. */
+static void legacy_rejudge(struct daemon *d, const struct shmid_ds *ds, int id, uint64_t sig)
+{
+	struct legacy *L = &d->legacy;
+
+	if (legacy_trust(d, ds, false))
+		return;
+	legacy_reset(d, false);
+	legacy_detach(d);
 	L->bad_shmid = id;
 	L->bad_sig = sig;
-	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
+}
+
+/* Whether a new segment DS may be the classic table: its size, and who
+ * may write it (legacy_trust()); said unless QUIET. */
+static bool legacy_acceptable(struct daemon *d, const struct shmid_ds *ds, bool quiet)
+{
+	struct legacy *L = &d->legacy;
+
+	if (ds->shm_segsz != HB_LEGACY_TABLE_SIZE) {
 		if (!quiet)
 			log_error(
 			    "the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is "
 			    "not a classic CPActive table (1000 records of { int pid; char "
 			    "pname[51]; int timeout; time_t atime; }, 72 bytes each on x86_64); "
 			    "not watching it",
-			    (unsigned)L->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
-		return;
+			    (unsigned)L->key, (size_t)ds->shm_segsz, HB_LEGACY_TABLE_SIZE);
+		return false;
 	}
-	if (!legacy_trust(d, &ds, quiet))
-		return;
+	return legacy_trust(d, ds, quiet);
+}
+
+/* Attach table ID read-only and watch its records. */
+static void legacy_attach(struct daemon *d, int id)
+{
+	struct legacy *L = &d->legacy;
+	void *mem;
+
 	mem = shmat(id, NULL, SHM_RDONLY);
 	if (mem == (void *)-1) {
 		log_error("cannot attach the classic table at key 0x%x read-only: %s",
@@ -517,6 +499,54 @@ static void legacy_look(struct daemon *d, uint64_t now)
 	L->bad_sig = 0;
 	log_info("watching the classic heartbeat table at key 0x%x (read-only, 1000 records)",
 		 (unsigned)L->key);
+}
+
+/* Find the segment (it appears when the first classic program starts, and
+ * may be removed and made again) and attach it read-only. */
+static void legacy_look(struct daemon *d, uint64_t now)
+{
+	struct legacy *L = &d->legacy;
+	struct shmid_ds ds;
+	uint64_t sig;
+	bool quiet;
+	int id;
+
+	if (now < L->next_look_ns)
+		return;
+	L->next_look_ns = now + LEGACY_LOOK_NS;
+	id = shmget(L->key, 0, 0);
+	if (id < 0) {
+		legacy_missing(d, errno);
+		return;
+	}
+	L->last_errno = 0;
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		if (id != L->bad_shmid)
+			log_error("cannot inspect the classic table at key 0x%x: %s",
+				  (unsigned)L->key, strerror(errno));
+		L->bad_shmid = id;
+		L->bad_sig = 0;
+		return;
+	}
+	/* Judged again at every look (a mode can be fixed within the second
+	 * that shm_ctime counts in); said again only when what is judged
+	 * changes: the segment, its size, mode or owners. */
+	sig = table_signature(&ds);
+	quiet = id == L->bad_shmid && sig == L->bad_sig;
+	if (id == L->shmid) {
+		legacy_rejudge(d, &ds, id, sig);
+		return;
+	}
+	if (L->mem) {
+		log_notice("the classic table at key 0x%x was replaced; watching the new one",
+			   (unsigned)L->key);
+		legacy_reset(d, false);
+		legacy_detach(d);
+	}
+	L->bad_shmid = id;
+	L->bad_sig = sig;
+	if (legacy_acceptable(d, &ds, quiet))
+		legacy_attach(d, id);
 }
 
 /* Has the wall clock been stepped since the last scan? */
