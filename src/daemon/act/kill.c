@@ -601,53 +601,47 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 		     (int)w->pid);
 }
 
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns)
-{
-	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
-	char late[32], tmo[DURATION_FORMAT_MAX], why[512];
-	enum identity_verdict v;
-	uint64_t now, reopens = 0;
-	struct rate *rate = NULL;
-	char *unit = NULL;
+/* What is read of W's process at its missed deadline, before anything is
+ * sent to it: what it does now, and the thread that beat it last. */
+struct evidence {
 	struct triage_facts tf;
 	struct triage_fields tfl;
 	struct thread_facts th;
-	char words[256], th_buf[5][320], th_words[192] = "";
-	const char *extra[TRIAGE_FIELDS_MAX + 6];
+	char words[256], th_buf[5][320], th_words[192];
+	const char *extra[TRIAGE_FIELDS_MAX + 6]; /* the journal fields of both */
+};
+
+static void evidence_take(struct watch *w, struct evidence *ev)
+{
 	size_t n_extra = 0;
 
-	/* First, before anything is sent to it: what it does now. */
-	triage_take(w, TRIAGE_BUDGET_NS, &tf, &tfl, words, sizeof(words));
-	stuck_thread_take(w, &th, th_words, sizeof(th_words));
-	while (n_extra < TRIAGE_FIELDS_MAX && tfl.v[n_extra]) {
-		extra[n_extra] = tfl.v[n_extra];
+	ev->th_words[0] = '\0';
+	triage_take(w, TRIAGE_BUDGET_NS, &ev->tf, &ev->tfl, ev->words, sizeof(ev->words));
+	stuck_thread_take(w, &ev->th, ev->th_words, sizeof(ev->th_words));
+	while (n_extra < TRIAGE_FIELDS_MAX && ev->tfl.v[n_extra]) {
+		ev->extra[n_extra] = ev->tfl.v[n_extra];
 		n_extra++;
 	}
-	n_extra += thread_fields(&th, th_buf, extra + n_extra, 5);
-	extra[n_extra] = NULL;
-	e.extra = extra;
-	e.timeout_ns = timeout_ns;
-	e.late_ns = late_ns ? late_ns : 1;
-	/* A deadline that only leads to a log line may be held back by the
-	 * rate limit; one that leads to a kill is always told, once: the same
-	 * deadline again at an action's retry (no bus) is a repeat. */
-	e.limited =
-	    svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat);
-	/* Late is not hung: starved, frozen or debugged, it is held back
-	 * (and said so) instead. */
-	if (hold_at_deadline(w, svc, timeout_ns, late_ns, words, tfl.v))
-		return;
+	n_extra += thread_fields(&ev->th, ev->th_buf, ev->extra + n_extra, 5);
+	ev->extra[n_extra] = NULL;
+}
+
+/* The journal record of W's missed deadline (event E), with EV. */
+static void say_missed(struct watch *w, const struct service *svc, struct event e,
+		       uint64_t timeout_ns, uint64_t late_ns, const struct evidence *ev)
+{
+	struct daemon *d = w->d;
+	const char *words = ev->words, *th_words = ev->th_words;
+	char late[32], tmo[DURATION_FORMAT_MAX];
+
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	/* A unit restart meets the same uninterruptible wait: systemd's
 	 * SIGKILL cannot end it either. */
-	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&tf)
+	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&ev->tf)
 				 ? "; restarting its unit, systemd will meet the same D state"
 				 : "";
 	if (w->missed_task[0]) {
-		e.task = w->missed_task;
 		stats_event(&d->stats, LOG_WARNING, &e,
 			    "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
 			    "timeout %s, %s late; %s%s%s",
@@ -660,44 +654,57 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		    "%s%s%s",
 		    w->name, (int)w->pid, watch_what(w), w->legacy ? (int)w->slot : w->shmid, tmo,
 		    late, th_words, words, d_note);
+}
 
-	v = target_verify(w, &unit, why, sizeof(why));
-	if (v != IDENTITY_OK) {
-		struct event f =
-		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
-		f.verified = false;
-		f.limited = true;
-		stats_event(&d->stats, LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s",
-			    watch_what(w), w->legacy ? (int)w->slot : w->shmid, w->name,
-			    (int)w->pid, why);
-		/* Stale or transient: the exit event or the next beat decides. */
-		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
-									      : WATCH_REFUSED);
-		free(unit);
-		return;
-	}
-	now = now_ns();
-	if (svc->action != ACTION_LOG && !rate_allow(d, svc, unit, now, &rate, &reopens)) {
-		struct event f = e;
+/* W's process failed the checks made again before a signal (verdict V,
+ * WHY): not acted on, said so. */
+static void refuse_unverified(struct watch *w, enum identity_verdict v, const char *why)
+{
+	struct daemon *d = w->d;
+	struct event f = watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 
-		if (svc->limit_action != LIMIT_WAIT && unit && rate && !rate->handed_over) {
-			limit_hand_over(w, svc, unit, rate, reopens);
-			free(unit);
-			return;
-		}
-		f.kind = EVENT_RATE_LIMITED;
-		f.limited = true;
-		stats_event(&d->stats, LOG_WARNING, &f,
-			    "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
-			    "kill_interval; looking again in %llu ms",
-			    w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
-			    (unsigned long long)((reopens - now) / 1000000u));
-		retry_later(w, reopens);
-		free(unit);
-		return;
+	f.verified = false;
+	f.limited = true;
+	stats_event(&d->stats, LOG_WARNING, &f, "not acting on %s %d (%s, pid %d): %s",
+		    watch_what(w), w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
+	/* Stale or transient: the exit event or the next beat decides. */
+	watch_set_state(w,
+			v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED : WATCH_REFUSED);
+}
+
+/* kill_burst per kill_interval used up for UNIT: W is handed to systemd
+ * (limit_action) or looked at again when the window reopens, said as
+ * event E is.  False if the action may go ahead. */
+static bool rate_holds_back(struct watch *w, const struct service *svc, const char *unit,
+			    struct event e)
+{
+	struct daemon *d = w->d;
+	struct rate *rate = NULL;
+	uint64_t now = now_ns(), reopens = 0;
+	struct event f = e;
+
+	if (svc->action == ACTION_LOG || rate_allow(d, svc, unit, now, &rate, &reopens))
+		return false;
+	if (svc->limit_action != LIMIT_WAIT && unit && rate && !rate->handed_over) {
+		limit_hand_over(w, svc, unit, rate, reopens);
+		return true;
 	}
-	w->retry_at_ns = 0;
-	view_touch(w);
+	f.kind = EVENT_RATE_LIMITED;
+	f.limited = true;
+	stats_event(&d->stats, LOG_WARNING, &f,
+		    "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
+		    "kill_interval; looking again in %llu ms",
+		    w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
+		    (unsigned long long)((reopens - now) / 1000000u));
+	retry_later(w, reopens);
+	return true;
+}
+
+/* Take SVC's action on W: a signal, its unit's restart, or only the log. */
+static void act_on(struct watch *w, const struct service *svc, const char *unit)
+{
+	struct daemon *d = w->d;
+
 	switch (svc->action) {
 	case ACTION_KILL:
 		action_kill(w, svc);
@@ -711,6 +718,41 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		stats_action(&d->stats, false, "logged missed deadline of %s (pid %d)", w->name,
 			     (int)w->pid);
 		break;
+	}
+}
+
+void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
+			  uint64_t late_ns)
+{
+	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
+	struct evidence ev;
+	char why[512];
+	enum identity_verdict v;
+	char *unit = NULL;
+
+	/* First, before anything is sent to it: what it does now. */
+	evidence_take(w, &ev);
+	e.extra = ev.extra;
+	e.timeout_ns = timeout_ns;
+	e.late_ns = late_ns ? late_ns : 1;
+	e.task = w->missed_task[0] ? w->missed_task : NULL;
+	/* A deadline that only leads to a log line may be held back by the
+	 * rate limit; one that leads to a kill is always told, once: the same
+	 * deadline again at an action's retry (no bus) is a repeat. */
+	e.limited =
+	    svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat);
+	/* Late is not hung: starved, frozen or debugged, it is held back
+	 * (and said so) instead. */
+	if (hold_at_deadline(w, svc, timeout_ns, late_ns, ev.words, ev.tfl.v))
+		return;
+	say_missed(w, svc, e, timeout_ns, late_ns, &ev);
+	v = target_verify(w, &unit, why, sizeof(why));
+	if (v != IDENTITY_OK) {
+		refuse_unverified(w, v, why);
+	} else if (!rate_holds_back(w, svc, unit, e)) {
+		w->retry_at_ns = 0;
+		view_touch(w);
+		act_on(w, svc, unit);
 	}
 	free(unit);
 }
