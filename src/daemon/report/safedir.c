@@ -126,6 +126,38 @@ static int link_follow(int next, char *rest, char *shown, int *fd, unsigned *lin
 	return 0;
 }
 
+/* One step of the walk from *FD: NAME, reached as SHOWN, opened without
+ * following it, must be trusted; a symlink is followed (link_follow()),
+ * a directory becomes *FD.  Returns 0 or -errno. */
+static int walk_one(int *fd, const char *name, char *rest, char *shown, uid_t owner,
+		    unsigned *links, char *why, size_t why_len)
+{
+	struct stat st;
+	int r, next = openat(*fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (next < 0 || fstat(next, &st) < 0) {
+		r = -errno;
+		if (next >= 0)
+			close(next);
+		snprintf(why, why_len, "%s: %s", shown, strerror(-r));
+		return r;
+	}
+	r = trusted(&st, shown, owner, why, why_len);
+	if (r == 0 && S_ISLNK(st.st_mode))
+		return link_follow(next, rest, shown, fd, links, why, why_len);
+	if (r == 0 && !S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		snprintf(why, why_len, "%s: %s", shown, strerror(ENOTDIR));
+	}
+	if (r < 0) {
+		close(next);
+		return r;
+	}
+	close(*fd);
+	*fd = next;
+	return 0;
+}
+
 int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 {
 	/* REST: what is left to walk; SHOWN: the path walked so far, for WHY. */
@@ -150,7 +182,7 @@ int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 		goto fail;
 	for (;;) {
 		char name[NAME_MAX + 1];
-		int next, n = name_take(rest, name);
+		int n = name_take(rest, name);
 
 		if (n == 0)
 			break;
@@ -167,31 +199,9 @@ int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 			goto fail;
 		}
 		shown_add(shown, name);
-		next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 || fstat(next, &st) < 0) {
-			r = -errno;
-			if (next >= 0)
-				close(next);
-			snprintf(why, why_len, "%s: %s", shown, strerror(-r));
+		r = walk_one(&fd, name, rest, shown, owner, &links, why, why_len);
+		if (r < 0)
 			goto fail;
-		}
-		r = trusted(&st, shown, owner, why, why_len);
-		if (r == 0 && S_ISLNK(st.st_mode)) {
-			r = link_follow(next, rest, shown, &fd, &links, why, why_len);
-			if (r < 0)
-				goto fail;
-			continue;
-		}
-		if (r == 0 && !S_ISDIR(st.st_mode)) {
-			r = -ENOTDIR;
-			snprintf(why, why_len, "%s: %s", shown, strerror(ENOTDIR));
-		}
-		if (r < 0) {
-			close(next);
-			goto fail;
-		}
-		close(fd);
-		fd = next;
 	}
 	return fd;
 fail:
