@@ -270,6 +270,45 @@ static enum identity_verdict share_admits(struct watch *w, enum identity_verdict
 	return verdict;
 }
 
+/* W refused by the settings (VERDICT, WHY): kept, never acted on, and
+ * said when it becomes so. */
+static void watch_refuse(struct watch *w, enum identity_verdict verdict, const char *why)
+{
+	struct daemon *d = w->d;
+	bool was = w->state == WATCH_REFUSED;
+	by_pid_drop(w);
+	/* Cut to the entry's size: hbctl shows the start of the reason. */
+	size_t n = strnlen(why, sizeof(w->why) - 1);
+	memcpy(w->why, why, n);
+	w->why[n] = '\0';
+	watch_set_state(w, WATCH_REFUSED);
+	if (!was) {
+		struct event e = watch_event(w, EVENT_REFUSED);
+		e.limited = true;
+		stats_event(&d->stats, verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
+			    "%s (pid %d, record %d) is not watched: %s", w->name, (int)w->pid,
+			    w->shmid, why);
+	}
+}
+
+/* W is not the word of one who may signal its process (WHY; DS its
+ * record's status): turned down and forgotten, said once. */
+static void watch_distrust(struct watch *w, const char *why, struct shmid_ds ds)
+{
+	struct daemon *d = w->d;
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	e.verified = false;
+	e.limited = true;
+	stats_event(&d->stats, LOG_WARNING, &e,
+		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
+		    "%s; never acted on",
+		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
+		    why);
+	idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
+	w->remove_when_done = false; /* not ours to clean up: evidence */
+	watch_destroy(w);
+}
+
 /* Put W in the state VERDICT says (WHY), saying so; DS is its record's
  * status (a copy: W may be destroyed).  Returns false if W was. */
 static bool watch_apply(struct watch *w, enum identity_verdict verdict, const char *why,
@@ -285,24 +324,9 @@ static bool watch_apply(struct watch *w, enum identity_verdict verdict, const ch
 			watch_set_state(w, WATCH_ACTIVE);
 		break;
 	case IDENTITY_UNWATCHED:
-	case IDENTITY_MISMATCH: {
-		bool was = w->state == WATCH_REFUSED;
-		by_pid_drop(w);
-		/* Cut to the entry's size: hbctl shows the start of the reason. */
-		size_t n = strnlen(why, sizeof(w->why) - 1);
-		memcpy(w->why, why, n);
-		w->why[n] = '\0';
-		watch_set_state(w, WATCH_REFUSED);
-		if (!was) {
-			struct event e = watch_event(w, EVENT_REFUSED);
-			e.limited = true;
-			stats_event(&d->stats,
-				    verdict == IDENTITY_MISMATCH ? LOG_WARNING : LOG_INFO, &e,
-				    "%s (pid %d, record %d) is not watched: %s", w->name,
-				    (int)w->pid, w->shmid, why);
-		}
+	case IDENTITY_MISMATCH:
+		watch_refuse(w, verdict, why);
 		break;
-	}
 	case IDENTITY_STALE: {
 		struct event e = watch_event(w, EVENT_STALE_RECORD);
 		/* Not ours to remove: remember it, or every census says it again. */
@@ -315,21 +339,9 @@ static bool watch_apply(struct watch *w, enum identity_verdict verdict, const ch
 		watch_destroy(w);
 		return false;
 	}
-	case IDENTITY_UNTRUSTED: {
-		struct event e = watch_event(w, EVENT_UNTRUSTED);
-		e.verified = false;
-		e.limited = true;
-		stats_event(
-		    &d->stats, LOG_WARNING, &e,
-		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
-		    "%s; never acted on",
-		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
-		    why);
-		idmap_put(&d->intake.turned_down, w->shmid, (uint64_t)ds.shm_ctime);
-		w->remove_when_done = false; /* not ours to clean up: evidence */
-		watch_destroy(w);
+	case IDENTITY_UNTRUSTED:
+		watch_distrust(w, why, ds);
 		return false;
-	}
 	case IDENTITY_RETRY:
 		watch_retry(w, why);
 		return false;
