@@ -378,15 +378,80 @@ static int stuck_thread_pidfd(struct watch *w, char *note, size_t len)
 	return fd;
 }
 
+/* The leader was not signalled (R, WHY): retried later, unless it is
+ * exiting.  True if that ends the action: no member was signalled
+ * either (T). */
+static bool leader_unsignalled(struct watch *w, const struct service *svc, int r,
+			       const struct target_tally *t, const char *why)
+{
+	if (r == -EPERM) {
+		/* Changed since it was verified, an instant ago. */
+		say_refused(w, svc->signal, "", why);
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		if (!t->sent)
+			return true;
+	} else if (r < 0 && !t->sent) {
+		if (r == -ESRCH)
+			return true; /* already exiting: on_exit frees the slot */
+		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
+			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
+			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		return true;
+	}
+	return false;
+}
+
+/* After SVC's signal, SIGCONT to the leader (if R says it had the
+ * signal) and to group PG's members, each checked again like it. */
+static void cont_after(struct watch *w, const struct service *svc,
+		       const struct ownership_facts *own, int r, pid_t pg)
+{
+	struct target_tally tc = {0};
+	char why[512];
+
+	/* As systemd does after its kill signal: a stopped process would keep
+	 * the signal pending until the SIGKILL escalation, and SIGABRT would
+	 * leave no core dump of where it hung.  After the signal, so that the
+	 * process never runs on between the two; checked again, like it. */
+	if (svc->signal != SIGKILL) {
+		if (r == 0)
+			(void)target_signal(own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
+					    sizeof(why));
+		if (pg)
+			target_group_signal(own, &w->group, w->pid, false, SIGCONT, &tc);
+	}
+}
+
+/* The journal record of the signal E sent to W (and T's members; the
+ * stuck thread's THREAD_NOTE), and the action counted. */
+static void say_signalled(struct watch *w, const struct service *svc, struct event e,
+			  const struct target_tally *t, const char *thread_note)
+{
+	struct daemon *d = w->d;
+	char field[sizeof(t->skipped_list) + 32], words[sizeof(t->skipped_list) + 320];
+	const char *fields[2];
+	char members[64] = "";
+
+	skipped_fields(t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
+	if (t->sent)
+		snprintf(members, sizeof(members), " and %u member%s of its process group", t->sent,
+			 t->sent == 1 ? "" : "s");
+	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s",
+		    sig_name(svc->signal), w->name, (int)w->pid, members, thread_note,
+		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
+		    e.task ? e.task : "", words);
+	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
+		     (int)w->pid);
+}
+
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
-	struct target_tally t = {0}, tc = {0};
+	struct target_tally t = {0};
 	struct ownership_facts own;
-	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
-	const char *fields[2];
-	char members[64] = "", thread_note[96] = "";
+	char why[512], thread_note[96] = "";
 	pid_t pg;
 	int r, tfd;
 
@@ -404,44 +469,12 @@ static void action_kill(struct watch *w, const struct service *svc)
 			  sizeof(why));
 	if (tfd >= 0)
 		close(tfd);
-	if (r == -EPERM) {
-		/* Changed since it was verified, an instant ago. */
-		say_refused(w, svc->signal, "", why);
-		retry_later(w, now_ns() + ACTION_RETRY_NS);
-		if (!t.sent)
-			return;
-	} else if (r < 0 && !t.sent) {
-		if (r == -ESRCH)
-			return; /* already exiting: on_exit frees the slot */
-		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
-			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
-			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
-		retry_later(w, now_ns() + ACTION_RETRY_NS);
+	if (leader_unsignalled(w, svc, r, &t, why))
 		return;
-	}
-	/* As systemd does after its kill signal: a stopped process would keep
-	 * the signal pending until the SIGKILL escalation, and SIGABRT would
-	 * leave no core dump of where it hung.  After the signal, so that the
-	 * process never runs on between the two; checked again, like it. */
-	if (svc->signal != SIGKILL) {
-		if (r == 0)
-			(void)target_signal(&own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
-					    sizeof(why));
-		if (pg)
-			target_group_signal(&own, &w->group, w->pid, false, SIGCONT, &tc);
-	}
+	cont_after(w, svc, &own, r, pg);
 	if (r == 0)
 		watch_set_state(w, WATCH_KILLING);
-	skipped_fields(&t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
-	if (t.sent)
-		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
-			 t.sent == 1 ? "" : "s");
-	stats_event(&d->stats, LOG_WARNING, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s",
-		    sig_name(svc->signal), w->name, (int)w->pid, members, thread_note,
-		    svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
-		    e.task ? e.task : "", words);
-	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
-		     (int)w->pid);
+	say_signalled(w, svc, e, &t, thread_note);
 	if (r != 0)
 		return;
 	/* SIGKILL at once: what stays kill_grace after it is unkillable. */
