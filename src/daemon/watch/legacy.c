@@ -565,11 +565,11 @@ static bool clock_jumped(struct legacy *L, uint64_t real, uint64_t mono)
 	return jumped;
 }
 
-uint64_t legacy_scan(struct daemon *d)
+/* Follow [legacy] of the settings: the table at another key, or none,
+ * starts over.  False if no classic table is watched. */
+static bool legacy_configured(struct daemon *d)
 {
 	struct legacy *L = &d->legacy;
-	uint64_t next = UINT64_MAX, now, real;
-	bool jumped;
 
 	if (!d->settings.legacy || L->key != d->settings.legacy_key) {
 		if (L->key) {
@@ -577,12 +577,23 @@ uint64_t legacy_scan(struct daemon *d)
 			L->key = 0;
 		}
 		if (!d->settings.legacy)
-			return UINT64_MAX;
+			return false;
 		L->key = d->settings.legacy_key;
 		L->next_look_ns = 0;
 		L->last_errno = 0;
 		L->bad_shmid = -1;
 	}
+	return true;
+}
+
+uint64_t legacy_scan(struct daemon *d)
+{
+	struct legacy *L = &d->legacy;
+	uint64_t next = UINT64_MAX, now, real;
+	bool jumped;
+
+	if (!legacy_configured(d))
+		return UINT64_MAX;
 	now = now_ns();
 	legacy_look(d, now);
 	if (!L->mem)
