@@ -165,7 +165,7 @@ static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *us
 	watch_release(&lw->w);
 	/* Keep the identity: the record still names this pid and is stale
 	 * until a process writes it again. */
-	lw->w.state = WATCH_REFUSED;
+	watch_set_state(&lw->w, WATCH_REFUSED);
 	lw->recheck = true;
 	return 0;
 }
@@ -191,7 +191,7 @@ static void lw_stale(struct legacy_watch *lw, int level, const char *fmt, ...)
 		  "stale legacy record %u (%s, pid %d): %s; never signalled, left as it is",
 		  lw->w.slot, lw->w.name, (int)lw->w.pid, why);
 	watch_release(&lw->w);
-	lw->w.state = WATCH_REFUSED;
+	watch_set_state(&lw->w, WATCH_REFUSED);
 	lw->recheck = true;
 }
 
@@ -209,8 +209,8 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
-/* LW starts over from record R (its service name in NAME): nothing known
- * of the process it named before carries over. */
+/* LW, free (WATCH_FREE), starts over from record R (its service name in
+ * NAME): nothing known of the process it named before carries over. */
 static void lw_reset(struct legacy_watch *lw, const struct legacy_record *r, char *name,
 		     uint64_t real, uint64_t mono, bool jumped)
 {
@@ -221,7 +221,6 @@ static void lw_reset(struct legacy_watch *lw, const struct legacy_record *r, cha
 	w->pid = r->pid;
 	w->seq = 0;
 	w->handled_beat = 0;
-	w->state = WATCH_FREE;
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
 	w->hold = HOLD_NONE;
 	w->deferred = false;
