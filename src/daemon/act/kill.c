@@ -266,6 +266,44 @@ static void skipped_fields(const struct target_tally *t, char *field, size_t fle
 	*extra = fields;
 }
 
+static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* A core being written: SIGKILL would cut it short (hold.h).  True if
+ * W's escalation was put off until it is written. */
+static bool escalation_waits_for_dump(struct watch *w)
+{
+	uint64_t dump_wait = hold_dump_wait_ns(w);
+
+	if (dump_wait) {
+		if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
+					       deadline_usec_ceil(dump_wait), 1000, on_escalate,
+					       w) >= 0)
+			return true;
+		w->escalate_source = NULL;
+	}
+	return false;
+}
+
+/* Whether W's process may still have SIGKILL, on facts read now; OWN
+ * gets its record's writers.  If not, said (while it lives). */
+static bool escalation_allowed(struct watch *w, struct ownership_facts *own)
+{
+	char why[512];
+	char *unit = NULL;
+
+	/* As the first signal was: kill_grace is long enough for the process
+	 * to have become another uid's (a setuid program exec'd). */
+	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
+	    !registration_ownership(w, own)) {
+		free(unit);
+		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
+			say_refused(w, SIGKILL, " after kill_grace", why);
+		return false;
+	}
+	free(unit);
+	return true;
+}
+
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
@@ -274,31 +312,15 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
 	const char *fields[2];
-	char *unit = NULL;
 	bool alive;
 	int r;
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
-	/* A core being written: SIGKILL would cut it short (hold.h). */
-	uint64_t dump_wait = hold_dump_wait_ns(w);
-	if (dump_wait) {
-		if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
-					       deadline_usec_ceil(dump_wait), 1000, on_escalate,
-					       w) >= 0)
-			return 0;
-		w->escalate_source = NULL;
-	}
-	/* As the first signal was: kill_grace is long enough for the process
-	 * to have become another uid's (a setuid program exec'd). */
-	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
-	    !registration_ownership(w, &own)) {
-		free(unit);
-		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
-			say_refused(w, SIGKILL, " after kill_grace", why);
+	if (escalation_waits_for_dump(w))
 		return 0;
-	}
-	free(unit);
+	if (!escalation_allowed(w, &own))
+		return 0;
 	/* Members met at the first signal; others only while the leader
 	 * lives, which keeps the group number the same group's. */
 	alive = pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0;
