@@ -136,7 +136,9 @@ static int usage_error(int argc, char **argv, const char *fmt, ...)
 	return CTL_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+/* hbctl's own options, before the command; *KEY_ARG gets --key's value.
+ * Returns -1 to go on, or the exit status. */
+static int options_parse(int argc, char **argv, const char **key_arg)
 {
 	static const struct option opts[] = {
 	    {"key", required_argument, NULL, 'k'},
@@ -144,17 +146,14 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
-	const struct command *cmd;
-	const char *key_arg = NULL;
-	struct ctl ctl;
-	int c, r;
+	int c;
 
 	opterr = 0;
 	/* '+': stop at the command, whose own arguments are its business. */
 	while ((c = getopt_long(argc, argv, "+:k:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
-			key_arg = optarg;
+			*key_arg = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -176,6 +175,35 @@ int main(int argc, char **argv)
 					   argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* The registry key in *KEY: KEY_ARG (--key), else $HBWATCH_KEY or the
+ * default.  Returns -1 to go on, or the exit status. */
+static int key_choose(int argc, char **argv, const char *key_arg, int *key)
+{
+	if (key_arg) {
+		if (key_parse(key_arg, key) < 0) {
+			return usage_error(argc, argv,
+					   "bad key '%s': expected hex, 1 to 0x7fffffff", key_arg);
+		}
+	} else if (key_from_env(key) < 0) {
+		return usage_error(argc, argv,
+				   "bad key in $HBWATCH_KEY: expected hex, 1 to 0x7fffffff");
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+	const char *key_arg = NULL;
+	struct ctl ctl;
+	int r;
+
+	r = options_parse(argc, argv, &key_arg);
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		ctl_error("no command given (try 'hbctl --help')");
 		return CTL_EXIT_USAGE;
@@ -185,15 +213,9 @@ int main(int argc, char **argv)
 		ctl_error("unknown command '%s' (try 'hbctl --help')", argv[optind]);
 		return CTL_EXIT_USAGE;
 	}
-	if (key_arg) {
-		if (key_parse(key_arg, &ctl.key) < 0) {
-			return usage_error(argc, argv,
-					   "bad key '%s': expected hex, 1 to 0x7fffffff", key_arg);
-		}
-	} else if (key_from_env(&ctl.key) < 0) {
-		return usage_error(argc, argv,
-				   "bad key in $HBWATCH_KEY: expected hex, 1 to 0x7fffffff");
-	}
+	r = key_choose(argc, argv, key_arg, &ctl.key);
+	if (r >= 0)
+		return r;
 	r = cmd->run(&ctl, argc - optind, argv + optind);
 	/* Output lost (a full disk, a closed pipe) is a failure, not success. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -33,26 +33,57 @@ static int copy_counters(const char *path)
 	return r;
 }
 
+/* Metrics' arguments: *COUNTERS gets --counters' file.  Returns
+ * CTL_EXIT_OK, or CTL_EXIT_USAGE (said). */
+static int metrics_args(int argc, char **argv, const char **counters)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--counters") == 0 && i + 1 < argc) {
+			*counters = argv[++i];
+		} else if (strncmp(argv[i], "--counters=", 11) == 0) {
+			*counters = argv[i] + 11;
+		} else {
+			ctl_error("metrics: unknown argument '%s' (try 'hbctl --help')", argv[i]);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	return CTL_EXIT_OK;
+}
+
+/* Of the N records E, the processes hbwatch watches (VIEW), into P at
+ * NOW: how many. */
+static size_t watched_procs(struct census_entry *e, size_t n, const struct ctl_view *view,
+			    struct metrics_proc *p, uint64_t now)
+{
+	size_t np = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		struct hb_task_view t[HB_TASK_SLOTS];
+
+		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok &&
+		    ctl_watched(&e[k], view))
+			p[np++] = (struct metrics_proc){
+			    .name = e[k].v.name,
+			    .pid = e[k].pid,
+			    .age_ns = ctl_entry_age(&e[k], now),
+			    .timeout_ns = ctl_entry_timeout(&e[k], view),
+			    .tasks = ctl_entry_tasks(&e[k], t, HB_TASK_SLOTS)};
+	}
+	return np;
+}
+
 int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 {
 	const char *counters = NULL;
 	struct census_entry *e;
 	struct ctl_view view;
 	struct metrics_proc *p;
-	uint64_t now;
-	size_t n, np = 0;
+	size_t n, np;
 	int r;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--counters") == 0 && i + 1 < argc) {
-			counters = argv[++i];
-		} else if (strncmp(argv[i], "--counters=", 11) == 0) {
-			counters = argv[i] + 11;
-		} else {
-			ctl_error("metrics: unknown argument '%s' (try 'hbctl --help')", argv[i]);
-			return CTL_EXIT_USAGE;
-		}
-	}
+	r = metrics_args(argc, argv, &counters);
+	if (r != CTL_EXIT_OK)
+		return r;
 	(void)ctl_view_load(ctl->key, &view, NULL, 0);
 	r = ctl_census_collect(&view, &e, &n);
 	if (r < 0) {
@@ -67,19 +98,7 @@ int cmd_metrics(const struct ctl *ctl, int argc, char **argv)
 		ctl_error("metrics: out of memory");
 		return CTL_EXIT_FAIL;
 	}
-	now = now_ns();
-	for (size_t k = 0; k < n; k++) {
-		struct hb_task_view t[HB_TASK_SLOTS];
-
-		if (!e[k].busy && e[k].alive && e[k].trusted && e[k].v.name_ok &&
-		    ctl_watched(&e[k], &view))
-			p[np++] = (struct metrics_proc){
-			    .name = e[k].v.name,
-			    .pid = e[k].pid,
-			    .age_ns = ctl_entry_age(&e[k], now),
-			    .timeout_ns = ctl_entry_timeout(&e[k], &view),
-			    .tasks = ctl_entry_tasks(&e[k], t, HB_TASK_SLOTS)};
-	}
+	np = watched_procs(e, n, &view, p, now_ns());
 	metrics_write_procs(stdout, p, np);
 	free(p);
 	free(e);

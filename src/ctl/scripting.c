@@ -199,6 +199,57 @@ static int wait_taken_up(const struct ctl *ctl, int shmid, uint32_t seq, pid_t p
 	}
 }
 
+/* Register's arguments A, checked, and their values *TIMEOUT_NS and
+ * *WAIT_NS.  Returns CTL_EXIT_OK, or CTL_EXIT_USAGE (said). */
+static int register_values(const struct script_args *a, uint64_t *timeout_ns, uint64_t *wait_ns)
+{
+	int r;
+
+	if (!a->name || !a->timeout) {
+		ctl_error("register: --name and --timeout are required");
+		return CTL_EXIT_USAGE;
+	}
+	if (name_validate(a->name) < 0) {
+		ctl_error("register: bad name '%s': use 1 to %d letters, digits and -_.:@", a->name,
+			  HB_NAME_MAX);
+		return CTL_EXIT_USAGE;
+	}
+	r = duration_parse(a->timeout, timeout_ns);
+	if (r < 0 || *timeout_ns < 1000000u ||
+	    *timeout_ns > (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u) {
+		ctl_error("register: bad timeout '%s': expected a duration from 1ms to 24h, such "
+			  "as 30s or 5min",
+			  a->timeout);
+		return CTL_EXIT_USAGE;
+	}
+	if (a->wait && duration_parse(a->wait, wait_ns) < 0) {
+		ctl_error("register: bad --wait '%s': expected a duration such as 5s", a->wait);
+		return CTL_EXIT_USAGE;
+	}
+	return CTL_EXIT_OK;
+}
+
+/* PID's record (its start time START_TIME), the one it has or a new one
+ * REG's group may read, in M and *SHMID.  Returns 0 or -errno (said). */
+static int record_for(pid_t pid, uint64_t start_time, const struct hb_registry *reg,
+		      struct hb_record_map *m, int *shmid)
+{
+	int r;
+
+	*shmid = find_record(pid, start_time, false);
+	if (*shmid >= 0)
+		r = record_attach(*shmid, false, m);
+	else if ((r = record_create(pid, start_time, false, &m->rec, shmid)) == 0)
+		(void)record_share_group(*shmid, reg->shmid); /* else root's alone */
+	if (r < 0) {
+		ctl_error("register: cannot make a heartbeat record for pid %d: %s", (int)pid,
+			  r == -ENOSPC ? "the host's limit of shared-memory segments "
+					 "(kernel.shmmni) is reached"
+				       : strerror(-r));
+	}
+	return r;
+}
+
 int cmd_register(const struct ctl *ctl, int argc, char **argv)
 {
 	struct script_args a = {0};
@@ -212,26 +263,9 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 
 	if (args_parse(argc, argv, true, &a) < 0)
 		return CTL_EXIT_USAGE;
-	if (!a.name || !a.timeout) {
-		ctl_error("register: --name and --timeout are required");
-		return CTL_EXIT_USAGE;
-	}
-	if (name_validate(a.name) < 0) {
-		ctl_error("register: bad name '%s': use 1 to %d letters, digits and -_.:@", a.name,
-			  HB_NAME_MAX);
-		return CTL_EXIT_USAGE;
-	}
-	r = duration_parse(a.timeout, &timeout_ns);
-	if (r < 0 || timeout_ns < 1000000u || timeout_ns > (uint64_t)HB_TIMEOUT_MAX_MS * 1000000u) {
-		ctl_error("register: bad timeout '%s': expected a duration from 1ms to 24h, such "
-			  "as 30s or 5min",
-			  a.timeout);
-		return CTL_EXIT_USAGE;
-	}
-	if (a.wait && duration_parse(a.wait, &wait_ns) < 0) {
-		ctl_error("register: bad --wait '%s': expected a duration such as 5s", a.wait);
-		return CTL_EXIT_USAGE;
-	}
+	r = register_values(&a, &timeout_ns, &wait_ns);
+	if (r != CTL_EXIT_OK)
+		return r;
 	if (target_open("register", a.pid, &start_time) < 0)
 		return CTL_EXIT_FAIL;
 	/* hbwatch must be there, and let us announce, before anything is made. */
@@ -240,17 +274,8 @@ int cmd_register(const struct ctl *ctl, int argc, char **argv)
 		ctl_error("register: %s", why[0] ? why : strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
-	shmid = find_record(a.pid, start_time, false);
-	if (shmid >= 0)
-		r = record_attach(shmid, false, &m);
-	else if ((r = record_create(a.pid, start_time, false, &m.rec, &shmid)) == 0)
-		(void)record_share_group(shmid, reg.shmid); /* else root's alone */
-	if (r < 0) {
+	if (record_for(a.pid, start_time, &reg, &m, &shmid) < 0) {
 		registry_detach(&reg);
-		ctl_error("register: cannot make a heartbeat record for pid %d: %s", (int)a.pid,
-			  r == -ENOSPC ? "the host's limit of shared-memory segments "
-					 "(kernel.shmmni) is reached"
-				       : strerror(-r));
 		return CTL_EXIT_FAIL;
 	}
 	/* The record keeps to its process's clock, whatever ours (timens.h). */

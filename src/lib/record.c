@@ -14,67 +14,91 @@
  * itself.  The daemon keeps its last good copy meanwhile. */
 #define RECORD_READ_TRIES 4
 
-int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char *why,
-		    size_t why_len)
-{
-	struct {
-		uint64_t magic;
-		uint32_t version, size, flags;
-		int32_t pid;
-		uint64_t start_time;
-		uint32_t task_offset, task_count, task_size, task_tid_offset;
-	} h;
-	uint32_t cap, tid_cap = 0;
+/* What record_geometry() reads of a header: one copy. */
+struct record_head {
+	uint64_t magic;
+	uint32_t version, size, flags;
+	int32_t pid;
+	uint64_t start_time;
+	uint32_t task_offset, task_count, task_size, task_tid_offset;
+};
 
+/* A copy of the header of a record at MEM (SIZE bytes) in *H, if there is
+ * one: 0 or -EPROTO. */
+static int head_copy(const void *mem, size_t size, struct record_head *h, char *why, size_t why_len)
+{
 	if (size < sizeof(struct hb_record)) {
 		why_set(why, why_len, "segment is %zu bytes, smaller than a heartbeat record",
 			size);
 		return -EPROTO;
 	}
 	/* One copy, then only the copy: the owner may rewrite it meanwhile. */
-	memcpy(&h, mem, sizeof(h));
-	if (h.magic != HB_RECORD_MAGIC) {
+	memcpy(h, mem, sizeof(*h));
+	if (h->magic != HB_RECORD_MAGIC) {
 		why_set(why, why_len, "no heartbeat record header (magic %016llx)",
-			(unsigned long long)h.magic);
+			(unsigned long long)h->magic);
 		return -EPROTO;
 	}
-	if (h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE) {
-		cap = 0; /* a 0.2 client's: no tasks */
-		goto decided;
-	}
+	return 0;
+}
+
+/* Of H's layout (2 or this build's, in SIZE bytes), how many task slots
+ * (*CAP) and tids (*TID_CAP) fit: 0, or -EPROTO if H is not such a
+ * layout. */
+static int layout_caps(const struct record_head *h, size_t size, uint32_t *cap, uint32_t *tid_cap,
+		       char *why, size_t why_len)
+{
 	/* Layout 2: the same slots, no tids (0.3 clients, the Python binding). */
-	if (!(h.version == 2 && h.size == HB_RECORD_V2_SIZE && size >= HB_RECORD_V2_SIZE) &&
-	    (h.version != HB_RECORD_VERSION || h.size != HB_RECORD_SIZE || size < HB_RECORD_SIZE)) {
+	if (!(h->version == 2 && h->size == HB_RECORD_V2_SIZE && size >= HB_RECORD_V2_SIZE) &&
+	    (h->version != HB_RECORD_VERSION || h->size != HB_RECORD_SIZE ||
+	     size < HB_RECORD_SIZE)) {
 		why_set(why, why_len,
 			"heartbeat record layout %u of %u bytes in a segment of %zu, this build "
 			"speaks %u of %u",
-			h.version, h.size, size, HB_RECORD_VERSION, HB_RECORD_SIZE);
+			h->version, h->size, size, HB_RECORD_VERSION, HB_RECORD_SIZE);
 		return -EPROTO;
 	}
-	if (h.version == HB_RECORD_VERSION) {
-		if (h.task_tid_offset != HB_TASK_TID_OFFSET) {
+	if (h->version == HB_RECORD_VERSION) {
+		if (h->task_tid_offset != HB_TASK_TID_OFFSET) {
 			why_set(why, why_len, "task tids at %u, this build speaks %u",
-				h.task_tid_offset, HB_TASK_TID_OFFSET);
+				h->task_tid_offset, HB_TASK_TID_OFFSET);
 			return -EPROTO;
 		}
 		/* The tids that fit in the segment, whatever the header says. */
-		tid_cap = (uint32_t)((size - HB_TASK_TID_OFFSET) / sizeof(int32_t));
-		if (tid_cap > HB_TASK_SLOTS)
-			tid_cap = HB_TASK_SLOTS;
+		*tid_cap = (uint32_t)((size - HB_TASK_TID_OFFSET) / sizeof(int32_t));
+		if (*tid_cap > HB_TASK_SLOTS)
+			*tid_cap = HB_TASK_SLOTS;
 	}
-	if (h.task_offset != HB_TASK_OFFSET || h.task_count != HB_TASK_SLOTS ||
-	    h.task_size != sizeof(struct hb_task_slot)) {
+	if (h->task_offset != HB_TASK_OFFSET || h->task_count != HB_TASK_SLOTS ||
+	    h->task_size != sizeof(struct hb_task_slot)) {
 		why_set(why, why_len,
 			"task slots at %u, %u of %u bytes, this build speaks %u of %zu at %u",
-			h.task_offset, h.task_count, h.task_size, HB_TASK_SLOTS,
+			h->task_offset, h->task_count, h->task_size, HB_TASK_SLOTS,
 			sizeof(struct hb_task_slot), HB_TASK_OFFSET);
 		return -EPROTO;
 	}
 	/* The slots that fit in the segment, whatever the header says. */
-	cap = (uint32_t)((size - HB_TASK_OFFSET) / sizeof(struct hb_task_slot));
-	if (cap > HB_TASK_SLOTS)
-		cap = HB_TASK_SLOTS;
-decided:
+	*cap = (uint32_t)((size - HB_TASK_OFFSET) / sizeof(struct hb_task_slot));
+	if (*cap > HB_TASK_SLOTS)
+		*cap = HB_TASK_SLOTS;
+	return 0;
+}
+
+int record_geometry(const void *mem, size_t size, struct hb_record_map *m, char *why,
+		    size_t why_len)
+{
+	struct record_head h;
+	uint32_t cap = 0, tid_cap = 0;
+	int r = head_copy(mem, size, &h, why, why_len);
+
+	if (r < 0)
+		return r;
+	/* Layout 1, a 0.2 client's, has no tasks. */
+	if (!(h.version == 1 && h.size == HB_RECORD_V1_SIZE && size >= HB_RECORD_V1_SIZE)) {
+		r = layout_caps(&h, size, &cap, &tid_cap, why, why_len);
+		if (r < 0)
+			return r;
+	}
 	if (m) {
 		m->size = size;
 		m->layout = h.version;

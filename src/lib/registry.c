@@ -310,6 +310,74 @@ static int registry_init_new(struct hb_registry *r, uint32_t ring_size)
 static uint32_t repairable(const struct shmid_ds *ds);
 static int repair_own(struct hb_registry *r, const struct shmid_ds *ds);
 
+/* Is R's segment an hbwatch 0.1 table? */
+static bool is_v1_table(const struct hb_registry *r)
+{
+	uint64_t magic = 0;
+	void *mem = shmat(r->shmid, NULL, SHM_RDONLY);
+
+	if (mem != (void *)-1) {
+		memcpy(&magic, mem, sizeof(magic));
+		shmdt(mem);
+	}
+	return magic == HB_TABLE_V1_MAGIC;
+}
+
+/* What R->shmid, found at KEY, is (its status in *DS): a registry of ours
+ * (*ADOPTED), an hbwatch 0.1 table of ours (removed: R->shmid is -1), one
+ * of ours to repair once the lock is held (*REPAIR), or refused.  Returns
+ * 0 or -errno. */
+static int existing_take(int key, struct hb_registry *r, struct shmid_ds *ds, bool *adopted,
+			 bool *repair, char *why, size_t why_len)
+{
+	int rc;
+
+	if (shmctl(r->shmid, IPC_STAT, ds) < 0)
+		return -errno;
+	rc =
+	    ours_or_refuse(&ds->shm_perm, ds->shm_cpid, "shared-memory segment", key, why, why_len);
+	if (rc < 0)
+		return rc;
+	rc = registry_map(r, false, why, why_len);
+	if (rc == -EPROTO && r->size >= 8) {
+		if (!is_v1_table(r)) {
+			/* Ours to repair once the lock is ours; else
+			 * refused, with nothing made at the key. */
+			if (!repairable(ds))
+				return rc;
+			*repair = true;
+		} else {
+			if (shmctl(r->shmid, IPC_RMID, NULL) < 0)
+				return -errno;
+			remove_v1_semaphore(key);
+			r->shmid = -1;
+		}
+	} else if (rc < 0) {
+		return rc;
+	} else {
+		*adopted = true;
+	}
+	return 0;
+}
+
+/* A new registry of RING_SIZE at KEY, mapped in R. */
+static int create_new(int key, uint32_t ring_size, struct hb_registry *r, char *why, size_t why_len)
+{
+	int rc;
+
+	r->shmid = shmget(key, registry_size(ring_size), IPC_CREAT | IPC_EXCL | 0600);
+	if (r->shmid < 0) {
+		rc = -errno;
+		why_set(why, why_len, "cannot create a %zu-byte segment at key 0x%x: %s",
+			registry_size(ring_size), key, strerror(-rc));
+		return rc;
+	}
+	rc = registry_init_new(r, ring_size);
+	if (rc < 0)
+		shmctl(r->shmid, IPC_RMID, NULL);
+	return rc;
+}
+
 int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, bool *adopted,
 		    char *why, size_t why_len)
 {
@@ -317,44 +385,15 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 	struct shmid_ds ds;
 	bool repair = false;
 	pid_t holder;
-	int rc, map_rc = 0;
+	int rc;
 
 	*r = (struct hb_registry){.key = key, .shmid = -1};
 	*adopted = false;
 	r->shmid = shmget(key, 0, 0);
 	if (r->shmid >= 0) {
-		if (shmctl(r->shmid, IPC_STAT, &ds) < 0)
-			return -errno;
-		rc = ours_or_refuse(&ds.shm_perm, ds.shm_cpid, "shared-memory segment", key, why,
-				    why_len);
+		rc = existing_take(key, r, &ds, adopted, &repair, why, why_len);
 		if (rc < 0)
 			return rc;
-		map_rc = registry_map(r, false, why, why_len);
-		if (map_rc == -EPROTO && r->size >= 8) {
-			/* An hbwatch 0.1 table of ours: replace it. */
-			uint64_t magic = 0;
-			void *mem = shmat(r->shmid, NULL, SHM_RDONLY);
-			if (mem != (void *)-1) {
-				memcpy(&magic, mem, sizeof(magic));
-				shmdt(mem);
-			}
-			if (magic != HB_TABLE_V1_MAGIC) {
-				/* Ours to repair once the lock is ours; else
-				 * refused, with nothing made at the key. */
-				if (!repairable(&ds))
-					return map_rc;
-				repair = true;
-			} else {
-				if (shmctl(r->shmid, IPC_RMID, NULL) < 0)
-					return -errno;
-				remove_v1_semaphore(key);
-				r->shmid = -1;
-			}
-		} else if (map_rc < 0) {
-			return map_rc;
-		} else {
-			*adopted = true;
-		}
 	}
 	/* Before anything of a running owner's is touched: the registry is
 	 * taken over only from an owner that is gone. */
@@ -365,25 +404,13 @@ int registry_create(int key, uint32_t slots, gid_t gid, struct hb_registry *r, b
 	}
 	if (repair) {
 		if (repair_own(r, &ds) < 0)
-			return map_rc;
+			return -EPROTO; /* as registry_map() found it */
 		*adopted = true;
-		goto adopted;
-	}
-	if (!*adopted) {
-		r->shmid = shmget(key, registry_size(ring_size), IPC_CREAT | IPC_EXCL | 0600);
-		if (r->shmid < 0) {
-			rc = -errno;
-			why_set(why, why_len, "cannot create a %zu-byte segment at key 0x%x: %s",
-				registry_size(ring_size), key, strerror(-rc));
+	} else if (!*adopted) {
+		rc = create_new(key, ring_size, r, why, why_len);
+		if (rc < 0)
 			return rc;
-		}
-		rc = registry_init_new(r, ring_size);
-		if (rc < 0) {
-			shmctl(r->shmid, IPC_RMID, NULL);
-			return rc;
-		}
 	}
-adopted:
 	rc = set_owner(r->shmid, gid);
 	if (rc < 0) {
 		why_set(why, why_len, "cannot set group and mode of the registry: %s",

@@ -452,6 +452,67 @@ Test(identity, pid_ok)
 	cr_assert(!identity_pid_ok(-PID, SELF), "a process group");
 }
 
+/* Which start time a registration is tied to once its facts are built:
+ * each row differs from a native record that holds only a bound. */
+Test(identity, pinned_start)
+{
+	static const struct {
+		const char *what;
+		struct identity_facts f;
+		uint64_t want;
+	} rows[] = {
+	    {"started by its bound",
+	     {.pid = PID, .self = SELF, .start_time = 777, .started_by = 800},
+	     777},
+	    {"in the bound's tick",
+	     {.pid = PID, .self = SELF, .start_time = 777, .started_by = 777},
+	     777},
+	    {"started after its bound",
+	     {.pid = PID, .self = SELF, .start_time = 777, .started_by = 776},
+	     0},
+	    {"no bound", {.pid = PID, .self = SELF, .start_time = 777}, 0},
+	    {"recorded wins",
+	     {.pid = PID, .self = SELF, .start_time = 5, .recorded = 777, .started_by = 1},
+	     777},
+	    {"gone",
+	     {.pid = PID, .self = SELF, .gone = true, .start_time = 777, .started_by = 800},
+	     0},
+	    /* Nothing of init or hbwatch is read: whatever start time the
+	     * facts hold is not theirs to be tied to. */
+	    {"init", {.pid = 1, .self = SELF, .start_time = 777, .started_by = 800}, 0},
+	    {"hbwatch", {.pid = SELF, .self = SELF, .start_time = 777, .started_by = 800}, 0},
+	    {"a group", {.pid = -PID, .self = SELF, .start_time = 777, .started_by = 800}, 0},
+	    /* A classic record holds no start time: the pinned process's,
+	     * checked against its atime by the decider. */
+	    {"classic", {.pid = PID, .self = SELF, .start_time = 777, .have_atime = true}, 777},
+	    {"classic, nothing read", {.pid = 1, .self = SELF, .have_atime = true}, 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		cr_expect_eq(identity_pinned_start(&rows[i].f), rows[i].want, "%s: %llu, want %llu",
+			     rows[i].what, (unsigned long long)identity_pinned_start(&rows[i].f),
+			     (unsigned long long)rows[i].want);
+}
+
+/* A pidfd is opened only for what hbwatch may act on, and only once. */
+Test(identity, pin)
+{
+	int fd = -1;
+
+	cr_assert_eq(identity_pin(1, SELF, &fd), 0);
+	cr_assert_eq(fd, -1, "init is never pinned");
+	cr_assert_eq(identity_pin(getpid(), getpid(), &fd), 0);
+	cr_assert_eq(fd, -1, "hbwatch never pins itself");
+	cr_assert_eq(identity_pin(0x3fffffff, SELF, &fd), 0, "gone is no failure");
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(identity_pin(getpid(), SELF, &fd), 0);
+	cr_assert_geq(fd, 0, "a process it may act on is pinned");
+	int held = fd;
+	cr_assert_eq(identity_pin(getpid(), SELF, &fd), 0);
+	cr_assert_eq(fd, held, "a pidfd held is kept");
+	close(fd);
+}
+
 /* The builder reads nothing of what hbwatch may not act on, or of what no
  * pidfd holds; the decider then says why. */
 Test(identity, build_unpinned_and_never)

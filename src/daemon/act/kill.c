@@ -266,6 +266,44 @@ static void skipped_fields(const struct target_tally *t, char *field, size_t fle
 	*extra = fields;
 }
 
+static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* A core being written: SIGKILL would cut it short (hold.h).  True if
+ * W's escalation was put off until it is written. */
+static bool escalation_waits_for_dump(struct watch *w)
+{
+	uint64_t dump_wait = hold_dump_wait_ns(w);
+
+	if (dump_wait) {
+		if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
+					       deadline_usec_ceil(dump_wait), 1000, on_escalate,
+					       w) >= 0)
+			return true;
+		w->escalate_source = NULL;
+	}
+	return false;
+}
+
+/* Whether W's process may still have SIGKILL, on facts read now; OWN
+ * gets its record's writers.  If not, said (while it lives). */
+static bool escalation_allowed(struct watch *w, struct ownership_facts *own)
+{
+	char why[512];
+	char *unit = NULL;
+
+	/* As the first signal was: kill_grace is long enough for the process
+	 * to have become another uid's (a setuid program exec'd). */
+	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
+	    !registration_ownership(w, own)) {
+		free(unit);
+		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
+			say_refused(w, SIGKILL, " after kill_grace", why);
+		return false;
+	}
+	free(unit);
+	return true;
+}
+
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
@@ -274,31 +312,15 @@ static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
 	const char *fields[2];
-	char *unit = NULL;
 	bool alive;
 	int r;
 
 	e.signal = SIGKILL;
 	w->escalate_source = sd_event_source_disable_unref(w->escalate_source);
-	/* A core being written: SIGKILL would cut it short (hold.h). */
-	uint64_t dump_wait = hold_dump_wait_ns(w);
-	if (dump_wait) {
-		if (sd_event_add_time_relative(w->d->event, &w->escalate_source, CLOCK_MONOTONIC,
-					       deadline_usec_ceil(dump_wait), 1000, on_escalate,
-					       w) >= 0)
-			return 0;
-		w->escalate_source = NULL;
-	}
-	/* As the first signal was: kill_grace is long enough for the process
-	 * to have become another uid's (a setuid program exec'd). */
-	if (target_verify(w, &unit, why, sizeof(why)) != IDENTITY_OK ||
-	    !registration_ownership(w, &own)) {
-		free(unit);
-		if (pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0)
-			say_refused(w, SIGKILL, " after kill_grace", why);
+	if (escalation_waits_for_dump(w))
 		return 0;
-	}
-	free(unit);
+	if (!escalation_allowed(w, &own))
+		return 0;
 	/* Members met at the first signal; others only while the leader
 	 * lives, which keeps the group number the same group's. */
 	alive = pidfd_send_signal(w->pidfd, 0, NULL, 0) == 0;
@@ -376,15 +398,80 @@ static int stuck_thread_pidfd(struct watch *w, char *note, size_t len)
 	return fd;
 }
 
+/* The leader was not signalled (R, WHY): retried later, unless it is
+ * exiting.  True if that ends the action: no member was signalled
+ * either (T). */
+static bool leader_unsignalled(struct watch *w, const struct service *svc, int r,
+			       const struct target_tally *t, const char *why)
+{
+	if (r == -EPERM) {
+		/* Changed since it was verified, an instant ago. */
+		say_refused(w, svc->signal, "", why);
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		if (!t->sent)
+			return true;
+	} else if (r < 0 && !t->sent) {
+		if (r == -ESRCH)
+			return true; /* already exiting: on_exit frees the slot */
+		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
+			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
+			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
+		retry_later(w, now_ns() + ACTION_RETRY_NS);
+		return true;
+	}
+	return false;
+}
+
+/* After SVC's signal, SIGCONT to the leader (if R says it had the
+ * signal) and to group PG's members, each checked again like it. */
+static void cont_after(struct watch *w, const struct service *svc,
+		       const struct ownership_facts *own, int r, pid_t pg)
+{
+	struct target_tally tc = {0};
+	char why[512];
+
+	/* As systemd does after its kill signal: a stopped process would keep
+	 * the signal pending until the SIGKILL escalation, and SIGABRT would
+	 * leave no core dump of where it hung.  After the signal, so that the
+	 * process never runs on between the two; checked again, like it. */
+	if (svc->signal != SIGKILL) {
+		if (r == 0)
+			(void)target_signal(own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
+					    sizeof(why));
+		if (pg)
+			target_group_signal(own, &w->group, w->pid, false, SIGCONT, &tc);
+	}
+}
+
+/* The journal record of the signal E sent to W (and T's members; the
+ * stuck thread's THREAD_NOTE), and the action counted. */
+static void say_signalled(struct watch *w, const struct service *svc, struct event e,
+			  const struct target_tally *t, const char *thread_note)
+{
+	struct daemon *d = w->d;
+	char field[sizeof(t->skipped_list) + 32], words[sizeof(t->skipped_list) + 320];
+	const char *fields[2];
+	char members[64] = "";
+
+	skipped_fields(t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
+	if (t->sent)
+		snprintf(members, sizeof(members), " and %u member%s of its process group", t->sent,
+			 t->sent == 1 ? "" : "s");
+	event_emit(&d->stats, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s", sig_name(svc->signal),
+		   w->name, (int)w->pid, members, thread_note,
+		   svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
+		   e.task ? e.task : "", words);
+	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
+		     (int)w->pid);
+}
+
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
 	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
-	struct target_tally t = {0}, tc = {0};
+	struct target_tally t = {0};
 	struct ownership_facts own;
-	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
-	const char *fields[2];
-	char members[64] = "", thread_note[96] = "";
+	char why[512], thread_note[96] = "";
 	pid_t pg;
 	int r, tfd;
 
@@ -402,44 +489,12 @@ static void action_kill(struct watch *w, const struct service *svc)
 			  sizeof(why));
 	if (tfd >= 0)
 		close(tfd);
-	if (r == -EPERM) {
-		/* Changed since it was verified, an instant ago. */
-		say_refused(w, svc->signal, "", why);
-		retry_later(w, now_ns() + ACTION_RETRY_NS);
-		if (!t.sent)
-			return;
-	} else if (r < 0 && !t.sent) {
-		if (r == -ESRCH)
-			return; /* already exiting: on_exit frees the slot */
-		log_error("cannot send %s to %s (pid %d): %s; trying again in %llu ms",
-			  sig_name(svc->signal), w->name, (int)w->pid, strerror(-r),
-			  (unsigned long long)(ACTION_RETRY_NS / 1000000u));
-		retry_later(w, now_ns() + ACTION_RETRY_NS);
+	if (leader_unsignalled(w, svc, r, &t, why))
 		return;
-	}
-	/* As systemd does after its kill signal: a stopped process would keep
-	 * the signal pending until the SIGKILL escalation, and SIGABRT would
-	 * leave no core dump of where it hung.  After the signal, so that the
-	 * process never runs on between the two; checked again, like it. */
-	if (svc->signal != SIGKILL) {
-		if (r == 0)
-			(void)target_signal(&own, w->pidfd, w->pid, w->start_time, SIGCONT, why,
-					    sizeof(why));
-		if (pg)
-			target_group_signal(&own, &w->group, w->pid, false, SIGCONT, &tc);
-	}
+	cont_after(w, svc, &own, r, pg);
 	if (r == 0)
 		watch_set_state(w, WATCH_KILLING);
-	skipped_fields(&t, field, sizeof(field), words, sizeof(words), fields, &e.extra);
-	if (t.sent)
-		snprintf(members, sizeof(members), " and %u member%s of its process group", t.sent,
-			 t.sent == 1 ? "" : "s");
-	event_emit(&d->stats, &e, "sent %s to %s (pid %d%s)%s%s%s%s%s", sig_name(svc->signal),
-		   w->name, (int)w->pid, members, thread_note,
-		   svc->signal != SIGKILL ? ", then SIGCONT" : "", e.task ? ": its task " : "",
-		   e.task ? e.task : "", words);
-	stats_action(&d->stats, true, "%s to %s (pid %d)", sig_name(svc->signal), w->name,
-		     (int)w->pid);
+	say_signalled(w, svc, e, &t, thread_note);
 	if (r != 0)
 		return;
 	/* SIGKILL at once: what stays kill_grace after it is unkillable. */
@@ -598,53 +653,47 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 		     (int)w->pid);
 }
 
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns)
-{
-	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
-	char late[32], tmo[DURATION_FORMAT_MAX], why[512];
-	enum identity_verdict v;
-	uint64_t now, reopens = 0;
-	struct rate *rate = NULL;
-	char *unit = NULL;
+/* What is read of W's process at its missed deadline, before anything is
+ * sent to it: what it does now, and the thread that beat it last. */
+struct evidence {
 	struct triage_facts tf;
 	struct triage_fields tfl;
 	struct thread_facts th;
-	char words[256], th_buf[5][320], th_words[192] = "";
-	const char *extra[TRIAGE_FIELDS_MAX + 6];
+	char words[256], th_buf[5][320], th_words[192];
+	const char *extra[TRIAGE_FIELDS_MAX + 6]; /* the journal fields of both */
+};
+
+static void evidence_take(struct watch *w, struct evidence *ev)
+{
 	size_t n_extra = 0;
 
-	/* First, before anything is sent to it: what it does now. */
-	triage_take(w, TRIAGE_BUDGET_NS, &tf, &tfl, words, sizeof(words));
-	stuck_thread_take(w, &th, th_words, sizeof(th_words));
-	while (n_extra < TRIAGE_FIELDS_MAX && tfl.v[n_extra]) {
-		extra[n_extra] = tfl.v[n_extra];
+	ev->th_words[0] = '\0';
+	triage_take(w, TRIAGE_BUDGET_NS, &ev->tf, &ev->tfl, ev->words, sizeof(ev->words));
+	stuck_thread_take(w, &ev->th, ev->th_words, sizeof(ev->th_words));
+	while (n_extra < TRIAGE_FIELDS_MAX && ev->tfl.v[n_extra]) {
+		ev->extra[n_extra] = ev->tfl.v[n_extra];
 		n_extra++;
 	}
-	n_extra += thread_fields(&th, th_buf, extra + n_extra, 5);
-	extra[n_extra] = NULL;
-	e.extra = extra;
-	e.timeout_ns = timeout_ns;
-	e.late_ns = late_ns ? late_ns : 1;
-	/* A deadline that only leads to a log line may be held back by the
-	 * rate limit; one that leads to a kill is always told, once: the same
-	 * deadline again at an action's retry (no bus) is a repeat. */
-	if (svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat))
-		e.kind = EVENT_DEADLINE_MISSED_LIMITED;
-	/* Late is not hung: starved, frozen or debugged, it is held back
-	 * (and said so) instead. */
-	if (hold_at_deadline(w, svc, timeout_ns, late_ns, words, tfl.v))
-		return;
+	n_extra += thread_fields(&ev->th, ev->th_buf, ev->extra + n_extra, 5);
+	ev->extra[n_extra] = NULL;
+}
+
+/* The journal record of W's missed deadline (event E), with EV. */
+static void say_missed(struct watch *w, const struct service *svc, struct event e,
+		       uint64_t timeout_ns, uint64_t late_ns, const struct evidence *ev)
+{
+	struct daemon *d = w->d;
+	const char *words = ev->words, *th_words = ev->th_words;
+	char late[32], tmo[DURATION_FORMAT_MAX];
+
 	fmt_ms(late, sizeof(late), late_ns);
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	/* A unit restart meets the same uninterruptible wait: systemd's
 	 * SIGKILL cannot end it either. */
-	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&tf)
+	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&ev->tf)
 				 ? "; restarting its unit, systemd will meet the same D state"
 				 : "";
 	if (w->missed_task[0]) {
-		e.task = w->missed_task;
 		event_emit(&d->stats, &e,
 			   "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
 			   "timeout %s, %s late; %s%s%s",
@@ -656,42 +705,55 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 			   "%s%s%s",
 			   w->name, (int)w->pid, watch_record_kind(w),
 			   w->legacy ? (int)w->slot : w->shmid, tmo, late, th_words, words, d_note);
+}
 
-	v = target_verify(w, &unit, why, sizeof(why));
-	if (v != IDENTITY_OK) {
-		struct event f =
-		    watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
-		f.verified = false;
-		event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s",
-			   watch_record_kind(w), w->legacy ? (int)w->slot : w->shmid, w->name,
-			   (int)w->pid, why);
-		/* Stale or transient: the exit event or the next beat decides. */
-		watch_set_state(w, v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED
-									      : WATCH_REFUSED);
-		free(unit);
-		return;
-	}
-	now = now_ns();
-	if (svc->action != ACTION_LOG && !rate_allow(d, svc, unit, now, &rate, &reopens)) {
-		struct event f = e;
+/* W's process failed the checks made again before a signal (verdict V,
+ * WHY): not acted on, said so. */
+static void refuse_unverified(struct watch *w, enum identity_verdict v, const char *why)
+{
+	struct daemon *d = w->d;
+	struct event f = watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
 
-		if (svc->limit_action != LIMIT_WAIT && unit && rate && !rate->handed_over) {
-			limit_hand_over(w, svc, unit, rate, reopens);
-			free(unit);
-			return;
-		}
-		f.kind = EVENT_RATE_LIMITED;
-		event_emit(&d->stats, &f,
-			   "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
-			   "kill_interval; looking again in %llu ms",
-			   w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
-			   (unsigned long long)((reopens - now) / 1000000u));
-		retry_later(w, reopens);
-		free(unit);
-		return;
+	f.verified = false;
+	event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s", watch_record_kind(w),
+		   w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
+	/* Stale or transient: the exit event or the next beat decides. */
+	watch_set_state(w,
+			v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED : WATCH_REFUSED);
+}
+
+/* kill_burst per kill_interval used up for UNIT: W is handed to systemd
+ * (limit_action) or looked at again when the window reopens, said as
+ * event E is.  False if the action may go ahead. */
+static bool rate_holds_back(struct watch *w, const struct service *svc, const char *unit,
+			    struct event e)
+{
+	struct daemon *d = w->d;
+	struct rate *rate = NULL;
+	uint64_t now = now_ns(), reopens = 0;
+	struct event f = e;
+
+	if (svc->action == ACTION_LOG || rate_allow(d, svc, unit, now, &rate, &reopens))
+		return false;
+	if (svc->limit_action != LIMIT_WAIT && unit && rate && !rate->handed_over) {
+		limit_hand_over(w, svc, unit, rate, reopens);
+		return true;
 	}
-	w->retry_at_ns = 0;
-	view_touch(w);
+	f.kind = EVENT_RATE_LIMITED;
+	event_emit(&d->stats, &f,
+		   "not acting on %s (pid %d) yet: %s reached kill_burst=%u per "
+		   "kill_interval; looking again in %llu ms",
+		   w->name, (int)w->pid, unit ? unit : svc->name, svc->kill_burst,
+		   (unsigned long long)((reopens - now) / 1000000u));
+	retry_later(w, reopens);
+	return true;
+}
+
+/* Take SVC's action on W: a signal, its unit's restart, or only the log. */
+static void act_on(struct watch *w, const struct service *svc, const char *unit)
+{
+	struct daemon *d = w->d;
+
 	switch (svc->action) {
 	case ACTION_KILL:
 		action_kill(w, svc);
@@ -705,6 +767,41 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		stats_action(&d->stats, false, "logged missed deadline of %s (pid %d)", w->name,
 			     (int)w->pid);
 		break;
+	}
+}
+
+void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
+			  uint64_t late_ns)
+{
+	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
+	struct evidence ev;
+	char why[512];
+	enum identity_verdict v;
+	char *unit = NULL;
+
+	/* First, before anything is sent to it: what it does now. */
+	evidence_take(w, &ev);
+	e.extra = ev.extra;
+	e.timeout_ns = timeout_ns;
+	e.late_ns = late_ns ? late_ns : 1;
+	e.task = w->missed_task[0] ? w->missed_task : NULL;
+	/* A deadline that only leads to a log line may be held back by the
+	 * rate limit; one that leads to a kill is always told, once: the same
+	 * deadline again at an action's retry (no bus) is a repeat. */
+	if (svc->action == ACTION_LOG || (w->retried_beat && w->retried_beat == w->handled_beat))
+		e.kind = EVENT_DEADLINE_MISSED_LIMITED;
+	/* Late is not hung: starved, frozen or debugged, it is held back
+	 * (and said so) instead. */
+	if (hold_at_deadline(w, svc, timeout_ns, late_ns, ev.words, ev.tfl.v))
+		return;
+	say_missed(w, svc, e, timeout_ns, late_ns, &ev);
+	v = target_verify(w, &unit, why, sizeof(why));
+	if (v != IDENTITY_OK) {
+		refuse_unverified(w, v, why);
+	} else if (!rate_holds_back(w, svc, unit, e)) {
+		w->retry_at_ns = 0;
+		view_touch(w);
+		act_on(w, svc, unit);
 	}
 	free(unit);
 }

@@ -59,6 +59,105 @@ static int trusted(const struct stat *st, const char *shown, uid_t owner, char *
 	return 0;
 }
 
+/* Take the next name off the front of REST into NAME: its length, 0 at
+ * the end of the path, or -ENAMETOOLONG. */
+static int name_take(char *rest, char name[NAME_MAX + 1])
+{
+	char *p = rest;
+	size_t n;
+
+	while (*p == '/')
+		p++;
+	n = strcspn(p, "/");
+	if (n > NAME_MAX)
+		return -ENAMETOOLONG;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	memmove(rest, p + n, strlen(p + n) + 1);
+	return (int)n;
+}
+
+/* NAME added to SHOWN (PATH_MAX long), as far as it fits: it is only
+ * said, never opened. */
+static void shown_add(char *shown, const char *name)
+{
+	if (strlen(shown) + strlen(name) + 2 < PATH_MAX) {
+		if (strcmp(shown, "/") != 0)
+			strcat(shown, "/");
+		strcat(shown, name);
+	}
+}
+
+/* The symlink NEXT, reached as SHOWN, put in front of REST (both PATH_MAX
+ * long): the walk goes on from its target, from "/" (a new *FD) if that is
+ * absolute, else from *FD with SHOWN cut back to it.  Closes NEXT.
+ * Returns 0 or -errno (-ELOOP past SAFEDIR_MAX_LINKS, counted in *LINKS,
+ * and then WHY). */
+static int link_follow(int next, char *rest, char *shown, int *fd, unsigned *links, char *why,
+		       size_t why_len)
+{
+	char target[PATH_MAX];
+	ssize_t len = readlinkat(next, "", target, sizeof(target) - 1);
+
+	close(next);
+	if (len < 0)
+		return -errno;
+	target[len] = '\0';
+	if (++*links > SAFEDIR_MAX_LINKS || (size_t)len + strlen(rest) + 2 > PATH_MAX) {
+		snprintf(why, why_len, "%s: %s", shown, strerror(ELOOP));
+		return -ELOOP;
+	}
+	/* The target, then what was left after the link. */
+	memmove(rest + len + 1, rest, strlen(rest) + 1);
+	memcpy(rest, target, (size_t)len);
+	rest[len] = '/';
+	if (target[0] == '/') {
+		close(*fd);
+		*fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (*fd < 0)
+			return -errno;
+		strcpy(shown, "/");
+	} else {
+		char *slash = strrchr(shown, '/');
+
+		if (slash)
+			slash[slash == shown ? 1 : 0] = '\0';
+	}
+	return 0;
+}
+
+/* One step of the walk from *FD: NAME, reached as SHOWN, opened without
+ * following it, must be trusted; a symlink is followed (link_follow()),
+ * a directory becomes *FD.  Returns 0 or -errno. */
+static int walk_one(int *fd, const char *name, char *rest, char *shown, uid_t owner,
+		    unsigned *links, char *why, size_t why_len)
+{
+	struct stat st;
+	int r, next = openat(*fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (next < 0 || fstat(next, &st) < 0) {
+		r = -errno;
+		if (next >= 0)
+			close(next);
+		snprintf(why, why_len, "%s: %s", shown, strerror(-r));
+		return r;
+	}
+	r = trusted(&st, shown, owner, why, why_len);
+	if (r == 0 && S_ISLNK(st.st_mode))
+		return link_follow(next, rest, shown, fd, links, why, why_len);
+	if (r == 0 && !S_ISDIR(st.st_mode)) {
+		r = -ENOTDIR;
+		snprintf(why, why_len, "%s: %s", shown, strerror(ENOTDIR));
+	}
+	if (r < 0) {
+		close(next);
+		return r;
+	}
+	close(*fd);
+	*fd = next;
+	return 0;
+}
+
 int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 {
 	/* REST: what is left to walk; SHOWN: the path walked so far, for WHY. */
@@ -82,22 +181,15 @@ int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 	if (r < 0)
 		goto fail;
 	for (;;) {
-		char *p = rest, name[NAME_MAX + 1];
-		size_t n;
-		int next;
+		char name[NAME_MAX + 1];
+		int n = name_take(rest, name);
 
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
 		if (n == 0)
 			break;
-		if (n > NAME_MAX) {
-			r = -ENAMETOOLONG;
+		if (n < 0) {
+			r = n;
 			goto fail;
 		}
-		memcpy(name, p, n);
-		name[n] = '\0';
-		memmove(rest, p + n, strlen(p + n) + 1);
 		if (strcmp(name, ".") == 0)
 			continue;
 		if (strcmp(name, "..") == 0) {
@@ -106,66 +198,10 @@ int safedir_open(const char *path, uid_t owner, char *why, size_t why_len)
 			r = -EPERM;
 			goto fail;
 		}
-		if (strlen(shown) + n + 2 < sizeof(shown)) {
-			if (strcmp(shown, "/") != 0)
-				strcat(shown, "/");
-			strcat(shown, name);
-		}
-		next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 || fstat(next, &st) < 0) {
-			r = -errno;
-			if (next >= 0)
-				close(next);
-			snprintf(why, why_len, "%s: %s", shown, strerror(-r));
+		shown_add(shown, name);
+		r = walk_one(&fd, name, rest, shown, owner, &links, why, why_len);
+		if (r < 0)
 			goto fail;
-		}
-		r = trusted(&st, shown, owner, why, why_len);
-		if (r == 0 && S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t len = readlinkat(next, "", target, sizeof(target) - 1);
-
-			close(next);
-			if (len < 0) {
-				r = -errno;
-				goto fail;
-			}
-			target[len] = '\0';
-			if (++links > SAFEDIR_MAX_LINKS ||
-			    (size_t)len + strlen(rest) + 2 > sizeof(rest)) {
-				r = -ELOOP;
-				snprintf(why, why_len, "%s: %s", shown, strerror(ELOOP));
-				goto fail;
-			}
-			/* The target, then what was left after the link. */
-			memmove(rest + len + 1, rest, strlen(rest) + 1);
-			memcpy(rest, target, (size_t)len);
-			rest[len] = '/';
-			if (target[0] == '/') {
-				close(fd);
-				fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-				if (fd < 0) {
-					r = -errno;
-					goto fail;
-				}
-				strcpy(shown, "/");
-			} else {
-				char *slash = strrchr(shown, '/');
-
-				if (slash)
-					slash[slash == shown ? 1 : 0] = '\0';
-			}
-			continue;
-		}
-		if (r == 0 && !S_ISDIR(st.st_mode)) {
-			r = -ENOTDIR;
-			snprintf(why, why_len, "%s: %s", shown, strerror(ENOTDIR));
-		}
-		if (r < 0) {
-			close(next);
-			goto fail;
-		}
-		close(fd);
-		fd = next;
 	}
 	return fd;
 fail:

@@ -141,6 +141,45 @@ static void tell_left(struct watch *w, enum event_kind kind, const char *why, ui
 		   kind == EVENT_FROZEN ? "thaws" : "is let go", words ? words : "");
 }
 
+/* The facts of the verdict on W's late process, read NOW into F. */
+static void deadline_facts(struct watch *w, uint64_t now, struct verdict_facts *f)
+{
+	/* The late thread: the main one until the record names the thread
+	 * that last beat (then: that TID here). */
+	(void)verdict_read(w->pid, 0, &w->vmark, now, f);
+	/* The CPU figure of the triage just taken (kill.c), for the same
+	 * window. */
+	if (w->triage.last.cpu_usec != UINT64_MAX && w->triage.last.window_usec) {
+		f->have_cpu = true;
+		f->cpu_ns = w->triage.last.cpu_usec * 1000u;
+		f->cpu_window_ns = w->triage.last.window_usec * 1000u;
+	}
+}
+
+/* W was held (WAS: frozen or traced) and verdict V says it is no longer:
+ * thawed, or let go, it could not beat until NOW, so its deadline
+ * (TIMEOUT_NS) counts from now.  True if so. */
+static bool hold_released(struct watch *w, enum verdict_hold was, enum verdict v,
+			  uint64_t timeout_ns, uint64_t now)
+{
+	struct event e;
+	char tmo[DURATION_FORMAT_MAX];
+
+	if (!((was == HOLD_FROZEN && v != VERDICT_LEAVE_FROZEN) ||
+	      (was == HOLD_DEBUGGED && v != VERDICT_LEAVE_DEBUGGED)))
+		return false;
+	e = watch_event(w, was == HOLD_FROZEN ? EVENT_THAWED : EVENT_RELEASED);
+	duration_format(timeout_ns, tmo, sizeof(tmo));
+	event_emit(&w->d->stats, &e, "%s (pid %d) %s: watched again, its deadline is %s from now",
+		   w->name, (int)w->pid,
+		   was == HOLD_FROZEN ? "thawed" : "is no longer held by a tracer", tmo);
+	hold_clear(w);
+	w->rearm_ns = now;
+	w->retry_at_ns = 0;
+	watch_set_state(w, WATCH_ACTIVE);
+	return true;
+}
+
 bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeout_ns,
 		      uint64_t late_ns, const char *words, const char *const *fields)
 {
@@ -156,35 +195,10 @@ bool hold_at_deadline(struct watch *w, const struct service *svc, uint64_t timeo
 	enum verdict v;
 	char why[160];
 
-	/* The late thread: the main one until the record names the thread
-	 * that last beat (then: that TID here). */
-	(void)verdict_read(w->pid, 0, &w->vmark, now, &f);
-	/* The CPU figure of the triage just taken (kill.c), for the same
-	 * window. */
-	if (w->triage.last.cpu_usec != UINT64_MAX && w->triage.last.window_usec) {
-		f.have_cpu = true;
-		f.cpu_ns = w->triage.last.cpu_usec * 1000u;
-		f.cpu_window_ns = w->triage.last.window_usec * 1000u;
-	}
+	deadline_facts(w, now, &f);
 	v = verdict_decide(&f, &p, why, sizeof(why));
-	if ((was == HOLD_FROZEN && v != VERDICT_LEAVE_FROZEN) ||
-	    (was == HOLD_DEBUGGED && v != VERDICT_LEAVE_DEBUGGED)) {
-		/* Thawed, or let go: it could not beat until now, so its
-		 * deadline counts from now. */
-		struct event e = watch_event(w, was == HOLD_FROZEN ? EVENT_THAWED : EVENT_RELEASED);
-		char tmo[DURATION_FORMAT_MAX];
-
-		duration_format(timeout_ns, tmo, sizeof(tmo));
-		event_emit(&w->d->stats, &e,
-			   "%s (pid %d) %s: watched again, its deadline is %s from now", w->name,
-			   (int)w->pid,
-			   was == HOLD_FROZEN ? "thawed" : "is no longer held by a tracer", tmo);
-		hold_clear(w);
-		w->rearm_ns = now;
-		w->retry_at_ns = 0;
-		watch_set_state(w, WATCH_ACTIVE);
+	if (hold_released(w, was, v, timeout_ns, now))
 		return true;
-	}
 	switch (v) {
 	case VERDICT_ACT:
 		hold_clear(w);

@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
 
@@ -19,6 +20,27 @@ bool identity_atime_stale(const struct identity_facts *f)
 		return false;
 	return f->start_real_err || f->atime < 0 ||
 	       f->start_real_ns > ((uint64_t)f->atime + 1) * 1000000000u + IDENTITY_START_SLACK_NS;
+}
+
+uint64_t identity_pinned_start(const struct identity_facts *f)
+{
+	if (f->recorded)
+		return f->recorded;
+	if (f->have_atime)
+		return f->start_time;
+	if (f->gone || !identity_pid_ok(f->pid, f->self))
+		return 0;
+	return proc_start_matches(f->start_time, 0, f->started_by) ? f->start_time : 0;
+}
+
+int identity_pin(pid_t pid, pid_t self, int *pidfd)
+{
+	if (*pidfd >= 0 || !identity_pid_ok(pid, self))
+		return 0;
+	*pidfd = pidfd_open(pid, 0);
+	if (*pidfd < 0 && errno != ESRCH)
+		return -errno;
+	return 0;
 }
 
 static void origin(char *buf, size_t len, const struct service *svc)
@@ -41,14 +63,10 @@ static enum identity_verdict process_refusal(bool kthread, int uids_err, char *w
 	return IDENTITY_OK;
 }
 
-enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
-				      const struct service **svc, char *why, size_t why_len)
+/* Is F's pid one hbwatch may ever act on?  Not 0, a group or init, nor
+ * hbwatch itself, whatever else is known of it. */
+static enum identity_verdict pid_rule(const struct identity_facts *f, char *why, size_t why_len)
 {
-	enum identity_verdict v;
-	const struct service *sv;
-	char at[HB_NAME_SIZE + 300];
-
-	*svc = NULL;
 	if (f->pid <= 0) {
 		snprintf(why, why_len, "it names pid %d", (int)f->pid);
 		return IDENTITY_UNTRUSTED;
@@ -58,6 +76,15 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 			 f->pid == 1 ? "init" : "hbwatch itself");
 		return IDENTITY_UNTRUSTED;
 	}
+	return IDENTITY_OK;
+}
+
+/* Is the process there, and the one that made the registration: its start
+ * time as recorded or no later than the record's bound, and (a classic
+ * record) started by its last beat? */
+static enum identity_verdict same_process_rule(const struct identity_facts *f, char *why,
+					       size_t why_len)
+{
 	if (f->gone) {
 		snprintf(why, why_len, "no such process");
 		return IDENTITY_STALE;
@@ -86,9 +113,12 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 				 (long long)f->atime);
 		return IDENTITY_STALE;
 	}
-	v = process_refusal(f->kthread, f->uids_err, why, why_len);
-	if (v != IDENTITY_OK)
-		return v;
+	return IDENTITY_OK;
+}
+
+/* Is the registration the word of someone who may signal its process? */
+static enum identity_verdict writer_rule(const struct identity_facts *f, char *why, size_t why_len)
+{
 	if (f->have_ownership) {
 		struct ownership_facts own = f->own;
 
@@ -97,6 +127,15 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 		if (ownership_check(&own, why, why_len) != OWNERSHIP_OK)
 			return IDENTITY_UNTRUSTED;
 	}
+	return IDENTITY_OK;
+}
+
+/* The enabled section of S that F's name is, in *SVC; else UNWATCHED. */
+static enum identity_verdict section_rule(const struct identity_facts *f, const struct settings *s,
+					  const struct service **svc, char *why, size_t why_len)
+{
+	const struct service *sv;
+
 	if (!f->name_ok) {
 		snprintf(why, why_len,
 			 "its name is not a service name (1 to %d letters, digits and "
@@ -116,6 +155,15 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 		return IDENTITY_UNWATCHED;
 	}
 	*svc = sv;
+	return IDENTITY_OK;
+}
+
+/* Does F's process run where section SV says: its unit= and user=? */
+static enum identity_verdict placement_rule(const struct identity_facts *f,
+					    const struct service *sv, char *why, size_t why_len)
+{
+	char at[HB_NAME_SIZE + 300];
+
 	origin(at, sizeof(at), sv);
 	if (sv->unit && !f->unit) {
 		/* ENODATA is systemd's "in no unit": say it in words; any other
@@ -141,6 +189,23 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 			 (unsigned)f->ruid, at, sv->user);
 		return IDENTITY_MISMATCH;
 	}
+	return IDENTITY_OK;
+}
+
+/* The rules in order: the first that refuses decides. */
+enum identity_verdict identity_decide(const struct identity_facts *f, const struct settings *s,
+				      const struct service **svc, char *why, size_t why_len)
+{
+	enum identity_verdict v;
+
+	*svc = NULL;
+	if ((v = pid_rule(f, why, why_len)) != IDENTITY_OK ||
+	    (v = same_process_rule(f, why, why_len)) != IDENTITY_OK ||
+	    (v = process_refusal(f->kthread, f->uids_err, why, why_len)) != IDENTITY_OK ||
+	    (v = writer_rule(f, why, why_len)) != IDENTITY_OK ||
+	    (v = section_rule(f, s, svc, why, why_len)) != IDENTITY_OK ||
+	    (v = placement_rule(f, *svc, why, why_len)) != IDENTITY_OK)
+		return v;
 	snprintf(why, why_len, "ok");
 	return IDENTITY_OK;
 }

@@ -66,6 +66,20 @@ bool identity_pid_ok(pid_t pid, pid_t self);
  * beat (or whose start cannot be read)?  Pure. */
 bool identity_atime_stale(const struct identity_facts *f);
 
+/* The start time that ties a registration to its process from now on, of
+ * the facts F just built: the recorded one; for a classic record (which
+ * holds none), the start of the process the pidfd holds (identity_decide()
+ * checks that it started by its last beat); for a record holding only a
+ * bound, the process's start if it started by then; else 0 (gone, or
+ * never acted on: nothing was read).  Pure. */
+uint64_t identity_pinned_start(const struct identity_facts *f);
+
+/* Pin PID with a pidfd in *PIDFD, unless it holds one already or hbwatch
+ * may never act on PID (identity_pid_ok()): what identity_build() is then
+ * told.  Returns 0 (*PIDFD still -1 if PID is gone or never acted on), or
+ * -errno of a transient failure (EMFILE ...), errno kept. */
+int identity_pin(pid_t pid, pid_t self, int *pidfd);
+
 /* The one builder of a verdict's identity facts: for PID (hbwatch being
  * SELF), read now if hbwatch may act on it and PINNED (a pidfd holds it);
  * else named as gone (or as init / hbwatch, which the decider refuses).

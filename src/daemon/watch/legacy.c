@@ -207,24 +207,18 @@ static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char 
 	watch_set_state(&lw->w, WATCH_REFUSED);
 }
 
-static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
+/* LW, free (WATCH_FREE), starts over from record R (its service name in
+ * NAME): nothing known of the process it named before carries over. */
+static void lw_reset(struct legacy_watch *lw, const struct legacy_record *r, char *name,
 		     uint64_t real, uint64_t mono, bool jumped)
 {
 	struct watch *w = &lw->w;
-	char name[HB_NAME_SIZE] = "", why[512];
-	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
-	const struct service *svc;
-	enum identity_verdict v;
-	int rr;
 
-	f.name_ok = record_name(r, name, w->name);
-	lw->name_ok = f.name_ok;
+	lw->name_ok = record_name(r, name, w->name);
 	lw->by_config = false;
-	f.name = name;
 	w->pid = r->pid;
 	w->seq = 0;
 	w->handled_beat = 0;
-	watch_set_state(w, WATCH_FREE);
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
 	w->hold = HOLD_NONE;
 	w->deferred = false;
@@ -234,56 +228,62 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 	lw->recheck = false;
 	lw->warned_future = false;
 	rebase(lw, real, mono, jumped);
+}
 
-	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
-		snprintf(why, sizeof(why), "timeout %d s is outside 1 s..24 h", (int)r->timeout);
-		lw_refuse(lw, EVENT_REFUSED, why);
-		return;
-	}
-	if (identity_pid_ok(r->pid, d->self)) {
-		w->pidfd = pidfd_open(r->pid, 0);
-		if (w->pidfd < 0 && errno != ESRCH) {
-			/* Transient (EMFILE ...): looked at again next scan. */
-			if (!lw->warned_retry) {
-				struct event e = lw_event(lw, EVENT_ODD);
-				e.verified = false;
-				event_emit(
-				    &d->stats, &e,
-				    "cannot watch legacy record %u (pid %d) yet: cannot open a "
-				    "pidfd: %s; trying again",
-				    w->slot, (int)r->pid, strerror(errno));
-				lw->warned_retry = true;
-			}
-			return;
+/* Pin R's process with a pidfd (identity_pin()).  False on a transient
+ * failure (EMFILE ...), said once: looked at again next scan. */
+static bool lw_pin(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r)
+{
+	struct watch *w = &lw->w;
+
+	if (identity_pin(r->pid, d->self, &w->pidfd) < 0) {
+		/* Transient (EMFILE ...): looked at again next scan. */
+		if (!lw->warned_retry) {
+			struct event e = lw_event(lw, EVENT_ODD);
+			e.verified = false;
+			event_emit(&d->stats, &e,
+				   "cannot watch legacy record %u (pid %d) yet: cannot open a "
+				   "pidfd: %s; trying again",
+				   w->slot, (int)r->pid, strerror(errno));
+			lw->warned_retry = true;
 		}
+		return false;
 	}
 	lw->warned_retry = false;
-	f.have_atime = true;
-	f.atime = r->atime;
-	identity_build(&f, r->pid, d->self, w->pidfd >= 0);
-	/* The record has no start time: its process is the one the pidfd
-	 * pins, if that started by its last beat (identity_decide()). */
-	f.recorded = f.start_time;
-	w->start_time = f.start_time;
-	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
-	free((char *)f.unit);
+	return true;
+}
+
+/* Act on verdict V (WHY) about LW's record, on facts F: true if it is
+ * to be watched, else it was refused or found stale (said so). */
+static bool lw_judge(struct legacy_watch *lw, enum identity_verdict v, const char *why,
+		     const struct identity_facts *f)
+{
 	switch (v) {
 	case IDENTITY_OK:
-		break;
+		return true;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, identity_atime_stale(&f) ? EVENT_STALE_BEAT : EVENT_STALE_RECORD, "%s",
-			 why);
-		return;
+		lw_stale(lw, identity_atime_stale(f) ? LOG_NOTICE : LOG_INFO, "%s", why);
+		return false;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
-		return;
+		return false;
 	case IDENTITY_UNWATCHED:
 	case IDENTITY_MISMATCH:
 		lw_refuse(lw, EVENT_REFUSED, why);
 		lw->by_config = true;
-		return;
+		return false;
 	}
+	return false;
+}
+
+/* Watch LW's pinned process: its exit through the pidfd. */
+static void lw_watch(struct daemon *d, struct legacy_watch *lw)
+{
+	struct watch *w = &lw->w;
+	char why[512];
+	int rr;
+
 	rr = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_legacy_exit, lw);
 	if (rr < 0) {
 		snprintf(why, sizeof(why), "cannot watch its pidfd: %s", strerror(-rr));
@@ -291,6 +291,37 @@ static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct leg
 		return;
 	}
 	watch_set_state(w, WATCH_ACTIVE);
+}
+
+static void lw_adopt(struct daemon *d, struct legacy_watch *lw, const struct legacy_record *r,
+		     uint64_t real, uint64_t mono, bool jumped)
+{
+	struct watch *w = &lw->w;
+	char name[HB_NAME_SIZE] = "", why[512];
+	struct identity_facts f = {.have_ownership = true, .own = d->legacy.own};
+	const struct service *svc;
+	enum identity_verdict v;
+
+	lw_reset(lw, r, name, real, mono, jumped);
+	f.name_ok = lw->name_ok;
+	f.name = name;
+	if (r->timeout <= 0 || r->timeout > LEGACY_TIMEOUT_MAX) {
+		snprintf(why, sizeof(why), "timeout %d s is outside 1 s..24 h", (int)r->timeout);
+		lw_refuse(lw, EVENT_REFUSED, why);
+		return;
+	}
+	if (!lw_pin(d, lw, r))
+		return;
+	f.have_atime = true;
+	f.atime = r->atime;
+	identity_build(&f, r->pid, d->self, w->pidfd >= 0);
+	/* The record has no start time: its process is the one the pidfd
+	 * pins, if that started by its last beat (identity_decide()). */
+	w->start_time = f.recorded = identity_pinned_start(&f);
+	v = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
+	free((char *)f.unit);
+	if (lw_judge(lw, v, why, &f))
+		lw_watch(d, lw);
 }
 
 /* The deadline of an active record, or UINT64_MAX. */
@@ -380,86 +411,68 @@ static uint64_t table_signature(const struct shmid_ds *ds)
 	       ((uint64_t)ds->shm_perm.cuid << 32) ^ (uint64_t)ds->shm_segsz;
 }
 
-/* Find the segment (it appears when the first classic program starts, and
- * may be removed and made again) and attach it read-only. */
-static void legacy_look(struct daemon *d, uint64_t now)
+/* No table at table's key (shmget() said E): one watched is gone; said when
+ * E changes. */
+static void legacy_missing(struct daemon *d, int e)
 {
 	struct legacy *table = &d->legacy;
-	struct shmid_ds ds;
-	uint64_t sig;
-	bool quiet;
-	void *mem;
-	int id;
 
-	if (now < table->next_look_ns)
-		return;
-	table->next_look_ns = now + LEGACY_LOOK_NS;
-	id = shmget(table->key, 0, 0);
-	if (id < 0) {
-		int e = errno;
-
-		if (table->mem) {
-			log_notice("the classic table at key 0x%x is gone", (unsigned)table->key);
-			legacy_reset(d, false);
-			legacy_detach(d);
-		}
-		if (e != table->last_errno) {
-			if (e == ENOENT)
-				log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
-					 "looking every second",
-					 (unsigned)table->key);
-			else
-				log_error(
-				    "cannot open the classic table at key 0x%x ([legacy]): %s",
-				    (unsigned)table->key, strerror(e));
-		}
-		table->last_errno = e;
-		return;
-	}
-	table->last_errno = 0;
-	if (shmctl(id, IPC_STAT, &ds) < 0) {
-		if (id != table->bad_shmid)
-			log_error("cannot inspect the classic table at key 0x%x: %s",
-				  (unsigned)table->key, strerror(errno));
-		table->bad_shmid = id;
-		table->bad_sig = 0;
-		return;
-	}
-	/* Judged again at every look (a mode can be fixed within the second
-	 * that shm_ctime counts in); said again only when what is judged
-	 * changes: the segment, its size, mode or owners. */
-	sig = table_signature(&ds);
-	quiet = id == table->bad_shmid && sig == table->bad_sig;
-	if (id == table->shmid) {
-		/* Watched already: its owner may have opened it to others since. */
-		if (legacy_trust(d, &ds, false))
-			return;
-		legacy_reset(d, false);
-		legacy_detach(d);
-		table->bad_shmid = id;
-		table->bad_sig = sig;
-		return;
-	}
 	if (table->mem) {
-		log_notice("the classic table at key 0x%x was replaced; watching the new one",
-			   (unsigned)table->key);
+		log_notice("the classic table at key 0x%x is gone", (unsigned)table->key);
 		legacy_reset(d, false);
 		legacy_detach(d);
 	}
+	if (e != table->last_errno) {
+		if (e == ENOENT)
+			log_info("no classic heartbeat table at key 0x%x ([legacy]) yet; "
+				 "looking every second",
+				 (unsigned)table->key);
+		else
+			log_error("cannot open the classic table at key 0x%x ([legacy]): %s",
+				  (unsigned)table->key, strerror(e));
+	}
+	table->last_errno = e;
+}
+
+/* The table watched already, judged again (its segment's status DS,
+ * signature SIG): its owner may have opened it to others since. */
+static void legacy_rejudge(struct daemon *d, const struct shmid_ds *ds, int id, uint64_t sig)
+{
+	struct legacy *table = &d->legacy;
+
+	if (legacy_trust(d, ds, false))
+		return;
+	legacy_reset(d, false);
+	legacy_detach(d);
 	table->bad_shmid = id;
 	table->bad_sig = sig;
-	if (ds.shm_segsz != HB_LEGACY_TABLE_SIZE) {
+}
+
+/* Whether a new segment DS may be the classic table: its size, and who
+ * may write it (legacy_trust()); said unless QUIET. */
+static bool legacy_acceptable(struct daemon *d, const struct shmid_ds *ds, bool quiet)
+{
+	struct legacy *table = &d->legacy;
+
+	if (ds->shm_segsz != HB_LEGACY_TABLE_SIZE) {
 		if (!quiet)
 			log_error(
 			    "the segment at key 0x%x ([legacy] key) is %zu bytes, not %u: it is "
 			    "not a classic CPActive table (1000 records of { int pid; char "
 			    "pname[51]; int timeout; time_t atime; }, 72 bytes each on x86_64); "
 			    "not watching it",
-			    (unsigned)table->key, (size_t)ds.shm_segsz, HB_LEGACY_TABLE_SIZE);
-		return;
+			    (unsigned)table->key, (size_t)ds->shm_segsz, HB_LEGACY_TABLE_SIZE);
+		return false;
 	}
-	if (!legacy_trust(d, &ds, quiet))
-		return;
+	return legacy_trust(d, ds, quiet);
+}
+
+/* Attach table ID read-only and watch its records. */
+static void legacy_attach(struct daemon *d, int id)
+{
+	struct legacy *table = &d->legacy;
+	void *mem;
+
 	mem = shmat(id, NULL, SHM_RDONLY);
 	if (mem == (void *)-1) {
 		log_error("cannot attach the classic table at key 0x%x read-only: %s",
@@ -485,6 +498,54 @@ static void legacy_look(struct daemon *d, uint64_t now)
 		 (unsigned)table->key);
 }
 
+/* Find the segment (it appears when the first classic program starts, and
+ * may be removed and made again) and attach it read-only. */
+static void legacy_look(struct daemon *d, uint64_t now)
+{
+	struct legacy *table = &d->legacy;
+	struct shmid_ds ds;
+	uint64_t sig;
+	bool quiet;
+	int id;
+
+	if (now < table->next_look_ns)
+		return;
+	table->next_look_ns = now + LEGACY_LOOK_NS;
+	id = shmget(table->key, 0, 0);
+	if (id < 0) {
+		legacy_missing(d, errno);
+		return;
+	}
+	table->last_errno = 0;
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		if (id != table->bad_shmid)
+			log_error("cannot inspect the classic table at key 0x%x: %s",
+				  (unsigned)table->key, strerror(errno));
+		table->bad_shmid = id;
+		table->bad_sig = 0;
+		return;
+	}
+	/* Judged again at every look (a mode can be fixed within the second
+	 * that shm_ctime counts in); said again only when what is judged
+	 * changes: the segment, its size, mode or owners. */
+	sig = table_signature(&ds);
+	quiet = id == table->bad_shmid && sig == table->bad_sig;
+	if (id == table->shmid) {
+		legacy_rejudge(d, &ds, id, sig);
+		return;
+	}
+	if (table->mem) {
+		log_notice("the classic table at key 0x%x was replaced; watching the new one",
+			   (unsigned)table->key);
+		legacy_reset(d, false);
+		legacy_detach(d);
+	}
+	table->bad_shmid = id;
+	table->bad_sig = sig;
+	if (legacy_acceptable(d, &ds, quiet))
+		legacy_attach(d, id);
+}
+
 /* Has the wall clock been stepped since the last scan? */
 static bool clock_jumped(struct legacy *table, uint64_t real, uint64_t mono)
 {
@@ -501,11 +562,11 @@ static bool clock_jumped(struct legacy *table, uint64_t real, uint64_t mono)
 	return jumped;
 }
 
-uint64_t legacy_scan(struct daemon *d)
+/* Follow [legacy] of the settings: the table at another key, or none,
+ * starts over.  False if no classic table is watched. */
+static bool legacy_configured(struct daemon *d)
 {
 	struct legacy *table = &d->legacy;
-	uint64_t next = UINT64_MAX, now, real;
-	bool jumped;
 
 	if (!d->settings.legacy || table->key != d->settings.legacy_key) {
 		if (table->key) {
@@ -513,12 +574,23 @@ uint64_t legacy_scan(struct daemon *d)
 			table->key = 0;
 		}
 		if (!d->settings.legacy)
-			return UINT64_MAX;
+			return false;
 		table->key = d->settings.legacy_key;
 		table->next_look_ns = 0;
 		table->last_errno = 0;
 		table->bad_shmid = -1;
 	}
+	return true;
+}
+
+uint64_t legacy_scan(struct daemon *d)
+{
+	struct legacy *table = &d->legacy;
+	uint64_t next = UINT64_MAX, now, real;
+	bool jumped;
+
+	if (!legacy_configured(d))
+		return UINT64_MAX;
 	now = now_ns();
 	legacy_look(d, now);
 	if (!table->mem)

@@ -224,6 +224,153 @@ static bool counts_watched(const struct watch *w)
 	return w->state == WATCH_ACTIVE || w->state == WATCH_KILLING || w->state == WATCH_LOGGED;
 }
 
+/* One registration per process: more records naming the same process
+ * (its own word, but one is enough) would let one process take every
+ * slot.  VERDICT, or MISMATCH (and WHY) if another record has W's. */
+static enum identity_verdict one_per_process(struct watch *w, enum identity_verdict verdict,
+					     char *why, size_t why_len)
+{
+	struct daemon *d = w->d;
+
+	if (verdict == IDENTITY_OK) {
+		uint64_t v;
+		struct watch *o =
+		    idmap_get(&d->ws.by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
+		if (o && o != w && o->start_time == w->start_time) {
+			snprintf(why, why_len, "pid %d already has a registration (record %d)",
+				 (int)w->pid, o->shmid);
+			verdict = IDENTITY_MISMATCH;
+		}
+	}
+	return verdict;
+}
+
+/* A user's share of slots=: VERDICT, or MISMATCH (and WHY) if W's uid,
+ * RUID, has no room left (W->over_share then). */
+static enum identity_verdict share_admits(struct watch *w, enum identity_verdict verdict,
+					  uid_t ruid, const struct service *svc, char *why,
+					  size_t why_len)
+{
+	struct daemon *d = w->d;
+
+	w->over_share = false;
+	if (verdict == IDENTITY_OK) {
+		/* Root's and those a section names with user= count against
+		 * no share; the others, not yet watched, need room in theirs. */
+		bool shared = ruid != 0 && !(svc && svc->has_user);
+
+		if (shared && !counts_watched(w) &&
+		    !share_allows(&d->ws.shares, &d->settings, ruid, why, why_len)) {
+			verdict = IDENTITY_MISMATCH;
+			w->over_share = true;
+			w->share_uid = ruid; /* not counted while refused */
+		} else {
+			watch_set_share(w, shared, ruid);
+		}
+	}
+	return verdict;
+}
+
+/* W refused by the settings (VERDICT, WHY): kept, never acted on, and
+ * said when it becomes so. */
+static void watch_refuse(struct watch *w, enum identity_verdict verdict, const char *why)
+{
+	struct daemon *d = w->d;
+	bool was = w->state == WATCH_REFUSED;
+	by_pid_drop(w);
+	/* Cut to the entry's size: hbctl shows the start of the reason. */
+	size_t n = strnlen(why, sizeof(w->why) - 1);
+	memcpy(w->why, why, n);
+	w->why[n] = '\0';
+	watch_set_state(w, WATCH_REFUSED);
+	if (!was) {
+		struct event e = watch_event(w, EVENT_REFUSED);
+		e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
+		event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s", w->name,
+			   (int)w->pid, w->shmid, why);
+	}
+}
+
+/* W is not the word of one who may signal its process (WHY; DS its
+ * record's status): turned down and forgotten, said once. */
+static void watch_distrust(struct watch *w, const char *why, struct shmid_ds ds)
+{
+	struct daemon *d = w->d;
+	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	e.verified = false;
+	event_emit(&d->stats, &e,
+		   "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
+		   "%s; never acted on",
+		   w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
+		   why);
+	intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
+	w->remove_when_done = false; /* not ours to clean up: evidence */
+	watch_destroy(w);
+}
+
+/* Put W in the state VERDICT says (WHY), saying so; DS is its record's
+ * status (a copy: W may be destroyed).  Returns false if W was. */
+static bool watch_apply(struct watch *w, enum identity_verdict verdict, const char *why,
+			struct shmid_ds ds)
+{
+	struct daemon *d = w->d;
+
+	switch (verdict) {
+	case IDENTITY_OK:
+		w->why[0] = '\0';
+		idmap_put(&d->ws.by_pid, w->pid, (uint64_t)(uintptr_t)w);
+		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
+			watch_set_state(w, WATCH_ACTIVE);
+		break;
+	case IDENTITY_UNWATCHED:
+	case IDENTITY_MISMATCH:
+		watch_refuse(w, verdict, why);
+		break;
+	case IDENTITY_STALE: {
+		struct event e = watch_event(w, EVENT_STALE_RECORD);
+		/* Not ours to remove: remember it, or every census says it again. */
+		if (!w->remove_when_done)
+			intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
+		e.verified = false;
+		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
+			   w->name, (int)w->pid, why);
+		watch_destroy(w);
+		return false;
+	}
+	case IDENTITY_UNTRUSTED:
+		watch_distrust(w, why, ds);
+		return false;
+	case IDENTITY_RETRY:
+		watch_retry(w, why);
+		return false;
+	}
+	return true;
+}
+
+/* A newly attached W, watched or refused: its first CPU sample (from
+ * facts F just read) and its exit through the pidfd.  Returns false if W
+ * was given up for now. */
+static bool watch_start(struct watch *w, const struct identity_facts *f, const struct service *svc)
+{
+	struct daemon *d = w->d;
+	int r;
+
+	/* The first CPU sample, from the read just made (triage.h). */
+	if (!f->gone) {
+		uint64_t now = now_ns();
+		triage_baseline(&w->triage, w->v.beat_ns, now, f->cpu_ticks);
+		hold_sample(w, svc, now);
+	}
+	r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
+	if (r < 0) {
+		char e[96];
+		snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
+		watch_retry(w, e);
+		return false;
+	}
+	return true;
+}
+
 /* Decide W's state from facts gathered now.  FIRST: W was just attached
  * and has no pidfd yet.  Returns false if W was destroyed. */
 static bool watch_evaluate(struct watch *w, bool first)
@@ -240,7 +387,6 @@ static bool watch_evaluate(struct watch *w, bool first)
 	struct shmid_ds ds;
 	char why[512];
 	enum identity_verdict verdict;
-	int r;
 
 	/* After the attach: who may write what was read.  The same size as
 	 * before it, or the id names another segment now, which was mapped
@@ -251,130 +397,30 @@ static bool watch_evaluate(struct watch *w, bool first)
 	}
 	f.own = (struct ownership_facts){
 	    .cuid = ds.shm_perm.cuid, .uid = ds.shm_perm.uid, .mode = ds.shm_perm.mode};
-	if (identity_pid_ok(w->pid, d->self) && w->pidfd < 0) {
-		w->pidfd = pidfd_open(w->pid, 0);
-		if (w->pidfd < 0 && errno != ESRCH) {
-			char e[96];
-			snprintf(e, sizeof(e), "cannot open a pidfd: %s", strerror(errno));
-			watch_retry(w, e);
-			return false;
-		}
+	if (identity_pin(w->pid, d->self, &w->pidfd) < 0) {
+		char e[96];
+		snprintf(e, sizeof(e), "cannot open a pidfd: %s", strerror(errno));
+		watch_retry(w, e);
+		return false;
 	}
 	/* Facts about the process after its pidfd: if the start time still
-	 * matches, the pidfd holds the registered process, not a later one. */
+	 * matches, the pidfd holds the registered process, not a later one.
+	 * From then on exactly this process: every later look (the kill
+	 * path's too) compares start times. */
 	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
-	if (!w->start_time && !f.gone && identity_pid_ok(w->pid, d->self) &&
-	    proc_start_matches(f.start_time, 0, f.started_by)) {
-		/* From now on exactly this process: every later look
-		 * (the kill path's too) compares start times. */
-		w->start_time = f.start_time;
-		f.recorded = f.start_time;
-	}
-	if (first && !f.gone && w->pidfd >= 0 && identity_pid_ok(w->pid, d->self) &&
-	    watch_clock_learn(w) < 0)
+	w->start_time = f.recorded = identity_pinned_start(&f);
+	/* Pinned (identity_pin()): a process hbwatch may act on. */
+	if (first && !f.gone && w->pidfd >= 0 && watch_clock_learn(w) < 0)
 		return false;
 	verdict = identity_decide(&f, &d->settings, &svc, why, sizeof(why));
 	free((char *)f.unit);
-	if (verdict == IDENTITY_OK) {
-		/* One registration per process: more records naming the same
-		 * process (its own word, but one is enough) would let one
-		 * process take every slot. */
-		uint64_t v;
-		struct watch *o =
-		    idmap_get(&d->ws.by_pid, w->pid, &v) ? (void *)(uintptr_t)v : NULL;
-		if (o && o != w && o->start_time == w->start_time) {
-			snprintf(why, sizeof(why), "pid %d already has a registration (record %d)",
-				 (int)w->pid, o->shmid);
-			verdict = IDENTITY_MISMATCH;
-		}
-	}
-	w->over_share = false;
-	if (verdict == IDENTITY_OK) {
-		/* Root's and those a section names with user= count against
-		 * no share; the others, not yet watched, need room in theirs. */
-		bool shared = f.ruid != 0 && !(svc && svc->has_user);
-
-		if (shared && !counts_watched(w) &&
-		    !share_allows(&d->ws.shares, &d->settings, f.ruid, why, sizeof(why))) {
-			verdict = IDENTITY_MISMATCH;
-			w->over_share = true;
-			w->share_uid = f.ruid; /* not counted while refused */
-		} else {
-			watch_set_share(w, shared, f.ruid);
-		}
-	}
+	verdict = one_per_process(w, verdict, why, sizeof(why));
+	verdict = share_admits(w, verdict, f.ruid, svc, why, sizeof(why));
 	if (first && !budget_allows(w, verdict))
 		return false;
-
-	switch (verdict) {
-	case IDENTITY_OK:
-		w->why[0] = '\0';
-		idmap_put(&d->ws.by_pid, w->pid, (uint64_t)(uintptr_t)w);
-		if (w->state == WATCH_FREE || w->state == WATCH_REFUSED)
-			watch_set_state(w, WATCH_ACTIVE);
-		break;
-	case IDENTITY_UNWATCHED:
-	case IDENTITY_MISMATCH: {
-		bool was = w->state == WATCH_REFUSED;
-		by_pid_drop(w);
-		/* Cut to the entry's size: hbctl shows the start of the reason. */
-		size_t n = strnlen(why, sizeof(w->why) - 1);
-		memcpy(w->why, why, n);
-		w->why[n] = '\0';
-		watch_set_state(w, WATCH_REFUSED);
-		if (!was) {
-			struct event e = watch_event(w, EVENT_REFUSED);
-			e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
-			event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s",
-				   w->name, (int)w->pid, w->shmid, why);
-		}
-		break;
-	}
-	case IDENTITY_STALE: {
-		struct event e = watch_event(w, EVENT_STALE_RECORD);
-		/* Not ours to remove: remember it, or every census says it again. */
-		if (!w->remove_when_done)
-			intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
-		e.verified = false;
-		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
-			   w->name, (int)w->pid, why);
-		watch_destroy(w);
+	if (!watch_apply(w, verdict, why, ds))
 		return false;
-	}
-	case IDENTITY_UNTRUSTED: {
-		struct event e = watch_event(w, EVENT_UNTRUSTED);
-		e.verified = false;
-		event_emit(
-		    &d->stats, &e,
-		    "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
-		    "%s; never acted on",
-		    w->shmid, w->name, (int)w->pid, (unsigned)ds.shm_perm.cuid, (int)ds.shm_cpid,
-		    why);
-		intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
-		w->remove_when_done = false; /* not ours to clean up: evidence */
-		watch_destroy(w);
-		return false;
-	}
-	case IDENTITY_RETRY:
-		watch_retry(w, why);
-		return false;
-	}
-	if (first) {
-		/* The first CPU sample, from the read just made (triage.h). */
-		if (!f.gone) {
-			uint64_t now = now_ns();
-			triage_baseline(&w->triage, w->v.beat_ns, now, f.cpu_ticks);
-			hold_sample(w, svc, now);
-		}
-		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
-		if (r < 0) {
-			char e[96];
-			snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
-			watch_retry(w, e);
-			return false;
-		}
-	}
-	return true;
+	return !first || watch_start(w, &f, svc);
 }
 
 /* How long a segment whose magic is still zero may be a record its maker
@@ -593,55 +639,82 @@ static uint64_t heartbeat_deadline(struct watch *w, const struct service *svc,
 	return d;
 }
 
-/* The deadline of an active watch, or UINT64_MAX if it has none: the
- * earliest of its process's and its tasks'. */
-uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
+/* A W that was only logged (WATCH_LOGGED): true, and *NEXT when to look
+ * again, while it stays so; else it is active again. */
+static bool logged_waits(struct watch *w, uint64_t now, uint64_t *next)
+{
+	/* Still silent: wait for the retry (a rate-limit window that
+	 * reopens, a failed action), or for ever (action=log). */
+	bool beat = beat_of(w, w->handled_heartbeat) != w->handled_beat;
+
+	if (!beat && (!w->retry_at_ns || now < w->retry_at_ns)) {
+		*next = w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
+		return true;
+	}
+	if (beat)
+		hold_beat(w);
+	watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
+	w->retry_at_ns = 0;
+	return false;
+}
+
+/* The timeout of W's process under SVC, or 0 (said once) if it asks for
+ * one out of range, which is not enforced. */
+static uint64_t process_timeout(struct watch *w, const struct service *svc)
 {
 	const struct hb_record_view *v = &w->v;
-	const struct service *svc = settings_find(&d->settings, v->name);
-	const struct watch_task *late_task = NULL;
-	uint64_t timeout, deadline, which = WATCH_BEAT_PROCESS, which_beat;
+	uint64_t timeout = deadline_timeout(v->timeout_ns, svc->timeout_ns);
 
-	if (w->state == WATCH_LOGGED) {
-		/* Still silent: wait for the retry (a rate-limit window that
-		 * reopens, a failed action), or for ever (action=log). */
-		bool beat = beat_of(w, w->handled_heartbeat) != w->handled_beat;
-
-		if (!beat && (!w->retry_at_ns || now < w->retry_at_ns))
-			return w->retry_at_ns ? w->retry_at_ns : UINT64_MAX;
-		if (beat)
-			hold_beat(w);
-		watch_set_state(w, WATCH_ACTIVE); /* it beat again, or its retry is due */
-		w->retry_at_ns = 0;
-	}
-	if (w->state != WATCH_ACTIVE || !svc)
-		return UINT64_MAX;
-	timeout = deadline_timeout(v->timeout_ns, svc->timeout_ns);
 	if (timeout == 0) {
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
 			struct event e = watch_event(w, EVENT_ODD);
-			event_emit(&d->stats, &e,
+			event_emit(&w->d->stats, &e,
 				   "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
 				   "1 ms..24 h: not enforced until it registers again",
 				   w->name, (int)w->pid, w->shmid,
 				   (unsigned long long)v->timeout_ns);
 			w->warned_timeout = true;
 		}
-		return UINT64_MAX;
 	}
+	return timeout;
+}
+
+/* A beat of W's in the future counts from there: said once. */
+static void future_beat_warn(struct watch *w, uint64_t now)
+{
+	const struct hb_record_view *v = &w->v;
+
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
 		struct event e = watch_event(w, EVENT_ODD);
-		event_emit(&d->stats, &e,
+		event_emit(&w->d->stats, &e,
 			   "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
 			   "deadline counts from there",
 			   w->name, (int)w->pid, w->shmid,
 			   (unsigned long long)((v->beat_ns - now) / 1000000u));
 		w->warned_future = true;
 	}
-	deadline = heartbeat_deadline(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns,
-				      v->ext_until_ns, &w->told_ext_at, now);
-	which_beat = v->beat_ns;
+}
+
+/* The heartbeat of a watch whose deadline comes first. */
+struct nearest {
+	uint64_t deadline, timeout;
+	uint64_t which;		       /* which heartbeat (beat_of()) */
+	uint64_t which_beat;	       /* its last beat */
+	const struct watch_task *task; /* NULL: the process's own */
+};
+
+/* Of W's process (its timeout TIMEOUT) and its open tasks, the heartbeat
+ * due first under SVC. */
+static struct nearest nearest_due(struct watch *w, const struct service *svc, uint64_t timeout,
+				  uint64_t now)
+{
+	const struct hb_record_view *v = &w->v;
+	struct nearest n = {
+	    .timeout = timeout, .which = WATCH_BEAT_PROCESS, .which_beat = v->beat_ns};
+
+	n.deadline = heartbeat_deadline(w, svc, NULL, v->beat_ns, timeout, v->ext_at_ns,
+					v->ext_until_ns, &w->told_ext_at, now);
 	for (uint32_t i = 0; i < w->n_tasks; i++) {
 		struct watch_task *t = &w->tasks[i];
 		uint64_t tt, td;
@@ -655,47 +728,82 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 			continue;
 		td = heartbeat_deadline(w, svc, t, t->v.beat_ns, tt, t->v.ext_at_ns,
 					t->v.ext_until_ns, &t->told_ext_at, now);
-		if (td < deadline) {
-			deadline = td;
-			timeout = tt;
-			late_task = t;
-			which = (uint64_t)i << 32 | t->v.gen;
-			which_beat = t->v.beat_ns;
+		if (td < n.deadline) {
+			n.deadline = td;
+			n.timeout = tt;
+			n.task = t;
+			n.which = (uint64_t)i << 32 | t->v.gen;
+			n.which_beat = t->v.beat_ns;
 		}
 	}
-	deadline = hold_deadline(w, deadline, timeout);
-	if (now < deadline) {
-		uint64_t gap = triage_sample_gap(timeout), look, near;
+	return n;
+}
 
-		/* The CPU figure at a missed deadline counts from here: a
-		 * sample after the last beat of the heartbeat nearest its
-		 * deadline. */
-		triage_sample(&w->triage, w->pid, w->start_time, which_beat, now, gap,
-			      &d->triage_warm_left);
-		hold_sample(w, svc, now);
-		/* Look again a quarter timeout on, beat or not: the deadline
-		 * scans alone would see the last beat only at its deadline,
-		 * too late for a sample.  On a grid, so that processes with
-		 * the same timeout share the scans. */
-		look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
-		look = triage_sample_tick(look, gap);
-		near = hold_near(w, svc, which_beat, timeout, now);
-		if (near < look)
-			look = near;
-		return look < deadline ? look : deadline;
-	}
+/* Before W's deadline N: a CPU sample and the hold's facts, and when to
+ * look again. */
+static uint64_t sample_ahead(struct daemon *d, struct watch *w, const struct service *svc,
+			     const struct nearest *n, uint64_t now)
+{
+	uint64_t gap = triage_sample_gap(n->timeout), look, near;
+
+	/* The CPU figure at a missed deadline counts from here: a
+	 * sample after the last beat of the heartbeat nearest its
+	 * deadline. */
+	triage_sample(&w->triage, w->pid, w->start_time, n->which_beat, now, gap,
+		      &d->triage_warm_left);
+	hold_sample(w, svc, now);
+	/* Look again a quarter timeout on, beat or not: the deadline
+	 * scans alone would see the last beat only at its deadline,
+	 * too late for a sample.  On a grid, so that processes with
+	 * the same timeout share the scans. */
+	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+	look = triage_sample_tick(look, gap);
+	near = hold_near(w, svc, n->which_beat, n->timeout, now);
+	if (near < look)
+		look = near;
+	return look < n->deadline ? look : n->deadline;
+}
+
+/* W missed deadline N: what was late, handed to the kill path.  Returns
+ * when to look again. */
+static uint64_t deadline_passed(struct watch *w, const struct service *svc, const struct nearest *n,
+				uint64_t now)
+{
 	if (watch_clock_moved(w)) {
 		watch_tasks_refresh(w);
 		return now; /* judged again on its new clock */
 	}
-	w->handled_beat = which_beat;
-	w->handled_heartbeat = which;
-	snprintf(w->missed_task, sizeof(w->missed_task), "%s", late_task ? late_task->v.label : "");
+	w->handled_beat = n->which_beat;
+	w->handled_heartbeat = n->which;
+	snprintf(w->missed_task, sizeof(w->missed_task), "%s", n->task ? n->task->v.label : "");
 	/* The record's word for which thread it was: checked before use. */
-	w->missed_tid = late_task ? record_task_tid(&w->record, late_task->v.index) : w->v.beat_tid;
-	kill_deadline_missed(w, svc, timeout, now - deadline);
+	w->missed_tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid;
+	kill_deadline_missed(w, svc, n->timeout, now - n->deadline);
 	/* Thawed or let go by its tracer: due a whole timeout from now. */
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, n->timeout) : UINT64_MAX;
+}
+
+/* The deadline of an active watch, or UINT64_MAX if it has none: the
+ * earliest of its process's and its tasks'. */
+uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
+{
+	const struct service *svc = settings_find(&d->settings, w->v.name);
+	struct nearest n;
+	uint64_t timeout, next;
+
+	if (w->state == WATCH_LOGGED && logged_waits(w, now, &next))
+		return next;
+	if (w->state != WATCH_ACTIVE || !svc)
+		return UINT64_MAX;
+	timeout = process_timeout(w, svc);
+	if (timeout == 0)
+		return UINT64_MAX;
+	future_beat_warn(w, now);
+	n = nearest_due(w, svc, timeout, now);
+	n.deadline = hold_deadline(w, n.deadline, n.timeout);
+	if (now < n.deadline)
+		return sample_ahead(d, w, svc, &n, now);
+	return deadline_passed(w, svc, &n, now);
 }
 
 uint64_t watch_scan(struct daemon *d)
