@@ -263,7 +263,8 @@ static bool lw_judge(struct legacy_watch *lw, enum identity_verdict v, const cha
 		return true;
 	case IDENTITY_STALE:
 	case IDENTITY_RETRY:
-		lw_stale(lw, identity_atime_stale(f) ? LOG_NOTICE : LOG_INFO, "%s", why);
+		lw_stale(lw, identity_atime_stale(f) ? EVENT_STALE_BEAT : EVENT_STALE_RECORD, "%s",
+			 why);
 		return false;
 	case IDENTITY_UNTRUSTED:
 		lw_refuse(lw, EVENT_UNTRUSTED, why);
