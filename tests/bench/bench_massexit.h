@@ -1,0 +1,106 @@
+/* The mass exit (bench_stampede -x): "deadlines first".  N registered
+ * processes exit at the same moment, and right after it ten hangs, already
+ * watched, beat a last time and stop, with timeouts of 50..300 ms: how late
+ * is each one signalled while hbwatch takes in N exits?  A mass exit must
+ * not delay a deadline by more than 5 ms.  Also hbwatch's CPU over the 3 s
+ * after the exit (what the exits cost it).
+ *
+ * Included by bench_stampede.c only (its struct res, note(), the hang
+ * report of bench_stampede's hangs); header-only to keep it beside them. */
+#ifndef HBWATCH_BENCH_MASSEXIT_H
+#define HBWATCH_BENCH_MASSEXIT_H
+
+#define MX_HANGS    10u
+#define MX_AFTER_NS 3000000000ull /* hbwatch's CPU is taken over this */
+
+struct mx_shared {
+	_Atomic uint32_t go;		     /* the fleet is dead: stop beating */
+	_Atomic uint64_t deadline[MX_HANGS]; /* last beat + timeout, as each hang saw it */
+	_Atomic int64_t late[MX_HANGS];	     /* signal arrival - deadline; INT64_MIN: none */
+};
+
+static struct mx_shared *mx;
+static volatile int mx_idx;
+
+static void mx_on_abort(int sig)
+{
+	(void)sig;
+	atomic_store(&mx->late[mx_idx], (int64_t)(now_ns() - atomic_load(&mx->deadline[mx_idx])));
+	_exit(0);
+}
+
+/* Registered and beating every 10 ms until the fleet is dead; then one
+ * last beat and a hang. */
+static void mx_hang(int idx, unsigned timeout_ms)
+{
+	struct sigaction sa = {.sa_handler = mx_on_abort};
+	uint64_t last;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mx_idx = idx;
+	sigaction(SIGABRT, &sa, NULL);
+	if (hb_register("hang", timeout_ms) < 0)
+		_exit(2);
+	while (!atomic_load(&mx->go)) {
+		hb_beat();
+		bench_sleep(10000000u);
+	}
+	last = now_ns(); /* before the beat: the deadline is not flattered */
+	hb_beat();
+	atomic_store(&mx->deadline[idx], last + (uint64_t)timeout_ms * 1000000u);
+	for (;;)
+		pause();
+}
+
+static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
+{
+	pid_t pids[MX_HANGS];
+	int64_t late[MX_HANGS];
+	size_t n = 0;
+	uint64_t c0, t_exit;
+
+	mx = mmap(NULL, sizeof(*mx), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mx == MAP_FAILED) {
+		note(o, "no mass exit: %s", strerror(errno));
+		return;
+	}
+	for (unsigned i = 0; i < MX_HANGS; i++) {
+		atomic_store(&mx->late[i], INT64_MIN);
+		pids[i] = fork();
+		if (pids[i] == 0)
+			mx_hang((int)i, 50 + i * 250 / (MX_HANGS - 1)); /* 50..300 ms */
+	}
+	bench_sleep(1000000000u); /* registered and watched */
+	c0 = bench_cpu_ns(daemon);
+	t_exit = now_ns();
+	for (unsigned i = 0; i < f->started; i++)
+		kill(f->pids[i], SIGKILL);
+	o->mx_kill_ms = (double)(now_ns() - t_exit) / 1e6;
+	atomic_store(&mx->go, 1);
+	bench_sleep(MX_AFTER_NS);
+	o->mx_cpu_ms = (double)(bench_cpu_ns(daemon) - c0) / 1e6;
+	for (unsigned i = 0; i < MX_HANGS; i++) {
+		int64_t v = atomic_load(&mx->late[i]);
+
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+		if (v != INT64_MIN)
+			late[n++] = v;
+	}
+	o->mx_detected = (unsigned)n;
+	if (n) {
+		qsort(late, n, sizeof(*late), bench_cmp_i64);
+		o->mx_med = (double)bench_pct_i64(late, n, 50) / 1e6;
+		o->mx_max = (double)late[n - 1] / 1e6;
+	}
+	o->mx_ran = true;
+	munmap(mx, sizeof(*mx));
+	printf("mass exit: %u processes killed at once (the kill loop took %.1f ms), then %u hangs "
+	       "of 50..300 ms: %u signalled, %.3f ms late at the median, %.3f ms at most; hbwatch "
+	       "CPU over the %.0f s after: %.1f ms\n",
+	       f->started, o->mx_kill_ms, MX_HANGS, o->mx_detected, o->mx_med, o->mx_max,
+	       (double)MX_AFTER_NS / 1e9, o->mx_cpu_ms);
+	fflush(stdout);
+}
+
+#endif
