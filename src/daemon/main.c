@@ -558,6 +558,7 @@ static void daemon_finish(struct daemon *d)
 	view_finish(d);
 	watch_finish(d);
 	idmap_free(&d->intake.turned_down);
+	intake_free(&d->intake);
 	legacy_reset(d, true);
 	textfile_finish(d);
 	stats_finish(&d->stats);

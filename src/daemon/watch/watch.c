@@ -16,6 +16,7 @@
 #include "duration.h"
 #include "hold.h"
 #include "identity.h"
+#include "intake.h"
 #include "kill.h"
 #include "log.h"
 #include "proc.h"
@@ -369,7 +370,14 @@ static bool watch_evaluate(struct watch *w, bool first)
 			triage_baseline(&w->triage, w->v.beat_ns, now, f.cpu_ticks);
 			hold_sample(w, svc, now);
 		}
-		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
+		/* Edge-triggered: the exit is told once (on_exit_pidfd() ends
+		 * the watch), and the loop does not fetch every exited pidfd
+		 * again at each turn while a mass exit is worked through.  A
+		 * mass exit is bulk work: after any deadline due meanwhile. */
+		r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN | EPOLLET,
+				    on_exit_pidfd, w);
+		if (r >= 0)
+			r = sd_event_source_set_priority(w->exit_source, INTAKE_PRIORITY);
 		if (r < 0) {
 			char e[96];
 			snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
