@@ -41,7 +41,15 @@ static void take_up(struct daemon *d, int shmid, const struct shmid_ds *ds, uint
 	struct watch *w = watch_consider(d, shmid, ds);
 
 	if (w) {
-		uint64_t deadline = watch_check(d, w, now);
+		/* No whole triage read of a process just taken up: its first
+		 * CPU sample came with adoption's read, and the deadline scans
+		 * make the warm reads, a few per pass (triage.h). */
+		unsigned warm = d->triage_warm_left;
+		uint64_t deadline;
+
+		d->triage_warm_left = 0;
+		deadline = watch_check(d, w, now);
+		d->triage_warm_left = warm;
 		if (deadline < *soonest)
 			*soonest = deadline;
 	}

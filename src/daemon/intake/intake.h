@@ -13,8 +13,8 @@
 
 /* Take up what a census left for later, then read the registry's ring:
  * take up the records it names, for at most a slice of work (the rest on
- * the doorbell's next event, or the timer's).  Returns the earliest deadline taken up, or when to come
- * back for the rest of the ring, or UINT64_MAX. */
+ * the doorbell's next event, or the timer's).  Returns the earliest deadline taken up, or when to
+ * come back for the rest of the ring, or UINT64_MAX. */
 uint64_t intake_ring(struct daemon *d, uint64_t now);
 
 /* Read the registry's ring and, when due and no deadline is near (the
