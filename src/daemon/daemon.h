@@ -157,6 +157,8 @@ struct intake {
 	bool full_warned;
 	bool shm_tight;		/* System V shared memory nearly used up: warned (shmroom.h) */
 	bool unreadable_warned; /* a record we may not read: said once */
+	int *backlog;		/* shmids a census found, not yet taken up (intake.c) */
+	size_t n_backlog, cap_backlog;
 };
 
 /* The native registrations (watch.c). */

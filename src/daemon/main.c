@@ -285,6 +285,7 @@ static void daemon_finish(struct daemon *d)
 	view_finish(d);
 	watch_finish(d);
 	intake_finish(d);
+	intake_free(&d->intake);
 	legacy_reset(d, true);
 	textfile_finish(d);
 	stats_finish(&d->stats);

@@ -1,8 +1,10 @@
 /* bench_stampede: N processes call hb_register() at the same moment, then
  * beat once a second while hangs are timed beside them.
  *
- *   bench_stampede HBWATCH [-H HANGS] [-s STEADY_S] [N...]
+ *   bench_stampede HBWATCH [-H HANGS] [-s STEADY_S] [-x] [N...]
  *   (defaults: 30 hangs, 5 s steady window, N = 1000 2000 5000 10000 20000)
+ *   -x: after step 1, the mass exit (bench_massexit.h) instead of steps 2-3.
+ *   -n NICE: hbwatch's nice value (default 0, the clients' own).
  *
  * For each N, in a private IPC namespace with kernel.shmmni raised there
  * (a record per registration: the default 4096 segments would cap N), the
@@ -43,6 +45,7 @@
  * within 1 s; detection median <= 1 ms, max <= 5 ms.  Prints figures,
  * progress on stderr and a final RESULT {json}; never asserts on a figure.
  */
+#include <dirent.h>
 #include <math.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -72,6 +75,8 @@ struct opts {
 	unsigned hangs;
 	unsigned steady_s;
 	unsigned overloaded_at; /* the N whose beating this machine could not carry */
+	bool mass_exit;		/* -x: the mass exit instead of the beating phase */
+	int daemon_nice;	/* -n: hbwatch's nice value (default 0, as the clients) */
 };
 
 struct errcount {
@@ -104,6 +109,9 @@ struct res {
 	bool beat_ran;	    /* the beating phase ran to its end */
 	bool overloaded;    /* it was stopped: the machine fell behind */
 	long runnable_peak; /* most runnable tasks seen while they beat */
+	bool mx_ran;	    /* the mass exit (bench_massexit.h) */
+	unsigned mx_detected;
+	double mx_med, mx_max, mx_cpu_ms, mx_kill_ms, mx_floor_med, mx_floor_max;
 };
 
 static void note(struct res *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -630,6 +638,8 @@ static void print_register(const struct res *o)
 	fflush(stdout);
 }
 
+#include "bench_massexit.h"
+
 /* ---- one size ---- */
 
 static int start_daemon(struct bench_daemon *d, const struct opts *op, unsigned n)
@@ -742,7 +752,10 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	progress(o->n, "%u watched by hbwatch", o->watched);
 	o->check = fleet_verify(&f);
 	print_register(o);
-	if (op->overloaded_at) {
+	if (op->mass_exit) {
+		progress(o->n, "census checked; %u exit at once", o->registered);
+		mass_exit(o, &f, d->pid);
+	} else if (op->overloaded_at) {
 		note(o,
 		     "no beating phase: with %u processes beating once a second this machine "
 		     "already fell behind",
@@ -756,6 +769,28 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	progress(o->n, "%u hangs timed; stopping %u processes", o->hangs, f.started);
 	fleet_stop(&f);
 	progress(o->n, "stopped");
+}
+
+/* A nice value is per thread: every thread of hbwatch (the doorbell's
+ * too) gets NICE. */
+static void daemon_renice(struct res *o, pid_t pid, int nice)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir) {
+		note(o, "cannot set hbwatch's nice value: %s", strerror(errno));
+		return;
+	}
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.' &&
+		    setpriority(PRIO_PROCESS, (id_t)atoi(e->d_name), nice) < 0)
+			note(o, "cannot set the nice value of hbwatch's thread %s: %s", e->d_name,
+			     strerror(errno));
+	closedir(dir);
 }
 
 static void one_size(struct res *o, const struct opts *op, int ns)
@@ -773,6 +808,8 @@ static void one_size(struct res *o, const struct opts *op, int ns)
 		bench_remove_ipc(BENCH_KEY);
 		return;
 	}
+	if (op->daemon_nice)
+		daemon_renice(o, d.pid, op->daemon_nice);
 	stampede(o, op, &d);
 	bench_daemon_stop(&d, 0);
 	bench_remove_ipc(BENCH_KEY);
@@ -897,6 +934,12 @@ static void print_json_size(const struct res *o)
 		       o->hangs, o->detected, o->missed, o->det_med, o->det_p99, o->det_max);
 	else
 		printf("\"detect\":null,");
+	if (o->mx_ran)
+		printf("\"mass_exit\":{\"hangs\":%u,\"signalled\":%u,\"late_median_ms\":%.3f,"
+		       "\"late_max_ms\":%.3f,\"cpu_ms\":%.1f,\"kill_ms\":%.1f,"
+		       "\"floor_median_ms\":%.3f,\"floor_max_ms\":%.3f},",
+		       MX_HANGS, o->mx_detected, o->mx_med, o->mx_max, o->mx_cpu_ms, o->mx_kill_ms,
+		       o->mx_floor_med, o->mx_floor_max);
 	printf("\"runnable_peak\":%ld,\"daemon\":{\"stampede_cpu_ms\":%.1f,\"steady_cpu_pct\":",
 	       o->runnable_peak, o->stampede_cpu_ms);
 	if (o->beat_ran)
@@ -952,7 +995,19 @@ static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, u
 	static const unsigned def[] = {1000, 2000, 5000, 10000, 20000};
 	int c;
 
-	while ((c = getopt(argc, argv, "H:s:")) != -1) {
+	while ((c = getopt(argc, argv, "H:s:xn:")) != -1) {
+		if (c == 'n') {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < -20 || v > 19)
+				return -EINVAL;
+			op->daemon_nice = (int)v;
+			continue;
+		}
+		if (c == 'x') {
+			op->mass_exit = true;
+			continue;
+		}
 		if (c == 'H' && parse_uint(optarg, 0, HANGS_MAX, &op->hangs) == 0)
 			continue;
 		if (c == 's' && parse_uint(optarg, 1, 600, &op->steady_s) == 0)
@@ -983,8 +1038,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &op, sizes, &k) < 0) {
 		fprintf(stderr,
-			"usage: bench_stampede HBWATCH [-H HANGS (0..%u)] [-s STEADY_S] "
-			"[N...]\n",
+			"usage: bench_stampede HBWATCH [-H HANGS (0..%u)] [-s STEADY_S] [-x] "
+			"[-n NICE] [N...]\n",
 			HANGS_MAX);
 		return 2;
 	}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "proc.h"
 #include "registry.h"
 #include "status.h"
 #include "util.h"
@@ -475,4 +476,35 @@ Test(lifecycle, status_view_follows_exits)
 	hbd_kill(w[5], SIGKILL);
 	cr_assert(hbd_wait_exit(w[5], 5000, NULL));
 	assert_view(left, left_ok, 3);
+}
+
+/* Many records at once are taken up in slices (deadlines first), and none
+ * is left behind: those the ring names in one burst, then, after a
+ * restart, those the first census finds (its backlog). */
+#define MANY 120 /* the harness tracks at most HBD_MAX_KIDS children */
+
+Test(lifecycle, many_records_taken_up_in_slices, .timeout = 120)
+{
+	char want[64];
+	pid_t p[MANY];
+
+	hbd_config("[svc]\ntimeout = 60s\n");
+	hbd_start();
+	cr_assert(hbd_log_wait("started", 0, "created the registry", 5000));
+	for (int i = 0; i < MANY; i++) {
+		uint64_t start;
+
+		p[i] = hbd_sleeper();
+		cr_assert_eq(proc_starttime(p[i], &start), 0);
+		cr_assert(hbd_make_record(p[i], start, "svc", 60000, hbd_now_ns()) >= 0);
+	}
+	snprintf(want, sizeof(want), "Watching %d processes", MANY);
+	cr_assert(hbd_wait_status(want, 15000), "from the ring; STATUS: %s", H.status);
+
+	int st = hbd_stop();
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hbwatch exited with 0x%x", st);
+	hbd_start();
+	cr_assert(hbd_wait_status(want, 15000), "from the census; STATUS: %s", H.status);
+	for (int i = 0; i < MANY; i++)
+		cr_assert(hbd_alive(p[i]));
 }

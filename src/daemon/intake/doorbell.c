@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "doorbell.h"
+#include "intake.h"
 
 /* Every wait is bounded: a stop request is seen within this, even if a
  * group member requeued the waiter onto another futex word. */
@@ -78,6 +79,8 @@ int doorbell_start(struct doorbell *b, struct hb_registry *reg, sd_event *event,
 	if (b->efd < 0)
 		return -errno;
 	r = sd_event_add_io(event, &b->source, b->efd, EPOLLIN, callback, userdata);
+	if (r >= 0)
+		r = sd_event_source_set_priority(b->source, INTAKE_PRIORITY);
 	if (r < 0)
 		goto fail;
 	r = -pthread_create(&b->thread, NULL, doorbell_thread, b);

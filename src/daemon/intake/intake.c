@@ -9,7 +9,9 @@
  * A group member who rewrites the ring can delay discovery by at most one
  * census period; it cannot hide a record for good or make one up. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/shm.h>
 
 #include "census.h"
@@ -26,6 +28,11 @@
 #define CENSUS_GAP_NS	 (1000u * 1000000ull) /* at most one census a second */
 #define CENSUS_QUIET_NS	 (20u * 1000000ull)   /* no census this close to a deadline */
 #define RING_AGAIN_NS	 (1000u * 1000u)      /* more than one pass's worth: again after */
+/* Deadlines first: registrations (a stampede of them, or a census that
+ * finds thousands) are taken up in slices of at most this much work, and
+ * the rest is left to the doorbell's event, which runs after any deadline
+ * that fell due meanwhile (INTAKE_PRIORITY). */
+#define SLICE_NS (1000u * 1000u)
 
 /* Take up record SHMID; *SOONEST: the earliest deadline taken up. */
 static void consider_record(struct daemon *d, int shmid, const struct shmid_ds *ds, uint64_t now,
@@ -34,10 +41,71 @@ static void consider_record(struct daemon *d, int shmid, const struct shmid_ds *
 	struct watch *w = watch_consider(d, shmid, ds);
 
 	if (w) {
-		uint64_t deadline = watch_check(d, w, now);
+		/* No whole triage read of a process just taken up: its first
+		 * CPU sample came with adoption's read, and the deadline scans
+		 * make the warm reads, a few per pass (triage.h). */
+		unsigned warm = d->triage_warm_left;
+		uint64_t deadline;
+
+		d->triage_warm_left = 0;
+		deadline = watch_check(d, w, now);
+		d->triage_warm_left = warm;
 		if (deadline < *soonest)
 			*soonest = deadline;
 	}
+}
+
+/* Has this slice's work run its time?  Then the rest waits for the next
+ * turn of the loop, after any deadline due by then. */
+static bool slice_over(uint64_t start)
+{
+	return now_ns() - start >= SLICE_NS;
+}
+
+/* Come back for the rest after the loop's other work: the doorbell's
+ * eventfd, whose event runs at INTAKE_PRIORITY.  Without the doorbell,
+ * the deadline timer brings us back.  Returns when to come back. */
+static uint64_t again(struct daemon *d, uint64_t now, uint64_t soonest)
+{
+	if (d->doorbell.running && eventfd_write(d->doorbell.efd, 1) == 0)
+		return soonest;
+	return soonest < now + RING_AGAIN_NS ? soonest : now + RING_AGAIN_NS;
+}
+
+static int backlog_push(struct intake *in, int shmid)
+{
+	if (in->n_backlog == in->cap_backlog) {
+		size_t ncap = in->cap_backlog ? in->cap_backlog * 2 : 256;
+		int *n = realloc(in->backlog, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		in->backlog = n;
+		in->cap_backlog = ncap;
+	}
+	in->backlog[in->n_backlog++] = shmid;
+	return 0;
+}
+
+void intake_free(struct intake *in)
+{
+	free(in->backlog);
+	in->backlog = NULL;
+	in->n_backlog = in->cap_backlog = 0;
+}
+
+/* Take up what the last census left for later, newest first, while the
+ * slice lasts.  Returns false if the slice ran out first. */
+static bool backlog_take(struct daemon *d, uint64_t now, uint64_t start, uint64_t *soonest)
+{
+	struct intake *in = &d->intake;
+
+	while (in->n_backlog > 0) {
+		if (slice_over(start))
+			return false;
+		consider_record(d, in->backlog[--in->n_backlog], NULL, now, soonest);
+	}
+	intake_free(in);
+	return true;
 }
 
 uint64_t intake_ring(struct daemon *d, uint64_t now)
@@ -46,8 +114,10 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 	uint64_t tail, soonest = UINT64_MAX;
 	unsigned n = 0;
 
+	if (!backlog_take(d, now, now, &soonest))
+		return again(d, now, soonest);
 	if (!d->reg.r.hdr)
-		return UINT64_MAX;
+		return soonest;
 	tail = atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_acquire);
 	if (tail - in->head > d->reg.r.ring_size) {
 		/* Overrun, or a tail moved by hand: what the ring held is lost,
@@ -57,6 +127,8 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 		in->census_soon = true;
 	}
 	for (; in->head != tail && n < RING_BUDGET; n++) {
+		if (slice_over(now))
+			return again(d, now, soonest);
 		int shmid = registry_entry(&d->reg.r, in->head);
 
 		if (shmid < 0) {
@@ -90,8 +162,16 @@ struct census_pass {
 static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
 {
 	struct census_pass *c = userdata;
+	struct daemon *d = c->d;
 
-	consider_record(c->d, shmid, ds, c->now, &c->soonest);
+	/* Past the slice, only the new ones are noted: taken up later, in
+	 * slices of their own (intake_ring()). */
+	if (!slice_over(c->now)) {
+		consider_record(d, shmid, ds, c->now, &c->soonest);
+		return 0;
+	}
+	if (!idmap_get(&d->ws.by_shmid, shmid, NULL) && backlog_push(&d->intake, shmid) < 0)
+		d->intake.census_soon = true; /* no memory: a later census finds it */
 	return 0;
 }
 
@@ -109,10 +189,13 @@ static uint64_t census(struct daemon *d, uint64_t now)
 	 * of them is dropped now and then so it cannot grow without bound. */
 	if (in->turned_down.n > 4096u + 4u * d->ws.n)
 		idmap_free(&in->turned_down);
+	d->intake.n_backlog = 0; /* found again now, if still there */
 	r = census_each(census_one, &c);
 	if (r < 0)
 		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
 	shmroom_check(d);
+	if (d->intake.n_backlog > 0)
+		return again(d, now, c.soonest);
 	return c.soonest;
 }
 

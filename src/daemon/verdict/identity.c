@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "pidinfo.h"
 #include "proc.h"
 
 bool identity_pid_ok(pid_t pid, pid_t self)
@@ -212,19 +213,30 @@ enum identity_verdict identity_decide(const struct identity_facts *f, const stru
 
 /* The facts every identity check reads of PID: one read of stat (start
  * time, kernel thread, CPU), then its uids (*UIDS_ERR: 0 or -errno, -ESRCH
- * if it went meanwhile).  Returns 0, or -ESRCH if it is gone. */
-static int process_read(pid_t pid, struct proc_stat *st, int *uids_err, uid_t *ruid, uid_t *suid)
+ * if it went meanwhile): from the kernel through PIDFD (>= 0), which pins
+ * the process the stat read found (its start time is checked by the
+ * caller), else from /proc/PID/status.  Returns 0, or -ESRCH if it is
+ * gone. */
+static int process_read(pid_t pid, int pidfd, struct proc_stat *st, int *uids_err, uid_t *ruid,
+			uid_t *suid)
 {
 	uid_t euid;
 
 	*uids_err = 0;
 	if (proc_stat_facts(pid, st) < 0)
 		return -ESRCH;
+	if (pidfd >= 0 && (*uids_err = pidinfo_uids(pidfd, ruid, suid)) != -EOPNOTSUPP)
+		return 0;
 	*uids_err = proc_uids(pid, ruid, &euid, suid);
 	return 0;
 }
 
 void identity_gather(struct identity_facts *f, pid_t pid)
+{
+	identity_gather_pinned(f, pid, -1);
+}
+
+void identity_gather_pinned(struct identity_facts *f, pid_t pid, int pidfd)
 {
 	struct proc_stat st;
 	char *unit = NULL;
@@ -235,7 +247,7 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	f->gone = false;
 	f->unit = NULL;
 	f->unit_err = 0;
-	if (process_read(pid, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
+	if (process_read(pid, pidfd, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
 		f->gone = true;
 		return;
 	}
@@ -253,19 +265,31 @@ void identity_gather(struct identity_facts *f, pid_t pid)
 	f->unit_err = r >= 0 ? 0 : r;
 }
 
-void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned)
+/* Nothing read: no pidfd holds it (it is gone), or it is init or
+ * hbwatch, which identity_decide() refuses by name. */
+static void build_unpinned(struct identity_facts *f, pid_t pid, pid_t self)
 {
-	if (identity_pid_ok(pid, self) && pinned) {
-		identity_gather(f, pid);
-		return;
-	}
-	/* Nothing read: no pidfd holds it (it is gone), or it is init or
-	 * hbwatch, which identity_decide() refuses by name. */
 	f->pid = pid;
 	f->self = self;
 	f->gone = identity_pid_ok(pid, self);
 	f->unit = NULL;
 	f->unit_err = 0;
+}
+
+void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned)
+{
+	if (identity_pid_ok(pid, self) && pinned)
+		identity_gather(f, pid);
+	else
+		build_unpinned(f, pid, self);
+}
+
+void identity_build_pidfd(struct identity_facts *f, pid_t pid, pid_t self, int pidfd)
+{
+	if (identity_pid_ok(pid, self) && pidfd >= 0)
+		identity_gather_pinned(f, pid, pidfd);
+	else
+		build_unpinned(f, pid, self);
 }
 
 enum identity_verdict identity_may_signal(const struct ownership_facts *writer,
@@ -310,7 +334,7 @@ void identity_gather_signal(struct signal_facts *f, pid_t pid)
 	f->pid = pid;
 	f->self = getpid();
 	f->gone = false;
-	if (process_read(pid, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
+	if (process_read(pid, -1, &st, &f->uids_err, &f->ruid, &f->suid) < 0) {
 		f->gone = true;
 		return;
 	}

@@ -87,11 +87,20 @@ int identity_pin(pid_t pid, pid_t self, int *pidfd);
  * caller's.  The caller frees F->unit. */
 void identity_build(struct identity_facts *f, pid_t pid, pid_t self, bool pinned);
 
+/* identity_build() for a process PIDFD pins (-1: none, nothing read):
+ * what the kernel can say through the pidfd (its uids) is asked there,
+ * the rest is read from /proc. */
+void identity_build_pidfd(struct identity_facts *f, pid_t pid, pid_t self, int pidfd);
+
 /* Fill the process facts of F for PID: start time, kernel thread, CPU,
  * uids, the start on the wall clock if F->have_atime and, unless
  * F->skip_unit, unit (the caller frees F->unit).  Leaves the
  * registration's own facts (recorded, ownership, name) alone. */
 void identity_gather(struct identity_facts *f, pid_t pid);
+
+/* identity_gather() with the uids asked of PIDFD (>= 0), which pins PID,
+ * where the kernel answers (pidinfo.h). */
+void identity_gather_pinned(struct identity_facts *f, pid_t pid, int pidfd);
 
 /* What is read just before a signal goes to one process: the registered
  * process itself (RECORDED set) or a member of its process group. */

@@ -16,9 +16,11 @@
 #include "duration.h"
 #include "hold.h"
 #include "identity.h"
+#include "intake.h"
 #include "intake_state.h"
 #include "kill.h"
 #include "log.h"
+#include "pidinfo.h"
 #include "proc.h"
 #include "state.h"
 #include "timens.h"
@@ -184,8 +186,10 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
  * any action).  Returns 0, or -errno if W was given up for now. */
 static int watch_clock_learn(struct watch *w)
 {
-	int64_t rel;
-	int r = timens_relative(w->pid, &rel);
+	int64_t rel = 0;
+	/* Our own time namespace, as the kernel says through the pidfd: no
+	 * offsets to read (two /proc reads saved per registration). */
+	int r = pidinfo_same_timens(w->pidfd) == 1 ? 0 : timens_relative(w->pid, &rel);
 
 	if (r == -ESRCH)
 		return 0; /* gone: the pidfd says so */
@@ -361,7 +365,14 @@ static bool watch_start(struct watch *w, const struct identity_facts *f, const s
 		triage_baseline(&w->triage, w->v.beat_ns, now, f->cpu_ticks);
 		hold_sample(w, svc, now);
 	}
-	r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN, on_exit_pidfd, w);
+	/* Edge-triggered: the exit is told once (on_exit_pidfd() ends the
+	 * watch), and the loop does not fetch every exited pidfd again at
+	 * each turn while a mass exit is worked through.  A mass exit is
+	 * bulk work: after any deadline due meanwhile. */
+	r = sd_event_add_io(d->event, &w->exit_source, w->pidfd, EPOLLIN | EPOLLET, on_exit_pidfd,
+			    w);
+	if (r >= 0)
+		r = sd_event_source_set_priority(w->exit_source, INTAKE_PRIORITY);
 	if (r < 0) {
 		char e[96];
 		snprintf(e, sizeof(e), "cannot watch its pidfd: %s", strerror(-r));
@@ -407,7 +418,7 @@ static bool watch_evaluate(struct watch *w, bool first)
 	 * matches, the pidfd holds the registered process, not a later one.
 	 * From then on exactly this process: every later look (the kill
 	 * path's too) compares start times. */
-	identity_build(&f, w->pid, d->self, w->pidfd >= 0);
+	identity_build_pidfd(&f, w->pid, d->self, w->pidfd);
 	w->start_time = f.recorded = identity_pinned_start(&f);
 	/* Pinned (identity_pin()): a process hbwatch may act on. */
 	if (first && !f.gone && w->pidfd >= 0 && watch_clock_learn(w) < 0)
