@@ -439,13 +439,85 @@ static bool watch_evaluate(struct watch *w, bool first)
  * other program's empty segment. */
 #define UNFINISHED_S 60u
 
+/* Is segment SHMID (DS) worth attaching: a record's size, not turned down
+ * before, and room in memory for one more watch? */
+static bool worth_attaching(struct daemon *d, int shmid, const struct shmid_ds *ds)
+{
+	if (!record_size_ok(ds->shm_segsz))
+		return false;
+	if (intake_is_turned_down(d, shmid, (uint64_t)ds->shm_ctime))
+		return false;
+	/* Memory's bound; the budgets proper are applied once the record is
+	 * judged (watch_evaluate()). */
+	if (d->ws.n >= 2u * d->settings.slots + 64u) {
+		intake_census_soon(d);
+		return false;
+	}
+	return true;
+}
+
+/* The attach of SHMID failed with R: remember what it says about the
+ * segment (not a record, not ours to read, or worth another look). */
+static void attach_failed(struct daemon *d, int shmid, const struct shmid_ds *ds, int r)
+{
+	if (r == -EPROTO || r == -EINPROGRESS) {
+		/* Not a heartbeat record: some other program's segment. */
+		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
+		return;
+	}
+	if (r == -EACCES && intake_say_unreadable(d)) {
+		/* Records are mode 0640 in the registry's group: without
+		 * CAP_IPC_OWNER hbwatch must be in that group. */
+		log_warning("cannot read heartbeat record %d (uid %u, group %u, mode %03o): "
+			    "hbwatch needs CAP_IPC_OWNER or membership of group %u "
+			    "(SupplementaryGroups= in its unit)",
+			    shmid, (unsigned)ds->shm_perm.uid, (unsigned)ds->shm_perm.gid,
+			    (unsigned)ds->shm_perm.mode & 0777u, (unsigned)ds->shm_perm.gid);
+	}
+	if (r == -EACCES)
+		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
+	else if (r != -EINVAL && r != -EIDRM)
+		intake_census_soon(d);
+}
+
+/* Map SHMID and read it once into *REC and *V.  Returns 0 for an open
+ * record (mapped), or -errno with nothing mapped and what it said noted. */
+static int attach_open_record(struct daemon *d, int shmid, const struct shmid_ds *ds,
+			      struct hb_record_map *rec, struct hb_record_view *v)
+{
+	int r = record_attach_sized(shmid, ds->shm_segsz, true, rec);
+
+	if (r == -EINPROGRESS && (uint64_t)time(NULL) < (uint64_t)ds->shm_ctime + UNFINISHED_S) {
+		/* Caught between its maker's shmget() and the magic: not
+		 * turned down (its segment's ctime will not change, so that
+		 * would be for good, and its announcement ignored).  Its
+		 * announcement takes it up, or the periodic census; no
+		 * earlier census, or anybody's empty segments would make
+		 * them come every second. */
+		return r;
+	}
+	if (r < 0) {
+		attach_failed(d, shmid, ds, r);
+		return r;
+	}
+	r = record_read(rec, v);
+	if (r == -EPROTO) /* rewritten since the attach a moment ago: not a record */
+		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
+	else if (r < 0)
+		intake_census_soon(d);
+	else if (v->state != HB_RECORD_OPEN)
+		r = -ESRCH; /* closed already: nothing to watch */
+	if (r < 0)
+		record_unmap(rec);
+	return r;
+}
+
 struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds *ds)
 {
 	struct shmid_ds st;
 	struct hb_record_map rec;
 	struct hb_record_view v;
 	struct watch *w;
-	int r;
 
 	if (shmid < 0 || idmap_get(&d->ws.by_shmid, shmid, NULL))
 		return NULL;
@@ -454,64 +526,8 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 			return NULL; /* a hint to nothing */
 		ds = &st;
 	}
-	if (!record_size_ok(ds->shm_segsz))
+	if (!worth_attaching(d, shmid, ds) || attach_open_record(d, shmid, ds, &rec, &v) < 0)
 		return NULL;
-	if (intake_is_turned_down(d, shmid, (uint64_t)ds->shm_ctime))
-		return NULL;
-	/* Memory's bound; the budgets proper are applied once the record is
-	 * judged (watch_evaluate()). */
-	if (d->ws.n >= 2u * d->settings.slots + 64u) {
-		intake_census_soon(d);
-		return NULL;
-	}
-	r = record_attach_sized(shmid, ds->shm_segsz, true, &rec);
-	if (r == -EINPROGRESS && (uint64_t)time(NULL) < (uint64_t)ds->shm_ctime + UNFINISHED_S) {
-		/* Caught between its maker's shmget() and the magic: not
-		 * turned down (its segment's ctime will not change, so that
-		 * would be for good, and its announcement ignored).  Its
-		 * announcement takes it up, or the periodic census; no
-		 * earlier census, or anybody's empty segments would make
-		 * them come every second. */
-		return NULL;
-	}
-	if (r == -EPROTO || r == -EINPROGRESS) {
-		/* Not a heartbeat record: some other program's segment. */
-		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
-		return NULL;
-	}
-	if (r < 0) {
-		if (r == -EACCES && intake_say_unreadable(d)) {
-			/* Records are mode 0640 in the registry's group: without
-			 * CAP_IPC_OWNER hbwatch must be in that group. */
-			log_warning(
-			    "cannot read heartbeat record %d (uid %u, group %u, mode %03o): "
-			    "hbwatch needs CAP_IPC_OWNER or membership of group %u "
-			    "(SupplementaryGroups= in its unit)",
-			    shmid, (unsigned)ds->shm_perm.uid, (unsigned)ds->shm_perm.gid,
-			    (unsigned)ds->shm_perm.mode & 0777u, (unsigned)ds->shm_perm.gid);
-		}
-		if (r == -EACCES)
-			intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
-		else if (r != -EINVAL && r != -EIDRM)
-			intake_census_soon(d);
-		return NULL;
-	}
-	r = record_read(&rec, &v);
-	if (r == -EPROTO) {
-		/* Rewritten since the attach a moment ago: not a record. */
-		record_unmap(&rec);
-		intake_turn_down(d, shmid, (uint64_t)ds->shm_ctime);
-		return NULL;
-	}
-	if (r < 0) {
-		record_unmap(&rec);
-		intake_census_soon(d);
-		return NULL;
-	}
-	if (v.state != HB_RECORD_OPEN) {
-		record_unmap(&rec);
-		return NULL;
-	}
 	w = watch_new(d, shmid);
 	if (!w) {
 		record_unmap(&rec);
