@@ -71,105 +71,142 @@ static void hang(const char *how)
 		pause();
 }
 
-int main(int argc, char **argv)
+struct demo {
+	const char *name, *label, *how;
+	unsigned timeout, hang_after, work;
+	hb_task *task;
+};
+
+static void usage(FILE *to)
 {
-	const char *name = "hbwatch-demo", *label = NULL, *how = "pause";
-	unsigned timeout = 2000, hang_after = 0, work = 0;
-	hb_task *task = NULL;
-	bool task_silent = false;
-	int c, r;
+	fprintf(to, "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS] "
+		    "[-T LABEL] [-m pause|spin|read|stop] [-w WORK_MS]\n"
+		    "Registers as NAME (default hbwatch-demo) and beats every "
+		    "TIMEOUT/4; with -H, stops beating after that long but stays alive,\n"
+		    "asleep (-m pause, the default), in a busy loop (spin), blocked "
+		    "reading a pipe (read) or stopped (stop).\n"
+		    "With -T, also beats a task LABEL with the same timeout, and -H "
+		    "stops the task's beats instead of the process's.\n"
+		    "With -w, spends WORK_MS of CPU after each beat.\n");
+}
+
+/* Fill D from the command line.  Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct demo *d)
+{
+	int c;
 
 	while ((c = getopt(argc, argv, "n:t:H:T:m:w:h")) != -1) {
 		switch (c) {
 		case 'n':
-			name = optarg;
+			d->name = optarg;
 			break;
 		case 'T':
-			label = optarg;
+			d->label = optarg;
 			break;
 		case 'm':
-			how = optarg;
-			if (strcmp(how, "pause") && strcmp(how, "spin") && strcmp(how, "read") &&
-			    strcmp(how, "stop")) {
-				fprintf(stderr, "hbwatch-demo: bad -m value '%s'\n", how);
+			d->how = optarg;
+			if (strcmp(d->how, "pause") && strcmp(d->how, "spin") &&
+			    strcmp(d->how, "read") && strcmp(d->how, "stop")) {
+				fprintf(stderr, "hbwatch-demo: bad -m value '%s'\n", d->how);
 				return 2;
 			}
 			break;
 		case 'w':
-			if (parse_ms(optarg, &work) < 0) {
+			if (parse_ms(optarg, &d->work) < 0) {
 				fprintf(stderr, "hbwatch-demo: bad -w value '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 't':
 		case 'H':
-			if (parse_ms(optarg, c == 't' ? &timeout : &hang_after) < 0 ||
-			    (c == 't' && timeout == 0)) {
+			if (parse_ms(optarg, c == 't' ? &d->timeout : &d->hang_after) < 0 ||
+			    (c == 't' && d->timeout == 0)) {
 				fprintf(stderr, "hbwatch-demo: bad -%c value '%s'\n", c, optarg);
 				return 2;
 			}
 			break;
 		default:
-			fprintf(
-			    c == 'h' ? stdout : stderr,
-			    "Usage: hbwatch-demo [-n NAME] [-t TIMEOUT_MS] [-H HANG_AFTER_MS] "
-			    "[-T LABEL] [-m pause|spin|read|stop] [-w WORK_MS]\n"
-			    "Registers as NAME (default hbwatch-demo) and beats every "
-			    "TIMEOUT/4; with -H, stops beating after that long but stays alive,\n"
-			    "asleep (-m pause, the default), in a busy loop (spin), blocked "
-			    "reading a pipe (read) or stopped (stop).\n"
-			    "With -T, also beats a task LABEL with the same timeout, and -H "
-			    "stops the task's beats instead of the process's.\n"
-			    "With -w, spends WORK_MS of CPU after each beat.\n");
+			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
 	}
-	r = hb_register(name, timeout);
+	return -1;
+}
+
+/* Register, and open the task if asked.  Returns 0 or the exit status. */
+static int start(struct demo *d)
+{
+	int r = hb_register(d->name, d->timeout);
+
 	if (r < 0) {
-		fprintf(stderr, "hbwatch-demo: cannot register as %s: %s\n", name, strerror(-r));
+		fprintf(stderr, "hbwatch-demo: cannot register as %s: %s\n", d->name, strerror(-r));
 		return 1;
 	}
-	if (label) {
-		r = hb_task_open(&task, label, timeout);
+	if (d->label) {
+		r = hb_task_open(&d->task, d->label, d->timeout);
 		if (r < 0) {
-			fprintf(stderr, "hbwatch-demo: cannot open task %s: %s\n", label,
+			fprintf(stderr, "hbwatch-demo: cannot open task %s: %s\n", d->label,
 				strerror(-r));
 			return 1;
 		}
 	}
-	printf("hbwatch-demo[%d]: registered as %s, timeout %u ms%s%s%s\n", (int)getpid(), name,
-	       timeout, label ? ", task " : "", label ? label : "",
-	       hang_after ? ", will hang" : "");
+	printf("hbwatch-demo[%d]: registered as %s, timeout %u ms%s%s%s\n", (int)getpid(), d->name,
+	       d->timeout, d->label ? ", task " : "", d->label ? d->label : "",
+	       d->hang_after ? ", will hang" : "");
 	fflush(stdout);
-	for (unsigned elapsed = 0;; elapsed += timeout / 4 ? timeout / 4 : 1) {
-		if (task && hang_after && elapsed >= hang_after) {
+	return 0;
+}
+
+/* Beat every timeout/4 until -H says to stop (the task's beats, or the
+ * process's: then hang as -m says).  Returns the exit status on failure. */
+static int beat_loop(const struct demo *d)
+{
+	unsigned step = d->timeout / 4 ? d->timeout / 4 : 1;
+	bool task_silent = false;
+	int r;
+
+	for (unsigned elapsed = 0;; elapsed += step) {
+		bool hung = d->hang_after && elapsed >= d->hang_after;
+
+		if (d->task && hung) {
 			if (!task_silent) {
 				printf("hbwatch-demo[%d]: task %s stopped beating (the process "
 				       "beats on)\n",
-				       (int)getpid(), label);
+				       (int)getpid(), d->label);
 				fflush(stdout);
 				task_silent = true;
 			}
-		} else if (task) {
-			r = hb_task_beat(task);
+		} else if (d->task) {
+			r = hb_task_beat(d->task);
 			if (r < 0) {
 				fprintf(stderr, "hbwatch-demo: task beat failed: %s\n",
 					strerror(-r));
 				return 1;
 			}
-		} else if (hang_after && elapsed >= hang_after) {
+		} else if (hung) {
 			printf("hbwatch-demo[%d]: stopped beating (hung, but alive: %s)\n",
-			       (int)getpid(), how);
+			       (int)getpid(), d->how);
 			fflush(stdout);
-			hang(how);
+			hang(d->how);
 		}
 		r = hb_beat();
 		if (r < 0) {
 			fprintf(stderr, "hbwatch-demo: beat failed: %s\n", strerror(-r));
 			return 1;
 		}
-		if (work)
-			work_ms(work);
-		sleep_ms(timeout / 4 ? timeout / 4 : 1);
+		if (d->work)
+			work_ms(d->work);
+		sleep_ms(step);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct demo d = {.name = "hbwatch-demo", .how = "pause", .timeout = 2000};
+	int r = parse_args(argc, argv, &d);
+
+	if (r >= 0)
+		return r;
+	r = start(&d);
+	return r ? r : beat_loop(&d);
 }
