@@ -488,6 +488,7 @@ Test(lifecycle, many_records_taken_up_in_slices, .timeout = 120)
 	char want[64];
 	pid_t p[MANY];
 
+	hbd_need_pidfd();
 	hbd_config("[svc]\ntimeout = 60s\n");
 	hbd_start();
 	cr_assert(hbd_log_wait("started", 0, "created the registry", 5000));
