@@ -16,7 +16,7 @@ guest_setup
 # victim UNIT DEMO-ARGS [EXTRA SERVICE LINES]: the demo worker with a
 # 300 ms timeout, not restarted (one process each).
 victim() {
-	local unit=$1 args=$2 extra=${3:-}
+	local unit=$1 args=$2 extra=${3:-} section=${4:-}
 	cat >"$M/etc/systemd/system/$unit.service" <<EOT
 [Unit]
 Description=e2e verdict victim $unit
@@ -31,10 +31,12 @@ EOT
 	cp "$M$DOCDIR/hbwatch-watched.conf.example" \
 		"$M/etc/systemd/system/$unit.service.d/hbwatch.conf"
 	printf '[Service]\nRestart=no\n' >"$M/etc/systemd/system/$unit.service.d/50-once.conf"
-	write_section 80-e2e.ini "$unit" "$unit.service"
+	write_section 80-e2e.ini "$unit" "$unit.service" $section
 }
-# 20 ms of CPU after each beat, every 75 ms: some 400 ms at 5 %.
-victim e2e-starved "-w 20" "CPUQuota=5%"
+# 20 ms of CPU after each beat, every 75 ms: some 400 ms at 5 %, and up to
+# 600 ms as the quota's periods fall.  The default starve_grace (one
+# timeout) allows 600 ms in all, no margin: the healthy one gets 1 s.
+victim e2e-starved "-w 20" "CPUQuota=5%" "starve_grace=1s"
 victim e2e-starved-hung "-w 20 -H 1500 -m spin" "CPUQuota=5%"
 # Beats until 4 s after it starts (frozen from about 0.5 s to 1.5 s), then
 # hangs asleep.
