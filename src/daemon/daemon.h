@@ -70,6 +70,8 @@ struct watch {
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	uint64_t retried_beat;	 /* handled_beat when an action was put off to a retry */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
+	/* Who its events are about (state.c keeps it current). */
+	struct event_subject subject;
 	int pidfd;
 	struct target_group group; /* kill_group: the members met, group.pgrp 0: none */
 	sd_event_source *exit_source;

@@ -109,7 +109,7 @@ void watch_finish(struct daemon *d)
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct watch *w = userdata;
-	struct event e = watch_event(w, EVENT_PROCESS_GONE);
+	struct event e = {.kind = EVENT_PROCESS_GONE, .who = w->subject};
 	bool was_killing = w->state == WATCH_KILLING;
 	struct hb_record_view v;
 
@@ -134,9 +134,9 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
  * it again. */
 static void watch_retry(struct watch *w, const char *why)
 {
-	struct event e = watch_event(w, EVENT_ODD);
+	struct event e = {.kind = EVENT_ODD, .who = w->subject};
 
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&w->d->stats, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
 		   w->name, (int)w->pid, w->shmid, why);
 	intake_census_soon(w->d);
@@ -163,7 +163,7 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	    used < d->settings.slots)
 		return true;
 	if (watched && intake_say_full(d)) {
-		struct event e = {.kind = EVENT_ODD, .slot = -1};
+		struct event e = {.kind = EVENT_ODD, .who.slot = -1};
 		event_emit(&d->stats, &e,
 			   "watching %u processes, the limit set by slots=%u: newer registrations "
 			   "wait until others end (raise slots= in [hbwatch])",
@@ -288,7 +288,7 @@ static void watch_refuse(struct watch *w, enum identity_verdict verdict, const c
 	w->why[n] = '\0';
 	watch_set_state(w, WATCH_REFUSED);
 	if (!was) {
-		struct event e = watch_event(w, EVENT_REFUSED);
+		struct event e = {.kind = EVENT_REFUSED, .who = w->subject};
 		e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
 		event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s", w->name,
 			   (int)w->pid, w->shmid, why);
@@ -300,8 +300,8 @@ static void watch_refuse(struct watch *w, enum identity_verdict verdict, const c
 static void watch_distrust(struct watch *w, const char *why, struct shmid_ds ds)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
-	e.verified = false;
+	struct event e = {.kind = EVENT_UNTRUSTED, .who = w->subject};
+	e.who.verified = false;
 	event_emit(&d->stats, &e,
 		   "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
 		   "%s; never acted on",
@@ -331,11 +331,11 @@ static bool watch_apply(struct watch *w, enum identity_verdict verdict, const ch
 		watch_refuse(w, verdict, why);
 		break;
 	case IDENTITY_STALE: {
-		struct event e = watch_event(w, EVENT_STALE_RECORD);
+		struct event e = {.kind = EVENT_STALE_RECORD, .who = w->subject};
 		/* Not ours to remove: remember it, or every census says it again. */
 		if (!w->remove_when_done)
 			intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
-		e.verified = false;
+		e.who.verified = false;
 		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
 			   w->name, (int)w->pid, why);
 		watch_destroy(w);
@@ -541,6 +541,7 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	w->start_time = v.start_time;
 	w->remove_when_done = !(v.flags & HB_RECORD_SELF) && ds->shm_perm.uid == geteuid();
 	name_printable(w->name, v.name);
+	watch_subject_update(w);
 	return watch_evaluate(w, true) ? w : NULL;
 }
 
@@ -550,12 +551,12 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 static void watch_header_changed(struct watch *w)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct event e = {.kind = EVENT_UNTRUSTED, .who = w->subject};
 	struct shmid_ds ds;
 	char why[256] = "its header changed after it was attached";
 
 	record_check(&w->record, why, sizeof(why));
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&d->stats, &e,
 		   "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
 		   "watched",
@@ -621,7 +622,7 @@ static void fmt_ms_round(uint64_t ns, char *buf, size_t len)
 static void tell_extension(struct watch *w, const struct watch_task *task, uint64_t ext_until,
 			   uint64_t deadline, bool moved, uint64_t ext_max, uint64_t now)
 {
-	struct event e = watch_event(w, EVENT_EXTENDED);
+	struct event e = {.kind = EVENT_EXTENDED, .who = w->subject};
 	char asked[DURATION_FORMAT_MAX], wait[DURATION_FORMAT_MAX], cap[DURATION_FORMAT_MAX];
 	char who[HB_TASK_LABEL_SIZE + 16] = "";
 
@@ -695,7 +696,7 @@ static uint64_t process_timeout(struct watch *w, const struct service *svc)
 	if (timeout == 0) {
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
-			struct event e = watch_event(w, EVENT_ODD);
+			struct event e = {.kind = EVENT_ODD, .who = w->subject};
 			event_emit(&w->d->stats, &e,
 				   "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
 				   "1 ms..24 h: not enforced until it registers again",
@@ -713,7 +714,7 @@ static void future_beat_warn(struct watch *w, uint64_t now)
 	const struct hb_record_view *v = &w->v;
 
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
-		struct event e = watch_event(w, EVENT_ODD);
+		struct event e = {.kind = EVENT_ODD, .who = w->subject};
 		event_emit(&w->d->stats, &e,
 			   "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
 			   "deadline counts from there",
