@@ -44,6 +44,18 @@ struct watch_task {
  * task's (slot << 32 | generation). */
 #define WATCH_BEAT_PROCESS UINT64_MAX
 
+/* A missed deadline, the one fact a watch hands to act/
+ * (kill_deadline_missed()): whose heartbeat, which beat, how late. */
+struct deadline_miss {
+	uint64_t heartbeat; /* WATCH_BEAT_PROCESS or a task's (slot << 32 | generation) */
+	uint64_t beat_ns;   /* the beat whose deadline it was */
+	uint64_t timeout_ns;
+	uint64_t late_ns;
+	uint64_t seen_ns; /* when the scan found it missed */
+	const char *task; /* the task's label; NULL: the process's own heartbeat */
+	pid_t tid;	  /* the thread the record says beat it last, 0: none */
+};
+
 /* One registration: a heartbeat record (native) or a record of the classic
  * table (legacy), pinned to its process by a pidfd. */
 struct watch {

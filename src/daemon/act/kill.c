@@ -762,8 +762,26 @@ static void act_on(struct watch *w, const struct service *svc, const char *unit)
 	}
 }
 
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns)
+/* Note on W the deadline M it missed: what the verdict, the actions and
+ * hbctl's view say it was. */
+static void miss_note(struct watch *w, const struct deadline_miss *m)
+{
+	w->handled_beat = m->beat_ns;
+	w->handled_heartbeat = m->heartbeat;
+	snprintf(w->missed_task, sizeof(w->missed_task), "%s", m->task ? m->task : "");
+	w->missed_tid = m->tid;
+}
+
+/* When W is due again after missed deadline M: thawed or let go by its
+ * tracer, a whole timeout from then; else UINT64_MAX, its state and
+ * retry time say when it is looked at again. */
+static uint64_t due_after(const struct watch *w, const struct deadline_miss *m)
+{
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, m->seen_ns, m->timeout_ns) : UINT64_MAX;
+}
+
+uint64_t kill_deadline_missed(struct watch *w, const struct service *svc,
+			      const struct deadline_miss *m)
 {
 	struct event e = {.kind = EVENT_DEADLINE_MISSED, .who = w->subject};
 	struct evidence ev;
@@ -771,11 +789,12 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 	enum identity_verdict v;
 	char *unit = NULL;
 
+	miss_note(w, m);
 	/* First, before anything is sent to it: what it does now. */
 	evidence_take(w, &ev);
 	e.extra = ev.extra;
-	e.timeout_ns = timeout_ns;
-	e.late_ns = late_ns ? late_ns : 1;
+	e.timeout_ns = m->timeout_ns;
+	e.late_ns = m->late_ns ? m->late_ns : 1;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	/* A deadline that only leads to a log line may be held back by the
 	 * rate limit; one that leads to a kill is always told, once: the same
@@ -784,8 +803,8 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		e.kind = EVENT_DEADLINE_MISSED_LIMITED;
 	/* Late is not hung: starved, frozen or debugged, it is held back
 	 * (and said so) instead. */
-	if (hold_at_deadline(w, svc, timeout_ns, late_ns, ev.words, ev.tfl.v))
-		return;
+	if (hold_at_deadline(w, svc, m->timeout_ns, m->late_ns, ev.words, ev.tfl.v))
+		return due_after(w, m);
 	say_missed(w, svc, e, &ev);
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
@@ -796,4 +815,5 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		act_on(w, svc, unit);
 	}
 	free(unit);
+	return due_after(w, m);
 }

@@ -282,8 +282,11 @@ uint64_t hold_deadline(const struct watch *w, uint64_t deadline, uint64_t timeou
 	return deadline;
 }
 
-uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
-		   uint64_t timeout_ns, uint64_t now)
+/* warn_at: if W's heartbeat (beat BEAT_NS, TIMEOUT_NS) is past SVC's
+ * warn_at share and not said yet, say so with the triage.  Returns when
+ * it is due if still ahead, else UINT64_MAX. */
+static uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
+			  uint64_t timeout_ns, uint64_t now)
 {
 	struct event e = {.kind = EVENT_NEAR, .who = w->subject};
 	struct triage_facts tf;
@@ -316,4 +319,30 @@ uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
 		   "(warn_at): %s",
 		   w->name, (int)w->pid, age, svc->warn_at_pct, words);
 	return UINT64_MAX;
+}
+
+uint64_t hold_ahead(struct watch *w, const struct service *svc, uint64_t beat_ns,
+		    uint64_t timeout_ns, uint64_t *deadline, uint64_t now)
+{
+	uint64_t gap, look, near;
+
+	*deadline = hold_deadline(w, *deadline, timeout_ns);
+	if (now >= *deadline)
+		return UINT64_MAX;
+	gap = triage_sample_gap(timeout_ns);
+	/* The CPU figure at a missed deadline counts from here: a sample
+	 * after the last beat of the heartbeat nearest its deadline. */
+	triage_sample(&w->triage, w->pid, w->start_time, beat_ns, now, gap,
+		      &w->d->triage_warm_left);
+	hold_sample(w, svc, now);
+	/* Look again a quarter timeout on, beat or not: the deadline scans
+	 * alone would see the last beat only at its deadline, too late for
+	 * a sample.  On a grid, so that processes with the same timeout
+	 * share the scans. */
+	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+	look = triage_sample_tick(look, gap);
+	near = hold_near(w, svc, beat_ns, timeout_ns, now);
+	if (near < look)
+		look = near;
+	return look < *deadline ? look : *deadline;
 }

@@ -326,6 +326,7 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 {
 	struct watch *w = &lw->w;
 	const struct service *svc = settings_find(&d->settings, w->name);
+	struct deadline_miss m;
 	uint64_t timeout, deadline;
 
 	/* Rate-limited or a failed action: act again when the retry is due. */
@@ -348,9 +349,12 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 		hold_sample(w, svc, now);
 		return deadline;
 	}
-	w->handled_beat = (uint64_t)lw->atime + 1u; /* the beat whose deadline this is */
-	kill_deadline_missed(w, svc, timeout, now - deadline);
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
+	m = (struct deadline_miss){.heartbeat = WATCH_BEAT_PROCESS,
+				   .beat_ns = (uint64_t)lw->atime + 1u, /* its beat is its atime */
+				   .timeout_ns = timeout,
+				   .late_ns = now - deadline,
+				   .seen_ns = now};
+	return kill_deadline_missed(w, svc, &m);
 }
 
 static void legacy_detach(struct daemon *d)

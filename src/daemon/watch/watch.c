@@ -767,33 +767,8 @@ static struct nearest nearest_due(struct watch *w, const struct service *svc, ui
 	return n;
 }
 
-/* Before W's deadline N: a CPU sample and the hold's facts, and when to
- * look again. */
-static uint64_t sample_ahead(struct daemon *d, struct watch *w, const struct service *svc,
-			     const struct nearest *n, uint64_t now)
-{
-	uint64_t gap = triage_sample_gap(n->timeout), look, near;
-
-	/* The CPU figure at a missed deadline counts from here: a
-	 * sample after the last beat of the heartbeat nearest its
-	 * deadline. */
-	triage_sample(&w->triage, w->pid, w->start_time, n->which_beat, now, gap,
-		      &d->triage_warm_left);
-	hold_sample(w, svc, now);
-	/* Look again a quarter timeout on, beat or not: the deadline
-	 * scans alone would see the last beat only at its deadline,
-	 * too late for a sample.  On a grid, so that processes with
-	 * the same timeout share the scans. */
-	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
-	look = triage_sample_tick(look, gap);
-	near = hold_near(w, svc, n->which_beat, n->timeout, now);
-	if (near < look)
-		look = near;
-	return look < n->deadline ? look : n->deadline;
-}
-
-/* W missed deadline N: what was late, handed to the kill path.  Returns
- * when to look again. */
+/* W missed deadline N: what was late, handed to the kill path as one
+ * fact.  Returns when to look again. */
 static uint64_t deadline_passed(struct watch *w, const struct service *svc, const struct nearest *n,
 				uint64_t now)
 {
@@ -801,14 +776,17 @@ static uint64_t deadline_passed(struct watch *w, const struct service *svc, cons
 		watch_tasks_refresh(w);
 		return now; /* judged again on its new clock */
 	}
-	w->handled_beat = n->which_beat;
-	w->handled_heartbeat = n->which;
-	snprintf(w->missed_task, sizeof(w->missed_task), "%s", n->task ? n->task->v.label : "");
-	/* The record's word for which thread it was: checked before use. */
-	w->missed_tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid;
-	kill_deadline_missed(w, svc, n->timeout, now - n->deadline);
-	/* Thawed or let go by its tracer: due a whole timeout from now. */
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, n->timeout) : UINT64_MAX;
+	struct deadline_miss m = {
+	    .heartbeat = n->which,
+	    .beat_ns = n->which_beat,
+	    .timeout_ns = n->timeout,
+	    .late_ns = now - n->deadline,
+	    .seen_ns = now,
+	    .task = n->task ? n->task->v.label : NULL,
+	    /* The record's word for which thread it was: checked before use. */
+	    .tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid,
+	};
+	return kill_deadline_missed(w, svc, &m);
 }
 
 /* The deadline of an active watch, or UINT64_MAX if it has none: the
@@ -828,10 +806,8 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		return UINT64_MAX;
 	future_beat_warn(w, now);
 	n = nearest_due(w, svc, timeout, now);
-	n.deadline = hold_deadline(w, n.deadline, n.timeout);
-	if (now < n.deadline)
-		return sample_ahead(d, w, svc, &n, now);
-	return deadline_passed(w, svc, &n, now);
+	next = hold_ahead(w, svc, n.which_beat, n.timeout, &n.deadline, now);
+	return now < n.deadline ? next : deadline_passed(w, svc, &n, now);
 }
 
 uint64_t watch_scan(struct daemon *d)
