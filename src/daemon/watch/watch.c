@@ -207,19 +207,15 @@ static int watch_clock_learn(struct watch *w)
 
 /* Just before acting on a missed deadline: whether W's process still runs
  * on the clock its beats were read on.  A single-threaded process may
- * setns() into another time namespace; then its record is read again. */
+ * setns() into another time namespace; then its clock is learnt anew, and
+ * the next scan, due at once, reads its record on it. */
 static bool watch_clock_moved(struct watch *w)
 {
-	struct hb_record_view v;
 	int64_t rel;
 
 	if (timens_relative(w->pid, &rel) < 0 || rel == w->clock_rel_ns)
 		return false;
 	w->clock_rel_ns = rel;
-	if (record_read(&w->record, &v) == 0) {
-		timens_view_to_ours(&v, rel);
-		w->v = v;
-	}
 	return true;
 }
 
@@ -772,10 +768,8 @@ static struct nearest nearest_due(struct watch *w, const struct service *svc, ui
 static uint64_t deadline_passed(struct watch *w, const struct service *svc, const struct nearest *n,
 				uint64_t now)
 {
-	if (watch_clock_moved(w)) {
-		watch_tasks_refresh(w);
-		return now; /* judged again on its new clock */
-	}
+	if (watch_clock_moved(w))
+		return now; /* read again and judged on its new clock */
 	struct deadline_miss m = {
 	    .heartbeat = n->which,
 	    .beat_ns = n->which_beat,
