@@ -51,9 +51,8 @@ static void hold_set(struct watch *w, enum verdict_hold h, const char *why, uint
 {
 	w->hold = h;
 	set_why(w, why);
-	watch_set_state(w, WATCH_LOGGED);
+	watch_set_state(w, WATCH_LOGGED); /* touches the view: all of this goes with it */
 	w->retry_at_ns = retry_at;
-	view_touch(w);
 }
 
 static void hold_clear(struct watch *w)
