@@ -44,6 +44,18 @@ struct watch_task {
  * task's (slot << 32 | generation). */
 #define WATCH_BEAT_PROCESS UINT64_MAX
 
+/* A missed deadline, the one fact a watch hands to act/
+ * (kill_deadline_missed()): whose heartbeat, which beat, how late. */
+struct deadline_miss {
+	uint64_t heartbeat; /* WATCH_BEAT_PROCESS or a task's (slot << 32 | generation) */
+	uint64_t beat_ns;   /* the beat whose deadline it was */
+	uint64_t timeout_ns;
+	uint64_t late_ns;
+	uint64_t seen_ns; /* when the scan found it missed */
+	const char *task; /* the task's label; NULL: the process's own heartbeat */
+	pid_t tid;	  /* the thread the record says beat it last, 0: none */
+};
+
 /* One registration: a heartbeat record (native) or a record of the classic
  * table (legacy), pinned to its process by a pidfd. */
 struct watch {
@@ -70,6 +82,8 @@ struct watch {
 	uint64_t retry_at_ns;	 /* LOGGED: act again then if still no beat; 0: never */
 	uint64_t retried_beat;	 /* handled_beat when an action was put off to a retry */
 	char name[HB_NAME_SIZE]; /* printable copy, safe for logs */
+	/* Who its events are about (state.c keeps it current). */
+	struct event_subject subject;
 	int pidfd;
 	struct target_group group; /* kill_group: the members met, group.pgrp 0: none */
 	sd_event_source *exit_source;

@@ -151,7 +151,7 @@ static int config_load(const struct daemon *d, struct settings *s, char *err, si
 static void reload(struct daemon *d)
 {
 	struct settings fresh = {0};
-	struct event e = {.kind = EVENT_RELOADED, .slot = -1};
+	struct event e = {.kind = EVENT_RELOADED, .who.slot = -1};
 	char err[4096]; /* every mistake, one line each */
 	int r;
 

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
+#include "duration.h"
 #include "event.h"
 #include "log.h"
 #include "stats.h"
@@ -109,7 +111,7 @@ Test(event, emit_counts_as_the_table_says, .init = quiet)
 	struct stats s = {0};
 
 	for (int k = 0; k < EVENT_KIND_MAX; k++) {
-		struct event e = {.kind = k, .name = "svc", .slot = -1};
+		struct event e = {.kind = k, .who = {.name = "svc", .slot = -1}};
 		const struct event_kind_info *i = event_kind_info(k);
 		const struct counter *c = stats_find(&s, "svc");
 		uint64_t before[STATS_COUNTER_MAX] = {0};
@@ -129,7 +131,7 @@ Test(event, emit_counts_as_the_table_says, .init = quiet)
 Test(event, held_back_still_counted, .init = quiet)
 {
 	struct stats s = {0};
-	struct event e = {.kind = EVENT_UNTRUSTED, .name = "svc", .slot = -1};
+	struct event e = {.kind = EVENT_UNTRUSTED, .who = {.name = "svc", .slot = -1}};
 	const struct counter *c;
 
 	for (unsigned i = 0; i < LOG_LIMIT_BURST + 5; i++)
@@ -139,4 +141,49 @@ Test(event, held_back_still_counted, .init = quiet)
 	cr_expect_eq(c->n[STATS_UNTRUSTED], LOG_LIMIT_BURST + 5);
 	cr_expect(!log_limit_take(), "the burst should be used up");
 	stats_finish(&s);
+}
+
+/* Stderr into a file of its own, until told() reads it back. */
+static FILE *listen(void)
+{
+	FILE *f = tmpfile();
+
+	cr_assert_not_null(f);
+	fflush(stderr);
+	cr_assert(dup2(fileno(f), fileno(stderr)) >= 0);
+	return f;
+}
+
+/* The line written to stderr since listen() gave F. */
+static void told(FILE *f, char *out, size_t len)
+{
+	fflush(stderr);
+	rewind(f);
+	out[0] = '\0';
+	cr_assert_not_null(fgets(out, (int)len, f));
+	fclose(f);
+}
+
+/* The words a message may use for the event's own fields are written by
+ * event.c, the same for every caller: {record}, {timeout}, {late}. */
+Test(event, words_for_fields, .init = quiet)
+{
+	struct event e = {.kind = EVENT_DEADLINE_MISSED,
+			  .who = {.name = "svc", .slot = -1, .shmid = 7, .pid = 42},
+			  .timeout_ns = 1500000000u,
+			  .late_ns = 12345678u};
+	char line[512], tmo[DURATION_FORMAT_MAX], want[128];
+	FILE *f;
+
+	duration_format(e.timeout_ns, tmo, sizeof(tmo));
+	snprintf(want, sizeof(want), "svc (pid 42, record 7) timeout %s, 12.345 ms late; 5", tmo);
+	f = listen();
+	event_emit(NULL, &e, "svc (pid 42, {record}) timeout {timeout}, {late} late; %d", 5);
+	told(f, line, sizeof(line));
+	cr_expect_not_null(strstr(line, want), "told \"%s\", not \"%s\"", line, want);
+	e.who = (struct event_subject){.name = "svc", .slot = 3, .shmid = -1, .legacy = true};
+	f = listen();
+	event_emit(NULL, &e, "{record}, {late}, {x} %d%%", 9);
+	told(f, line, sizeof(line));
+	cr_expect_not_null(strstr(line, "legacy record 3, 12.345 ms, {x} 9%"), "told \"%s\"", line);
 }

@@ -38,12 +38,6 @@ static const char *sig_name(int sig)
 	return n ? n : "signal";
 }
 
-static void fmt_ms(char *buf, size_t len, uint64_t ns)
-{
-	snprintf(buf, len, "%llu.%03llu ms", (unsigned long long)(ns / 1000000u),
-		 (unsigned long long)(ns / 1000u % 1000u));
-}
-
 /* Count one action on a process of SVC in UNIT (NULL: none); false if
  * that would exceed the section's kill_burst per kill_interval for that
  * unit instance, and then *REOPENS gets the end of the window.  Per
@@ -98,7 +92,7 @@ static void say_bus_error(const char *unit, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void say_bus_error(const char *unit, const char *fmt, ...)
 {
-	struct event e = {.kind = EVENT_BUS_ERROR, .slot = -1, .unit = unit};
+	struct event e = {.kind = EVENT_BUS_ERROR, .who.slot = -1, .unit = unit};
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -218,7 +212,7 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
 	triage_take(w, UINT64_MAX, &f, &fl, NULL, 0);
 	if (triage_after_sigkill(&f, why, sizeof(why)) == TRIAGE_UNKILLABLE &&
 	    !w->triage.unkillable) {
-		struct event e = watch_event(w, EVENT_UNKILLABLE);
+		struct event e = {.kind = EVENT_UNKILLABLE, .who = w->subject};
 		e.signal = SIGKILL;
 		e.extra = fl.v;
 		w->triage.unkillable = true;
@@ -240,10 +234,10 @@ static int on_unkillable(sd_event_source *s, uint64_t usec, void *userdata)
  * limited, as the signal itself would not have been. */
 static void say_refused(struct watch *w, int sig, const char *when, const char *why)
 {
-	struct event e = watch_event(w, EVENT_NOT_SENT);
+	struct event e = {.kind = EVENT_NOT_SENT, .who = w->subject};
 
 	e.signal = sig;
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&w->d->stats, &e, "not sending %s to %s (pid %d)%s: %s", sig_name(sig), w->name,
 		   (int)w->pid, when, why);
 }
@@ -307,7 +301,7 @@ static bool escalation_allowed(struct watch *w, struct ownership_facts *own)
 static int on_escalate(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct watch *w = userdata;
-	struct event e = watch_event(w, EVENT_ESCALATED);
+	struct event e = {.kind = EVENT_ESCALATED, .who = w->subject};
 	struct target_tally t = {0};
 	struct ownership_facts own;
 	char why[512], field[sizeof(t.skipped_list) + 32], words[sizeof(t.skipped_list) + 320];
@@ -363,7 +357,7 @@ static pid_t signal_group(struct watch *w, const struct service *svc,
 	if (!svc->kill_group || proc_pgrp(w->pid, &pg) < 0)
 		return 0;
 	if (pg != w->pid) {
-		struct event e = watch_event(w, EVENT_ODD);
+		struct event e = {.kind = EVENT_ODD, .who = w->subject};
 		event_emit(
 		    &w->d->stats, &e,
 		    "kill_group: %s (pid %d) does not lead its process group (%d): only it is "
@@ -468,7 +462,7 @@ static void say_signalled(struct watch *w, const struct service *svc, struct eve
 static void action_kill(struct watch *w, const struct service *svc)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_SIGNAL_SENT);
+	struct event e = {.kind = EVENT_SIGNAL_SENT, .who = w->subject};
 	struct target_tally t = {0};
 	struct ownership_facts own;
 	char why[512], thread_note[96] = "";
@@ -564,7 +558,7 @@ static int unit_call(struct daemon *d, const char *method, const char *unit, int
  * if UNIT may be handed to systemd. */
 static bool handover_allowed(struct watch *w, const char *unit, const char *what)
 {
-	struct event e = watch_event(w, EVENT_NOT_HANDED_OVER);
+	struct event e = {.kind = EVENT_NOT_HANDED_OVER, .who = w->subject};
 	struct ownership_facts own;
 	char why[1024];
 
@@ -582,7 +576,7 @@ static bool handover_allowed(struct watch *w, const char *unit, const char *what
 static void action_restart_unit(struct watch *w, const struct service *svc, const char *unit)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_RESTART_UNIT);
+	struct event e = {.kind = EVENT_RESTART_UNIT, .who = w->subject};
 
 	e.unit = unit;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
@@ -616,7 +610,7 @@ static void limit_hand_over(struct watch *w, const struct service *svc, const ch
 			    struct rate *rate, uint64_t reopens)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_HANDED_OVER);
+	struct event e = {.kind = EVENT_HANDED_OVER, .who = w->subject};
 	bool kill_all = svc->limit_action == LIMIT_KILL_UNIT;
 
 	e.unit = unit;
@@ -678,33 +672,30 @@ static void evidence_take(struct watch *w, struct evidence *ev)
 	ev->extra[n_extra] = NULL;
 }
 
-/* The journal record of W's missed deadline (event E), with EV. */
+/* The journal record of W's missed deadline (event E, its timeout and
+ * lateness among its fields), with EV. */
 static void say_missed(struct watch *w, const struct service *svc, struct event e,
-		       uint64_t timeout_ns, uint64_t late_ns, const struct evidence *ev)
+		       const struct evidence *ev)
 {
 	struct daemon *d = w->d;
 	const char *words = ev->words, *th_words = ev->th_words;
-	char late[32], tmo[DURATION_FORMAT_MAX];
 
-	fmt_ms(late, sizeof(late), late_ns);
-	duration_format(timeout_ns, tmo, sizeof(tmo));
 	/* A unit restart meets the same uninterruptible wait: systemd's
 	 * SIGKILL cannot end it either. */
 	const char *d_note = svc->action == ACTION_RESTART_UNIT && triage_has_d(&ev->tf)
 				 ? "; restarting its unit, systemd will meet the same D state"
 				 : "";
-	if (w->missed_task[0]) {
+	if (e.task) {
 		event_emit(&d->stats, &e,
-			   "%s (pid %d, %s %d) missed the heartbeat deadline of its task %s: "
-			   "timeout %s, %s late; %s%s%s",
-			   w->name, (int)w->pid, watch_record_kind(w), w->shmid, w->missed_task,
-			   tmo, late, th_words, words, d_note);
+			   "%s (pid %d, {record}) missed the heartbeat deadline of its task %s: "
+			   "timeout {timeout}, {late} late; %s%s%s",
+			   w->name, (int)w->pid, e.task, th_words, words, d_note);
 	} else
-		event_emit(&d->stats, &e,
-			   "%s (pid %d, %s %d) missed its heartbeat deadline: timeout %s, %s late; "
-			   "%s%s%s",
-			   w->name, (int)w->pid, watch_record_kind(w),
-			   w->legacy ? (int)w->slot : w->shmid, tmo, late, th_words, words, d_note);
+		event_emit(
+		    &d->stats, &e,
+		    "%s (pid %d, {record}) missed its heartbeat deadline: timeout {timeout}, "
+		    "{late} late; %s%s%s",
+		    w->name, (int)w->pid, th_words, words, d_note);
 }
 
 /* W's process failed the checks made again before a signal (verdict V,
@@ -712,11 +703,12 @@ static void say_missed(struct watch *w, const struct service *svc, struct event 
 static void refuse_unverified(struct watch *w, enum identity_verdict v, const char *why)
 {
 	struct daemon *d = w->d;
-	struct event f = watch_event(w, v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED);
+	struct event f = {.kind = v == IDENTITY_UNTRUSTED ? EVENT_UNTRUSTED : EVENT_REFUSED,
+			  .who = w->subject};
 
-	f.verified = false;
-	event_emit(&d->stats, &f, "not acting on %s %d (%s, pid %d): %s", watch_record_kind(w),
-		   w->legacy ? (int)w->slot : w->shmid, w->name, (int)w->pid, why);
+	f.who.verified = false;
+	event_emit(&d->stats, &f, "not acting on {record} (%s, pid %d): %s", w->name, (int)w->pid,
+		   why);
 	/* Stale or transient: the exit event or the next beat decides. */
 	watch_set_state(w,
 			v == IDENTITY_STALE || v == IDENTITY_RETRY ? WATCH_LOGGED : WATCH_REFUSED);
@@ -770,20 +762,39 @@ static void act_on(struct watch *w, const struct service *svc, const char *unit)
 	}
 }
 
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns)
+/* Note on W the deadline M it missed: what the verdict, the actions and
+ * hbctl's view say it was. */
+static void miss_note(struct watch *w, const struct deadline_miss *m)
 {
-	struct event e = watch_event(w, EVENT_DEADLINE_MISSED);
+	w->handled_beat = m->beat_ns;
+	w->handled_heartbeat = m->heartbeat;
+	snprintf(w->missed_task, sizeof(w->missed_task), "%s", m->task ? m->task : "");
+	w->missed_tid = m->tid;
+}
+
+/* When W is due again after missed deadline M: thawed or let go by its
+ * tracer, a whole timeout from then; else UINT64_MAX, its state and
+ * retry time say when it is looked at again. */
+static uint64_t due_after(const struct watch *w, const struct deadline_miss *m)
+{
+	return w->state == WATCH_ACTIVE ? hold_deadline(w, m->seen_ns, m->timeout_ns) : UINT64_MAX;
+}
+
+uint64_t kill_deadline_missed(struct watch *w, const struct service *svc,
+			      const struct deadline_miss *m)
+{
+	struct event e = {.kind = EVENT_DEADLINE_MISSED, .who = w->subject};
 	struct evidence ev;
 	char why[512];
 	enum identity_verdict v;
 	char *unit = NULL;
 
+	miss_note(w, m);
 	/* First, before anything is sent to it: what it does now. */
 	evidence_take(w, &ev);
 	e.extra = ev.extra;
-	e.timeout_ns = timeout_ns;
-	e.late_ns = late_ns ? late_ns : 1;
+	e.timeout_ns = m->timeout_ns;
+	e.late_ns = m->late_ns ? m->late_ns : 1;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
 	/* A deadline that only leads to a log line may be held back by the
 	 * rate limit; one that leads to a kill is always told, once: the same
@@ -792,9 +803,9 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		e.kind = EVENT_DEADLINE_MISSED_LIMITED;
 	/* Late is not hung: starved, frozen or debugged, it is held back
 	 * (and said so) instead. */
-	if (hold_at_deadline(w, svc, timeout_ns, late_ns, ev.words, ev.tfl.v))
-		return;
-	say_missed(w, svc, e, timeout_ns, late_ns, &ev);
+	if (hold_at_deadline(w, svc, m->timeout_ns, m->late_ns, ev.words, ev.tfl.v))
+		return due_after(w, m);
+	say_missed(w, svc, e, &ev);
 	v = target_verify(w, &unit, why, sizeof(why));
 	if (v != IDENTITY_OK) {
 		refuse_unverified(w, v, why);
@@ -804,4 +815,5 @@ void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t t
 		act_on(w, svc, unit);
 	}
 	free(unit);
+	return due_after(w, m);
 }

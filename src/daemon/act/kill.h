@@ -5,9 +5,11 @@
 
 #include "daemon.h"
 
-/* Deadline of W missed by LATE_NS: check W is a legitimate target and apply
- * the service's action. */
-void kill_deadline_missed(struct watch *w, const struct service *svc, uint64_t timeout_ns,
-			  uint64_t late_ns);
+/* W missed the deadline M says: check W is a legitimate target and apply
+ * the service's action, unless the verdict holds it back (hold.h).
+ * Returns when W is due next: UINT64_MAX unless it is still active
+ * (thawed, or let go by its tracer: a whole timeout on). */
+uint64_t kill_deadline_missed(struct watch *w, const struct service *svc,
+			      const struct deadline_miss *m);
 
 #endif

@@ -23,7 +23,7 @@ int registry_link_setup(struct daemon *d)
 			    why, sizeof(why));
 	if (r < 0) {
 		if (r != d->reg.last_errno) {
-			struct event e = {.kind = EVENT_REGISTRY_FAILED, .slot = -1};
+			struct event e = {.kind = EVENT_REGISTRY_FAILED, .who.slot = -1};
 			event_emit(&d->stats, &e, "cannot set up the registry at key 0x%x: %s",
 				   s->key, why[0] ? why : strerror(-r));
 		}
@@ -41,7 +41,7 @@ int registry_link_setup(struct daemon *d)
 				  "found by the census, within seconds)",
 				  strerror(-r));
 	}
-	struct event e = {.kind = EVENT_STARTED, .slot = -1};
+	struct event e = {.kind = EVENT_STARTED, .who.slot = -1};
 	event_emit(&d->stats, &e,
 		   "%s the registry at key 0x%x; watching up to %u processes of %zu "
 		   "services",
@@ -51,7 +51,7 @@ int registry_link_setup(struct daemon *d)
 
 void registry_link_check(struct daemon *d, uint64_t now)
 {
-	struct event e = {.kind = EVENT_REGISTRY_REMOVED, .slot = -1};
+	struct event e = {.kind = EVENT_REGISTRY_REMOVED, .who.slot = -1};
 	int r;
 
 	if (now - d->reg.checked_ns < REGISTRY_CHECK_NS)

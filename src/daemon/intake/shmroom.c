@@ -61,7 +61,7 @@ void shmroom_check(struct daemon *d)
 {
 	struct shm_info info = {0};
 	unsigned long long mni = 0, all = 0;
-	struct event e = {.kind = EVENT_ODD, .slot = -1};
+	struct event e = {.kind = EVENT_ODD, .who.slot = -1};
 	char top[128];
 	int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&info);
 

@@ -1,9 +1,12 @@
 /* The one table of event kinds, and the one function that tells an
- * event: its record through log.c, its count through stats.c. */
+ * event: its message with the words its fields stand for, its record
+ * through log.c, its count through stats.c. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
+#include "duration.h"
 #include "event.h"
 #include "log.h"
 #include "stats.h"
@@ -116,7 +119,7 @@ static void write_record(int level, const struct event *e, const char *msg)
 
 void event_flush_suppressed(void)
 {
-	struct event e = {.kind = EVENT_SUPPRESSED, .slot = -1};
+	struct event e = {.kind = EVENT_SUPPRESSED, .who.slot = -1};
 	char msg[160];
 	uint64_t held;
 
@@ -134,14 +137,54 @@ void event_count(struct stats *s, const struct event *e)
 {
 	const struct event_kind_info *k = event_kind_info(e->kind);
 
-	if (s && e->name && k->counter != STATS_NONE)
-		stats_count(s, e->name, k->counter);
+	if (s && e->who.name && k->counter != STATS_NONE)
+		stats_count(s, e->who.name, k->counter);
+}
+
+/* The words of event.h that FMT uses, replaced by what E says: TEXT (of
+ * LEN) for WORD, or false if FMT has none at AT. */
+static bool field_word(const struct event *e, const char *at, size_t *word, char *text, size_t len)
+{
+	if (strncmp(at, "{record}", 8) == 0) {
+		snprintf(text, len, "%s %d", e->who.legacy ? "legacy record" : "record",
+			 e->who.legacy ? e->who.slot : e->who.shmid);
+		*word = 8;
+	} else if (strncmp(at, "{timeout}", 9) == 0) {
+		duration_format(e->timeout_ns, text, len);
+		*word = 9;
+	} else if (strncmp(at, "{late}", 6) == 0) {
+		snprintf(text, len, "%llu.%03llu ms", (unsigned long long)(e->late_ns / 1000000u),
+			 (unsigned long long)(e->late_ns / 1000u % 1000u));
+		*word = 6;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* FMT with its words (field_word()) written out into OUT (of LEN).  What
+ * goes in is text without '%': OUT stays the caller's checked format. */
+static void fields_into(const struct event *e, const char *fmt, char *out, size_t len)
+{
+	size_t n = 0, word;
+	char text[DURATION_FORMAT_MAX + 32];
+
+	for (const char *p = fmt; *p && n + 1 < len;) {
+		if (*p == '{' && field_word(e, p, &word, text, sizeof(text))) {
+			for (const char *t = text; *t && n + 1 < len; t++)
+				out[n++] = *t;
+			p += word;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
 }
 
 void event_emitv(struct stats *s, const struct event *e, const char *fmt, va_list ap)
 {
 	const struct event_kind_info *k = event_kind_info(e->kind);
-	char msg[1024];
+	char msg[1024], form[1024];
 
 	/* Counted whether its record is held back or not. */
 	event_count(s, e);
@@ -150,7 +193,13 @@ void event_emitv(struct stats *s, const struct event *e, const char *fmt, va_lis
 		if (!log_limit_take())
 			return;
 	}
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fields_into(e, fmt, form, sizeof(form));
+	/* FORM is FMT, which the caller's format attribute checked, with
+	 * plain words replaced by text without '%'. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	vsnprintf(msg, sizeof(msg), form, ap);
+#pragma GCC diagnostic pop
 	write_record(k->priority, e, msg);
 }
 

@@ -94,26 +94,38 @@ struct event_kind_info {
 	enum stats_counter counter; /* STATS_NONE: not counted */
 };
 
+/* Who an event is about: a registration as the daemon knows it.  A watch
+ * keeps its own (state.c keeps it current), so that telling an event
+ * about it takes no more than naming the kind beside it. */
+struct event_subject {
+	const char *name;
+	int slot;  /* classic table record index; -1: none */
+	int shmid; /* heartbeat record segment; 0 or -1: none */
+	pid_t pid;
+	bool legacy;   /* a record of the classic table ([legacy]) */
+	bool verified; /* PID is a verified registrant: OBJECT_PID= may point at it */
+};
+
 /* What an event concerns; unset fields are 0/NULL and are left out. */
 struct event {
 	enum event_kind kind;
-	const char *name;
+	struct event_subject who;
 	const char *task; /* the task's label, for a task's deadline */
-	int slot;	  /* classic table record index; -1: none */
-	int shmid;	  /* heartbeat record segment; 0 or -1: none */
-	pid_t pid;
 	uint64_t timeout_ns;
 	uint64_t late_ns;
 	int signal;
 	const char *unit;
-	bool legacy;		  /* concerns a record of the classic table ([legacy]) */
-	bool verified;		  /* PID is a verified registrant: OBJECT_PID= may point at it */
 	const char *const *extra; /* more fields, "HBWATCH_X=value", NULL-terminated;
 				   * NULL: none.  On stderr: after the message */
 };
 
+/* In the format of event_emit(), these words stand for what the event
+ * itself says, written the same way by every caller: "{record}" for
+ * "record SHMID" or "legacy record SLOT", "{timeout}" for TIMEOUT_NS as a
+ * duration ("1.5 s"), "{late}" for LATE_NS in milliseconds ("12.345 ms"). */
+
 /* Tell event E: write its record (unless the rate limit holds it back)
- * and count it, under E's name, as its kind says.  S may be NULL only for
+ * and count it, under its subject's name, as its kind says.  S may be NULL only for
  * events that concern no service. */
 void event_emit(struct stats *s, const struct event *e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

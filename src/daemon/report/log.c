@@ -161,22 +161,22 @@ void log_record(int level, const char *name, const char *id, const struct event 
 	field_add(&f, "PRIORITY=%d", level);
 	field_add(&f, "SYSLOG_IDENTIFIER=hbwatch");
 	field_add(&f, "HBWATCH_EVENT=%s", name);
-	if (e->name)
-		field_add(&f, "HBWATCH_NAME=%s", e->name);
+	if (e->who.name)
+		field_add(&f, "HBWATCH_NAME=%s", e->who.name);
 	if (e->task)
 		field_add(&f, "HBWATCH_TASK=%s", e->task);
-	if (e->slot >= 0)
-		field_add(&f, "HBWATCH_SLOT=%d", e->slot);
-	if (e->shmid > 0)
-		field_add(&f, "HBWATCH_SHMID=%d", e->shmid);
-	if (e->legacy)
+	if (e->who.slot >= 0)
+		field_add(&f, "HBWATCH_SLOT=%d", e->who.slot);
+	if (e->who.shmid > 0)
+		field_add(&f, "HBWATCH_SHMID=%d", e->who.shmid);
+	if (e->who.legacy)
 		field_add(&f, "HBWATCH_TABLE=legacy");
-	if (e->pid != 0)
-		field_add(&f, "HBWATCH_PID=%d", (int)e->pid);
+	if (e->who.pid != 0)
+		field_add(&f, "HBWATCH_PID=%d", (int)e->who.pid);
 	/* Only for a verified registrant: an unverified record names whatever
 	 * process its writer chose, and must not land in that unit's log. */
-	if (e->pid > 0 && e->verified)
-		field_add(&f, "OBJECT_PID=%d", (int)e->pid);
+	if (e->who.pid > 0 && e->who.verified)
+		field_add(&f, "OBJECT_PID=%d", (int)e->who.pid);
 	if (e->timeout_ns)
 		field_add(&f, "HBWATCH_TIMEOUT_USEC=%llu",
 			  (unsigned long long)(e->timeout_ns / 1000));

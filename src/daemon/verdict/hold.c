@@ -51,9 +51,8 @@ static void hold_set(struct watch *w, enum verdict_hold h, const char *why, uint
 {
 	w->hold = h;
 	set_why(w, why);
-	watch_set_state(w, WATCH_LOGGED);
+	watch_set_state(w, WATCH_LOGGED); /* touches the view: all of this goes with it */
 	w->retry_at_ns = retry_at;
-	view_touch(w);
 }
 
 static void hold_clear(struct watch *w)
@@ -63,12 +62,6 @@ static void hold_clear(struct watch *w)
 	w->hold = HOLD_NONE;
 	w->why[0] = '\0';
 	view_touch(w);
-}
-
-/* "record 5" or "legacy record 3". */
-static int record_no(const struct watch *w)
-{
-	return w->legacy ? (int)w->slot : w->shmid;
 }
 
 /* The triage's fields, then the verdict's, into V (NULL-terminated). */
@@ -90,10 +83,10 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 			  const char *why, const char *words, const char *const *fields,
 			  const struct verdict_facts *f, uint64_t now)
 {
-	struct event e = watch_event(w, EVENT_DEFERRED);
+	struct event e = {.kind = EVENT_DEFERRED, .who = w->subject};
 	struct verdict_fields vf;
 	const char *v[TRIAGE_FIELDS_MAX + VERDICT_FIELDS_MAX + 3];
-	char extra[2][96] = {"", ""}, tmo[DURATION_FORMAT_MAX], gr[DURATION_FORMAT_MAX];
+	char extra[2][96] = {"", ""}, gr[DURATION_FORMAT_MAX];
 
 	e.timeout_ns = timeout_ns;
 	e.late_ns = late_ns ? late_ns : 1;
@@ -103,7 +96,6 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 		 (unsigned long long)(grace / 1000u));
 	merge_fields(fields, &vf, extra, v, sizeof(v) / sizeof(v[0]));
 	e.extra = v;
-	duration_format(timeout_ns, tmo, sizeof(tmo));
 	duration_format(grace, gr, sizeof(gr));
 	if (w->deferred_told_ns && now - w->deferred_told_ns < DEFER_TELL_NS) {
 		event_count(&w->d->stats, &e);
@@ -111,18 +103,17 @@ static void tell_deferred(struct watch *w, uint64_t timeout_ns, uint64_t late_ns
 	}
 	w->deferred_told_ns = now;
 	event_emit(&w->d->stats, &e,
-		   "%s (pid %d, %s %d) missed the deadline of %s%s (timeout %s) but is %s; "
-		   "not acted on for starve_grace=%s, unless it beats; %s",
-		   w->name, (int)w->pid, watch_record_kind(w), record_no(w),
-		   e.task ? "its task " : "its heartbeat", e.task ? e.task : "", tmo, why, gr,
-		   words ? words : "");
+		   "%s (pid %d, {record}) missed the deadline of %s%s (timeout {timeout}) but "
+		   "is %s; not acted on for starve_grace=%s, unless it beats; %s",
+		   w->name, (int)w->pid, e.task ? "its task " : "its heartbeat",
+		   e.task ? e.task : "", why, gr, words ? words : "");
 }
 
 /* Frozen or debugged, said once until it ends. */
 static void tell_left(struct watch *w, enum event_kind kind, const char *why, uint64_t timeout_ns,
 		      const char *words, const char *const *fields, const struct verdict_facts *f)
 {
-	struct event e = watch_event(w, kind);
+	struct event e = {.kind = kind, .who = w->subject};
 	struct verdict_fields vf;
 	const char *v[TRIAGE_FIELDS_MAX + VERDICT_FIELDS_MAX + 3];
 	char extra[2][96] = {"", ""};
@@ -135,10 +126,10 @@ static void tell_left(struct watch *w, enum event_kind kind, const char *why, ui
 	merge_fields(fields, &vf, extra, v, sizeof(v) / sizeof(v[0]));
 	e.extra = v;
 	event_emit(&w->d->stats, &e,
-		   "%s (pid %d, %s %d) missed its deadline but is %s: not acted on, still "
+		   "%s (pid %d, {record}) missed its deadline but is %s: not acted on, still "
 		   "watched; its deadline restarts when it %s; %s",
-		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), why,
-		   kind == EVENT_FROZEN ? "thaws" : "is let go", words ? words : "");
+		   w->name, (int)w->pid, why, kind == EVENT_FROZEN ? "thaws" : "is let go",
+		   words ? words : "");
 }
 
 /* The facts of the verdict on W's late process, read NOW into F. */
@@ -168,7 +159,8 @@ static bool hold_released(struct watch *w, enum verdict_hold was, enum verdict v
 	if (!((was == HOLD_FROZEN && v != VERDICT_LEAVE_FROZEN) ||
 	      (was == HOLD_DEBUGGED && v != VERDICT_LEAVE_DEBUGGED)))
 		return false;
-	e = watch_event(w, was == HOLD_FROZEN ? EVENT_THAWED : EVENT_RELEASED);
+	e = (struct event){.kind = was == HOLD_FROZEN ? EVENT_THAWED : EVENT_RELEASED,
+			   .who = w->subject};
 	duration_format(timeout_ns, tmo, sizeof(tmo));
 	event_emit(&w->d->stats, &e, "%s (pid %d) %s: watched again, its deadline is %s from now",
 		   w->name, (int)w->pid,
@@ -233,7 +225,7 @@ uint64_t hold_dump_wait_ns(struct watch *w)
 	if (verdict_read_dumping(w->pid, &f.core_dumping) < 0)
 		f.read = false;
 	if (w->hold != HOLD_DUMPING && verdict_wait_dump(&f, 0, max)) {
-		struct event e = watch_event(w, EVENT_DUMPING);
+		struct event e = {.kind = EVENT_DUMPING, .who = w->subject};
 
 		w->hold = HOLD_DUMPING;
 		w->dump_from_ns = now;
@@ -289,15 +281,18 @@ uint64_t hold_deadline(const struct watch *w, uint64_t deadline, uint64_t timeou
 	return deadline;
 }
 
-uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
-		   uint64_t timeout_ns, uint64_t now)
+/* warn_at: if W's heartbeat (beat BEAT_NS, TIMEOUT_NS) is past SVC's
+ * warn_at share and not said yet, say so with the triage.  Returns when
+ * it is due if still ahead, else UINT64_MAX. */
+static uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
+			  uint64_t timeout_ns, uint64_t now)
 {
-	struct event e = watch_event(w, EVENT_NEAR);
+	struct event e = {.kind = EVENT_NEAR, .who = w->subject};
 	struct triage_facts tf;
 	struct hb_status_triage t;
 	struct triage_fields fl;
 	uint64_t at, cpu = UINT64_MAX, window = 0;
-	char words[256], tmo[DURATION_FORMAT_MAX], age[DURATION_FORMAT_MAX];
+	char words[256], age[DURATION_FORMAT_MAX];
 
 	if (!svc || !svc->warn_at_pct || w->near_beat == beat_ns)
 		return UINT64_MAX;
@@ -316,13 +311,37 @@ uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
 	e.extra = fl.v;
 	e.timeout_ns = timeout_ns;
 	e.task = w->missed_task[0] ? w->missed_task : NULL;
-	duration_format(timeout_ns, tmo, sizeof(tmo));
 	duration_format(now > beat_ns ? (now - beat_ns) / 1000000u * 1000000u : 0, age,
 			sizeof(age));
 	event_emit(&w->d->stats, &e,
-		   "%s (pid %d, %s %d) has not beaten for %s, %u %% of its timeout %s "
+		   "%s (pid %d, {record}) has not beaten for %s, %u %% of its timeout {timeout} "
 		   "(warn_at): %s",
-		   w->name, (int)w->pid, watch_record_kind(w), record_no(w), age, svc->warn_at_pct,
-		   tmo, words);
+		   w->name, (int)w->pid, age, svc->warn_at_pct, words);
 	return UINT64_MAX;
+}
+
+uint64_t hold_ahead(struct watch *w, const struct service *svc, uint64_t beat_ns,
+		    uint64_t timeout_ns, uint64_t *deadline, uint64_t now)
+{
+	uint64_t gap, look, near;
+
+	*deadline = hold_deadline(w, *deadline, timeout_ns);
+	if (now >= *deadline)
+		return UINT64_MAX;
+	gap = triage_sample_gap(timeout_ns);
+	/* The CPU figure at a missed deadline counts from here: a sample
+	 * after the last beat of the heartbeat nearest its deadline. */
+	triage_sample(&w->triage, w->pid, w->start_time, beat_ns, now, gap,
+		      &w->d->triage_warm_left);
+	hold_sample(w, svc, now);
+	/* Look again a quarter timeout on, beat or not: the deadline scans
+	 * alone would see the last beat only at its deadline, too late for
+	 * a sample.  On a grid, so that processes with the same timeout
+	 * share the scans. */
+	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
+	look = triage_sample_tick(look, gap);
+	near = hold_near(w, svc, beat_ns, timeout_ns, now);
+	if (near < look)
+		look = near;
+	return look < *deadline ? look : *deadline;
 }

@@ -35,10 +35,14 @@ void hold_sample(struct watch *w, const struct service *svc, uint64_t now);
  * fall, given a thaw or a tracer gone (W->rearm_ns). */
 uint64_t hold_deadline(const struct watch *w, uint64_t deadline, uint64_t timeout_ns);
 
-/* warn_at: if W's heartbeat (beat BEAT_NS, TIMEOUT_NS) is past SVC's
- * warn_at share and not said yet, say so with the triage.  Returns when
- * it is due if still ahead, else UINT64_MAX. */
-uint64_t hold_near(struct watch *w, const struct service *svc, uint64_t beat_ns,
-		   uint64_t timeout_ns, uint64_t now);
+/* The one look at W before its deadline, at each check: W's heartbeat
+ * due first (its last beat BEAT_NS, TIMEOUT_NS) falls at *DEADLINE, put
+ * off by a thaw or a tracer gone (*DEADLINE then moves, hold_deadline()).
+ * While it is ahead: a CPU sample after the beat (triage.h), the
+ * starvation reading (hold_sample()), and warn_at's record once it is
+ * due.  Returns when to look at W again, *DEADLINE at the latest; once
+ * *DEADLINE has passed, UINT64_MAX: there is nothing ahead to look at. */
+uint64_t hold_ahead(struct watch *w, const struct service *svc, uint64_t beat_ns,
+		    uint64_t timeout_ns, uint64_t *deadline, uint64_t now);
 
 #endif

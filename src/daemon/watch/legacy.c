@@ -84,11 +84,6 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * NS_S + (uint64_t)ts.tv_nsec;
 }
 
-static struct event lw_event(const struct legacy_watch *lw, enum event_kind kind)
-{
-	return watch_event(&lw->w, kind);
-}
-
 /* A consistent copy of record I: two reads that agree (the writer holds a
  * lock we do not take).  Returns false if it kept changing. */
 static bool classic_read(const struct legacy *table, uint32_t i, struct legacy_record *out)
@@ -137,7 +132,7 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 		return;
 	if (beat > real + NS_S) {
 		if (!lw->warned_future) {
-			struct event e = lw_event(lw, EVENT_ODD);
+			struct event e = {.kind = EVENT_ODD, .who = lw->w.subject};
 			event_emit(&lw->w.d->stats, &e,
 				   "legacy record %u (%s, pid %d) has a heartbeat %llu s in the "
 				   "future; its deadline counts from now",
@@ -154,7 +149,7 @@ static void rebase(struct legacy_watch *lw, uint64_t real, uint64_t mono, bool j
 static int on_legacy_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct legacy_watch *lw = userdata;
-	struct event e = lw_event(lw, EVENT_PROCESS_GONE);
+	struct event e = {.kind = EVENT_PROCESS_GONE, .who = lw->w.subject};
 	bool was_killing = lw->w.state == WATCH_KILLING;
 
 	e.kind = was_killing ? EVENT_SIGNALLED_GONE : EVENT_PROCESS_GONE;
@@ -177,10 +172,10 @@ static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *
 
 static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *fmt, ...)
 {
-	struct event e = lw_event(lw, kind);
+	struct event e = {.kind = kind, .who = lw->w.subject};
 	char why[256];
 
-	e.verified = false;
+	e.who.verified = false;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -197,9 +192,9 @@ static void lw_stale(struct legacy_watch *lw, enum event_kind kind, const char *
 /* A record never acted on while it stays as it is: logged once. */
 static void lw_refuse(struct legacy_watch *lw, enum event_kind kind, const char *why)
 {
-	struct event e = lw_event(lw, kind);
+	struct event e = {.kind = kind, .who = lw->w.subject};
 
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&lw->w.d->stats, &e,
 		   "%s legacy record %u (name \"%s\", pid %d): %s; it will never be signalled",
 		   kind == EVENT_UNTRUSTED ? "not trusting" : "refused", lw->w.slot, lw->w.name,
@@ -217,6 +212,7 @@ static void lw_reset(struct legacy_watch *lw, const struct legacy_record *r, cha
 	lw->name_ok = record_name(r, name, w->name);
 	lw->by_config = false;
 	w->pid = r->pid;
+	watch_subject_update(w);
 	w->seq = 0;
 	w->handled_beat = 0;
 	w->triage = (struct triage_mark){0}; /* its samples were of another process */
@@ -239,8 +235,8 @@ static bool lw_pin(struct daemon *d, struct legacy_watch *lw, const struct legac
 	if (identity_pin(r->pid, d->self, &w->pidfd) < 0) {
 		/* Transient (EMFILE ...): looked at again next scan. */
 		if (!lw->warned_retry) {
-			struct event e = lw_event(lw, EVENT_ODD);
-			e.verified = false;
+			struct event e = {.kind = EVENT_ODD, .who = lw->w.subject};
+			e.who.verified = false;
 			event_emit(&d->stats, &e,
 				   "cannot watch legacy record %u (pid %d) yet: cannot open a "
 				   "pidfd: %s; trying again",
@@ -330,6 +326,7 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 {
 	struct watch *w = &lw->w;
 	const struct service *svc = settings_find(&d->settings, w->name);
+	struct deadline_miss m;
 	uint64_t timeout, deadline;
 
 	/* Rate-limited or a failed action: act again when the retry is due. */
@@ -352,9 +349,12 @@ static uint64_t lw_check(struct daemon *d, struct legacy_watch *lw, uint64_t now
 		hold_sample(w, svc, now);
 		return deadline;
 	}
-	w->handled_beat = (uint64_t)lw->atime + 1u; /* the beat whose deadline this is */
-	kill_deadline_missed(w, svc, timeout, now - deadline);
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, timeout) : UINT64_MAX;
+	m = (struct deadline_miss){.heartbeat = WATCH_BEAT_PROCESS,
+				   .beat_ns = (uint64_t)lw->atime + 1u, /* its beat is its atime */
+				   .timeout_ns = timeout,
+				   .late_ns = now - deadline,
+				   .seen_ns = now};
+	return kill_deadline_missed(w, svc, &m);
 }
 
 static void legacy_detach(struct daemon *d)
@@ -370,6 +370,7 @@ static void legacy_detach(struct daemon *d)
 static void lw_init(struct daemon *d, struct legacy_watch *lw, uint32_t i)
 {
 	*lw = (struct legacy_watch){.w = {.d = d, .slot = i, .pidfd = -1, .legacy = true}};
+	watch_subject_update(&lw->w);
 }
 
 /* Who may write the classic table decides whose records count: a table
@@ -382,7 +383,8 @@ static bool legacy_trust(struct daemon *d, const struct shmid_ds *ds, bool quiet
 	unsigned mode = ds->shm_perm.mode & 0777u;
 
 	if ((mode & 0022u) && !d->settings.legacy_shared) {
-		struct event e = {.kind = EVENT_TABLE_UNTRUSTED, .slot = -1, .legacy = true};
+		struct event e = {.kind = EVENT_TABLE_UNTRUSTED,
+				  .who = {.slot = -1, .legacy = true}};
 		if (!quiet)
 			event_emit(
 			    &d->stats, &e,

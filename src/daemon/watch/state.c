@@ -1,27 +1,22 @@
 /* A watch's state and what is said about it: the one place that moves a
  * watch from state to state (and keeps the count of active ones), and
- * builds the journal event describing it.  Shared by the native and the
- * classic paths and by the actions, and calls none of them. */
+ * keeps who its journal events are about (its subject) current.  Shared
+ * by the native and the classic paths and by the actions, and calls none
+ * of them. */
 #include <unistd.h>
 
 #include "daemon.h"
 #include "state.h"
 #include "view.h"
 
-struct event watch_event(const struct watch *w, enum event_kind kind)
+void watch_subject_update(struct watch *w)
 {
-	return (struct event){.kind = kind,
-			      .name = w->name,
-			      .slot = w->legacy ? (int)w->slot : -1,
-			      .shmid = w->legacy ? -1 : w->shmid,
-			      .pid = w->pid,
-			      .legacy = w->legacy,
-			      .verified = w->state != WATCH_FREE};
-}
-
-const char *watch_record_kind(const struct watch *w)
-{
-	return w->legacy ? "legacy record" : "record";
+	w->subject = (struct event_subject){.name = w->name,
+					    .slot = w->legacy ? (int)w->slot : -1,
+					    .shmid = w->legacy ? -1 : w->shmid,
+					    .pid = w->pid,
+					    .legacy = w->legacy,
+					    .verified = w->state != WATCH_FREE};
 }
 
 static bool counts_active(enum watch_state s)
@@ -43,6 +38,7 @@ void watch_set_state(struct watch *w, enum watch_state s)
 	if (!w->legacy && (w->state == WATCH_REFUSED) != (s == WATCH_REFUSED))
 		w->d->ws.n_refused += s == WATCH_REFUSED ? 1u : (unsigned)-1;
 	w->state = s;
+	w->subject.verified = s != WATCH_FREE;
 	w->d->stats.dirty = true;
 	view_touch(w);
 }

@@ -1,4 +1,4 @@
-/* A watch's state and the journal event about it (state.c). */
+/* A watch's state and who its journal events are about (state.c). */
 #ifndef HBWATCH_STATE_H
 #define HBWATCH_STATE_H
 
@@ -13,10 +13,8 @@ void watch_set_state(struct watch *w, enum watch_state s);
 /* Count W, while it is active, in UID's share (SHARED) or in none. */
 void watch_set_share(struct watch *w, bool shared, uid_t uid);
 
-/* "record" or "legacy record", for messages about W. */
-const char *watch_record_kind(const struct watch *w);
-
-/* The event of kind KIND about W, with its fields filled in. */
-struct event watch_event(const struct watch *w, enum event_kind kind);
+/* W's pid or name changed (or W is new): its events' subject follows.
+ * watch_set_state() keeps the rest of it current. */
+void watch_subject_update(struct watch *w);
 
 #endif

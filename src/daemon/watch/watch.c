@@ -109,7 +109,7 @@ void watch_finish(struct daemon *d)
 static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct watch *w = userdata;
-	struct event e = watch_event(w, EVENT_PROCESS_GONE);
+	struct event e = {.kind = EVENT_PROCESS_GONE, .who = w->subject};
 	bool was_killing = w->state == WATCH_KILLING;
 	struct hb_record_view v;
 
@@ -134,9 +134,9 @@ static int on_exit_pidfd(sd_event_source *s, int fd, uint32_t revents, void *use
  * it again. */
 static void watch_retry(struct watch *w, const char *why)
 {
-	struct event e = watch_event(w, EVENT_ODD);
+	struct event e = {.kind = EVENT_ODD, .who = w->subject};
 
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&w->d->stats, &e, "cannot watch %s (pid %d, record %d) yet: %s; trying again",
 		   w->name, (int)w->pid, w->shmid, why);
 	intake_census_soon(w->d);
@@ -163,7 +163,7 @@ static bool budget_allows(struct watch *w, enum identity_verdict verdict)
 	    used < d->settings.slots)
 		return true;
 	if (watched && intake_say_full(d)) {
-		struct event e = {.kind = EVENT_ODD, .slot = -1};
+		struct event e = {.kind = EVENT_ODD, .who.slot = -1};
 		event_emit(&d->stats, &e,
 			   "watching %u processes, the limit set by slots=%u: newer registrations "
 			   "wait until others end (raise slots= in [hbwatch])",
@@ -207,19 +207,15 @@ static int watch_clock_learn(struct watch *w)
 
 /* Just before acting on a missed deadline: whether W's process still runs
  * on the clock its beats were read on.  A single-threaded process may
- * setns() into another time namespace; then its record is read again. */
+ * setns() into another time namespace; then its clock is learnt anew, and
+ * the next scan, due at once, reads its record on it. */
 static bool watch_clock_moved(struct watch *w)
 {
-	struct hb_record_view v;
 	int64_t rel;
 
 	if (timens_relative(w->pid, &rel) < 0 || rel == w->clock_rel_ns)
 		return false;
 	w->clock_rel_ns = rel;
-	if (record_read(&w->record, &v) == 0) {
-		timens_view_to_ours(&v, rel);
-		w->v = v;
-	}
 	return true;
 }
 
@@ -288,7 +284,7 @@ static void watch_refuse(struct watch *w, enum identity_verdict verdict, const c
 	w->why[n] = '\0';
 	watch_set_state(w, WATCH_REFUSED);
 	if (!was) {
-		struct event e = watch_event(w, EVENT_REFUSED);
+		struct event e = {.kind = EVENT_REFUSED, .who = w->subject};
 		e.kind = verdict == IDENTITY_MISMATCH ? EVENT_REFUSED : EVENT_UNWATCHED;
 		event_emit(&d->stats, &e, "%s (pid %d, record %d) is not watched: %s", w->name,
 			   (int)w->pid, w->shmid, why);
@@ -300,8 +296,8 @@ static void watch_refuse(struct watch *w, enum identity_verdict verdict, const c
 static void watch_distrust(struct watch *w, const char *why, struct shmid_ds ds)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
-	e.verified = false;
+	struct event e = {.kind = EVENT_UNTRUSTED, .who = w->subject};
+	e.who.verified = false;
 	event_emit(&d->stats, &e,
 		   "not trusting record %d (name \"%s\", pid %d, created by uid %u pid %d): "
 		   "%s; never acted on",
@@ -331,11 +327,11 @@ static bool watch_apply(struct watch *w, enum identity_verdict verdict, const ch
 		watch_refuse(w, verdict, why);
 		break;
 	case IDENTITY_STALE: {
-		struct event e = watch_event(w, EVENT_STALE_RECORD);
+		struct event e = {.kind = EVENT_STALE_RECORD, .who = w->subject};
 		/* Not ours to remove: remember it, or every census says it again. */
 		if (!w->remove_when_done)
 			intake_turn_down(d, w->shmid, (uint64_t)ds.shm_ctime);
-		e.verified = false;
+		e.who.verified = false;
 		event_emit(&d->stats, &e, "stale record %d (%s, pid %d): %s; dropped", w->shmid,
 			   w->name, (int)w->pid, why);
 		watch_destroy(w);
@@ -541,6 +537,7 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 	w->start_time = v.start_time;
 	w->remove_when_done = !(v.flags & HB_RECORD_SELF) && ds->shm_perm.uid == geteuid();
 	name_printable(w->name, v.name);
+	watch_subject_update(w);
 	return watch_evaluate(w, true) ? w : NULL;
 }
 
@@ -550,12 +547,12 @@ struct watch *watch_consider(struct daemon *d, int shmid, const struct shmid_ds 
 static void watch_header_changed(struct watch *w)
 {
 	struct daemon *d = w->d;
-	struct event e = watch_event(w, EVENT_UNTRUSTED);
+	struct event e = {.kind = EVENT_UNTRUSTED, .who = w->subject};
 	struct shmid_ds ds;
 	char why[256] = "its header changed after it was attached";
 
 	record_check(&w->record, why, sizeof(why));
-	e.verified = false;
+	e.who.verified = false;
 	event_emit(&d->stats, &e,
 		   "not trusting record %d (name \"%s\", pid %d) any more: %s; no longer "
 		   "watched",
@@ -621,7 +618,7 @@ static void fmt_ms_round(uint64_t ns, char *buf, size_t len)
 static void tell_extension(struct watch *w, const struct watch_task *task, uint64_t ext_until,
 			   uint64_t deadline, bool moved, uint64_t ext_max, uint64_t now)
 {
-	struct event e = watch_event(w, EVENT_EXTENDED);
+	struct event e = {.kind = EVENT_EXTENDED, .who = w->subject};
 	char asked[DURATION_FORMAT_MAX], wait[DURATION_FORMAT_MAX], cap[DURATION_FORMAT_MAX];
 	char who[HB_TASK_LABEL_SIZE + 16] = "";
 
@@ -695,7 +692,7 @@ static uint64_t process_timeout(struct watch *w, const struct service *svc)
 	if (timeout == 0) {
 		/* Only its owner writes it: an owner can exempt only itself. */
 		if (!w->warned_timeout) {
-			struct event e = watch_event(w, EVENT_ODD);
+			struct event e = {.kind = EVENT_ODD, .who = w->subject};
 			event_emit(&w->d->stats, &e,
 				   "%s (pid %d, record %d) asks for a timeout of %llu ns, outside "
 				   "1 ms..24 h: not enforced until it registers again",
@@ -713,7 +710,7 @@ static void future_beat_warn(struct watch *w, uint64_t now)
 	const struct hb_record_view *v = &w->v;
 
 	if (v->beat_ns > now && v->beat_ns - now > DEADLINE_FUTURE_NS && !w->warned_future) {
-		struct event e = watch_event(w, EVENT_ODD);
+		struct event e = {.kind = EVENT_ODD, .who = w->subject};
 		event_emit(&w->d->stats, &e,
 			   "%s (pid %d, record %d) has a heartbeat %llu ms in the future; its "
 			   "deadline counts from there",
@@ -766,48 +763,24 @@ static struct nearest nearest_due(struct watch *w, const struct service *svc, ui
 	return n;
 }
 
-/* Before W's deadline N: a CPU sample and the hold's facts, and when to
- * look again. */
-static uint64_t sample_ahead(struct daemon *d, struct watch *w, const struct service *svc,
-			     const struct nearest *n, uint64_t now)
-{
-	uint64_t gap = triage_sample_gap(n->timeout), look, near;
-
-	/* The CPU figure at a missed deadline counts from here: a
-	 * sample after the last beat of the heartbeat nearest its
-	 * deadline. */
-	triage_sample(&w->triage, w->pid, w->start_time, n->which_beat, now, gap,
-		      &d->triage_warm_left);
-	hold_sample(w, svc, now);
-	/* Look again a quarter timeout on, beat or not: the deadline
-	 * scans alone would see the last beat only at its deadline,
-	 * too late for a sample.  On a grid, so that processes with
-	 * the same timeout share the scans. */
-	look = w->triage.at_ns + gap > now ? w->triage.at_ns + gap : now + gap;
-	look = triage_sample_tick(look, gap);
-	near = hold_near(w, svc, n->which_beat, n->timeout, now);
-	if (near < look)
-		look = near;
-	return look < n->deadline ? look : n->deadline;
-}
-
-/* W missed deadline N: what was late, handed to the kill path.  Returns
- * when to look again. */
+/* W missed deadline N: what was late, handed to the kill path as one
+ * fact.  Returns when to look again. */
 static uint64_t deadline_passed(struct watch *w, const struct service *svc, const struct nearest *n,
 				uint64_t now)
 {
-	if (watch_clock_moved(w)) {
-		watch_tasks_refresh(w);
-		return now; /* judged again on its new clock */
-	}
-	w->handled_beat = n->which_beat;
-	w->handled_heartbeat = n->which;
-	snprintf(w->missed_task, sizeof(w->missed_task), "%s", n->task ? n->task->v.label : "");
-	/* The record's word for which thread it was: checked before use. */
-	w->missed_tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid;
-	kill_deadline_missed(w, svc, n->timeout, now - n->deadline);
-	/* Thawed or let go by its tracer: due a whole timeout from now. */
-	return w->state == WATCH_ACTIVE ? hold_deadline(w, now, n->timeout) : UINT64_MAX;
+	if (watch_clock_moved(w))
+		return now; /* read again and judged on its new clock */
+	struct deadline_miss m = {
+	    .heartbeat = n->which,
+	    .beat_ns = n->which_beat,
+	    .timeout_ns = n->timeout,
+	    .late_ns = now - n->deadline,
+	    .seen_ns = now,
+	    .task = n->task ? n->task->v.label : NULL,
+	    /* The record's word for which thread it was: checked before use. */
+	    .tid = n->task ? record_task_tid(&w->record, n->task->v.index) : w->v.beat_tid,
+	};
+	return kill_deadline_missed(w, svc, &m);
 }
 
 /* The deadline of an active watch, or UINT64_MAX if it has none: the
@@ -827,10 +800,8 @@ uint64_t watch_check(struct daemon *d, struct watch *w, uint64_t now)
 		return UINT64_MAX;
 	future_beat_warn(w, now);
 	n = nearest_due(w, svc, timeout, now);
-	n.deadline = hold_deadline(w, n.deadline, n.timeout);
-	if (now < n.deadline)
-		return sample_ahead(d, w, svc, &n, now);
-	return deadline_passed(w, svc, &n, now);
+	next = hold_ahead(w, svc, n.which_beat, n.timeout, &n.deadline, now);
+	return now < n.deadline ? next : deadline_passed(w, svc, &n, now);
 }
 
 uint64_t watch_scan(struct daemon *d)
