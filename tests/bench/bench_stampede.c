@@ -751,6 +751,11 @@ static bool steady_window(struct res *o, struct fleet *f, pid_t daemon, unsigned
 	uint64_t c0, t0;
 
 	fleet_start_beating(f);
+	/* The second gate wakes all N at once, as the stampede's release did
+	 * (unguarded there too): what the guard judges is the steady beating,
+	 * from when that wake-up has drained (twice the floor's time to wake
+	 * N once). */
+	bench_sleep((uint64_t)(2 * o->floor_all_ms * 1e6));
 	/* Every client past its first beat, the run queue back to normal. */
 	if (!guarded_sleep(g, 1500000000u))
 		return false;
