@@ -133,8 +133,9 @@ static inline int fleet_start(struct fleet *f, unsigned n)
 	f->n = n;
 	f->started = f->got = 0;
 	f->fork_errno = 0;
-	f->pids = calloc(n, sizeof(*f->pids));
-	f->reps = calloc(n, sizeof(*f->reps));
+	/* + 1: N = 0 (hangs beside nobody) is a size too */
+	f->pids = calloc(n + 1, sizeof(*f->pids));
+	f->reps = calloc(n + 1, sizeof(*f->reps));
 	if (!f->pids || !f->reps)
 		return -ENOMEM;
 	f->gates = mmap(NULL, sizeof(*f->gates), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -143,7 +144,7 @@ static inline int fleet_start(struct fleet *f, unsigned n)
 		f->gates = NULL;
 		return -errno;
 	}
-	f->shared = mmap(NULL, (size_t)n * sizeof(*f->shared), PROT_READ | PROT_WRITE,
+	f->shared = mmap(NULL, (size_t)(n + 1) * sizeof(*f->shared), PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (f->shared == MAP_FAILED) {
 		f->shared = NULL;
@@ -311,7 +312,7 @@ static inline void fleet_stop(struct fleet *f)
 	if (f->gates)
 		munmap(f->gates, sizeof(*f->gates));
 	if (f->shared)
-		munmap(f->shared, (size_t)f->n * sizeof(*f->shared));
+		munmap(f->shared, (size_t)(f->n + 1) * sizeof(*f->shared));
 	f->shared = NULL;
 	free(f->pids);
 	free(f->reps);

@@ -6,6 +6,13 @@
  * not delay a deadline by more than 5 ms.  Also hbwatch's CPU over the 3 s
  * after the exit (what the exits cost it).
  *
+ * A hang's figure holds two waits for a CPU among the exiting processes:
+ * hbwatch's, to act on the deadline, and the hang's own, to run its
+ * handler.  So there are two floors: a sleeper's wake-up at each deadline
+ * (one wait), and the same sleeper's kill(2) timed by its target as the
+ * hangs time theirs (two waits: the fair comparison).  With -R the hangs
+ * and the targets run at SCHED_FIFO, which leaves the sender's wait alone.
+ *
  * Included by bench_stampede.c only (its struct res, note(), the hang
  * report of bench_stampede's hangs); header-only to keep it beside them. */
 #ifndef HBWATCH_BENCH_MASSEXIT_H
@@ -19,10 +26,49 @@ struct mx_shared {
 	_Atomic uint64_t deadline[MX_HANGS];  /* last beat + timeout, as each hang saw it */
 	_Atomic int64_t late[MX_HANGS];	      /* signal arrival - deadline; INT64_MIN: none */
 	_Atomic int64_t floor_late[MX_HANGS]; /* the floor: a sleeper woken at each deadline */
+	/* The signal's floor: the same sleeper, once awake, sends SIGABRT
+	 * with kill(2) to a process of its own that waits in pause() as the
+	 * hangs do; signal arrival - deadline, as the hangs time theirs. */
+	_Atomic uint64_t floor_at[MX_HANGS];
+	_Atomic int64_t floor_sig_late[MX_HANGS];
 };
 
 static struct mx_shared *mx;
 static volatile int mx_idx;
+static int mx_hang_policy = SCHED_OTHER; /* -R: SCHED_FIFO */
+
+/* A hang at SCHED_FIFO runs the moment its signal arrives: what is timed
+ * is then the sender alone, not the hang's own wait for a CPU among the
+ * exiting processes. */
+static void mx_policy(int policy)
+{
+	struct sched_param sp = {.sched_priority = policy == SCHED_OTHER ? 0 : 1};
+
+	if (policy != SCHED_OTHER)
+		sched_setscheduler(0, policy, &sp);
+}
+
+static void mx_on_floor_abort(int sig)
+{
+	(void)sig;
+	atomic_store(&mx->floor_sig_late[mx_idx],
+		     (int64_t)(now_ns() - atomic_load(&mx->floor_at[mx_idx])));
+	_exit(0);
+}
+
+/* The signal floor's target: waits in pause(), unregistered, until the
+ * floor signals it at its deadline. */
+static void mx_floor_target(int idx)
+{
+	struct sigaction sa = {.sa_handler = mx_on_floor_abort};
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mx_policy(mx_hang_policy);
+	mx_idx = idx;
+	sigaction(SIGABRT, &sa, NULL);
+	for (;;)
+		pause();
+}
 
 static void mx_on_abort(int sig)
 {
@@ -44,6 +90,7 @@ static void mx_hang(int idx, unsigned timeout_ms)
 	uint64_t last;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mx_policy(mx_hang_policy);
 	mx_idx = idx;
 	sigaction(SIGABRT, &sa, NULL);
 	if (hb_register("hang", timeout_ms) < 0)
@@ -63,11 +110,12 @@ static void mx_hang(int idx, unsigned timeout_ms)
  * deadlines (the go, then each hang's timeout) and times its own wake-up,
  * as the hangs time their signal.  What the mass exit costs any waiter on
  * this machine; hbwatch's lateness is read against it. */
-static void mx_floor(void)
+static void mx_floor(const pid_t *targets, int policy)
 {
 	uint64_t t0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	mx_policy(policy);
 	while (!atomic_load(&mx->go))
 		bench_sleep(1000000u);
 	t0 = now_ns();
@@ -76,6 +124,9 @@ static void mx_floor(void)
 
 		bench_sleep_until(at);
 		atomic_store(&mx->floor_late[i], (int64_t)(now_ns() - at));
+		atomic_store(&mx->floor_at[i], at);
+		if (targets[i] > 0)
+			kill(targets[i], SIGABRT);
 	}
 	_exit(0);
 }
@@ -97,10 +148,13 @@ static double mx_median(_Atomic int64_t *v, double *max, unsigned *n_out)
 	return (double)bench_pct_i64(x, n, 50) / 1e6;
 }
 
-static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
+/* DAEMON_RT: hbwatch runs at SCHED_RR (the floor then too: it sleeps at
+ * hbwatch's priority); HANGS_RT: the hangs and the floor's targets at
+ * SCHED_FIFO. */
+static void mass_exit(struct res *o, struct fleet *f, pid_t daemon, bool daemon_rt, bool hangs_rt)
 {
-	pid_t floor_pid;
-	unsigned floor_n;
+	pid_t floor_pid, targets[MX_HANGS];
+	unsigned floor_n, floor_sig_n;
 	pid_t pids[MX_HANGS];
 	int64_t late[MX_HANGS];
 	size_t n = 0;
@@ -111,11 +165,17 @@ static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
 		note(o, "no mass exit: %s", strerror(errno));
 		return;
 	}
-	for (unsigned i = 0; i < MX_HANGS; i++)
+	mx_hang_policy = hangs_rt ? SCHED_FIFO : SCHED_OTHER;
+	for (unsigned i = 0; i < MX_HANGS; i++) {
 		atomic_store(&mx->floor_late[i], INT64_MIN);
+		atomic_store(&mx->floor_sig_late[i], INT64_MIN);
+		targets[i] = fork();
+		if (targets[i] == 0)
+			mx_floor_target((int)i);
+	}
 	floor_pid = fork();
 	if (floor_pid == 0)
-		mx_floor();
+		mx_floor(targets, daemon_rt ? SCHED_RR : SCHED_OTHER);
 	for (unsigned i = 0; i < MX_HANGS; i++) {
 		atomic_store(&mx->late[i], INT64_MIN);
 		pids[i] = fork();
@@ -138,7 +198,8 @@ static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
 			bench_sleep(100000u);
 	}
 	t_exit = now_ns();
-	kill(-f->pids[0], SIGKILL);
+	if (f->started) /* never kill(0): that is our own process group */
+		kill(-f->pids[0], SIGKILL);
 	o->mx_kill_ms = (double)(now_ns() - t_exit) / 1e6;
 	bench_sleep(MX_AFTER_NS);
 	o->mx_cpu_ms = (double)(bench_cpu_ns(daemon) - c0) / 1e6;
@@ -161,7 +222,13 @@ static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
 		kill(floor_pid, SIGKILL);
 		waitpid(floor_pid, NULL, 0);
 	}
+	for (unsigned i = 0; i < MX_HANGS; i++)
+		if (targets[i] > 0) {
+			kill(targets[i], SIGKILL);
+			waitpid(targets[i], NULL, 0);
+		}
 	o->mx_floor_med = mx_median(mx->floor_late, &o->mx_floor_max, &floor_n);
+	o->mx_sig_med = mx_median(mx->floor_sig_late, &o->mx_sig_max, &floor_sig_n);
 	o->mx_detected = (unsigned)n;
 	if (n) {
 		qsort(late, n, sizeof(*late), bench_cmp_i64);
@@ -175,9 +242,15 @@ static void mass_exit(struct res *o, struct fleet *f, pid_t daemon)
 	       "CPU over the %.0f s after: %.1f ms\n",
 	       f->started, o->mx_kill_ms, MX_HANGS, o->mx_detected, o->mx_med, o->mx_max,
 	       (double)MX_AFTER_NS / 1e9, o->mx_cpu_ms);
+	printf("mass exit: hbwatch at %s, the hangs and the floor's targets at %s\n",
+	       daemon_rt ? "SCHED_RR 1" : "nice 0", hangs_rt ? "SCHED_FIFO 1" : "nice 0");
 	printf("mass exit floor: a process sleeping to the same deadlines woke %.3f ms late at "
 	       "the median, %.3f ms at most (%u of %u woke)\n",
 	       o->mx_floor_med, o->mx_floor_max, floor_n, MX_HANGS);
+	printf("mass exit signal floor: the same process, once awake, sent SIGABRT with kill(2) to "
+	       "a process waiting in pause(); it arrived %.3f ms after the deadline at the median, "
+	       "%.3f ms at most (%u of %u)\n",
+	       o->mx_sig_med, o->mx_sig_max, floor_sig_n, MX_HANGS);
 	fflush(stdout);
 }
 

@@ -1,10 +1,17 @@
 /* bench_stampede: N processes call hb_register() at the same moment, then
  * beat once a second while hangs are timed beside them.
  *
- *   bench_stampede HBWATCH [-H HANGS] [-s STEADY_S] [-x] [N...]
- *   (defaults: 30 hangs, 5 s steady window, N = 1000 2000 5000 10000 20000)
+ *   bench_stampede HBWATCH [-H HANGS] [-s STEADY_S] [-x] [-n NICE] [-r] [-R]
+ *                  [-g STARVE_GRACE] [N...]
+ *   (defaults: 30 hangs, 5 s steady window, N = 1000 2000 5000 10000 20000;
+ *   N = 0 times the hangs beside nobody)
  *   -x: after step 1, the mass exit (bench_massexit.h) instead of steps 2-3.
  *   -n NICE: hbwatch's nice value (default 0, the clients' own).
+ *   -r: hbwatch at SCHED_RR 1 (units/hbwatch-realtime.conf.example); the
+ *       floors' senders then too.
+ *   -R: the mass exit's hangs at SCHED_FIFO 1: what is timed is the
+ *       sender alone, not the hang's own wait for a CPU.
+ *   -g STARVE_GRACE: the hangs' starve_grace (default: the default).
  *
  * For each N, in a private IPC namespace with kernel.shmmni raised there
  * (a record per registration: the default 4096 segments would cap N), the
@@ -31,6 +38,9 @@
  *     drawn log-uniformly from 50 ms..1 s (the same schedule for every N),
  *     beat every timeout/4 for 0..300 ms and hang.  Their SIGABRT handler
  *     measures arrival - (last beat + timeout), as bench_detect does.
+ *     Then the detection floor: the same schedule, unregistered, each hang
+ *     signalled with kill(2) by a sleeper of its own at hbwatch's priority
+ *     when its deadline falls due, and timed the same way.
  *  hbwatch's peak RSS (VmHWM) and RSS at the end.
  *
  * The machine is shared, so nothing here may run away with it.  A size
@@ -74,9 +84,12 @@ struct opts {
 	const char *hbwatch;
 	unsigned hangs;
 	unsigned steady_s;
-	unsigned overloaded_at; /* the N whose beating this machine could not carry */
-	bool mass_exit;		/* -x: the mass exit instead of the beating phase */
-	int daemon_nice;	/* -n: hbwatch's nice value (default 0, as the clients) */
+	unsigned overloaded_at;	  /* the N whose beating this machine could not carry */
+	bool mass_exit;		  /* -x: the mass exit instead of the beating phase */
+	int daemon_nice;	  /* -n: hbwatch's nice value (default 0, as the clients) */
+	const char *starve_grace; /* -g: the hangs' starve_grace, or NULL: the default */
+	bool daemon_rt;		  /* -r: hbwatch at SCHED_RR 1, as its unit starts it */
+	bool hangs_rt;		  /* -R: the mass exit's hangs at SCHED_FIFO 1 */
 };
 
 struct errcount {
@@ -103,6 +116,10 @@ struct res {
 	struct fleet_check check;
 	unsigned hangs, detected, missed;
 	double det_med, det_p99, det_max;
+	/* The detection floor: the same schedule, each hang signalled at its
+	 * deadline by a sleeper of its own instead of hbwatch (floor_worker()) */
+	unsigned fl_detected;
+	double fl_med, fl_p99, fl_max;
 	double stampede_cpu_ms, steady_cpu_pct;
 	unsigned long hwm_kb, rss_kb;
 	unsigned long fd_limit;
@@ -112,6 +129,7 @@ struct res {
 	bool mx_ran;	    /* the mass exit (bench_massexit.h) */
 	unsigned mx_detected;
 	double mx_med, mx_max, mx_cpu_ms, mx_kill_ms, mx_floor_med, mx_floor_max;
+	double mx_sig_med, mx_sig_max; /* the signal's floor: kill(2) at the deadline */
 };
 
 static void note(struct res *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -519,6 +537,44 @@ static void hang_worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int 
 		pause();
 }
 
+/* The detection floor's hang: the same schedule as hang_worker(), not
+ * registered; a child of its own, at hbwatch's priority (POLICY), sleeps
+ * to the deadline and sends SIGABRT with kill(2), and the handler times it
+ * as on_abort() times hbwatch's. */
+static void floor_worker(int idx, unsigned timeout_ms, unsigned beat_for_ms, int fd, int policy)
+{
+	struct sigaction sa = {.sa_handler = on_abort};
+	uint64_t start, period = (uint64_t)timeout_ms * 1000000u / 4;
+	struct hang_rep r = {.idx = idx, .kind = HANG_DEADLINE};
+	pid_t me = getpid(), sender;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	hang_fd = fd;
+	hang_idx = idx;
+	sigaction(SIGABRT, &sa, NULL);
+	start = now_ns();
+	while (now_ns() - start < (uint64_t)beat_for_ms * 1000000u)
+		bench_sleep(period);
+	hang_deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	sender = fork();
+	if (sender == 0) {
+		struct sched_param sp = {.sched_priority = 1};
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigaction(SIGABRT, &(struct sigaction){.sa_handler = SIG_DFL}, NULL);
+		if (policy != SCHED_OTHER)
+			sched_setscheduler(0, policy, &sp);
+		bench_sleep_until(hang_deadline);
+		kill(me, SIGABRT);
+		_exit(0);
+	}
+	r.v = (int64_t)hang_deadline;
+	if (sender < 0 || write(fd, &r, sizeof(r)) != sizeof(r))
+		_exit(4);
+	for (;;)
+		pause();
+}
+
 /* Reap PIDS[K] as they die, until LIMIT or the guard trips; kill the rest
  * (never signalled by hbwatch) by pid. */
 static void reap_wave(pid_t *pids, unsigned k, uint64_t limit, struct guard *g)
@@ -540,18 +596,19 @@ static void reap_wave(pid_t *pids, unsigned k, uint64_t limit, struct guard *g)
 		}
 }
 
-static void hang_stats(struct res *o, int64_t *late, size_t n)
+static void hang_stats(int64_t *late, size_t n, double *med, double *p99, double *max)
 {
-	o->detected = (unsigned)n;
 	if (!n)
 		return;
 	qsort(late, n, sizeof(*late), bench_cmp_i64);
-	o->det_med = (double)bench_pct_i64(late, n, 50) / 1e6;
-	o->det_p99 = (double)bench_pct_i64(late, n, 99) / 1e6;
-	o->det_max = (double)late[n - 1] / 1e6;
+	*med = (double)bench_pct_i64(late, n, 50) / 1e6;
+	*p99 = (double)bench_pct_i64(late, n, 99) / 1e6;
+	*max = (double)late[n - 1] / 1e6;
 }
 
-static void run_hangs(struct res *o, unsigned hangs, struct guard *g)
+/* FLOOR_POLICY < 0: hbwatch's hangs; else the detection floor's, its
+ * senders at that policy. */
+static void run_hangs(struct res *o, unsigned hangs, struct guard *g, int floor_policy)
 {
 	int64_t *late = calloc(hangs + 1, sizeof(*late));
 	pid_t pids[WAVE];
@@ -577,6 +634,9 @@ static void run_hangs(struct res *o, unsigned hangs, struct guard *g)
 			pids[i] = fork();
 			if (pids[i] == 0) {
 				close(p[0]);
+				if (floor_policy >= 0)
+					floor_worker((int)(w0 + i), t, beat_for, p[1],
+						     floor_policy);
 				hang_worker((int)(w0 + i), t, beat_for, p[1]);
 			}
 		}
@@ -590,9 +650,15 @@ static void run_hangs(struct res *o, unsigned hangs, struct guard *g)
 	}
 	close(p[0]);
 	close(p[1]);
-	o->hangs = hangs;
-	hang_stats(o, late, n_late);
-	o->missed = hangs - o->detected;
+	if (floor_policy >= 0) {
+		o->fl_detected = (unsigned)n_late;
+		hang_stats(late, n_late, &o->fl_med, &o->fl_p99, &o->fl_max);
+	} else {
+		o->hangs = hangs;
+		o->detected = (unsigned)n_late;
+		hang_stats(late, n_late, &o->det_med, &o->det_p99, &o->det_max);
+		o->missed = hangs - o->detected;
+	}
 	free(late);
 }
 
@@ -645,8 +711,10 @@ static void print_register(const struct res *o)
 static int start_daemon(struct bench_daemon *d, const struct opts *op, unsigned n)
 {
 	unsigned slots = n + op->hangs + 64;
-	char conf[512];
+	char conf[512], grace[96] = "";
 
+	if (op->starve_grace)
+		snprintf(grace, sizeof(grace), "starve_grace = %s\n", op->starve_grace);
 	if (slots < SLOTS_MIN)
 		slots = SLOTS_MIN;
 	if (slots > SLOTS_MAX)
@@ -655,8 +723,8 @@ static int start_daemon(struct bench_daemon *d, const struct opts *op, unsigned 
 		 "[hbwatch]\nkey = 0x%x\nslots = %u\ngroup =\nkill_grace = 5s\n\n"
 		 "[stampede]\naction = log\n\n"
 		 "[hang]\naction = kill\nsignal = SIGABRT\nkill_burst = 1000\n"
-		 "kill_interval = 1ms\n",
-		 BENCH_KEY, slots);
+		 "kill_interval = 1ms\n%s",
+		 BENCH_KEY, slots, grace);
 	return bench_daemon_start(d, op->hbwatch, conf, BENCH_KEY, (rlim_t)slots + 256);
 }
 
@@ -683,6 +751,11 @@ static bool steady_window(struct res *o, struct fleet *f, pid_t daemon, unsigned
 	uint64_t c0, t0;
 
 	fleet_start_beating(f);
+	/* The second gate wakes all N at once, as the stampede's release did
+	 * (unguarded there too): what the guard judges is the steady beating,
+	 * from when that wake-up has drained (twice the floor's time to wake
+	 * N once). */
+	bench_sleep((uint64_t)(2 * o->floor_all_ms * 1e6));
 	/* Every client past its first beat, the run queue back to normal. */
 	if (!guarded_sleep(g, 1500000000u))
 		return false;
@@ -705,8 +778,10 @@ static void beating(struct res *o, const struct opts *op, struct fleet *f, pid_t
 		if (o->fd_limit &&
 		    (unsigned long)bench_count_fds(daemon) + op->hangs + 8 > o->fd_limit)
 			note(o, "no hangs timed: hbwatch has no fd left to watch them");
-		else
-			run_hangs(o, op->hangs, &g);
+		else {
+			run_hangs(o, op->hangs, &g, -1);
+			run_hangs(o, op->hangs, &g, op->daemon_rt ? SCHED_RR : SCHED_OTHER);
+		}
 	}
 	o->runnable_peak = g.peak;
 	o->beat_ran = !g.tripped;
@@ -754,7 +829,7 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	print_register(o);
 	if (op->mass_exit) {
 		progress(o->n, "census checked; %u exit at once", o->registered);
-		mass_exit(o, &f, d->pid);
+		mass_exit(o, &f, d->pid, op->daemon_rt, op->hangs_rt);
 	} else if (op->overloaded_at) {
 		note(o,
 		     "no beating phase: with %u processes beating once a second this machine "
@@ -793,6 +868,28 @@ static void daemon_renice(struct res *o, pid_t pid, int nice)
 	closedir(dir);
 }
 
+/* -r: every thread of hbwatch at SCHED_RR 1, the policy its unit gives
+ * it (CPUSchedulingPolicy=rr). */
+static void daemon_realtime(struct res *o, pid_t pid)
+{
+	struct sched_param sp = {.sched_priority = 1};
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir) {
+		note(o, "cannot set hbwatch's scheduling policy: %s", strerror(errno));
+		return;
+	}
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.' && sched_setscheduler(atoi(e->d_name), SCHED_RR, &sp) < 0)
+			note(o, "cannot make hbwatch's thread %s SCHED_RR: %s", e->d_name,
+			     strerror(errno));
+	closedir(dir);
+}
+
 static void one_size(struct res *o, const struct opts *op, int ns)
 {
 	struct bench_daemon d = {0};
@@ -810,8 +907,14 @@ static void one_size(struct res *o, const struct opts *op, int ns)
 	}
 	if (op->daemon_nice)
 		daemon_renice(o, d.pid, op->daemon_nice);
+	if (op->daemon_rt)
+		daemon_realtime(o, d.pid);
 	stampede(o, op, &d);
-	bench_daemon_stop(&d, 0);
+	/* HBWATCH_BENCH_KEEP_LOG=1 keeps hbwatch's log (its records of each
+	 * deadline, with how late it saw it) and says where. */
+	if (getenv("HBWATCH_BENCH_KEEP_LOG"))
+		fprintf(stderr, "[%u] hbwatch's log kept: %s\n", o->n, d.log);
+	bench_daemon_stop(&d, getenv("HBWATCH_BENCH_KEEP_LOG") != NULL);
 	bench_remove_ipc(BENCH_KEY);
 }
 
@@ -829,6 +932,11 @@ static void print_rest(const struct res *o)
 		printf("detection of %u hangs beside them: %u signalled, median %.3f ms, p99 %.3f "
 		       "ms, max %.3f ms; %u never signalled\n",
 		       o->hangs, o->detected, o->det_med, o->det_p99, o->det_max, o->missed);
+		printf("detection floor, the same schedule signalled by a sleeper of its own at "
+		       "hbwatch's priority: %u signalled, median %.3f ms, p99 %.3f ms, max %.3f ms "
+		       "(hbwatch's median %.2fx the floor's)\n",
+		       o->fl_detected, o->fl_med, o->fl_p99, o->fl_max,
+		       o->fl_med > 0 ? o->det_med / o->fl_med : 0);
 		printf("hbwatch: %.3f%% of a core while %u beat once a second (at most %ld tasks "
 		       "runnable meanwhile)\n",
 		       o->steady_cpu_pct, o->registered, o->runnable_peak);
@@ -930,16 +1038,19 @@ static void print_json_size(const struct res *o)
 	       o->check.dup, o->check.lost, o->check.foreign);
 	if (o->beat_ran)
 		printf("\"detect\":{\"hangs\":%u,\"signalled\":%u,\"missed\":%u,"
-		       "\"median_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f},",
-		       o->hangs, o->detected, o->missed, o->det_med, o->det_p99, o->det_max);
+		       "\"median_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"floor\":{"
+		       "\"signalled\":%u,\"median_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}},",
+		       o->hangs, o->detected, o->missed, o->det_med, o->det_p99, o->det_max,
+		       o->fl_detected, o->fl_med, o->fl_p99, o->fl_max);
 	else
 		printf("\"detect\":null,");
 	if (o->mx_ran)
 		printf("\"mass_exit\":{\"hangs\":%u,\"signalled\":%u,\"late_median_ms\":%.3f,"
 		       "\"late_max_ms\":%.3f,\"cpu_ms\":%.1f,\"kill_ms\":%.1f,"
-		       "\"floor_median_ms\":%.3f,\"floor_max_ms\":%.3f},",
+		       "\"floor_median_ms\":%.3f,\"floor_max_ms\":%.3f,"
+		       "\"signal_floor_median_ms\":%.3f,\"signal_floor_max_ms\":%.3f},",
 		       MX_HANGS, o->mx_detected, o->mx_med, o->mx_max, o->mx_cpu_ms, o->mx_kill_ms,
-		       o->mx_floor_med, o->mx_floor_max);
+		       o->mx_floor_med, o->mx_floor_max, o->mx_sig_med, o->mx_sig_max);
 	printf("\"runnable_peak\":%ld,\"daemon\":{\"stampede_cpu_ms\":%.1f,\"steady_cpu_pct\":",
 	       o->runnable_peak, o->stampede_cpu_ms);
 	if (o->beat_ran)
@@ -995,7 +1106,15 @@ static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, u
 	static const unsigned def[] = {1000, 2000, 5000, 10000, 20000};
 	int c;
 
-	while ((c = getopt(argc, argv, "H:s:xn:")) != -1) {
+	while ((c = getopt(argc, argv, "H:s:xn:g:rR")) != -1) {
+		if (c == 'r' || c == 'R') {
+			*(c == 'r' ? &op->daemon_rt : &op->hangs_rt) = true;
+			continue;
+		}
+		if (c == 'g' && strlen(optarg) < 64 && !strpbrk(optarg, "\n[]=")) {
+			op->starve_grace = optarg;
+			continue;
+		}
 		if (c == 'n') {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -1019,7 +1138,7 @@ static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, u
 	op->hbwatch = argv[optind++];
 	*k = 0;
 	for (; optind < argc && *k < SIZES_MAX; optind++)
-		if (parse_uint(argv[optind], 1, 1000000, &sizes[(*k)++]) < 0)
+		if (parse_uint(argv[optind], 0, 1000000, &sizes[(*k)++]) < 0)
 			return -EINVAL;
 	if (optind < argc)
 		return -EINVAL;
@@ -1039,7 +1158,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &op, sizes, &k) < 0) {
 		fprintf(stderr,
 			"usage: bench_stampede HBWATCH [-H HANGS (0..%u)] [-s STEADY_S] [-x] "
-			"[-n NICE] [N...]\n",
+			"[-n NICE] [-g STARVE_GRACE] [-r] [-R] [N...]\n",
 			HANGS_MAX);
 		return 2;
 	}
