@@ -1,7 +1,8 @@
 #!/bin/bash
 # hbwatch.service under a real systemd: it starts, every shipped unit
 # verifies, the hardening score beats systemd-oomd's, the catalog reaches
-# journalctl -x, and the demo template shows the whole loop.
+# journalctl -x, the demo template shows the whole loop, and the real-time
+# drop-in puts hbwatch at SCHED_RR and it still kills.
 . "$(dirname "$0")/harness.sh"
 
 guest_setup
@@ -63,5 +64,32 @@ check "hbwatch's kill record shows under journalctl -u hbwatch-demo@1500" \
 	journal_has "r.get('HBWATCH_EVENT') == 'signal-sent' and r.get('OBJECT_PID') == '$first'" \
 	-u hbwatch-demo@1500.service
 g systemctl stop 'hbwatch-demo@*.service'
+
+# The shipped real-time drop-in, installed where an administrator puts it.
+# systemd sets the policy before RestrictRealtime='s filter is in place; a
+# cpu cgroup of the unit's own with no real-time runtime (cgroup v1 under
+# RT group scheduling) would refuse it ("Failed at step SETSCHEDULER").
+sched() { gsh "chrt -p \$(systemctl show -P MainPID hbwatch.service)"; }
+mkdir -p "$M/etc/systemd/system/hbwatch.service.d"
+cp "$M$DOCDIR/hbwatch-realtime.conf.example" "$M/etc/systemd/system/hbwatch.service.d/realtime.conf"
+g systemctl daemon-reload
+check "with hbwatch-realtime.conf: systemctl restart hbwatch" g systemctl restart hbwatch.service
+check "hbwatch.service is active" wait_for 5 g systemctl is-active hbwatch.service
+diag "$(sched 2>&1)"
+check "hbwatch runs at SCHED_RR (reset on fork), priority 1" \
+	eval 'out=$(sched) && echo "$out" &&
+		echo "$out" | grep -q "policy: SCHED_RR|SCHED_RESET_ON_FORK$" &&
+		echo "$out" | grep -q "priority: 1$"'
+check "systemctl start hbwatch-demo@1500" g systemctl start hbwatch-demo@1500.service
+rt_hung=$(main_pid hbwatch-demo@1500.service)
+check "at SCHED_RR, hbwatch still kills the hung demo worker ($rt_hung)" \
+	wait_for 15 journal_has "r.get('HBWATCH_EVENT') == 'signal-sent' and r.get('OBJECT_PID') == '$rt_hung'" \
+	-u hbwatch-demo@1500.service
+g systemctl stop hbwatch-demo@1500.service
+rm "$M/etc/systemd/system/hbwatch.service.d/realtime.conf"
+g systemctl daemon-reload
+check "without the drop-in: hbwatch restarts at SCHED_OTHER" \
+	eval 'g systemctl restart hbwatch.service && g systemctl is-active hbwatch.service &&
+		sched | grep -q "policy: SCHED_OTHER$"'
 
 done_testing
