@@ -76,6 +76,7 @@ g systemctl daemon-reload
 check "with hbwatch-realtime.conf: systemctl restart hbwatch" g systemctl restart hbwatch.service
 check "hbwatch.service is active" wait_for 5 g systemctl is-active hbwatch.service
 diag "$(sched 2>&1)"
+diag "its cpu cgroup: $(gsh 'grep ":cpu:" /proc/$(systemctl show -P MainPID hbwatch.service)/cgroup')"
 check "hbwatch runs at SCHED_RR (reset on fork), priority 1" \
 	eval 'out=$(sched) && echo "$out" &&
 		echo "$out" | grep -q "policy: SCHED_RR|SCHED_RESET_ON_FORK$" &&
