@@ -846,48 +846,42 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	progress(o->n, "stopped");
 }
 
-/* A nice value is per thread: every thread of hbwatch (the doorbell's
- * too) gets NICE. */
-static void daemon_renice(struct res *o, pid_t pid, int nice)
+/* Every thread of hbwatch (the doorbell's too): a nice value and a
+ * scheduling policy are per thread.  Calls SET(tid, ARG) for each, which
+ * returns an error message or NULL. */
+static void daemon_threads(struct res *o, pid_t pid, const char *what,
+			   const char *(*set)(pid_t tid, int arg), int arg)
 {
 	char path[64];
 	struct dirent *e;
+	const char *err;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dir = opendir(path);
 	if (!dir) {
-		note(o, "cannot set hbwatch's nice value: %s", strerror(errno));
+		note(o, "cannot set hbwatch's %s: %s", what, strerror(errno));
 		return;
 	}
 	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.' &&
-		    setpriority(PRIO_PROCESS, (id_t)atoi(e->d_name), nice) < 0)
-			note(o, "cannot set the nice value of hbwatch's thread %s: %s", e->d_name,
-			     strerror(errno));
+		if (e->d_name[0] != '.' && (err = set((pid_t)atoi(e->d_name), arg)))
+			note(o, "cannot set the %s of hbwatch's thread %s: %s", what, e->d_name,
+			     err);
 	closedir(dir);
 }
 
-/* -r: every thread of hbwatch at SCHED_RR 1, the policy its unit gives
- * it (CPUSchedulingPolicy=rr). */
-static void daemon_realtime(struct res *o, pid_t pid)
+static const char *thread_nice(pid_t tid, int nice)
 {
-	struct sched_param sp = {.sched_priority = 1};
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
+	return setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0 ? strerror(errno) : NULL;
+}
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir) {
-		note(o, "cannot set hbwatch's scheduling policy: %s", strerror(errno));
-		return;
-	}
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.' && sched_setscheduler(atoi(e->d_name), SCHED_RR, &sp) < 0)
-			note(o, "cannot make hbwatch's thread %s SCHED_RR: %s", e->d_name,
-			     strerror(errno));
-	closedir(dir);
+/* -r: SCHED_RR 1, the policy its unit's drop-in gives it
+ * (CPUSchedulingPolicy=rr). */
+static const char *thread_realtime(pid_t tid, int prio)
+{
+	struct sched_param sp = {.sched_priority = prio};
+
+	return sched_setscheduler(tid, SCHED_RR, &sp) < 0 ? strerror(errno) : NULL;
 }
 
 static void one_size(struct res *o, const struct opts *op, int ns)
@@ -906,9 +900,9 @@ static void one_size(struct res *o, const struct opts *op, int ns)
 		return;
 	}
 	if (op->daemon_nice)
-		daemon_renice(o, d.pid, op->daemon_nice);
+		daemon_threads(o, d.pid, "nice value", thread_nice, op->daemon_nice);
 	if (op->daemon_rt)
-		daemon_realtime(o, d.pid);
+		daemon_threads(o, d.pid, "scheduling policy (SCHED_RR 1)", thread_realtime, 1);
 	stampede(o, op, &d);
 	/* HBWATCH_BENCH_KEEP_LOG=1 keeps hbwatch's log (its records of each
 	 * deadline, with how late it saw it) and says where. */
