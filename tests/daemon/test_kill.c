@@ -93,6 +93,8 @@ Test(kill, beating_worker_is_never_killed)
 	cr_assert_eq(hbd_log_count("signal-sent", good, NULL), 0,
 		     "the beating worker was signalled");
 	cr_assert_eq(hbd_log_count("deadline-missed", good, NULL), 0);
+	/* hbwatch signals first and logs after: the death may be seen first. */
+	cr_assert(hbd_log_wait("signal-sent", hung, NULL, 5000), "no record of the signal");
 	cr_assert_eq(hbd_log_count("signal-sent", hung, NULL), 1);
 }
 
@@ -173,6 +175,11 @@ Test(kill, fifty_hung_workers_are_killed_in_parallel, .timeout = 120)
 	cr_assert(last_death - last_beat <= (300 + 500 + 1500) * ms,
 		  "the last worker died %.1f ms after they all stopped beating",
 		  (double)(last_death - last_beat) / 1e6);
+	/* hbwatch signals first and logs after: the last deaths may be seen
+	 * before their records. */
+	for (int i = 0; i < N; i++)
+		cr_assert(hbd_log_wait("escalated", d[i].pid, "sent SIGKILL", 5000),
+			  "no record of the SIGKILL to pid %d", (int)d[i].pid);
 	cr_assert_eq(hbd_log_count("escalated", 0, "sent SIGKILL"), N);
 	for (int i = 0; i < N; i++)
 		cr_assert(hbd_wait_record_gone(d[i].pid, 5000));
@@ -223,6 +230,7 @@ Test(kill, rate_limited_hang_is_killed_when_the_window_reopens)
 	uint64_t waited = hbd_now_ns() - first_kill;
 	cr_assert(waited >= 1500u * 1000000u, "killed after %llu ms, inside the 2 s window",
 		  (unsigned long long)(waited / 1000000u));
+	cr_assert(hbd_log_wait("signal-sent", b, NULL, 5000), "no record of the signal");
 	cr_assert_eq(hbd_log_count("signal-sent", b, NULL), 1);
 	hbd_figure("rate-limited hang killed %llu ms after the window's first kill",
 		   (unsigned long long)(waited / 1000000u));
