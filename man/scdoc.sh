@@ -4,7 +4,10 @@
 # moves after its .RE (same spacing, now a real paragraph break), and a .P
 # right after .TH/.SH/.SS or another .P, or right before a heading, goes.
 # The rendered text is unchanged.  Usage: scdoc.sh SCDOC < page.scd
-"$1" | awk '
+# A page scdoc cannot parse fails the build: scdoc stops at the error and
+# would otherwise leave a page cut short there.
+page=$("$1") || { echo "scdoc.sh: scdoc failed on this page (see above)" >&2; exit 1; }
+printf '%s\n' "$page" | awk '
 { line[NR] = $0 }
 END {
 	for (i = 1; i < NR; i++)
