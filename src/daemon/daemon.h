@@ -12,6 +12,7 @@
 #include "doorbell.h"
 #include "event.h"
 #include "idmap.h"
+#include "lift.h"
 #include "log.h"
 #include "notify.h"
 #include "ownership.h"
@@ -210,6 +211,7 @@ struct registry_link {
 struct daemon {
 	sd_event *event;
 	struct scan_timer scan;
+	struct lift lift; /* deadlines first (lift.h) */
 	struct doorbell doorbell;
 	struct notifier notify;
 	struct manager_link mgr; /* what the service manager hears from us */

@@ -70,6 +70,7 @@ static void timer_arm(struct daemon *d, uint64_t at_ns)
 	if (r < 0)
 		log_error("cannot arm the deadline timer: %s", strerror(-r));
 	d->scan.at_ns = at_ns;
+	lift_arm(&d->lift, at_ns);
 }
 
 static void scan_and_arm(struct daemon *d)
@@ -81,6 +82,9 @@ static void scan_and_arm(struct daemon *d)
 	legacy_next = legacy_scan(d);
 	if (legacy_next < next)
 		next = legacy_next;
+	/* The deadlines are dealt with; what follows runs at the normal
+	 * policy, as the processes it concerns do. */
+	lift_lower(&d->lift, next);
 	/* After the scans: new records are found with their deadlines still
 	 * ahead, and a census is kept away from the one due next. */
 	intake_next = intake_run(d, now, next);
@@ -165,6 +169,10 @@ static void reload(struct daemon *d)
 			log_warning(
 			    "key, slots and group take effect at the next start; the registry "
 			    "in use stays as it is");
+		if (fresh.deadline_priority != d->settings.deadline_priority)
+			log_warning("deadline_priority takes effect at the next start; %d stays "
+				    "in force",
+				    d->settings.deadline_priority);
 		warn_unchecked_services(&fresh, &d->settings);
 		settings_finish(&d->settings);
 		d->settings = fresh;
@@ -224,6 +232,8 @@ static int loop_setup(struct daemon *d)
 		r = doorbell_start(&d->doorbell, &d->reg.r, d->event, d->reg.on_doorbell, d);
 	if (r >= 0)
 		r = manager_watchdog_start(d);
+	if (r >= 0)
+		r = lift_start(&d->lift, d->settings.deadline_priority);
 	return r < 0 ? r : 0;
 }
 
@@ -281,6 +291,7 @@ static int daemon_setup(struct daemon *d)
 
 static void daemon_finish(struct daemon *d)
 {
+	lift_stop(&d->lift);
 	doorbell_stop(&d->doorbell);
 	view_finish(d);
 	watch_finish(d);
@@ -395,6 +406,7 @@ int main(int argc, char **argv)
 	struct daemon d = {.config_path = NULL,
 			   .self = getpid(),
 			   .doorbell.efd = -1,
+			   .lift.tfd = -1,
 			   .notify.fd = -1,
 			   .textfile.dirfd = -1,
 			   .legacy = {.shmid = -1, .bad_shmid = -1},

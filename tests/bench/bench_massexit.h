@@ -148,8 +148,8 @@ static double mx_median(_Atomic int64_t *v, double *max, unsigned *n_out)
 	return (double)bench_pct_i64(x, n, 50) / 1e6;
 }
 
-/* DAEMON_RT: hbwatch runs at SCHED_RR (the floor then too: it sleeps at
- * hbwatch's priority); HANGS_RT: the hangs and the floor's targets at
+/* DAEMON_RT: hbwatch's deadline work runs at SCHED_RR (the floor then
+ * too: it sleeps at hbwatch's priority); HANGS_RT: the hangs and the floor's targets at
  * SCHED_FIFO. */
 static void mass_exit(struct res *o, struct fleet *f, pid_t daemon, bool daemon_rt, bool hangs_rt)
 {

@@ -2,13 +2,16 @@
  * beat once a second while hangs are timed beside them.
  *
  *   bench_stampede HBWATCH [-H HANGS] [-s STEADY_S] [-x] [-n NICE] [-r] [-R]
- *                  [-g STARVE_GRACE] [N...]
+ *                  [-g STARVE_GRACE] [-P PRIO] [N...]
  *   (defaults: 30 hangs, 5 s steady window, N = 1000 2000 5000 10000 20000;
  *   N = 0 times the hangs beside nobody)
  *   -x: after step 1, the mass exit (bench_massexit.h) instead of steps 2-3.
  *   -n NICE: hbwatch's nice value (default 0, the clients' own).
- *   -r: hbwatch at SCHED_RR 1 (units/hbwatch-realtime.conf.example); the
- *       floors' senders then too.
+ *   -P PRIO: hbwatch's deadline_priority (default: its default, 1).  Unless
+ *       it is 0, hbwatch's deadline work runs at SCHED_RR, and so do the
+ *       floors' senders.
+ *   -r: every thread of hbwatch at SCHED_RR 1 all the time, registrations
+ *       and exits included; the floors' senders then too.
  *   -R: the mass exit's hangs at SCHED_FIFO 1: what is timed is the
  *       sender alone, not the hang's own wait for a CPU.
  *   -g STARVE_GRACE: the hangs' starve_grace (default: the default).
@@ -88,9 +91,17 @@ struct opts {
 	bool mass_exit;		  /* -x: the mass exit instead of the beating phase */
 	int daemon_nice;	  /* -n: hbwatch's nice value (default 0, as the clients) */
 	const char *starve_grace; /* -g: the hangs' starve_grace, or NULL: the default */
-	bool daemon_rt;		  /* -r: hbwatch at SCHED_RR 1, as its unit starts it */
+	bool daemon_rt;		  /* -r: every thread of hbwatch at SCHED_RR 1 */
+	int deadline_prio;	  /* -P: deadline_priority, or -1: hbwatch's default */
 	bool hangs_rt;		  /* -R: the mass exit's hangs at SCHED_FIFO 1 */
 };
+
+/* Whether hbwatch's deadline work runs at SCHED_RR: lifted (-P, by
+ * default), or the whole daemon (-r).  The floors' senders then too. */
+static bool deadlines_rt(const struct opts *op)
+{
+	return op->daemon_rt || op->deadline_prio != 0;
+}
 
 struct errcount {
 	int err; /* positive errno */
@@ -711,20 +722,22 @@ static void print_register(const struct res *o)
 static int start_daemon(struct bench_daemon *d, const struct opts *op, unsigned n)
 {
 	unsigned slots = n + op->hangs + 64;
-	char conf[512], grace[96] = "";
+	char conf[512], grace[96] = "", prio[48] = "";
 
 	if (op->starve_grace)
 		snprintf(grace, sizeof(grace), "starve_grace = %s\n", op->starve_grace);
+	if (op->deadline_prio >= 0)
+		snprintf(prio, sizeof(prio), "deadline_priority = %d\n", op->deadline_prio);
 	if (slots < SLOTS_MIN)
 		slots = SLOTS_MIN;
 	if (slots > SLOTS_MAX)
 		slots = SLOTS_MAX;
 	snprintf(conf, sizeof(conf),
-		 "[hbwatch]\nkey = 0x%x\nslots = %u\ngroup =\nkill_grace = 5s\n\n"
+		 "[hbwatch]\nkey = 0x%x\nslots = %u\ngroup =\nkill_grace = 5s\n%s\n"
 		 "[stampede]\naction = log\n\n"
 		 "[hang]\naction = kill\nsignal = SIGABRT\nkill_burst = 1000\n"
 		 "kill_interval = 1ms\n%s",
-		 BENCH_KEY, slots, grace);
+		 BENCH_KEY, slots, prio, grace);
 	return bench_daemon_start(d, op->hbwatch, conf, BENCH_KEY, (rlim_t)slots + 256);
 }
 
@@ -780,7 +793,7 @@ static void beating(struct res *o, const struct opts *op, struct fleet *f, pid_t
 			note(o, "no hangs timed: hbwatch has no fd left to watch them");
 		else {
 			run_hangs(o, op->hangs, &g, -1);
-			run_hangs(o, op->hangs, &g, op->daemon_rt ? SCHED_RR : SCHED_OTHER);
+			run_hangs(o, op->hangs, &g, deadlines_rt(op) ? SCHED_RR : SCHED_OTHER);
 		}
 	}
 	o->runnable_peak = g.peak;
@@ -829,7 +842,7 @@ static void stampede(struct res *o, const struct opts *op, struct bench_daemon *
 	print_register(o);
 	if (op->mass_exit) {
 		progress(o->n, "census checked; %u exit at once", o->registered);
-		mass_exit(o, &f, d->pid, op->daemon_rt, op->hangs_rt);
+		mass_exit(o, &f, d->pid, deadlines_rt(op), op->hangs_rt);
 	} else if (op->overloaded_at) {
 		note(o,
 		     "no beating phase: with %u processes beating once a second this machine "
@@ -1098,9 +1111,10 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, unsigned *k)
 {
 	static const unsigned def[] = {1000, 2000, 5000, 10000, 20000};
+	unsigned prio;
 	int c;
 
-	while ((c = getopt(argc, argv, "H:s:xn:g:rR")) != -1) {
+	while ((c = getopt(argc, argv, "H:s:xn:g:rRP:")) != -1) {
 		if (c == 'r' || c == 'R') {
 			*(c == 'r' ? &op->daemon_rt : &op->hangs_rt) = true;
 			continue;
@@ -1123,6 +1137,10 @@ static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, u
 		}
 		if (c == 'H' && parse_uint(optarg, 0, HANGS_MAX, &op->hangs) == 0)
 			continue;
+		if (c == 'P' && parse_uint(optarg, 0, 99, &prio) == 0) {
+			op->deadline_prio = (int)prio;
+			continue;
+		}
 		if (c == 's' && parse_uint(optarg, 1, 600, &op->steady_s) == 0)
 			continue;
 		return -EINVAL;
@@ -1144,7 +1162,7 @@ static int parse_args(int argc, char **argv, struct opts *op, unsigned *sizes, u
 
 int main(int argc, char **argv)
 {
-	struct opts op = {.hangs = 30, .steady_s = 5};
+	struct opts op = {.hangs = 30, .steady_s = 5, .deadline_prio = -1};
 	unsigned sizes[SIZES_MAX], k;
 	struct res *r;
 	int ns;

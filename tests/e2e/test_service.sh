@@ -1,8 +1,9 @@
 #!/bin/bash
 # hbwatch.service under a real systemd: it starts, every shipped unit
 # verifies, the hardening score beats systemd-oomd's, the catalog reaches
-# journalctl -x, the demo template shows the whole loop, and the real-time
-# drop-in puts hbwatch at SCHED_RR and it still kills.
+# journalctl -x, the demo template shows the whole loop, and deadlines are
+# lifted to SCHED_RR (or, where the kernel refuses, hbwatch says so and
+# still kills).
 . "$(dirname "$0")/harness.sh"
 
 guest_setup
@@ -65,32 +66,92 @@ check "hbwatch's kill record shows under journalctl -u hbwatch-demo@1500" \
 	-u hbwatch-demo@1500.service
 g systemctl stop 'hbwatch-demo@*.service'
 
-# The shipped real-time drop-in, installed where an administrator puts it.
-# systemd sets the policy before RestrictRealtime='s filter is in place; a
-# cpu cgroup of the unit's own with no real-time runtime (cgroup v1 under
-# RT group scheduling) would refuse it ("Failed at step SETSCHEDULER").
-sched() { gsh "chrt -p \$(systemctl show -P MainPID hbwatch.service)"; }
-mkdir -p "$M/etc/systemd/system/hbwatch.service.d"
-cp "$M$DOCDIR/hbwatch-realtime.conf.example" "$M/etc/systemd/system/hbwatch.service.d/realtime.conf"
-g systemctl daemon-reload
-check "with hbwatch-realtime.conf: systemctl restart hbwatch" g systemctl restart hbwatch.service
+# Deadlines first, as the unit runs it: no CAP_SYS_NICE, LimitRTPRIO=1,
+# no RestrictRealtime=, sched_setscheduler() let through the filter.  The
+# loop's thread is at SCHED_OTHER between deadlines; hbwatch-lift sleeps
+# at SCHED_RR 1 and lifts it at each one.
+hb_pid() { prop hbwatch.service MainPID; }
+lifter() {
+	gsh 'for t in /proc/$(systemctl show -P MainPID hbwatch.service)/task/*; do
+		[ "$(cat $t/comm)" = hbwatch-lift ] && echo ${t##*/}; done; true'
+}
+# The real-time runtime of hbwatch's cpu cgroup (cgroup v1 with real-time
+# group scheduling), or "none".
+rt_runtime() {
+	gsh 'c=$(awk -F: "\$2 ~ /(^|,)cpu(,|\$)/ {print \$3}" /proc/$(systemctl show -P MainPID hbwatch.service)/cgroup)
+		for d in /sys/fs/cgroup/cpu,cpuacct /sys/fs/cgroup/cpu; do
+			[ -n "$c" ] && [ -r "$d$c/cpu.rt_runtime_us" ] && { cat "$d$c/cpu.rt_runtime_us"; exit; }
+		done; echo none'
+}
+started_says() { # TEXT: the journal of hbwatch's current process says it
+	journal_has "r.get('_PID') == '$(hb_pid)' and '$1' in r.get('MESSAGE', '')" -u hbwatch.service
+}
+hung_demo_killed() { # DESCRIPTION
+	g systemctl start hbwatch-demo@1500.service
+	local hung
+	hung=$(main_pid hbwatch-demo@1500.service)
+	check "$1 ($hung)" \
+		wait_for 15 journal_has "r.get('HBWATCH_EVENT') == 'signal-sent' and r.get('OBJECT_PID') == '$hung'" \
+		-u hbwatch-demo@1500.service
+	g systemctl stop hbwatch-demo@1500.service
+}
+
+# hbwatch's soft RLIMIT_RTPRIO: systemd sets LimitRTPRIO=1 as closely as
+# it can, and without CAP_SYS_RESOURCE (some containers) it cannot raise a
+# hard limit of 0.
+rtprio() {
+	gsh 'awk "/^Max realtime priority/ {print \$4}" /proc/$(systemctl show -P MainPID hbwatch.service)/limits'
+}
+# Why SCHED_RR must be refused to hbwatch here, or nothing.
+refusal() {
+	[ "$(rt_runtime)" = 0 ] && echo "its cpu cgroup has no real-time runtime"
+	[ "$(rtprio)" = 0 ] && echo "its RLIMIT_RTPRIO is 0 (LimitRTPRIO=1 could not be applied: no CAP_SYS_RESOURCE)"
+	true
+}
+why=$(refusal | paste -sd ";" | sed "s/;/; /g")
+diag "hbwatch's cpu cgroup: $(gsh 'grep ":cpu" /proc/$(systemctl show -P MainPID hbwatch.service)/cgroup'); cpu.rt_runtime_us: $(rt_runtime); RLIMIT_RTPRIO: $(rtprio)"
+if [ -n "$why" ]; then
+	check "SCHED_RR refused ($why): the journal says so" \
+		started_says "cannot use SCHED_RR priority 1 for deadlines: Operation not permitted"
+	skip "hbwatch-lift runs at SCHED_RR 1" "$why"
+else
+	check "the journal says deadlines are lifted to SCHED_RR 1" started_says "deadlines first"
+	check "hbwatch-lift runs at SCHED_RR (reset on fork), priority 1" \
+		eval 't=$(lifter) && [ -n "$t" ] && out=$(g chrt -p "$t") && echo "$out" &&
+			echo "$out" | grep -q "policy: SCHED_RR|SCHED_RESET_ON_FORK$" &&
+			echo "$out" | grep -q "priority: 1$"'
+	check "between deadlines the loop runs at SCHED_OTHER" \
+		wait_for 5 eval 'g chrt -p "$(hb_pid)" | grep -q "policy: SCHED_OTHER|SCHED_RESET_ON_FORK$"'
+fi
+
+# deadline_priority = 0 in a drop-in: no lifting thread, still kills.
+printf '[hbwatch]\ndeadline_priority = 0\n' >"$M$CONFD/90-e2e-nolift.ini"
+check "with deadline_priority = 0: systemctl restart hbwatch" g systemctl restart hbwatch.service
+check "the journal says deadlines are not lifted" started_says "deadline_priority = 0"
+check "no hbwatch-lift thread" eval '[ -z "$(lifter)" ]'
+hung_demo_killed "with deadline_priority = 0, hbwatch still kills the hung demo worker"
+rm "$M$CONFD/90-e2e-nolift.ini"
+
+# Where the kernel refuses SCHED_RR: on cgroup v1 under real-time group
+# scheduling, once a unit of system.slice uses the cpu controller, systemd
+# gives hbwatch a cpu cgroup of its own with no real-time runtime.  hbwatch
+# says so, starts anyway, and kills.
+g systemd-run --quiet --unit=e2e-cpuweight.service -p CPUWeight=50 sleep infinity
+check "systemctl restart hbwatch beside a unit with CPUWeight=" g systemctl restart hbwatch.service
 check "hbwatch.service is active" wait_for 5 g systemctl is-active hbwatch.service
-diag "$(sched 2>&1)"
-diag "its cpu cgroup: $(gsh 'grep ":cpu:" /proc/$(systemctl show -P MainPID hbwatch.service)/cgroup')"
-check "hbwatch runs at SCHED_RR (reset on fork), priority 1" \
-	eval 'out=$(sched) && echo "$out" &&
-		echo "$out" | grep -q "policy: SCHED_RR|SCHED_RESET_ON_FORK$" &&
-		echo "$out" | grep -q "priority: 1$"'
-check "systemctl start hbwatch-demo@1500" g systemctl start hbwatch-demo@1500.service
-rt_hung=$(main_pid hbwatch-demo@1500.service)
-check "at SCHED_RR, hbwatch still kills the hung demo worker ($rt_hung)" \
-	wait_for 15 journal_has "r.get('HBWATCH_EVENT') == 'signal-sent' and r.get('OBJECT_PID') == '$rt_hung'" \
-	-u hbwatch-demo@1500.service
-g systemctl stop hbwatch-demo@1500.service
-rm "$M/etc/systemd/system/hbwatch.service.d/realtime.conf"
-g systemctl daemon-reload
-check "without the drop-in: hbwatch restarts at SCHED_OTHER" \
-	eval 'g systemctl restart hbwatch.service && g systemctl is-active hbwatch.service &&
-		sched | grep -q "policy: SCHED_OTHER$"'
+why=$(refusal | paste -sd ";" | sed "s/;/; /g")
+diag "hbwatch's cpu cgroup now: $(gsh 'grep ":cpu" /proc/$(systemctl show -P MainPID hbwatch.service)/cgroup'); cpu.rt_runtime_us: $(rt_runtime)"
+if [ -n "$why" ]; then
+	check "the journal says why SCHED_RR is refused" \
+		started_says "cannot use SCHED_RR priority 1 for deadlines: Operation not permitted"
+	check "no hbwatch-lift thread" eval '[ -z "$(lifter)" ]'
+	hung_demo_killed "SCHED_RR refused ($why): hbwatch still kills the hung demo worker"
+else
+	skip "refused SCHED_RR is said and deadlines still kill" \
+		"hbwatch's cpu cgroup has real-time runtime: no refusal to see on this host"
+fi
+g systemctl stop e2e-cpuweight.service
+check "back to the defaults: hbwatch restarts" \
+	eval 'g systemctl restart hbwatch.service && g systemctl is-active hbwatch.service'
 
 done_testing

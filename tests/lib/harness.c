@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -398,6 +399,17 @@ void hbd_start(void)
 		hbd_redirect(STDOUT_FILENO, H.log);
 		hbd_redirect(STDERR_FILENO, H.log);
 		setenv("NOTIFY_SOCKET", H.sock, 1);
+		if (H.rt_limited) {
+			struct rlimit rl = {H.rtprio, H.rtprio};
+
+			if (prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0) < 0 ||
+			    setrlimit(RLIMIT_RTPRIO, &rl) < 0) {
+				fprintf(stderr,
+					"cannot drop CAP_SYS_NICE or set RLIMIT_RTPRIO: %s\n",
+					strerror(errno));
+				_exit(126);
+			}
+		}
 		if (H.watchdog_usec) {
 			char v[32];
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)H.watchdog_usec);

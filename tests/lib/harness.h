@@ -40,6 +40,11 @@ struct hbd {
 	bool daemon_exited; /* reaped while waiting; status below */
 	int daemon_status;
 	pid_t tracer; /* hbd_trace()'s, or 0 */
+	/* Set before hbd_start(): the daemon runs without CAP_SYS_NICE (not
+	 * even in its bounding set) and with RLIMIT_RTPRIO = rtprio, as the
+	 * installed unit runs it. */
+	bool rt_limited;
+	unsigned rtprio;
 };
 
 extern struct hbd H;

@@ -317,6 +317,24 @@ Test(config, verdict_keys)
 	cr_expect_eq(s.dump_max_ns, MIN, "dump_max defaults to a minute");
 }
 
+/* deadline_priority: 1 unless set; 0 turns lifting off; up to 99. */
+Test(config, deadline_priority)
+{
+	put("hbwatch.ini", GLOBAL "[d]\ntimeout = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.deadline_priority, 1, "the lowest real-time priority by default");
+	settings_finish(&s);
+	for (int v = 0; v <= 99; v += 33) {
+		char text[128];
+
+		snprintf(text, sizeof(text), GLOBAL "deadline_priority = %d\n", v);
+		put("hbwatch.ini", text);
+		cr_assert_eq(load(), 0, "%s", err);
+		cr_expect_eq(s.deadline_priority, v);
+		settings_finish(&s);
+	}
+}
+
 Test(config, service_keys)
 {
 	put("hbwatch.ini", GLOBAL "[web]\n"
@@ -614,6 +632,16 @@ static const struct error_case error_cases[] = {
     {GLOBAL "dump_max = 2h\n", 3,
      "invalid value '2h' for 'dump_max' in [hbwatch]: must be between 0 and 1h"},
     {GLOBAL "[web]\ndump_max = 1s\n", 4, "unknown key 'dump_max' in [web]"},
+    {GLOBAL "deadline_priority = 100\n", 3,
+     "invalid value '100' for 'deadline_priority' in [hbwatch]: expected 0 (off) or a SCHED_RR "
+     "priority from 1 to 99"},
+    {GLOBAL "deadline_priority = -1\n", 3,
+     "invalid value '-1' for 'deadline_priority' in [hbwatch]: expected 0 (off) or a SCHED_RR "
+     "priority from 1 to 99"},
+    {GLOBAL "deadline_priority = rr\n", 3,
+     "invalid value 'rr' for 'deadline_priority' in [hbwatch]: expected 0 (off) or a SCHED_RR "
+     "priority from 1 to 99"},
+    {GLOBAL "[web]\ndeadline_priority = 1\n", 4, "unknown key 'deadline_priority' in [web]"},
 };
 
 Test(config, errors)

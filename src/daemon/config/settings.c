@@ -42,6 +42,9 @@
  * takes tens of seconds; a minute stays within systemd's default
  * TimeoutAbortSec= (its TimeoutStopSec=, 90 s). */
 #define DUMP_MAX_DEFAULT (60 * NS_S)
+/* The lowest real-time priority: above every normal process, below any
+ * real-time one the administrator runs. */
+#define DEADLINE_PRIORITY_DEFAULT 1
 
 enum {
 	SECTION_LEGACY = -3, /* [legacy]: a classic CPActive table to watch too */
@@ -464,6 +467,19 @@ static int set_legacy_shared(struct loader *l, struct service *svc, const char *
 	return 0;
 }
 
+/* deadline_priority = 0 (off) or a SCHED_RR priority, 1-99 (lift.h). */
+static int set_deadline_priority(struct loader *l, struct service *svc, const char *key,
+				 const char *value)
+{
+	unsigned long long v;
+
+	if (parse_uint(value, 0, 99, &v) < 0)
+		return invalid(l, key, value,
+			       "expected 0 (off) or a SCHED_RR priority from 1 to 99");
+	l->s->deadline_priority = (int)v;
+	return 0;
+}
+
 static int set_dump_max(struct loader *l, struct service *svc, const char *key, const char *value)
 {
 	return set_duration(l, key, value, 0, NS_H, &l->s->dump_max_ns);
@@ -534,6 +550,7 @@ static const struct key_def keys[] = {
     {"debugged", IN_SERVICE, false, set_debugged},
     {"warn_at", IN_SERVICE, false, set_warn_at},
     {"uid_share", IN_GLOBAL, false, set_uid_share},
+    {"deadline_priority", IN_GLOBAL, false, set_deadline_priority},
 };
 
 static int service_add(struct loader *l, const char *name)
@@ -1118,6 +1135,7 @@ static int settings_load_from(const char *const *dirs, size_t n_dirs, const char
 	    .slots = HB_SLOTS_DEFAULT,
 	    .kill_grace_ns = KILL_GRACE_DEFAULT,
 	    .dump_max_ns = DUMP_MAX_DEFAULT,
+	    .deadline_priority = DEADLINE_PRIORITY_DEFAULT,
 	};
 	if (err_len)
 		err[0] = '\0';

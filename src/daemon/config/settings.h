@@ -99,6 +99,7 @@ struct settings {
 	gid_t gid;
 	uint64_t kill_grace_ns;
 	uint64_t dump_max_ns;	  /* how long SIGKILL waits for a core dump in progress */
+	int deadline_priority;	  /* SCHED_RR priority of deadline work (lift.h); 0: off */
 	char *metrics_dir;	  /* node_exporter textfile directory, or NULL: none */
 	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
 	int legacy_key;		  /* its System V key */

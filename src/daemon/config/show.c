@@ -88,6 +88,11 @@ void config_show(const struct settings *s)
 	show_line(s, "hbwatch", "group", v);
 	show_line(s, "hbwatch", "kill_grace", show_duration(v, sizeof(v), s->kill_grace_ns));
 	show_line(s, "hbwatch", "metrics_dir", s->metrics_dir ? s->metrics_dir : "(none)");
+	if (s->deadline_priority)
+		snprintf(v, sizeof(v), "%d (SCHED_RR)", s->deadline_priority);
+	else
+		snprintf(v, sizeof(v), "0 (off)");
+	show_line(s, "hbwatch", "deadline_priority", v);
 	for (size_t i = 0; i < s->n_services; i++)
 		show_service(s, &s->services[i]);
 	for (size_t i = 0; i < s->n_disabled; i++)
