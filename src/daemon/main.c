@@ -76,6 +76,7 @@ static void timer_arm(struct daemon *d, uint64_t at_ns)
 static void scan_and_arm(struct daemon *d)
 {
 	uint64_t next, legacy_next, intake_next, now = now_ns();
+	uint64_t work_began = lift_work_begins();
 
 	registry_link_check(d, now);
 	next = watch_scan(d);
@@ -84,7 +85,7 @@ static void scan_and_arm(struct daemon *d)
 		next = legacy_next;
 	/* The deadlines are dealt with; what follows runs at the normal
 	 * policy, as the processes it concerns do. */
-	lift_lower(&d->lift, next);
+	lift_lower(&d->lift, next, work_began);
 	/* After the scans: new records are found with their deadlines still
 	 * ahead, and a census is kept away from the one due next. */
 	intake_next = intake_run(d, now, next);

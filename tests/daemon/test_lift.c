@@ -212,3 +212,22 @@ Test(lift, reload_keeps_the_priority_in_force)
 	cr_assert(hbd_log_wait(NULL, 0, "deadline_priority takes effect at the next start", 5000));
 	assert_policy(daemon_thread("hbwatch-lift"), SCHED_RR, 1, "hbwatch-lift");
 }
+
+/* 7. A flood of short deadlines, which any local user can make, keeps the
+ * loop lifted no longer than the budget: past it hbwatch says so, and the
+ * rest of the second waits at the normal policy. */
+Test(lift, flood_of_deadlines_runs_out_the_budget, .timeout = 90)
+{
+	pid_t w[64];
+
+	hbd_config("uid_share = 100%%\n[flood]\naction = log\n");
+	hbd_start();
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		w[i] = hbd_worker("flood", 2, "--beat-ms", "1", NULL);
+	cr_assert(
+	    hbd_log_wait(NULL, 0, "deadline work took more than 500 ms of CPU at SCHED_RR", 30000),
+	    "no budget warning while 64 processes beat every 1 ms with 2 ms timeouts");
+	assert_loop_lowered();
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		cr_assert(hbd_alive(w[i]), "worker %d was acted on under action = log", (int)w[i]);
+}

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "lift.h"
 #include "log.h"
 
@@ -101,6 +102,8 @@ void lift_arm(struct lift *l, uint64_t at_ns)
 
 	if (!l->running)
 		return;
+	if (at_ns < l->paused_until_ns)
+		at_ns = l->paused_until_ns;
 	/* UINT64_MAX (nothing due) disarms; 0 would too, so the past is 1 ns. */
 	if (at_ns != UINT64_MAX) {
 		if (at_ns == 0)
@@ -111,10 +114,45 @@ void lift_arm(struct lift *l, uint64_t at_ns)
 	(void)timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-void lift_lower(struct lift *l, uint64_t next_ns)
+uint64_t lift_work_begins(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Count WORK_NS against this second's budget; past it, no lift until the
+ * second ends, said at most once a minute. */
+static void budget_count(struct lift *l, uint64_t work_ns)
+{
+	uint64_t now = now_ns();
+
+	if (now - l->window_ns >= LIFT_WINDOW_NS) {
+		l->window_ns = now;
+		l->used_ns = 0;
+		l->paused_until_ns = 0;
+	}
+	l->used_ns += work_ns;
+	if (l->used_ns <= LIFT_BUDGET_NS || l->paused_until_ns)
+		return;
+	l->paused_until_ns = l->window_ns + LIFT_WINDOW_NS;
+	l->pauses++;
+	if (l->reported_ns && now - l->reported_ns < LIFT_REPORT_EVERY)
+		return;
+	l->reported_ns = now;
+	log_warning("deadline work took more than %u ms of CPU at SCHED_RR within a second "
+		    "(%llu time%s since start): until the second ends, deadlines wait for a CPU "
+		    "at the normal policy",
+		    LIFT_BUDGET_NS / 1000000u, (unsigned long long)l->pauses,
+		    l->pauses == 1 ? "" : "s");
+}
+
+void lift_lower(struct lift *l, uint64_t next_ns, uint64_t work_began)
 {
 	if (!l->running)
 		return;
+	budget_count(l, lift_work_begins() - work_began);
 	lift_arm(l, next_ns);
 	(void)set_policy(0, SCHED_OTHER, 0);
 }
@@ -133,6 +171,11 @@ void lift_stop(struct lift *l)
 			pthread_detach(l->thread);
 		(void)set_policy(0, SCHED_OTHER, 0);
 		l->running = false;
+		if (l->pauses)
+			log_info("deadline work ran out of its %u ms a second at SCHED_RR in %llu "
+				 "second%s since start",
+				 LIFT_BUDGET_NS / 1000000u, (unsigned long long)l->pauses,
+				 l->pauses == 1 ? "" : "s");
 	}
 	if (l->tfd >= 0)
 		close(l->tfd);

@@ -10,6 +10,11 @@
  * deadlines are dealt with, so taking in registrations and exits never
  * runs ahead of the processes that make them.
  *
+ * The lifted work is bounded: past LIFT_BUDGET_NS of CPU time within a
+ * second (a flood of short deadlines, which any local user can make), the
+ * rest of that second's deadlines wait at the normal policy, and hbwatch
+ * says so.
+ *
  * Where the kernel refuses SCHED_RR (no CAP_SYS_NICE and RLIMIT_RTPRIO
  * below the priority; a cgroup without real-time runtime; a seccomp filter
  * such as systemd's RestrictRealtime=), hbwatch says so once and runs
@@ -23,6 +28,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The most CPU time the loop spends lifted within a second: half a core.
+ * A flood cannot take more from normal processes; 10 000 watched
+ * processes, some with timeouts of 50 ms, take about that (each scan reads
+ * every record). */
+#define LIFT_BUDGET_NS	  (500u * 1000u * 1000u)
+#define LIFT_WINDOW_NS	  (1000u * 1000u * 1000u)
+#define LIFT_REPORT_EVERY (60u * LIFT_WINDOW_NS)
+
 struct lift {
 	int priority;	/* SCHED_RR priority; 0: off */
 	int tfd;	/* the lifting thread's timer, -1: off */
@@ -30,6 +43,11 @@ struct lift {
 	bool running;
 	_Atomic bool stop;
 	pthread_t thread;
+	uint64_t window_ns;	  /* when the current second began */
+	uint64_t used_ns;	  /* CPU time spent lifted in it */
+	uint64_t paused_until_ns; /* no lift before this; 0: none */
+	uint64_t pauses;	  /* seconds the budget ran out, since start */
+	uint64_t reported_ns;	  /* when that was last said */
 };
 
 /* Start lifting the calling thread (the loop) at PRIORITY (1-99; 0 turns
@@ -41,11 +59,15 @@ int lift_start(struct lift *l, int priority);
 /* The loop's next deadline timer falls due at AT_NS (CLOCK_MONOTONIC). */
 void lift_arm(struct lift *l, uint64_t at_ns);
 
-/* The deadlines are dealt with: back to the normal policy, to be lifted
- * again at NEXT_NS, the loop's next deadline.  Armed before the loop
- * lowers itself: once lowered, it may wait for a CPU before it gets as far
- * as arming its timer. */
-void lift_lower(struct lift *l, uint64_t next_ns);
+/* The loop begins its deadline work: the thread's CPU time, for
+ * lift_lower() to count against the budget. */
+uint64_t lift_work_begins(void);
+
+/* The deadlines are dealt with (the work began at WORK_BEGAN): back to the
+ * normal policy, to be lifted again at NEXT_NS, the loop's next deadline.
+ * Armed before the loop lowers itself: once lowered, it may wait for a CPU
+ * before it gets as far as arming its timer. */
+void lift_lower(struct lift *l, uint64_t next_ns, uint64_t work_began);
 
 /* Stop the thread.  Safe on a zeroed struct with tfd = -1. */
 void lift_stop(struct lift *l);
