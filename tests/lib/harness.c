@@ -157,7 +157,7 @@ static void notify_stop(void)
 static bool notify_check(const char *line, const char *status)
 {
 	if (!line)
-		return strstr(H.status, status) != NULL;
+		return status && strstr(H.status, status) != NULL;
 	for (size_t i = N.next; i < N.n; i++)
 		if (strcmp(N.lines[i], line) == 0) {
 			N.next = i + 1;
