@@ -174,6 +174,7 @@ static void reload(struct daemon *d)
 			log_warning("deadline_priority takes effect at the next start; %d stays "
 				    "in force",
 				    d->settings.deadline_priority);
+		lift_set_budget(&d->lift, fresh.deadline_budget_ns);
 		warn_unchecked_services(&fresh, &d->settings);
 		settings_finish(&d->settings);
 		d->settings = fresh;
@@ -234,7 +235,8 @@ static int loop_setup(struct daemon *d)
 	if (r >= 0)
 		r = manager_watchdog_start(d);
 	if (r >= 0)
-		r = lift_start(&d->lift, d->settings.deadline_priority);
+		r = lift_start(&d->lift, d->settings.deadline_priority,
+			       d->settings.deadline_budget_ns);
 	return r < 0 ? r : 0;
 }
 

@@ -161,14 +161,14 @@ Test(lifecycle, check_config_show)
 	int st = hbd_run(out, sizeof(out), err, sizeof(err), "--check-config", "--show", "-c",
 			 H.conf, NULL);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x, stderr: %s", st, err);
-	snprintf(want, sizeof(want), "timeout        = 5min                     ; %s:%d", H.conf,
+	snprintf(want, sizeof(want), "timeout           = 5min                     ; %s:%d", H.conf,
 		 first + 1);
 	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
-	snprintf(want, sizeof(want), "kill_interval  = 5s                       ; %s:%d", H.conf,
+	snprintf(want, sizeof(want), "kill_interval     = 5s                       ; %s:%d", H.conf,
 		 first + 2);
 	cr_assert(strstr(out, want), "stdout lacks '%s': %s", want, out);
-	cr_assert(strstr(out, "kill_burst     = 5                        ; default"), "%s", out);
-	cr_assert(strstr(out, "signal         = SIGABRT (6)              ; default"), "%s", out);
+	cr_assert(strstr(out, "kill_burst        = 5                        ; default"), "%s", out);
+	cr_assert(strstr(out, "signal            = SIGABRT (6)              ; default"), "%s", out);
 }
 
 /* "[x] has no unit=" once per section and configuration: not again at a

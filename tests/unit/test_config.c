@@ -335,6 +335,23 @@ Test(config, deadline_priority)
 	}
 }
 
+/* deadline_budget: 500ms unless set; 1ms to 1s. */
+Test(config, deadline_budget)
+{
+	put("hbwatch.ini", GLOBAL "[d]\ntimeout = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.deadline_budget_ns, 500000000u, "half a core by default");
+	settings_finish(&s);
+	put("hbwatch.ini", GLOBAL "deadline_budget = 1ms\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.deadline_budget_ns, 1000000u);
+	settings_finish(&s);
+	put("hbwatch.ini", GLOBAL "deadline_budget = 1s\n");
+	cr_assert_eq(load(), 0, "%s", err);
+	cr_expect_eq(s.deadline_budget_ns, 1000000000u);
+	settings_finish(&s);
+}
+
 Test(config, service_keys)
 {
 	put("hbwatch.ini", GLOBAL "[web]\n"
@@ -642,6 +659,14 @@ static const struct error_case error_cases[] = {
      "invalid value 'rr' for 'deadline_priority' in [hbwatch]: expected 0 (off) or a SCHED_RR "
      "priority from 1 to 99"},
     {GLOBAL "[web]\ndeadline_priority = 1\n", 4, "unknown key 'deadline_priority' in [web]"},
+    {GLOBAL "deadline_budget = 0\n", 3,
+     "invalid value '0' for 'deadline_budget' in [hbwatch]: must be between 1ms and 1s"},
+    {GLOBAL "deadline_budget = 2s\n", 3,
+     "invalid value '2s' for 'deadline_budget' in [hbwatch]: must be between 1ms and 1s"},
+    {GLOBAL "deadline_budget = half\n", 3,
+     "invalid value 'half' for 'deadline_budget' in [hbwatch]: expected a duration such as "
+     "500ms, 30s or 2min"},
+    {GLOBAL "[web]\ndeadline_budget = 1s\n", 4, "unknown key 'deadline_budget' in [web]"},
 };
 
 Test(config, errors)

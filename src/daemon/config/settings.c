@@ -45,6 +45,7 @@
 /* The lowest real-time priority: above every normal process, below any
  * real-time one the administrator runs. */
 #define DEADLINE_PRIORITY_DEFAULT 1
+#define DEADLINE_BUDGET_DEFAULT	  (500 * NS_MS)
 
 enum {
 	SECTION_LEGACY = -3, /* [legacy]: a classic CPActive table to watch too */
@@ -480,6 +481,14 @@ static int set_deadline_priority(struct loader *l, struct service *svc, const ch
 	return 0;
 }
 
+/* deadline_budget = the CPU time lifted deadline work may take in any
+ * second, 1ms to 1s (lift.h). */
+static int set_deadline_budget(struct loader *l, struct service *svc, const char *key,
+			       const char *value)
+{
+	return set_duration(l, key, value, NS_MS, NS_S, &l->s->deadline_budget_ns);
+}
+
 static int set_dump_max(struct loader *l, struct service *svc, const char *key, const char *value)
 {
 	return set_duration(l, key, value, 0, NS_H, &l->s->dump_max_ns);
@@ -551,6 +560,7 @@ static const struct key_def keys[] = {
     {"warn_at", IN_SERVICE, false, set_warn_at},
     {"uid_share", IN_GLOBAL, false, set_uid_share},
     {"deadline_priority", IN_GLOBAL, false, set_deadline_priority},
+    {"deadline_budget", IN_GLOBAL, false, set_deadline_budget},
 };
 
 static int service_add(struct loader *l, const char *name)
@@ -1136,6 +1146,7 @@ static int settings_load_from(const char *const *dirs, size_t n_dirs, const char
 	    .kill_grace_ns = KILL_GRACE_DEFAULT,
 	    .dump_max_ns = DUMP_MAX_DEFAULT,
 	    .deadline_priority = DEADLINE_PRIORITY_DEFAULT,
+	    .deadline_budget_ns = DEADLINE_BUDGET_DEFAULT,
 	};
 	if (err_len)
 		err[0] = '\0';

@@ -98,13 +98,14 @@ struct settings {
 	bool has_gid; /* gid is meaningful */
 	gid_t gid;
 	uint64_t kill_grace_ns;
-	uint64_t dump_max_ns;	  /* how long SIGKILL waits for a core dump in progress */
-	int deadline_priority;	  /* SCHED_RR priority of deadline work (lift.h); 0: off */
-	char *metrics_dir;	  /* node_exporter textfile directory, or NULL: none */
-	bool legacy;		  /* watch a classic CPActive table ([legacy], enabled) */
-	int legacy_key;		  /* its System V key */
-	bool legacy_shared;	  /* watch it even if others may write it */
-	struct service *services; /* enabled, in order of first appearance */
+	uint64_t dump_max_ns;	     /* how long SIGKILL waits for a core dump in progress */
+	int deadline_priority;	     /* SCHED_RR priority of deadline work (lift.h); 0: off */
+	uint64_t deadline_budget_ns; /* the most CPU time it may take lifted in a second */
+	char *metrics_dir;	     /* node_exporter textfile directory, or NULL: none */
+	bool legacy;		     /* watch a classic CPActive table ([legacy], enabled) */
+	int legacy_key;		     /* its System V key */
+	bool legacy_shared;	     /* watch it even if others may write it */
+	struct service *services;    /* enabled, in order of first appearance */
 	size_t n_services;
 	struct service *disabled; /* enabled = no: not watched */
 	size_t n_disabled;

@@ -23,9 +23,9 @@ static void show_line(const struct settings *s, const char *section, const char 
 	const struct setting_origin *o = settings_origin(s, section, key);
 
 	if (o)
-		printf("%-14s = %-24s ; %s:%u\n", key, value, o->file, o->line);
+		printf("%-17s = %-24s ; %s:%u\n", key, value, o->file, o->line);
 	else
-		printf("%-14s = %-24s ; default\n", key, value);
+		printf("%-17s = %-24s ; default\n", key, value);
 }
 
 static const char *show_duration(char *buf, size_t len, uint64_t ns)
@@ -93,6 +93,8 @@ void config_show(const struct settings *s)
 	else
 		snprintf(v, sizeof(v), "0 (off)");
 	show_line(s, "hbwatch", "deadline_priority", v);
+	show_line(s, "hbwatch", "deadline_budget",
+		  show_duration(v, sizeof(v), s->deadline_budget_ns));
 	for (size_t i = 0; i < s->n_services; i++)
 		show_service(s, &s->services[i]);
 	for (size_t i = 0; i < s->n_disabled; i++)

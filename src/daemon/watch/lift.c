@@ -12,6 +12,11 @@
 
 #define LIFT_JOIN_S 3
 
+static unsigned long long ms(uint64_t ns)
+{
+	return (unsigned long long)(ns / 1000000u);
+}
+
 /* Every change keeps SCHED_RESET_ON_FORK, so nothing hbwatch might start
  * inherits a real-time policy; once set, an unprivileged thread may not
  * clear it anyway. */
@@ -62,11 +67,12 @@ static const char *refusal_hint(int r)
 	       "cgroup with cpu.rt_runtime_us above 0)";
 }
 
-int lift_start(struct lift *l, int priority)
+int lift_start(struct lift *l, int priority, uint64_t budget_ns)
 {
 	int r;
 
-	*l = (struct lift){.priority = priority, .tfd = -1, .loop_tid = gettid()};
+	*l = (struct lift){
+	    .priority = priority, .tfd = -1, .loop_tid = gettid(), .budget_ns = budget_ns};
 	if (priority == 0) {
 		log_info("deadline_priority = 0: deadlines wait for a CPU like the rest of "
 			 "hbwatch's work");
@@ -91,9 +97,14 @@ int lift_start(struct lift *l, int priority)
 	}
 	l->running = true;
 	log_info("deadlines first: each deadline timer lifts the loop to SCHED_RR priority %d "
-		 "until it is dealt with",
-		 priority);
+		 "until it is dealt with, for at most %llu ms of CPU time a second",
+		 priority, ms(budget_ns));
 	return 0;
+}
+
+void lift_set_budget(struct lift *l, uint64_t budget_ns)
+{
+	l->budget_ns = budget_ns;
 }
 
 void lift_arm(struct lift *l, uint64_t at_ns)
@@ -134,18 +145,17 @@ static void budget_count(struct lift *l, uint64_t work_ns)
 		l->paused_until_ns = 0;
 	}
 	l->used_ns += work_ns;
-	if (l->used_ns <= LIFT_BUDGET_NS || l->paused_until_ns)
+	if (l->used_ns <= l->budget_ns || l->paused_until_ns)
 		return;
 	l->paused_until_ns = l->window_ns + LIFT_WINDOW_NS;
 	l->pauses++;
 	if (l->reported_ns && now - l->reported_ns < LIFT_REPORT_EVERY)
 		return;
 	l->reported_ns = now;
-	log_warning("deadline work took more than %u ms of CPU at SCHED_RR within a second "
-		    "(%llu time%s since start): until the second ends, deadlines wait for a CPU "
-		    "at the normal policy",
-		    LIFT_BUDGET_NS / 1000000u, (unsigned long long)l->pauses,
-		    l->pauses == 1 ? "" : "s");
+	log_warning("deadline work took more than %llu ms of CPU at SCHED_RR within a second "
+		    "(%llu time%s since start; deadline_budget): until the second ends, "
+		    "deadlines wait for a CPU at the normal policy",
+		    ms(l->budget_ns), (unsigned long long)l->pauses, l->pauses == 1 ? "" : "s");
 }
 
 void lift_lower(struct lift *l, uint64_t next_ns, uint64_t work_began)
@@ -172,10 +182,11 @@ void lift_stop(struct lift *l)
 		(void)set_policy(0, SCHED_OTHER, 0);
 		l->running = false;
 		if (l->pauses)
-			log_info("deadline work ran out of its %u ms a second at SCHED_RR in %llu "
-				 "second%s since start",
-				 LIFT_BUDGET_NS / 1000000u, (unsigned long long)l->pauses,
-				 l->pauses == 1 ? "" : "s");
+			log_info(
+			    "deadline work ran out of its %llu ms a second at SCHED_RR in %llu "
+			    "second%s since start",
+			    ms(l->budget_ns), (unsigned long long)l->pauses,
+			    l->pauses == 1 ? "" : "s");
 	}
 	if (l->tfd >= 0)
 		close(l->tfd);

@@ -10,10 +10,11 @@
  * deadlines are dealt with, so taking in registrations and exits never
  * runs ahead of the processes that make them.
  *
- * The lifted work is bounded: past LIFT_BUDGET_NS of CPU time within a
- * second (a flood of short deadlines, which any local user can make), the
- * rest of that second's deadlines wait at the normal policy, and hbwatch
- * says so.
+ * The lifted work is bounded: past its budget of CPU time within a second
+ * (deadline_budget, 500 ms by default: a flood of short deadlines, which
+ * any local user can make, takes no more than half a core from normal
+ * processes), the rest of that second's deadlines wait at the normal
+ * policy, and hbwatch says so.
  *
  * Where the kernel refuses SCHED_RR (no CAP_SYS_NICE and RLIMIT_RTPRIO
  * below the priority; a cgroup without real-time runtime; a seccomp filter
@@ -28,11 +29,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The most CPU time the loop spends lifted within a second: half a core.
- * A flood cannot take more from normal processes; 10 000 watched
- * processes, some with timeouts of 50 ms, take about that (each scan reads
- * every record). */
-#define LIFT_BUDGET_NS	  (500u * 1000u * 1000u)
 #define LIFT_WINDOW_NS	  (1000u * 1000u * 1000u)
 #define LIFT_REPORT_EVERY (60u * LIFT_WINDOW_NS)
 
@@ -43,6 +39,7 @@ struct lift {
 	bool running;
 	_Atomic bool stop;
 	pthread_t thread;
+	uint64_t budget_ns;	  /* the most CPU time lifted within a second */
 	uint64_t window_ns;	  /* when the current second began */
 	uint64_t used_ns;	  /* CPU time spent lifted in it */
 	uint64_t paused_until_ns; /* no lift before this; 0: none */
@@ -51,10 +48,14 @@ struct lift {
 };
 
 /* Start lifting the calling thread (the loop) at PRIORITY (1-99; 0 turns
- * it off).  Logs once what it does, or why it cannot.  Returns 0, also
- * when the kernel refuses and the loop runs unlifted; -errno only if a
- * thread or timer cannot be made. */
-int lift_start(struct lift *l, int priority);
+ * it off), for at most BUDGET_NS of CPU time in any second.  Logs once
+ * what it does, or why it cannot.  Returns 0, also when the kernel refuses
+ * and the loop runs unlifted; -errno only if a thread or timer cannot be
+ * made. */
+int lift_start(struct lift *l, int priority, uint64_t budget_ns);
+
+/* A new budget (a reload), counted from the current second on. */
+void lift_set_budget(struct lift *l, uint64_t budget_ns);
 
 /* The loop's next deadline timer falls due at AT_NS (CLOCK_MONOTONIC). */
 void lift_arm(struct lift *l, uint64_t at_ns);
