@@ -170,10 +170,11 @@ struct intake {
 	bool census_soon;	  /* hints were lost: a census as soon as allowed */
 	struct idmap turned_down; /* shmid -> shm_ctime of records refused */
 	bool full_warned;
-	bool shm_tight;		/* System V shared memory nearly used up: warned (shmroom.h) */
-	bool unreadable_warned; /* a record we may not read: said once */
-	int *backlog;		/* shmids a census found, not yet taken up (intake.c) */
-	size_t n_backlog, cap_backlog;
+	bool shm_tight;		   /* System V shared memory nearly used up: warned (shmroom.h) */
+	bool unreadable_warned;	   /* a record we may not read: said once */
+	bool census_running;	   /* a census is walking the segments, in slices */
+	int census_cursor;	   /* the kernel's index it goes on from */
+	struct shares census_uids; /* every segment it passed, by owner (shmroom.h) */
 };
 
 /* The native registrations (watch.c). */

@@ -8,7 +8,8 @@
 #include "proc.h"
 #include "timens.h"
 
-int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata)
+int census_walk(int *cursor, int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
+		void *userdata)
 {
 	struct shm_info info = {0};
 	struct shmid_ds ds;
@@ -16,21 +17,40 @@ int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
 
 	if (max < 0)
 		return -errno;
-	for (int idx = 0; idx <= max; idx++) {
+	for (; *cursor <= max; (*cursor)++) {
 		int id, r;
 
 		/* Zeroed first: memory checkers that do not know SHM_STAT_ANY
 		 * (valgrind 3.19) would take the kernel's answer as garbage. */
 		memset(&ds, 0, sizeof(ds));
-		id = shmctl(idx, SHM_STAT_ANY, &ds);
-
-		if (id < 0 || !record_size_ok(ds.shm_segsz))
+		id = shmctl(*cursor, SHM_STAT_ANY, &ds);
+		if (id < 0)
 			continue;
 		r = fn(id, &ds, userdata);
 		if (r)
 			return r;
 	}
 	return 0;
+}
+
+struct records_only {
+	int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata);
+	void *userdata;
+};
+
+static int record_sized(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	const struct records_only *f = userdata;
+
+	return record_size_ok(ds->shm_segsz) ? f->fn(shmid, ds, f->userdata) : 0;
+}
+
+int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata)
+{
+	struct records_only f = {.fn = fn, .userdata = userdata};
+	int cursor = 0;
+
+	return census_walk(&cursor, record_sized, &f);
 }
 
 int census_inspect(int shmid, const struct shmid_ds *ds, struct census_entry *e)

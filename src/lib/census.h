@@ -17,6 +17,15 @@
  * census_each() returns it).  Returns 0 or -errno. */
 int census_each(int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata), void *userdata);
 
+/* The same walk in parts, over every segment of any size: from the
+ * kernel's index *CURSOR (0 to begin), calling FN for each segment there.
+ * FN returns 0 to go on; anything else stops the walk before that segment,
+ * *CURSOR left at it, and census_walk() returns it: a later call goes on
+ * from there.  Returns 0 once past the last index, or -errno.  Segments
+ * made behind the cursor meanwhile are left to the next walk. */
+int census_walk(int *cursor, int (*fn)(int shmid, const struct shmid_ds *ds, void *userdata),
+		void *userdata);
+
 /* A record as anyone may inspect it, with the verdict the daemon reaches
  * on the same facts. */
 struct census_entry {

@@ -480,7 +480,7 @@ Test(lifecycle, status_view_follows_exits)
 
 /* Many records at once are taken up in slices (deadlines first), and none
  * is left behind: those the ring names in one burst, then, after a
- * restart, those the first census finds (its backlog). */
+ * restart, those the first census finds (its walk, in slices). */
 #define MANY 120 /* the harness tracks at most HBD_MAX_KIDS children */
 
 Test(lifecycle, many_records_taken_up_in_slices, .timeout = 120)

@@ -26,12 +26,13 @@
 #define PENDING_NS	 (10u * 1000000u)     /* an entry not filled after this is lost */
 #define CENSUS_PERIOD_NS (5000u * 1000000ull) /* the safety net */
 #define CENSUS_GAP_NS	 (1000u * 1000000ull) /* at most one census a second */
-#define CENSUS_QUIET_NS	 (20u * 1000000ull)   /* no census this close to a deadline */
+#define CENSUS_QUIET_NS	 (20u * 1000000ull)   /* no census begins this close to a deadline */
 #define RING_AGAIN_NS	 (1000u * 1000u)      /* more than one pass's worth: again after */
-/* Deadlines first: registrations (a stampede of them, or a census that
- * finds thousands) are taken up in slices of at most this much work, and
- * the rest is left to the doorbell's event, which runs after any deadline
- * that fell due meanwhile (INTAKE_PRIORITY). */
+/* Deadlines first: registrations (a stampede of them) and the census's
+ * walk over the host's segments (a system call each: 10 000 segments take
+ * 10 to 40 ms) are done in slices of at most this much work, and the rest
+ * is left to the doorbell's event, which runs after any deadline that fell
+ * due meanwhile (INTAKE_PRIORITY). */
 #define SLICE_NS (1000u * 1000u)
 
 /* Take up record SHMID; *SOONEST: the earliest deadline taken up. */
@@ -72,39 +73,49 @@ static uint64_t again(struct daemon *d, uint64_t now, uint64_t soonest)
 	return soonest < now + RING_AGAIN_NS ? soonest : now + RING_AGAIN_NS;
 }
 
-static int backlog_push(struct intake *in, int shmid)
+void intake_free(struct intake *in)
 {
-	if (in->n_backlog == in->cap_backlog) {
-		size_t ncap = in->cap_backlog ? in->cap_backlog * 2 : 256;
-		int *n = realloc(in->backlog, ncap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		in->backlog = n;
-		in->cap_backlog = ncap;
-	}
-	in->backlog[in->n_backlog++] = shmid;
+	share_free(&in->census_uids);
+	in->census_running = false;
+}
+
+struct census_pass {
+	struct daemon *d;
+	uint64_t now, start, soonest;
+};
+
+/* One segment of the walk: counted by owner, and taken up if it is a
+ * record.  Past the slice, the walk stops before it. */
+static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
+{
+	struct census_pass *c = userdata;
+
+	if (slice_over(c->start))
+		return 1;
+	share_add(&c->d->intake.census_uids, ds->shm_perm.uid, 1);
+	if (record_size_ok(ds->shm_segsz))
+		consider_record(c->d, shmid, ds, c->now, &c->soonest);
 	return 0;
 }
 
-void intake_free(struct intake *in)
-{
-	free(in->backlog);
-	in->backlog = NULL;
-	in->n_backlog = in->cap_backlog = 0;
-}
-
-/* Take up what the last census left for later, newest first, while the
- * slice lasts.  Returns false if the slice ran out first. */
-static bool backlog_take(struct daemon *d, uint64_t now, uint64_t start, uint64_t *soonest)
+/* Walk on for a slice.  Returns false if the slice ran out first (the
+ * walk goes on at the next turn); *SOONEST: the earliest deadline taken
+ * up. */
+static bool census_step(struct daemon *d, uint64_t now, uint64_t *soonest)
 {
 	struct intake *in = &d->intake;
+	struct census_pass c = {.d = d, .now = now, .start = now_ns(), .soonest = *soonest};
+	int r = census_walk(&in->census_cursor, census_one, &c);
 
-	while (in->n_backlog > 0) {
-		if (slice_over(start))
-			return false;
-		consider_record(d, in->backlog[--in->n_backlog], NULL, now, soonest);
-	}
-	intake_free(in);
+	*soonest = c.soonest;
+	if (r > 0)
+		return false;
+	in->census_running = false;
+	if (r < 0)
+		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
+	else
+		shmroom_check(d, &in->census_uids);
+	share_free(&in->census_uids);
 	return true;
 }
 
@@ -114,7 +125,7 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 	uint64_t tail, soonest = UINT64_MAX;
 	unsigned n = 0;
 
-	if (!backlog_take(d, now, now, &soonest))
+	if (in->census_running && !census_step(d, now, &soonest))
 		return again(d, now, soonest);
 	if (!d->reg.r.hdr)
 		return soonest;
@@ -154,32 +165,11 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 	return soonest;
 }
 
-struct census_pass {
-	struct daemon *d;
-	uint64_t now, soonest;
-};
-
-static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
-{
-	struct census_pass *c = userdata;
-	struct daemon *d = c->d;
-
-	/* Past the slice, only the new ones are noted: taken up later, in
-	 * slices of their own (intake_ring()). */
-	if (!slice_over(c->now)) {
-		consider_record(d, shmid, ds, c->now, &c->soonest);
-		return 0;
-	}
-	if (!idmap_get(&d->ws.by_shmid, shmid, NULL) && backlog_push(&d->intake, shmid) < 0)
-		d->intake.census_soon = true; /* no memory: a later census finds it */
-	return 0;
-}
-
+/* Begin a census: the walk itself runs in slices (census_step()). */
 static uint64_t census(struct daemon *d, uint64_t now)
 {
 	struct intake *in = &d->intake;
-	struct census_pass c = {.d = d, .now = now, .soonest = UINT64_MAX};
-	int r;
+	uint64_t soonest = UINT64_MAX;
 
 	in->census_last_ns = now;
 	in->census_next_ns = now + CENSUS_PERIOD_NS;
@@ -189,14 +179,12 @@ static uint64_t census(struct daemon *d, uint64_t now)
 	 * of them is dropped now and then so it cannot grow without bound. */
 	if (in->turned_down.n > 4096u + 4u * d->ws.n)
 		idmap_free(&in->turned_down);
-	d->intake.n_backlog = 0; /* found again now, if still there */
-	r = census_each(census_one, &c);
-	if (r < 0)
-		log_error("cannot enumerate shared-memory segments: %s", strerror(-r));
-	shmroom_check(d);
-	if (d->intake.n_backlog > 0)
-		return again(d, now, c.soonest);
-	return c.soonest;
+	share_free(&in->census_uids);
+	in->census_cursor = 0;
+	in->census_running = true;
+	if (!census_step(d, now, &soonest))
+		return again(d, now, soonest);
+	return soonest;
 }
 
 uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
@@ -207,10 +195,10 @@ uint64_t intake_run(struct daemon *d, uint64_t now, uint64_t deadline)
 	census_at = in->census_soon && in->census_last_ns + CENSUS_GAP_NS < in->census_next_ns
 			? in->census_last_ns + CENSUS_GAP_NS
 			: in->census_next_ns;
-	/* A census costs a system call per segment of the host: not while a
-	 * deadline is due (it would make that kill late), unless it has
-	 * waited a whole period already. */
-	if (now >= census_at &&
+	/* A census costs a system call per segment of the host, in slices:
+	 * it does not begin while a deadline is due, unless it has waited a
+	 * whole period already. */
+	if (!in->census_running && now >= census_at &&
 	    (deadline > now + CENSUS_QUIET_NS || now >= census_at + CENSUS_PERIOD_NS)) {
 		uint64_t found = census(d, now);
 		if (found < soonest)

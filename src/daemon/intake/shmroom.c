@@ -29,35 +29,34 @@ static bool at_least(unsigned long long used, unsigned long long limit, unsigned
 	return limit > 0 && used >= limit / 100u * pct + limit % 100u * pct / 100u;
 }
 
-/* "uid A (N), uid B (M)" of those holding the most segments. */
-static void top_holders(int max, char *buf, size_t len)
+/* "uid A (N), uid B (M)" of the SHMROOM_TOP holding the most segments. */
+static void top_holders(const struct shares *owners, char *buf, size_t len)
 {
-	struct shares by_uid = {0};
-	struct shmid_ds ds;
-	size_t off = 0;
+	size_t off = 0, chosen[SHMROOM_TOP];
 
 	buf[0] = '\0';
-	for (int idx = 0; idx <= max; idx++) {
-		memset(&ds, 0, sizeof(ds));
-		if (shmctl(idx, SHM_STAT_ANY, &ds) >= 0)
-			share_add(&by_uid, ds.shm_perm.uid, 1);
-	}
-	for (int k = 0; k < SHMROOM_TOP && by_uid.n > 0; k++) {
-		size_t best = 0;
+	for (size_t k = 0; k < SHMROOM_TOP; k++) {
+		size_t best = owners->n;
 
-		for (size_t i = 1; i < by_uid.n; i++)
-			if (by_uid.v[i].n > by_uid.v[best].n)
+		for (size_t i = 0; i < owners->n; i++) {
+			bool taken = false;
+
+			for (size_t j = 0; j < k; j++)
+				taken = taken || chosen[j] == i;
+			if (!taken && (best == owners->n || owners->v[i].n > owners->v[best].n))
 				best = i;
+		}
+		if (best == owners->n)
+			break;
+		chosen[k] = best;
 		if (off < len)
 			off +=
 			    (size_t)snprintf(buf + off, len - off, "%suid %u (%u)", k ? ", " : "",
-					     (unsigned)by_uid.v[best].uid, by_uid.v[best].n);
-		by_uid.v[best] = by_uid.v[--by_uid.n];
+					     (unsigned)owners->v[best].uid, owners->v[best].n);
 	}
-	share_free(&by_uid);
 }
 
-void shmroom_check(struct daemon *d)
+void shmroom_check(struct daemon *d, const struct shares *owners)
 {
 	struct shm_info info = {0};
 	unsigned long long mni = 0, all = 0;
@@ -76,7 +75,7 @@ void shmroom_check(struct daemon *d)
 	if (d->intake.shm_tight)
 		return;
 	d->intake.shm_tight = true;
-	top_holders(max, top, sizeof(top));
+	top_holders(owners, top, sizeof(top));
 	event_emit(&d->stats, &e,
 		   "System V shared memory is nearly used up: %d of kernel.shmmni=%llu segments, "
 		   "%llu of kernel.shmall=%llu pages; new registrations fail (ENOSPC) once it "

@@ -8,7 +8,8 @@
 #include "daemon.h"
 
 /* Look (a system call and two small reads); warn once per episode, from
- * 90% of either limit until use falls below 80% of both. */
-void shmroom_check(struct daemon *d);
+ * 90% of either limit until use falls below 80% of both, naming the uids
+ * that hold the most segments in OWNERS (counted by the census's walk). */
+void shmroom_check(struct daemon *d, const struct shares *owners);
 
 #endif
