@@ -98,13 +98,13 @@ static int census_one(int shmid, const struct shmid_ds *ds, void *userdata)
 	return 0;
 }
 
-/* Walk on for a slice.  Returns false if the slice ran out first (the
- * walk goes on at the next turn); *SOONEST: the earliest deadline taken
- * up. */
-static bool census_step(struct daemon *d, uint64_t now, uint64_t *soonest)
+/* Walk on for the slice that began at START.  Returns false if it ran out
+ * first (the walk goes on at the next turn); *SOONEST: the earliest
+ * deadline taken up. */
+static bool census_step(struct daemon *d, uint64_t now, uint64_t start, uint64_t *soonest)
 {
 	struct intake *in = &d->intake;
-	struct census_pass c = {.d = d, .now = now, .start = now_ns(), .soonest = *soonest};
+	struct census_pass c = {.d = d, .now = now, .start = start, .soonest = *soonest};
 	int r = census_walk(&in->census_cursor, census_one, &c);
 
 	*soonest = c.soonest;
@@ -119,14 +119,13 @@ static bool census_step(struct daemon *d, uint64_t now, uint64_t *soonest)
 	return true;
 }
 
-uint64_t intake_ring(struct daemon *d, uint64_t now)
+/* Read the ring, for at most a slice that began at NOW. */
+static uint64_t ring_read(struct daemon *d, uint64_t now)
 {
 	struct intake *in = &d->intake;
 	uint64_t tail, soonest = UINT64_MAX;
 	unsigned n = 0;
 
-	if (in->census_running && !census_step(d, now, &soonest))
-		return again(d, now, soonest);
 	if (!d->reg.r.hdr)
 		return soonest;
 	tail = atomic_load_explicit(&d->reg.r.hdr->tail, memory_order_acquire);
@@ -165,6 +164,18 @@ uint64_t intake_ring(struct daemon *d, uint64_t now)
 	return soonest;
 }
 
+uint64_t intake_ring(struct daemon *d, uint64_t now)
+{
+	uint64_t soonest = ring_read(d, now), found = UINT64_MAX;
+
+	/* Registrations first (a client may be waiting for its own to be
+	 * taken up); the rest of a census's walk in what is left of the
+	 * slice, or at a later turn. */
+	if (d->intake.census_running && !census_step(d, now, now, &found))
+		found = again(d, now, found);
+	return found < soonest ? found : soonest;
+}
+
 /* Begin a census: the walk itself runs in slices (census_step()). */
 static uint64_t census(struct daemon *d, uint64_t now)
 {
@@ -182,7 +193,7 @@ static uint64_t census(struct daemon *d, uint64_t now)
 	share_free(&in->census_uids);
 	in->census_cursor = 0;
 	in->census_running = true;
-	if (!census_step(d, now, &soonest))
+	if (!census_step(d, now, now_ns(), &soonest))
 		return again(d, now, soonest);
 	return soonest;
 }

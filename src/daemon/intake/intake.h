@@ -11,10 +11,10 @@
  * exit never makes a kill late by more than one slice of it. */
 #define INTAKE_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 
-/* Take up what a census left for later, then read the registry's ring:
- * take up the records it names, for at most a slice of work (the rest on
- * the doorbell's next event, or the timer's).  Returns the earliest deadline taken up, or when to
- * come back for the rest of the ring, or UINT64_MAX. */
+/* Read the registry's ring and take up the records it names, then walk on
+ * with a census under way, for at most a slice of work in all (the rest on
+ * the doorbell's next event, or the timer's).  Returns the earliest
+ * deadline taken up, or when to come back for the rest, or UINT64_MAX. */
 uint64_t intake_ring(struct daemon *d, uint64_t now);
 
 /* Read the registry's ring and, when due and no deadline is near (the

@@ -32,7 +32,7 @@ static bool at_least(unsigned long long used, unsigned long long limit, unsigned
 /* "uid A (N), uid B (M)" of the SHMROOM_TOP holding the most segments. */
 static void top_holders(const struct shares *owners, char *buf, size_t len)
 {
-	size_t off = 0, chosen[SHMROOM_TOP];
+	size_t off = 0, chosen[SHMROOM_TOP] = {0};
 
 	buf[0] = '\0';
 	for (size_t k = 0; k < SHMROOM_TOP; k++) {
