@@ -303,6 +303,34 @@ Test(lifecycle, restart_adopts_the_table)
 	cr_assert_eq(hbd_log_count("signal-sent", 0, NULL), 1);
 }
 
+/* The file table is grown once at start, before hbwatch has threads (a
+ * growth while threads share it waits for an RCU grace period, inside
+ * whichever openat() or pidfd_open() needs it): FDSize already covers
+ * what slots= needs. */
+Test(lifecycle, file_table_sized_at_start)
+{
+	enum { SLOTS = 128 }; /* the harness's slots= */
+	char path[64], line[256];
+	long size = -1;
+	FILE *f;
+
+	if (getenv("HBD_DAEMON_VALGRIND")) {
+		hbd_fini();
+		cr_skip_test("hbwatch runs under valgrind, which keeps high descriptors to itself");
+	}
+	hbd_config("[svc]\ntimeout = 1s\n");
+	hbd_start();
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)H.daemon);
+	f = fopen(path, "r");
+	cr_assert(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "FDSize: %ld", &size) == 1)
+			break;
+	fclose(f);
+	/* A process with a handful of files has a table of 64. */
+	cr_assert_geq(size, SLOTS + 64, "FDSize %ld: the file table was not grown at start", size);
+}
+
 /* Every watched registration holds a pidfd: a daemon started with a low
  * soft open-file limit (systemd's default is 1024) raises it to the hard
  * limit, and watches more registrations than the soft limit allowed. */
