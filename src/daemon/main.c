@@ -244,10 +244,10 @@ static int loop_setup(struct daemon *d)
 
 /* The kernel grows a process's file table by doubling it, and once threads
  * share the table each growth waits for an RCU grace period: 10 to 27 ms
- * inside one openat() of the loop, seen in a trace of a stampede, seven
- * times on the way to 16 384.  Grown here instead, to the TOP files
- * slots= needs, while hbwatch has one thread and growing is cheap.  Best
- * effort: without it the table grows as before. */
+ * inside one openat() of the loop, six times in a trace of a 10 000
+ * stampede.  Grown here instead, to the TOP files slots= needs, while
+ * hbwatch has one thread and growing is cheap.  Best effort: without it
+ * the table grows as before. */
 static void fd_table_presize(rlim_t top)
 {
 	int src, fd;
