@@ -11,8 +11,9 @@
  * state, the first word of the name) and announces the record.
  *   default          the record was never readable.
  *   --reregister     first registers completely as NAME with N ms and
- *                    waits --settle-ms (default 300) for hbwatch to adopt
- *                    it; the torn write is then a re-registration.
+ *                    waits until hbwatch's status view shows it taken up
+ *                    (at most --settle-ms, default 10000; exit 1 if not);
+ *                    the torn write is then a re-registration.
  *   --close-on-usr1  on SIGUSR1, finishes the write as NAME with N ms and
  *                    a beat now and closes the seqlock, without announcing
  *                    anything (hbwatch must find it by itself), then never
@@ -41,6 +42,7 @@
 #include "proc.h"
 #include "record.h"
 #include "registry.h"
+#include "status.h"
 
 static void sleep_ms(long ms)
 {
@@ -77,11 +79,23 @@ static int finish_later(struct hb_registry *reg, sigset_t *usr1, const char *nam
 		pause();
 }
 
+/* Wait up to MS for hbwatch to judge registration SEQ of SHMID: its
+ * state (> 0), 0 if it did not in time, or -errno. */
+static int taken_up(int key, int shmid, uint32_t seq, long ms)
+{
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+	int r;
+
+	while ((r = status_of_record(key, shmid, seq)) == 0 && now_ns() < end)
+		sleep_ms(10);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *name = "torn";
 	bool rereg = false, close_on_usr1 = false, unfinished = false;
-	long timeout_ms = 60000, settle_ms = 300;
+	long timeout_ms = 60000, settle_ms = 10000;
 	struct hb_registry reg;
 	struct hb_record *rec;
 	char why[256] = "";
@@ -136,7 +150,14 @@ int main(int argc, char **argv)
 	if (rereg) {
 		record_set(rec, HB_RECORD_OPEN, (uint64_t)timeout_ms * 1000000u, name);
 		registry_announce(&reg, shmid);
-		sleep_ms(settle_ms);
+		r = taken_up(key, shmid, atomic_load(&rec->seq), settle_ms);
+		if (r <= 0) {
+			fprintf(
+			    stderr,
+			    "hbtorn: hbwatch did not take the registration up within %ld ms (%d)\n",
+			    settle_ms, r);
+			return 1;
+		}
 	}
 	/* The seqlock is opened ... */
 	seq = atomic_load(&rec->seq);
