@@ -42,7 +42,7 @@ static void *doorbell_thread(void *arg)
 {
 	struct doorbell *b = arg;
 	struct hb_registry_header *h = b->reg->hdr;
-	uint32_t seen = atomic_load(&h->doorbell);
+	uint32_t seen = b->seen;
 	uint64_t told = 0;
 
 	while (!atomic_load(&b->stop)) {
@@ -83,6 +83,12 @@ int doorbell_start(struct doorbell *b, struct hb_registry *reg, sd_event *event,
 		r = sd_event_source_set_priority(b->source, INTAKE_PRIORITY);
 	if (r < 0)
 		goto fail;
+	/* Taken here, not when the thread first runs: the loop reads the
+	 * ring after this, and a ring between the two (a client that
+	 * registers as soon as READY=1 is sent, before a loaded machine ran
+	 * the new thread) would otherwise be taken for one already told, and
+	 * its record left for the next scan, up to a scan period later. */
+	b->seen = atomic_load(&reg->hdr->doorbell);
 	r = -pthread_create(&b->thread, NULL, doorbell_thread, b);
 	if (r < 0)
 		goto fail;

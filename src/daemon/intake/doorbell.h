@@ -22,6 +22,7 @@ struct doorbell {
 	bool running;
 	_Atomic bool stop;
 	_Atomic uint32_t pending; /* told the loop, which has not read the ring yet */
+	uint32_t seen;		  /* the doorbell's count at the start */
 	sd_event_source *source;
 };
 
