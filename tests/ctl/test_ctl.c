@@ -22,6 +22,12 @@
 
 TestSuite(ctl, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
 
+/* Criterion's main(), and the figures and log dumps after the report. */
+int main(int argc, char **argv)
+{
+	return hbd_main(argc, argv);
+}
+
 #define SEC UINT64_C(1000000000)
 
 /* tu_hbctl_as() with the arguments in line, NULL-terminated. */

@@ -22,6 +22,12 @@
 
 TestSuite(lifecycle, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
 
+/* Criterion's main(), and the figures and log dumps after the report. */
+int main(int argc, char **argv)
+{
+	return hbd_main(argc, argv);
+}
+
 static void assert_killed_by(pid_t w, int sig)
 {
 	int st = 0;
@@ -415,6 +421,25 @@ Test(lifecycle, register_wait_says_whether_hbwatch_took_it_up)
 	st = tu_run(orphan, out, sizeof(out), err, sizeof(err), 10000);
 	cr_assert_eq(tu_exit_code(st), 10, "expected -ENOENT (exit 10), got status 0x%x: %s", st,
 		     out);
+}
+
+/* A client that registers as soon as hbwatch has said READY=1, before a
+ * loaded machine has run hbwatch's doorbell thread (here every thread of
+ * hbwatch starts 200 ms late, by a preloaded library): its announcement
+ * is still told to the loop, and hb_register_wait() returns in
+ * milliseconds after the thread runs.  Were it taken for one already told,
+ * the record would wait for the next scan, 1 s away (the longest scan
+ * period; [svc]'s 4 s timeout asks for no shorter one), and
+ * hb_register_wait() would give up after its 800 ms. */
+Test(lifecycle, registration_before_the_doorbell_thread_runs)
+{
+	hbd_need_pidfd();
+	H.preload = getenv("HB_LATETHREADS");
+	cr_assert(H.preload && *H.preload, "HB_LATETHREADS is not set");
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 4s\n");
+	hbd_start();
+	pid_t w = hbd_worker("svc", 4000, "--wait-ms", "800", NULL);
+	cr_assert(hbd_alive(w));
 }
 
 /* hbwatch feeds its own watchdog for as long as it runs: with

@@ -13,6 +13,12 @@
 
 TestSuite(refuse, .init = hbd_init, .fini = hbd_fini, .timeout = 60);
 
+/* Criterion's main(), and the figures and log dumps after the report. */
+int main(int argc, char **argv)
+{
+	return hbd_main(argc, argv);
+}
+
 /* A CLOCK_MONOTONIC beat well in the past. */
 static uint64_t long_ago(void)
 {

@@ -63,6 +63,12 @@ static void fini(void)
 
 TestSuite(legacy, .init = init, .fini = fini, .timeout = 60);
 
+/* Criterion's main(), and the figures and log dumps after the report. */
+int main(int argc, char **argv)
+{
+	return hbd_main(argc, argv);
+}
+
 /* cr_skip_test() ends the test without running .fini: clean up first. */
 #define skip(why)                                                                                  \
 	do {                                                                                       \

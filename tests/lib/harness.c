@@ -410,6 +410,17 @@ void hbd_start(void)
 				_exit(126);
 			}
 		}
+		if (H.preload) {
+			/* An ASan daemon would refuse a library loaded before
+			 * its runtime. */
+			const char *asan = getenv("ASAN_OPTIONS");
+			char opts[512];
+
+			snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0",
+				 asan ? asan : "", asan && *asan ? ":" : "");
+			setenv("ASAN_OPTIONS", opts, 1);
+			setenv("LD_PRELOAD", H.preload, 1);
+		}
 		if (H.watchdog_usec) {
 			char v[32];
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)H.watchdog_usec);
@@ -588,9 +599,13 @@ pid_t hbd_worker_exec(char *const argv[], const char *what)
 	if (n <= 0) {
 		int st = 0;
 		bool exited = hbd_wait_exit(pid, 1000, &st);
-		cr_assert_fail("hbworker %s did not register (%s, status %d)", what,
+		hbd_log_dump();
+		cr_assert_fail("hbworker %s did not register (%s, %s %d)", what,
 			       exited ? "exited" : "no answer",
-			       exited && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			       exited && WIFSIGNALED(st) ? "signal" : "status",
+			       exited && WIFSIGNALED(st) ? WTERMSIG(st)
+			       : exited && WIFEXITED(st) ? WEXITSTATUS(st)
+							 : -1);
 	}
 	line[n] = '\0';
 	/* A wrapper that execs (setpriv) leaves the worker its pid. */
@@ -856,12 +871,35 @@ int hbd_main(int argc, char **argv)
 	return result;
 }
 
+/* The last LEN - 1 bytes of PATH, between rulers, to OUT. */
+static void dump_tail(FILE *out, const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		if (fseek(f, -(long)(len - 1), SEEK_END) < 0)
+			rewind(f);
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	fprintf(out, "---- %s%s ----\n%s%s---- end ----\n", n == len - 1 ? "the end of " : "", path,
+		buf, n && buf[n - 1] != '\n' ? "\n" : "");
+}
+
+/* To the file hbd_main() prints after the run (Criterion's TAP output
+ * carries nothing a test writes), else to stderr. */
 void hbd_log_dump(void)
 {
+	const char *path = getenv("HBD_FIGURES");
+	FILE *out = path ? fopen(path, "a") : NULL;
 	char buf[16384];
 
-	slurp(H.log, buf, sizeof(buf));
-	fprintf(stderr, "# ---- %s ----\n%s# ----\n", H.log, buf);
+	dump_tail(out ? out : stderr, H.log, buf, sizeof(buf));
+	dump_tail(out ? out : stderr, H.wlog, buf, 4096);
+	if (out)
+		fclose(out);
 }
 
 void hbd_notify_deaf(bool deaf)

@@ -45,6 +45,9 @@ struct hbd {
 	 * installed unit runs it. */
 	bool rt_limited;
 	unsigned rtprio;
+	/* Set before hbd_start(): a library preloaded into the daemon
+	 * (LD_PRELOAD), or NULL. */
+	const char *preload;
 };
 
 extern struct hbd H;
@@ -150,7 +153,9 @@ int hbd_log_count(const char *event, pid_t pid, const char *extra);
 bool hbd_log_wait(const char *event, pid_t pid, const char *extra, int timeout_ms);
 /* The first line hbd_log_count() would count, into OUT (LEN); false if none. */
 bool hbd_log_line(const char *event, pid_t pid, const char *extra, char *out, size_t len);
-/* Print the daemon's log to stderr (diagnostics after a failure). */
+/* The end of the daemon's log and of its workers', for after a failure:
+ * printed as TAP comments at the end of the run (stderr outside
+ * hbd_main()). */
 void hbd_log_dump(void);
 
 /* A measured figure: cr_log_info(), and, in a program whose main() is
