@@ -185,7 +185,8 @@ def register(name: str, timeout: Seconds, *,
     The process promises a heartbeat (beat()) at least every TIMEOUT
     seconds.  Calling it again while registered updates name and timeout
     in place.  With WAIT (seconds), also wait that long at most until
-    hbwatch has taken the registration up (hb_register_wait): then
+    hbwatch has taken the registration up (hb_register_wait), beating
+    meanwhile: then
     OSError(ETIMEDOUT) if it has not, OSError(EPERM) if hbwatch refused it
     (the registration stays in both cases).
 

@@ -175,7 +175,10 @@ HB_EXPORT int hb_register(const char *name, unsigned int timeout_ms)
 
 /* Poll hbwatch's published verdicts until it has taken our record up.
  * Registration is a one-off, so a short sleep between looks is fine; each
- * look is a handful of system calls and reads one entry. */
+ * look is a handful of system calls and reads one entry.  Each look also
+ * beats: a caller waiting here is not hung, and an hbwatch slow to take
+ * the record up (busy, just started, stopped a moment) must not find its
+ * deadline passed when it does. */
 #define WAIT_POLL_NS 2000000L
 /* Between looks for an hbwatch that is not running: it takes a while to start. */
 #define WAIT_ABSENT_NS 20000000L
@@ -216,6 +219,7 @@ HB_EXPORT int hb_register_wait(const char *name, unsigned int timeout_ms, unsign
 			pthread_mutex_unlock(&client_lock);
 			return alive ? -ETIMEDOUT : -ENOENT;
 		}
+		hb_beat();
 		nanosleep(&(struct timespec){.tv_nsec = WAIT_POLL_NS}, NULL);
 	}
 }

@@ -56,6 +56,8 @@ int hb_register(const char *name, unsigned int timeout_ms);
  * waits again.  hbwatch takes a registration up within milliseconds,
  * unless it is very busy, at its slots= limit, or not running normally.
  * While hbwatch is not running it waits for it to start, up to WAIT_MS.
+ * It beats while it waits (a caller waiting here is not hung), so the
+ * deadline counts from its return at the latest.
  * Errors: those of hb_register(); -ENOENT hbwatch is not running (no
  * registry, or a stopped hbwatch's: the registration stays for its next
  * start); -ETIMEDOUT hbwatch runs but has not taken it up within WAIT_MS

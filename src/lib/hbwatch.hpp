@@ -133,10 +133,10 @@ class registration
 	}
 
 	/* Register, then wait up to WAIT until hbwatch has taken the
-	 * registration up (hb_register_wait).  On ETIMEDOUT or EPERM the
-	 * registration is ended again before the throw, as no object is
-	 * left to own it (one registration per process: that ends one made
-	 * by another object too). */
+	 * registration up (hb_register_wait, which beats meanwhile).  On
+	 * ETIMEDOUT or EPERM the registration is ended again before the
+	 * throw, as no object is left to own it (one registration per
+	 * process: that ends one made by another object too). */
 	template <class Rep1, class Period1, class Rep2, class Period2>
 	registration(const char *name, std::chrono::duration<Rep1, Period1> timeout,
 		     std::chrono::duration<Rep2, Period2> wait)

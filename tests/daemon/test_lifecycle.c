@@ -3,6 +3,7 @@
  * table and keeps enforcing. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +441,31 @@ Test(lifecycle, registration_before_the_doorbell_thread_runs)
 	hbd_start();
 	pid_t w = hbd_worker("svc", 4000, "--wait-ms", "800", NULL);
 	cr_assert(hbd_alive(w));
+}
+
+static void *continue_later(void *arg)
+{
+	hbd_sleep_ms(1500);
+	kill(*(pid_t *)arg, SIGCONT);
+	return NULL;
+}
+
+/* hb_register_wait() beats while it waits: a client whose registration
+ * hbwatch takes up late (stopped here, SIGSTOP, for 1.5 s) is not found
+ * with its 300 ms deadline long passed, and is left alone after. */
+Test(lifecycle, register_wait_beats_while_it_waits)
+{
+	pthread_t th;
+
+	hbd_need_pidfd();
+	hbd_config("kill_grace = 300ms\n[svc]\ntimeout = 1s\n");
+	hbd_start();
+	cr_assert_eq(kill(H.daemon, SIGSTOP), 0);
+	cr_assert_eq(pthread_create(&th, NULL, continue_later, &H.daemon), 0);
+	pid_t w = hbd_worker("svc", 300, "--wait-ms", "5000", NULL);
+	pthread_join(th, NULL);
+	hbd_assert_left_alone(w, 1000);
+	cr_assert_eq(hbd_log_count("deadline-missed", w, NULL), 0);
 }
 
 /* hbwatch feeds its own watchdog for as long as it runs: with
